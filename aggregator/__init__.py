@@ -1,0 +1,15 @@
+"""Wiredesk: a news wire desk that collects, folds duplicates and republishes.
+
+The pipeline, one module per stage::
+
+    config.yaml ─▶ config ─▶ collector ──────────────────────────────────────▶ publish ─▶ server
+                              │  fetch (HTTP) ─▶ parse (feedparser) ─┐          ▲
+                              │  seeds (text files) ─────────────────┼▶ store ──┘ filters
+                              │                                      │   (dedup)
+    daemon (APScheduler) ─────┘                                      └─ one Article type
+
+``models`` holds the values that cross these boundaries, ``errors`` the exception tree,
+and ``cli`` turns argv into calls and exit codes.
+"""
+
+__version__ = "0.1.0"

@@ -138,3 +138,13 @@ class PassReport:
     def changed(self) -> bool:
         """True when any stored story was added or changed."""
         return bool(self.changed_ids)
+
+
+@dataclass(**FROZEN)
+class ParsedFeed:
+    """A fetched feed turned into articles; made by parse, read by the collector."""
+
+    title: str = ""
+    link: str = ""
+    articles: tuple[Article, ...] = ()
+    warnings: tuple[str, ...] = ()  # e.g. a bozo feed that still gave entries

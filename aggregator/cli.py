@@ -6,16 +6,78 @@ Exit codes: 0 success, 1 runtime failure (a WiredeskError), 2 usage or config er
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
 
-from aggregator import __version__
+from aggregator import __version__, filters, publish
+from aggregator.collector import run_pass
 from aggregator.config import Config, config_path, load_config
 from aggregator.errors import ConfigError, WiredeskError
+from aggregator.fetch import Fetcher
+from aggregator.models import Article, SourceReport
+from aggregator.store import ArticleQuery, Store, open_store
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 Command = Callable[[argparse.Namespace, Config], int]
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    """The daemon: scheduled collection, publishing and the HTTP server."""
+    from aggregator.daemon import run_daemon
+
+    return run_daemon(config)
+
+
+def cmd_collect(args: argparse.Namespace, config: Config) -> int:
+    """One collection pass now, then publish; prints per-source counts."""
+    unknown = [name for name in args.source or () if name not in {s.name for s in config.sources}]
+    if unknown:
+        raise ConfigError.single(config.path, f"--source: unknown source {unknown[0]!r}")
+    with _open(config) as store, _progress(len(args.source or config.sources)) as progress:
+        fetcher = Fetcher(config.fetch)
+        try:
+            report, published = run_pass(
+                config, store, fetcher, now=datetime.now(UTC), only=args.source, progress=progress
+            )
+        finally:
+            fetcher.close()
+    rows = [_summary_row(r) for r in report.sources]
+    _table(["source", "new", "merged", "updated", "unchanged", "not modified", "errors"], rows)
+    for source in report.sources:
+        for problem in (source.error, *source.warnings):
+            if problem:
+                print(f"  {problem}", file=sys.stderr)
+    written = len(published.written) if published else 0
+    print(f"{len(report.changed_ids)} stories changed; {written} published files written")
+    return EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace, config: Config) -> int:
+    """Regenerate every category feed from the store."""
+    with _open(config) as store:
+        report = publish.publish(config, store)
+    print(
+        f"published to {config.publish.dir}: {len(report.written)} written, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
+    )
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    """Serve the publish folder over HTTP until interrupted."""
+    from aggregator.server import serve_forever
+
+    serve_forever(config)
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
@@ -29,11 +91,221 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _waits_for(issue: int, what: str) -> Command:
-    def command(args: argparse.Namespace, config: Config) -> int:
-        raise WiredeskError(f"{what} is not built yet; it waits for issue #{issue}")
+def cmd_sources(args: argparse.Namespace, config: Config) -> int:
+    """One row per source: where, last fetch, status, errors, next due, article count."""
+    with _open(config) as store:
+        states = store.source_states()
+        counts = store.article_counts()
+    rows = []
+    for source in config.sources:
+        state = states.get(source.name)
+        rows.append(
+            {
+                "name": source.name,
+                "kind": "seeds" if source.is_seed_folder else "feed",
+                "location": (state.url if state and state.url else None)
+                or str(source.path or source.url),
+                "last_fetch": _iso(state.last_fetch) if state else None,
+                "status": state.last_status if state else None,
+                "error_streak": state.error_streak if state else 0,
+                "last_error": state.last_error if state else "",
+                "next_due": _iso(state.next_due) if state else None,
+                "disabled": state.disabled if state else False,
+                "articles": counts.get(source.name, 0),
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    headers = ["name", "kind", "location", "last fetch", "status", "errors", "next due", "articles"]
+    table = [
+        [
+            r["name"] + (" (disabled)" if r["disabled"] else ""),
+            r["kind"],
+            r["location"],
+            _short(r["last_fetch"]),
+            r["status"] or "",
+            f"{r['error_streak']}: {r['last_error']}" if r["last_error"] else r["error_streak"],
+            _short(r["next_due"]),
+            r["articles"],
+        ]
+        for r in rows
+    ]
+    _table(headers, table)
+    return EXIT_OK
 
-    return command
+
+def cmd_articles(args: argparse.Namespace, config: Config) -> int:
+    """List stored articles, newest first."""
+    categories = filters.categories_with_all(config)
+    if args.category and args.category not in {c.name for c in categories}:
+        names = ", ".join(c.name for c in categories)
+        raise ConfigError.single(
+            config.path, f"--category: unknown category {args.category!r}; expected one of {names}"
+        )
+    now = datetime.now(UTC)
+    with _open(config) as store:
+        articles = list(_select(store, config, args.category, args.search, args.limit, now))
+    if args.json:
+        payload = [_article_json(a, categories, now) for a in articles]
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    rows = [[_short(_iso(a.published)), ", ".join(a.sources), a.title, a.id] for a in articles]
+    _table(["published", "sources", "title", "id"], rows)
+    return EXIT_OK
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _select(
+    store: Store,
+    config: Config,
+    category: str | None,
+    search: str | None,
+    limit: int,
+    now: datetime,
+) -> Iterator[Article]:
+    if category:
+        rule = next(c for c in filters.categories_with_all(config) if c.name == category)
+        query = filters.store_query(rule, now=now)
+        query = ArticleQuery(**{**_fields(query), "search": search})
+        chosen = (a for a in store.articles(query) if filters.matches(rule, a, now=now))
+    else:
+        chosen = store.articles(ArticleQuery(search=search))
+    for count, article in enumerate(chosen):
+        if count >= limit:
+            return
+        yield article
+
+
+def _fields(query: ArticleQuery) -> dict[str, Any]:
+    return {name: getattr(query, name) for name in query.__dataclass_fields__}
+
+
+def _article_json(article: Article, categories: Sequence[Any], now: datetime) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "title": article.title,
+        "link": article.link,
+        "links": list(article.links),
+        "sources": list(article.sources),
+        "section": article.section,
+        "categories": [c.name for c in categories if filters.matches(c, article, now=now)],
+        "tags": list(article.tags),
+        "author": article.author,
+        "published": _iso(article.published),
+        "updated": _iso(article.updated),
+        "summary": article.summary,
+        "content": article.content,
+        "related": list(article.related),
+    }
+
+
+def _summary_row(report: SourceReport) -> list[object]:
+    errors = (1 if report.error else 0) + (len(report.warnings) if report.error == "" else 0)
+    return [
+        report.source,
+        report.new,
+        report.merged,
+        report.updated,
+        report.unchanged,
+        "yes" if report.not_modified else "",
+        errors or "",
+    ]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _short(iso: str | None) -> str:
+    return iso[:16].replace("T", " ") if iso else ""
+
+
+@contextmanager
+def _open(config: Config) -> Iterator[Store]:
+    store = open_store(config.store, similarity=config.dedup.similarity)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[SourceReport], None]]:
+    """A live progress bar on a terminal; one log line per source otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda report: logging.getLogger("wiredesk").info("%s", _describe(report))
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("collecting", total=total)
+        yield lambda report: bar.update(task, advance=1, description=report.source)
+
+
+def _describe(report: SourceReport) -> str:
+    if report.error:
+        return f"{report.source}: failed: {report.error}"
+    if report.not_modified:
+        return f"{report.source}: not modified"
+    return (
+        f"{report.source}: {report.new} new, {report.merged} merged, "
+        f"{report.updated} updated, {report.unchanged} unchanged"
+    )
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """An aligned table: rich on a terminal, plain columns when piped."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*headers)
+        for row in rows:
+            table.add_row(*(str(cell) for cell in row))
+        Console().print(table)
+        return
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per log record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON line with time, level, logger and message."""
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(log_format: str, verbose: bool) -> None:
+    """Log to stderr with timestamps, as text or as JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("apscheduler", "urllib3", "waitress"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# --- argv ------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +316,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         default=argparse.SUPPRESS,
         help="config file (default: $WIREDESK_CONFIG or config/feeds.yaml)",
+    )
+    common.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=argparse.SUPPRESS,
+        help="log lines on stderr as text (default) or one JSON object per line",
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
     )
     parser = argparse.ArgumentParser(
         prog="wiredesk",
@@ -59,45 +340,50 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    add(
-        "run",
-        "run the daemon: scheduled collection, publishing and the HTTP server",
-        _waits_for(7, "the daemon"),
-    )
-    collect = add(
-        "collect", "collect every due source once now, then publish", _waits_for(5, "collection")
-    )
+    add("run", "run the daemon: scheduled collection, publishing and the HTTP server", cmd_run)
+    collect = add("collect", "collect every due source once now, then publish", cmd_collect)
     collect.add_argument(
         "--source",
         action="append",
         metavar="NAME",
-        help="collect only this source (repeatable), due or not",
+        help="collect only this source, due or not (repeatable)",
     )
-    add("publish", "regenerate every category feed from the store", _waits_for(6, "publishing"))
-    add("serve", "serve the publish folder over HTTP", _waits_for(7, "the server"))
+    add("publish", "regenerate every category feed from the store", cmd_publish)
+    add("serve", "serve the publish folder over HTTP", cmd_serve)
     add(
         "check",
         "validate the config; exit 0 if it is usable, 2 with every problem if not",
         cmd_check,
     )
     sources = add(
-        "sources",
-        "one row per source: state, errors, next due, article count",
-        _waits_for(5, "source state"),
+        "sources", "one row per source: state, errors, next due, article count", cmd_sources
     )
-    sources.add_argument("--json", action="store_true", help="print JSON")
-    articles = add("articles", "list stored articles, newest first", _waits_for(4, "the store"))
+    sources.add_argument("--json", action="store_true", help="print one JSON array")
+    articles = add("articles", "list stored articles, newest first", cmd_articles)
     articles.add_argument("--category", metavar="C", help="only articles this category selects")
     articles.add_argument("--search", metavar="Q", help="full-text search of titles and text")
-    articles.add_argument("--limit", metavar="N", type=int, default=50, help="default 50")
+    articles.add_argument(
+        "--limit", metavar="N", type=_positive, default=50, help="at most N (default 50)"
+    )
     articles.add_argument("--json", action="store_true", help="print one JSON array")
-    parser.set_defaults(handler=commands.choices["run"].get_default("handler"))
+    parser.set_defaults(handler=cmd_run)
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number; found {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    setup_logging(getattr(args, "log_format", "text"), getattr(args, "verbose", False))
     try:
         config = load_config(config_path(getattr(args, "config", None)))
         return args.handler(args, config)

@@ -325,9 +325,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([ConfigProblem(str(path), None, "", "config file not found")]) from None
+        raise ConfigError.single(path, "config file not found") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {e}")]) from None
+        raise ConfigError.single(path, f"cannot read: {e}") from None
     try:
         data = YAML(typ="rt").load(text)
     except MarkedYAMLError as e:
@@ -335,11 +335,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         reason = e.problem or e.context or "invalid YAML"
         message = f"YAML syntax error at column {column}: {reason}" if column else reason
-        raise ConfigError([ConfigProblem(str(path), line, "", message)]) from None
+        raise ConfigError.single(path, message, line) from None
     except YAMLError as e:
-        raise ConfigError([ConfigProblem(str(path), None, "", f"YAML error: {e}")]) from None
+        raise ConfigError.single(path, f"YAML error: {e}") from None
     if data is None:
-        raise ConfigError([ConfigProblem(str(path), None, "", "the file is empty")])
+        raise ConfigError.single(path, "the file is empty")
     if not isinstance(data, dict):
         found = type(data).__name__.replace("Commented", "").lower()
         raise ConfigError(

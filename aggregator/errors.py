@@ -44,6 +44,11 @@ class ConfigError(WiredeskError):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 
+    @classmethod
+    def single(cls, file: object, message: str, line: int | None = None) -> ConfigError:
+        """A ConfigError of one problem that no key owns (a missing file, a bad option)."""
+        return cls([ConfigProblem(str(file), line, "", message)])
+
 
 class SourceError(WiredeskError):
     """One source failed; the message starts with the source's name."""

@@ -59,7 +59,8 @@ class SourceState:
     collector, shown by ``wiredesk sources``."""
 
     name: str
-    url: str = ""  # the effective URL after permanent redirects ("" for a seed folder)
+    url: str = ""  # the effective URL after permanent redirects (a seed folder's path)
+    origin_url: str = ""  # the configured URL that ``url`` was reached from
     etag: str = ""
     last_modified: str = ""
     content_hash: str = ""  # of the last body parsed, to skip unchanged bodies

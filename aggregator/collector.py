@@ -1,0 +1,293 @@
+"""One collection pass: the whole pipeline, written out as a flat list of steps.
+
+    for every due source, in a bounded thread pool:
+        feed:   fetch (conditional GET) ─▶ parse ─▶ store.ingest (dedup + merge)
+        folder: scan seed files (only new or changed ones) ─▶ store.ingest
+        then:   remember the source's state and when it is next due
+    prune old stories (retention)
+    publish the categories whose stories changed, and ping the WebSub hub
+
+One source's failure goes into its report and the pass goes on. When each source is due
+again is decided by the pure functions at the bottom, from its state and ``now``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from aggregator import parse, publish, seeds
+from aggregator.config import Config, Source
+from aggregator.errors import FetchError, SourceError
+from aggregator.fetch import Fetcher
+from aggregator.models import IngestResult, PassReport, PublishReport, SourceReport, SourceState
+from aggregator.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=24)
+MAX_RETRY_AFTER = timedelta(days=7)
+JITTER = 0.05  # of the interval, at most MAX_JITTER: spreads sources that share an interval
+MAX_JITTER = timedelta(minutes=2)
+
+Progress = Callable[[SourceReport], None]
+
+
+def run_pass(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    *,
+    now: datetime,
+    only: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> tuple[PassReport, PublishReport | None]:
+    """Collect every due source (or exactly ``only``), prune, and publish what changed.
+
+    Returns the pass report and the publish report (None when nothing needed publishing).
+    Raises StoreError or PublishError; a source's own failure is only reported.
+    """
+    report = collect(config, store, fetcher, now=now, only=only, progress=progress, stop=stop)
+    pruned = prune(config, store, now=now)
+    if not report.changed and not pruned:
+        return report, None
+    published = publish.publish(config, store, changed_ids=None if pruned else report.changed_ids)
+    ping_hub(config, fetcher, published)
+    return report, published
+
+
+def collect(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    *,
+    now: datetime,
+    only: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> PassReport:
+    """Collect every due source, or exactly the sources named in ``only``, due or not."""
+    states = store.source_states()
+    chosen = [s for s in config.sources if s.name in only] if only else config.sources
+    due = [s for s in chosen if only or is_due(states.get(s.name), now)]
+    reports: list[SourceReport] = []
+    changed: list[str] = []
+    with ThreadPoolExecutor(max_workers=config.fetch.workers, thread_name_prefix="collect") as pool:
+        futures = [
+            pool.submit(_collect_source, config, store, fetcher, s, states.get(s.name), now, stop)
+            for s in due
+        ]
+        for future in as_completed(futures):
+            source_report, ingested = future.result()
+            reports.append(source_report)
+            changed.extend(ingested.changed_ids)
+            if progress:
+                progress(source_report)
+    order = {s.name: i for i, s in enumerate(config.sources)}
+    reports.sort(key=lambda r: order[r.source])
+    return PassReport(
+        started=now,
+        finished=datetime.now(UTC),
+        sources=tuple(reports),
+        changed_ids=tuple(dict.fromkeys(changed)),
+    )
+
+
+def prune(config: Config, store: Store, *, now: datetime) -> int:
+    """Apply the retention setting; returns how many stories were pruned."""
+    if config.retention is None:
+        return 0
+    pruned = store.prune(now=now, retention=config.retention)
+    if pruned:
+        log.info("pruned %d stories first seen more than %s ago", pruned, config.retention)
+    return pruned
+
+
+def ping_hub(config: Config, fetcher: Fetcher, published: PublishReport) -> None:
+    """Tell the WebSub hub which feeds changed; a failing hub is logged, not fatal."""
+    if not config.publish.hub or not published.changed_feeds:
+        return
+    try:
+        fetcher.ping_hub(config.publish.hub, published.changed_feeds, timeout=10)
+    except FetchError as e:
+        log.warning("WebSub hub ping failed: %s", e)
+
+
+def _collect_source(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    source: Source,
+    state: SourceState | None,
+    now: datetime,
+    stop: threading.Event | None,
+) -> tuple[SourceReport, IngestResult]:
+    state = state or SourceState(name=source.name)
+    if stop is not None and stop.is_set():
+        return SourceReport(source=source.name, skipped=True), IngestResult()
+    if source.is_seed_folder:
+        return _collect_folder(config, store, source, state, now)
+    return _collect_feed(config, store, fetcher, source, state, now)
+
+
+def _collect_feed(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    source: Source,
+    state: SourceState,
+    now: datetime,
+) -> tuple[SourceReport, IngestResult]:
+    url = effective_url(source, state)
+    interval = config.interval(source)
+    try:
+        result = fetcher.fetch(
+            source.name,
+            url,
+            etag=state.etag if url == state.url else "",
+            last_modified=state.last_modified if url == state.url else "",
+            timeout=config.timeout(source).total_seconds(),
+        )
+        succeeded = after_success(state, now=now, interval=interval, status=result.status)
+        succeeded = replace(
+            succeeded,
+            origin_url=source.url or "",
+            url=result.permanent_url or url,
+            etag=result.etag or state.etag,
+            last_modified=result.last_modified or state.last_modified,
+        )
+        if result.not_modified:
+            store.save_source_state(succeeded)
+            return SourceReport(source=source.name, not_modified=True), IngestResult()
+        body_hash = hashlib.sha256(result.content).hexdigest()
+        if body_hash == state.content_hash:
+            # The server ignores validators but sent the same bytes: nothing to parse.
+            store.save_source_state(succeeded)
+            return SourceReport(source=source.name, not_modified=True), IngestResult()
+        parsed = parse.parse_feed(source.name, result, now=now)
+    except SourceError as e:
+        failed = after_failure(state, e, now=now, interval=interval)
+        store.save_source_state(replace(failed, origin_url=source.url or "", url=url))
+        log.warning("%s", e)
+        return SourceReport(source=source.name, error=str(e)), IngestResult()
+    ingested = store.ingest(
+        source.name, parsed.articles, replace(succeeded, content_hash=body_hash)
+    )
+    for warning in parsed.warnings:
+        log.warning("%s: %s", source.name, warning)
+    return _report(source.name, ingested, parsed.warnings), ingested
+
+
+def _collect_folder(
+    config: Config,
+    store: Store,
+    source: Source,
+    state: SourceState,
+    now: datetime,
+) -> tuple[SourceReport, IngestResult]:
+    interval = config.interval(source)
+    try:
+        scan = seeds.scan_folder(source, state.file_stamps, base_url=config.publish.base_url)
+    except SourceError as e:
+        store.save_source_state(after_failure(state, e, now=now, interval=interval))
+        log.warning("%s", e)
+        return SourceReport(source=source.name, error=str(e)), IngestResult()
+    problems = tuple(str(e) for e in scan.errors)
+    for problem in problems:
+        log.warning("%s", problem)
+    succeeded = after_success(state, now=now, interval=interval, status=None)
+    succeeded = replace(
+        succeeded,
+        url=str(source.path),
+        file_stamps=dict(scan.stamps),
+        last_error=problems[0] if problems else "",
+    )
+    ingested = store.ingest(source.name, scan.articles, succeeded)
+    report = _report(source.name, ingested, problems)
+    return replace(report, unchanged=report.unchanged + scan.unchanged), ingested
+
+
+def _report(name: str, ingested: IngestResult, warnings: tuple[str, ...]) -> SourceReport:
+    return SourceReport(
+        source=name,
+        new=len(ingested.new),
+        merged=len(ingested.merged),
+        updated=len(ingested.updated),
+        unchanged=ingested.unchanged,
+        warnings=warnings,
+    )
+
+
+# --- when is a source due: pure functions of its state and the clock -----------------------
+
+
+def effective_url(source: Source, state: SourceState) -> str:
+    """The URL to fetch: the stored one after a permanent redirect, unless the config's URL
+    was edited since (then the edit wins)."""
+    if state.url and state.origin_url == source.url:
+        return state.url
+    return source.url or ""
+
+
+def is_due(state: SourceState | None, now: datetime) -> bool:
+    """True when a source should be collected in a pass at ``now``."""
+    if state is None:
+        return True
+    if state.disabled:
+        return False
+    return state.next_due is None or state.next_due <= now
+
+
+def jitter(name: str, interval: timedelta, now: datetime) -> timedelta:
+    """A small, repeatable delay that spreads sources sharing one interval."""
+    digest = hashlib.sha256(f"{name}|{now.isoformat()}".encode()).digest()
+    fraction = int.from_bytes(digest[:4], "big") / 2**32
+    return min(interval * JITTER, MAX_JITTER) * fraction
+
+
+def after_success(
+    state: SourceState, *, now: datetime, interval: timedelta, status: int | None
+) -> SourceState:
+    """The state after a successful fetch or scan: streak reset, due in one interval."""
+    return replace(
+        state,
+        last_fetch=now,
+        last_status=status,
+        error_streak=0,
+        last_error="",
+        disabled=False,
+        next_due=now + interval + jitter(state.name, interval, now),
+    )
+
+
+def after_failure(
+    state: SourceState, error: SourceError, *, now: datetime, interval: timedelta
+) -> SourceState:
+    """The state after a failed fetch: 410 disables the source; 429/503 wait at least their
+    Retry-After; every other failure backs off exponentially, capped at 24 hours."""
+    streak = state.error_streak + 1
+    status = error.status if isinstance(error, FetchError) else None
+    delay = backoff(interval, streak)
+    if isinstance(error, FetchError) and error.retry_after is not None:
+        delay = min(max(delay, timedelta(seconds=error.retry_after)), MAX_RETRY_AFTER)
+    return replace(
+        state,
+        last_fetch=now,
+        last_status=status,
+        error_streak=streak,
+        last_error=str(error),
+        disabled=status == 410,
+        next_due=now + delay,
+    )
+
+
+def backoff(interval: timedelta, streak: int) -> timedelta:
+    """How long to wait after ``streak`` failures in a row: the interval, doubled per
+    failure after the first, never more than MAX_BACKOFF (nor less than the interval)."""
+    return max(interval, min(interval * 2 ** min(streak - 1, 16), MAX_BACKOFF))

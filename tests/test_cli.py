@@ -1,0 +1,133 @@
+"""The CLI end to end, the way a user drives it: collect, then read the published feeds
+back with feedparser; articles and sources as JSON; exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import feedparser
+import pytest
+from pytest_httpserver import HTTPServer
+
+from aggregator.cli import main
+from tests.conftest import ROOT
+from tests.test_collector import FERRY, GRAIN, SEED, rss
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, httpserver: HTTPServer) -> Path:
+    httpserver.expect_request("/rss").respond_with_data(
+        rss(FERRY, GRAIN), content_type="application/rss+xml"
+    )
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "ferry.txt").write_text(SEED, encoding="utf-8")
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            store: data/wiredesk.db
+            publish: {{dir: feeds, base_url: "http://127.0.0.1:8080/", max_items: 10}}
+            sources:
+              - {{name: wire, url: "{httpserver.url_for("/rss")}"}}
+              - {{name: seeds, path: seeds, timezone: Europe/Istanbul}}
+            categories:
+              - {{name: turkiye, title: Türkiye, include: [Izmir, Türkiye]}}
+              - {{name: grain, include: grain}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_collect_then_read_the_feeds_back(config_file: Path, capsys) -> None:
+    assert main(["collect", "--config", str(config_file)]) == 0
+    out = capsys.readouterr().out
+    assert "wire" in out and "seeds" in out
+    feeds = config_file.parent / "feeds"
+    turkiye = feedparser.parse((feeds / "turkiye.atom").read_bytes())
+    assert turkiye.bozo == 0
+    (entry,) = turkiye.entries
+    assert entry.title == FERRY[1]
+    assert entry.link == "https://news.example/ferry-1"
+    grain = feedparser.parse((feeds / "grain.rss").read_bytes())
+    assert grain.bozo == 0 and [e.title for e in grain.entries] == [GRAIN[1]]
+    everything = json.loads((feeds / "all.json").read_text(encoding="utf-8"))
+    assert len(everything["items"]) == 2
+
+
+def test_articles_json_has_every_field(config_file: Path, capsys) -> None:
+    main(["collect", "--config", str(config_file)])
+    capsys.readouterr()
+    assert main(["articles", "--config", str(config_file), "--json"]) == 0
+    articles = json.loads(capsys.readouterr().out)
+    ferry = next(a for a in articles if a["title"] == FERRY[1])
+    expected = {
+        "id",
+        "title",
+        "link",
+        "links",
+        "sources",
+        "section",
+        "categories",
+        "published",
+        "updated",
+        "summary",
+        "content",
+    }
+    assert expected <= set(ferry)
+    assert sorted(ferry["sources"]) == ["seeds", "wire"]
+    assert ferry["categories"] == ["all", "turkiye"]
+    assert ferry["published"].endswith("+00:00")
+    main(["articles", "--config", str(config_file), "--json", "--category", "grain"])
+    assert [a["title"] for a in json.loads(capsys.readouterr().out)] == [GRAIN[1]]
+    main(["articles", "--config", str(config_file), "--json", "--search", "catamarans"])
+    assert [a["title"] for a in json.loads(capsys.readouterr().out)] == [FERRY[1]]
+
+
+def test_sources_json_shows_each_state(config_file: Path, capsys) -> None:
+    main(["collect", "--config", str(config_file)])
+    capsys.readouterr()
+    assert main(["sources", "--config", str(config_file), "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["wire"]["status"] == 200 and rows["wire"]["articles"] == 2
+    assert rows["seeds"]["articles"] == 1 and rows["seeds"]["kind"] == "seeds"
+
+
+def test_unknown_names_are_usage_errors(config_file: Path, capsys) -> None:
+    assert main(["collect", "--config", str(config_file), "--source", "nope"]) == 2
+    assert "unknown source 'nope'" in capsys.readouterr().err
+    assert main(["articles", "--config", str(config_file), "--category", "nope"]) == 2
+
+
+def test_run_py_is_the_console_script() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "run.py"),
+            "check",
+            "--config",
+            str(ROOT / "config/feeds.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK ")
+
+
+@pytest.mark.parametrize(
+    "command", ["run", "collect", "publish", "serve", "check", "sources", "articles"]
+)
+def test_every_command_has_help_and_config(command: str, capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    assert "--config" in capsys.readouterr().out

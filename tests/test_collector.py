@@ -1,0 +1,296 @@
+"""The collection pass: due times, HTTP semantics kept in the store, and whole passes against
+feeds served on 127.0.0.1 and seed folders on disk."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aggregator.fetch import Fetcher
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from aggregator.collector import (
+    MAX_BACKOFF,
+    after_failure,
+    after_success,
+    backoff,
+    collect,
+    effective_url,
+    is_due,
+    jitter,
+    run_pass,
+)
+from aggregator.config import Config, load_config
+from aggregator.errors import FetchError, ParseError
+from aggregator.models import SourceState
+from aggregator.store import ArticleQuery, open_store
+
+NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def rss(*items: tuple[str, str, str]) -> str:
+    """A small RSS 2.0 feed of (guid, title, RFC 822 date) items."""
+    entries = "".join(
+        f"<item><guid>{guid}</guid><title>{title}</title><link>https://news.example/{guid}</link>"
+        f"<description>Summary of {title}.</description><pubDate>{date}</pubDate></item>"
+        for guid, title, date in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Example wire</title><link>https://news.example/</link>{entries}</channel></rss>"
+    )
+
+
+FERRY = (
+    "ferry-1",
+    "New ferry line links Izmir and Çeşme ahead of summer season",
+    "Tue, 03 Mar 2026 06:30:00 +0000",
+)
+GRAIN = ("grain-1", "Grain corridor talks resume", "Mon, 02 Mar 2026 11:40:00 +0000")
+
+SEED = """\
+New ferry line links Izmir and Çeşme ahead of summer season
+A daily sea route will cut the trip to under two hours.
+- Türkiye
+- Sample Wire
+- Published Date: 09:05 | 3 March 2026
+A daily sea route will cut the trip to under two hours.
+Two catamarans will run the route from April, the municipality said.
+Business groups welcomed the plan.
+- Port reports record cruise arrivals
+"""
+
+
+def make_config(tmp_path: Path, sources: str, extra: str = "") -> Config:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            store: data/test.db
+            publish: {dir: out, base_url: "http://127.0.0.1:8080/"}
+            defaults: {interval: 1h, timeout: 5s}
+            fetch: {workers: 4}
+            """
+        )
+        + extra
+        + "sources:\n"
+        + textwrap.indent(textwrap.dedent(sources), "  "),
+        encoding="utf-8",
+    )
+    return load_config(path)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    opened = open_store(str(tmp_path / "data" / "test.db"))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def fetcher():
+    from aggregator.config import FetchConfig
+
+    opened = Fetcher(FetchConfig())
+    yield opened
+    opened.close()
+
+
+# --- pure due-time rules ----------------------------------------------------------------
+
+
+def test_a_source_never_seen_is_due() -> None:
+    assert is_due(None, NOW)
+
+
+def test_due_after_its_interval_and_not_before() -> None:
+    state = after_success(SourceState(name="a"), now=NOW, interval=HOUR, status=200)
+    assert not is_due(state, NOW + timedelta(minutes=59))
+    assert is_due(state, NOW + HOUR + jitter("a", HOUR, NOW))
+    assert timedelta(0) <= jitter("a", HOUR, NOW) <= timedelta(minutes=2)
+
+
+def test_jitter_spreads_sources_and_repeats_for_one() -> None:
+    assert jitter("a", HOUR, NOW) == jitter("a", HOUR, NOW)
+    assert len({jitter(name, HOUR, NOW) for name in "abcdef"}) > 1
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [backoff(HOUR, n) for n in (1, 2, 3)] == [HOUR, 2 * HOUR, 4 * HOUR]
+    assert backoff(HOUR, 30) == MAX_BACKOFF
+    assert backoff(timedelta(days=2), 1) == timedelta(days=2)
+
+
+def test_failure_increments_the_streak_and_success_resets_it() -> None:
+    error = FetchError("a", "HTTP 500 Internal Server Error", status=500)
+    failed = after_failure(SourceState(name="a"), error, now=NOW, interval=HOUR)
+    failed = after_failure(failed, error, now=NOW, interval=HOUR)
+    assert (failed.error_streak, failed.last_status) == (2, 500)
+    assert failed.next_due == NOW + 2 * HOUR
+    assert failed.last_error == "a: HTTP 500 Internal Server Error"
+    recovered = after_success(failed, now=NOW, interval=HOUR, status=200)
+    assert (recovered.error_streak, recovered.last_error) == (0, "")
+
+
+def test_retry_after_is_honoured_and_gone_disables() -> None:
+    busy = FetchError("a", "HTTP 429 Too Many Requests", status=429, retry_after=7200)
+    state = after_failure(SourceState(name="a"), busy, now=NOW, interval=HOUR)
+    assert state.next_due == NOW + timedelta(seconds=7200)
+    gone = FetchError("a", "HTTP 410 Gone", status=410)
+    state = after_failure(SourceState(name="a"), gone, now=NOW, interval=HOUR)
+    assert state.disabled
+    assert not is_due(state, NOW + timedelta(days=30))
+
+
+def test_parse_errors_back_off_too() -> None:
+    state = after_failure(
+        SourceState(name="a"), ParseError("a", "not a feed"), now=NOW, interval=HOUR
+    )
+    assert (state.error_streak, state.last_status) == (1, None)
+
+
+def test_an_edited_config_url_beats_a_remembered_redirect(tmp_path: Path) -> None:
+    config = make_config(tmp_path, "- {name: a, url: 'https://new.example/rss'}\n")
+    moved = SourceState(
+        name="a", url="https://moved.example/rss", origin_url="https://old.example/rss"
+    )
+    assert effective_url(config.source("a"), moved) == "https://new.example/rss"
+    kept = SourceState(
+        name="a", url="https://moved.example/rss", origin_url="https://new.example/rss"
+    )
+    assert effective_url(config.source("a"), kept) == "https://moved.example/rss"
+
+
+# --- whole passes -------------------------------------------------------------------------
+
+
+def test_second_pass_is_all_not_modified(tmp_path, store, fetcher, httpserver: HTTPServer):
+    def answer(request):
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304)
+        return Response(
+            rss(FERRY, GRAIN), headers={"ETag": '"v1"'}, content_type="application/rss+xml"
+        )
+
+    httpserver.expect_request("/rss").respond_with_handler(answer)
+    config = make_config(tmp_path, f"- {{name: wire, url: '{httpserver.url_for('/rss')}'}}\n")
+    first = collect(config, store, fetcher, now=NOW)
+    assert (first.sources[0].new, first.sources[0].error) == (2, "")
+    second = collect(config, store, fetcher, now=NOW + 2 * HOUR)
+    assert second.sources[0].not_modified
+    assert not second.changed
+
+
+def test_nothing_is_fetched_before_it_is_due(tmp_path, store, fetcher, httpserver: HTTPServer):
+    httpserver.expect_request("/rss").respond_with_data(rss(GRAIN))
+    config = make_config(tmp_path, f"- {{name: wire, url: '{httpserver.url_for('/rss')}'}}\n")
+    collect(config, store, fetcher, now=NOW)
+    assert collect(config, store, fetcher, now=NOW + timedelta(minutes=5)).sources == ()
+    forced = collect(config, store, fetcher, now=NOW + timedelta(minutes=5), only=["wire"])
+    assert forced.sources[0].not_modified  # same bytes again: not even parsed
+    assert len(httpserver.log) == 2
+
+
+def test_permanent_redirect_updates_the_stored_url(tmp_path, store, fetcher, httpserver):
+    httpserver.expect_request("/old").respond_with_data(
+        "", status=301, headers={"Location": httpserver.url_for("/new")}
+    )
+    httpserver.expect_request("/new").respond_with_data(rss(GRAIN))
+    config = make_config(tmp_path, f"- {{name: wire, url: '{httpserver.url_for('/old')}'}}\n")
+    collect(config, store, fetcher, now=NOW)
+    assert store.source_state("wire").url == httpserver.url_for("/new")
+    collect(config, store, fetcher, now=NOW + 2 * HOUR)
+    assert [request.path for request, _ in httpserver.log] == ["/old", "/new", "/new"]
+
+
+def test_gone_disables_and_errors_are_kept(tmp_path, store, fetcher, httpserver: HTTPServer):
+    httpserver.expect_request("/gone").respond_with_data("", status=410)
+    httpserver.expect_request("/busy").respond_with_data(
+        "", status=429, headers={"Retry-After": "7200"}
+    )
+    config = make_config(
+        tmp_path,
+        f"""\
+        - {{name: gone, url: '{httpserver.url_for("/gone")}'}}
+        - {{name: busy, url: '{httpserver.url_for("/busy")}'}}
+        """,
+    )
+    report = collect(config, store, fetcher, now=NOW)
+    assert [bool(s.error) for s in report.sources] == [True, True]
+    gone, busy = store.source_state("gone"), store.source_state("busy")
+    assert gone.disabled and gone.last_status == 410
+    assert busy.next_due == NOW + timedelta(seconds=7200)
+    assert "429" in busy.last_error and busy.error_streak == 1
+
+
+def test_server_error_then_recovery(tmp_path, store, fetcher, httpserver: HTTPServer):
+    httpserver.expect_ordered_request("/rss").respond_with_data("oops", status=500)
+    httpserver.expect_ordered_request("/rss").respond_with_data(rss(GRAIN))
+    config = make_config(tmp_path, f"- {{name: wire, url: '{httpserver.url_for('/rss')}'}}\n")
+    collect(config, store, fetcher, now=NOW)
+    assert store.source_state("wire").error_streak == 1
+    collect(config, store, fetcher, now=NOW + 2 * HOUR)
+    state = store.source_state("wire")
+    assert (state.error_streak, state.last_error, state.last_status) == (0, "", 200)
+
+
+def test_one_broken_source_never_stops_the_others(tmp_path, store, fetcher, httpserver):
+    httpserver.expect_request("/good").respond_with_data(rss(GRAIN))
+    httpserver.expect_request("/html").respond_with_data(
+        "<html><body>Not a feed</body></html>", content_type="text/html"
+    )
+    config = make_config(
+        tmp_path,
+        f"""\
+        - {{name: refused, url: 'http://127.0.0.1:9/rss'}}
+        - {{name: page, url: '{httpserver.url_for("/html")}'}}
+        - {{name: good, url: '{httpserver.url_for("/good")}'}}
+        """,
+    )
+    report = collect(config, store, fetcher, now=NOW)
+    assert [s.source for s in report.sources] == ["refused", "page", "good"]
+    assert report.errors == 2
+    assert report.sources[2].new == 1
+    assert store.article_counts() == {"good": 1}
+
+
+def test_seed_and_feed_of_one_story_become_one_article(tmp_path, store, fetcher, httpserver):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "ferry.txt").write_text(SEED, encoding="utf-8")
+    httpserver.expect_request("/rss").respond_with_data(rss(FERRY))
+    config = make_config(
+        tmp_path,
+        f"""\
+        - {{name: seeds, path: seeds, timezone: Europe/Istanbul}}
+        - {{name: wire, url: '{httpserver.url_for("/rss")}'}}
+        """,
+    )
+    _, published = run_pass(config, store, fetcher, now=NOW)
+    (story,) = store.articles(ArticleQuery())
+    assert set(story.sources) == {"seeds", "wire"}
+    assert story.link == "https://news.example/ferry-1"
+    assert "Two catamarans" in story.content
+    assert published is not None and (tmp_path / "out" / "all.rss").exists()
+    assert (tmp_path / "out" / "articles" / f"{story.id}.html").exists()
+
+
+def test_a_new_seed_file_is_picked_up_and_broken_ones_reported(tmp_path, store, fetcher):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "ferry.txt").write_text(SEED, encoding="utf-8")
+    (seeds / "broken.txt").write_text("Only a headline\n", encoding="utf-8")
+    config = make_config(tmp_path, "- {name: seeds, path: seeds, timezone: Europe/Istanbul}\n")
+    first = collect(config, store, fetcher, now=NOW)
+    assert first.sources[0].new == 1
+    assert "broken.txt" in first.sources[0].warnings[0]
+    assert "broken.txt" in store.source_state("seeds").last_error
+    (seeds / "grain.txt").write_text(
+        SEED.replace("New ferry line", "Second ferry line"), encoding="utf-8"
+    )
+    second = collect(config, store, fetcher, now=NOW + 2 * HOUR)
+    assert (second.sources[0].new, second.sources[0].unchanged) == (1, 1)

@@ -1,0 +1,123 @@
+"""The daemon as a real process: it collects, serves, picks up new seed files, reloads its
+config on SIGHUP (keeping the last good one on a broken edit) and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from pytest_httpserver import HTTPServer
+
+from aggregator.config import load_config
+from aggregator.daemon import cache_age, tick_for
+from tests.conftest import ROOT
+from tests.test_collector import GRAIN, SEED, rss
+
+WAIT = 20.0  # seconds: the bound of every wait below; they return as soon as they can
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def config_text(port: int, feed_url: str | None = None) -> str:
+    feed = f"  - {{name: wire, url: '{feed_url}', interval: 1s}}\n" if feed_url else ""
+    return (
+        textwrap.dedent(
+            f"""
+        store: data/wiredesk.db
+        publish: {{dir: feeds, base_url: "http://127.0.0.1:{port}/"}}
+        server: {{host: 127.0.0.1, port: {port}}}
+        sources:
+          - {{name: seeds, path: seeds, timezone: Europe/Istanbul, interval: 1s}}
+        """
+        )
+        + feed
+    )
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, Path, str]]:
+    port = free_port()
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "ferry.txt").write_text(SEED, encoding="utf-8")
+    config = tmp_path / "feeds.yaml"
+    config.write_text(config_text(port), encoding="utf-8")
+    log = (tmp_path / "daemon.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), "--config", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process, config, f"http://127.0.0.1:{port}/"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+def served(base: str, path: str) -> str:
+    try:
+        response = requests.get(base + path, timeout=2)
+    except requests.ConnectionError:
+        return ""
+    return response.text if response.status_code == 200 else ""
+
+
+def test_daemon_lifecycle(daemon, tmp_path: Path, httpserver: HTTPServer) -> None:
+    process, config, base = daemon
+    wait_for(lambda: "New ferry line" in served(base, "all.rss"), "the first pass to publish")
+    assert requests.get(base + "healthz", timeout=2).json()["scheduler"] == "running"
+
+    (tmp_path / "seeds" / "grain.txt").write_text(
+        SEED.replace("New ferry line links", "Grain ships reach"), encoding="utf-8"
+    )
+    wait_for(lambda: "Grain ships reach" in served(base, "all.atom"), "a new seed file")
+
+    httpserver.expect_request("/rss").respond_with_data(rss(GRAIN))
+    config.write_text(
+        config_text(int(base.rsplit(":", 1)[1].strip("/")), httpserver.url_for("/rss")),
+        encoding="utf-8",
+    )
+    process.send_signal(signal.SIGHUP)
+    wait_for(lambda: GRAIN[1] in served(base, "all.rss"), "the source added by SIGHUP")
+
+    config.write_text("sources:\n  - name: broken\n    intreval: 1m\n", encoding="utf-8")
+    process.send_signal(signal.SIGHUP)
+    log = tmp_path / "daemon.log"
+    wait_for(lambda: "config reload refused" in log.read_text(), "the broken edit to be refused")
+    assert "intreval: unknown key" in log.read_text()
+    assert process.poll() is None
+    assert requests.get(base + "healthz", timeout=2).status_code == 200
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=WAIT) == 0
+
+
+def test_tick_and_cache_age_follow_the_shortest_interval(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(config_text(8080, "http://127.0.0.1:9/rss"), encoding="utf-8")
+    config = load_config(path)
+    assert tick_for(config).total_seconds() == 1
+    assert cache_age(config) == 1

@@ -94,6 +94,9 @@ def _entry(feed: FeedGenerator, item: Item) -> None:
         entry.category(term=term)
     entry.published(item.published)
     entry.updated(item.updated)
+    # RSS <description> carries the summary (or the body), <content:encoded> the body; set
+    # the description first, since feedgen's description() also overwrites the Atom content.
+    entry.description(item.summary or item.content)
     entry.content(item.content, type="html")
     if item.summary:
         entry.summary(item.summary, type="html")

@@ -23,10 +23,8 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     try:
         if path.read_bytes() == data:
             return False
-    except FileNotFoundError:
-        pass
-    except OSError as e:
-        raise PublishError(f"{path}: cannot read: {e.strerror or e}") from e
+    except OSError:
+        pass  # missing or unreadable: writing it says what is wrong
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _replace(path, data)

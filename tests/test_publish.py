@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -309,10 +310,15 @@ def test_incremental_publish_rewrites_only_the_touched_categories(folder: Path) 
     assert sorted(report.written) == sorted(
         f"{name}.{suffix}" for name in ("all", "energy") for suffix in ("rss", "atom", "json")
     )
+    assert sorted(report.unchanged) == ["index.html", "index.opml"]
     assert stamp(folder / "caucasus.rss") == caucasus
     assert parse(folder / "energy.rss").entries[0].title == "Gas pipeline opens"
     nothing = publish(config, store, changed_ids=[], now=NOW)
-    assert nothing.written == () and nothing.unchanged == ()
+    assert nothing.written == ()
+    assert sorted(nothing.unchanged) == ["index.html", "index.opml"]
+    (folder / "caucasus.atom").unlink()
+    repaired = publish(config, store, changed_ids=[], now=NOW)
+    assert "caucasus.atom" in repaired.written
 
 
 def test_incremental_publish_drops_a_story_that_left_a_category(folder: Path) -> None:
@@ -360,3 +366,47 @@ def test_an_unwritable_folder_raises_publish_error_with_the_path(tmp_path: Path)
     blocker.write_text("a file where the folder should be\n")
     with pytest.raises(PublishError, match=r"feeds/all\.rss: cannot write"):
         publish(make_config(blocker), FakeStore(STORIES), now=NOW)
+
+
+RFC822 = re.compile(
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"\d{4} \d\d:\d\d:\d\d [+-]\d{4}$"
+)
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+ATOM = "{http://www.w3.org/2005/Atom}"
+HTTP = re.compile(r"^https?://[^\s/]+/\S*$")
+
+
+def test_feeds_keep_the_rules_the_w3c_validator_checks(folder: Path) -> None:
+    odd = story(7, "Baku\x0c <odd> & ‘quotes’", content="<p>a\x01b</p>", tags=("Gas", "gas"))
+    seed = story(8, "Yerevan seed", link="", path="seed.txt", source="seeds")
+    publish(make_config(folder, hub="https://hub.example.com/"), FakeStore([*STORIES, odd, seed]))
+    for path in folder.glob("*.rss"):
+        raw = path.read_bytes()
+        assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]", raw)
+        channel = ElementTree.fromstring(raw).find("channel")
+        assert channel is not None
+        assert channel.findtext("title") and channel.findtext("description")
+        assert HTTP.match(channel.findtext("link") or "")
+        self_link = channel.find(f"{ATOM}link[@rel='self']")
+        assert self_link is not None and self_link.get("href") == f"{BASE}{path.name}"
+        assert RFC822.match(channel.findtext("lastBuildDate") or "")
+        guids = [item.findtext("guid") for item in channel.iter("item")]
+        assert len(guids) == len(set(guids))
+        for item in channel.iter("item"):
+            assert item.findtext("title") and RFC822.match(item.findtext("pubDate") or "")
+            assert item.find("guid").get("isPermaLink") == "false"  # type: ignore[union-attr]
+            assert HTTP.match(item.findtext("link") or "")
+    for path in folder.glob("*.atom"):
+        feed = ElementTree.fromstring(path.read_bytes())
+        assert feed.findtext(f"{ATOM}id") and feed.findtext(f"{ATOM}title")
+        assert feed.findtext(f"{ATOM}author/{ATOM}name")
+        assert RFC3339.match(feed.findtext(f"{ATOM}updated") or "")
+        hrefs = [link.get("href") or "" for link in feed.iter(f"{ATOM}link")]
+        assert hrefs and all(HTTP.match(href) for href in hrefs)
+        ids = [entry.findtext(f"{ATOM}id") for entry in feed.iter(f"{ATOM}entry")]
+        assert len(ids) == len(set(ids))
+        for entry in feed.iter(f"{ATOM}entry"):
+            assert entry.findtext(f"{ATOM}title")
+            assert RFC3339.match(entry.findtext(f"{ATOM}updated") or "")
+            assert entry.find(f"{ATOM}content") is not None

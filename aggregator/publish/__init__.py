@@ -44,7 +44,8 @@ def publish(
     With ``changed_ids=None`` everything is regenerated and the feeds of categories no
     longer in the config are removed. With ``changed_ids`` (the stories a collection pass
     added or changed) only the categories those stories are in, or were in, are rewritten,
-    with the permalink pages of the changed seed stories. ``now`` (default: the clock)
+    with the permalink pages of the changed seed stories. The OPML and HTML indexes are
+    always checked (and written only if they differ). ``now`` (default: the clock)
     decides ``max_age``. Returns what was written, left unchanged and removed.
 
     Raises PublishError naming the file when one cannot be written or removed, and
@@ -69,8 +70,8 @@ def publish(
     home = channel(config, ALL_CATEGORY)
     for article in seeds:
         report.write(page_name(article.id), pages.article_page(article, sources, home))
+    _write_indexes(config, categories, report)
     if changed_ids is None:
-        _write_indexes(config, categories, report)
         for name in _stale_feeds(folder, {c.name for c in categories}):
             report.remove(name)
     return report.done()
@@ -96,6 +97,8 @@ def _touched(
     """True when ``category``'s feeds may differ: a changed story is selected by it now,
     or is listed in its feed (it may have left it), or its feeds are missing."""
     if any(matches(category, article, now=now) for article in changed):
+        return True
+    if not all((folder / f"{category.name}{suffix}").is_file() for suffix in FORMATS):
         return True
     listed = _listed_ids(folder / f"{category.name}.json")
     return listed is None or not listed.isdisjoint(changed_ids)

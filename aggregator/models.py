@@ -149,3 +149,22 @@ class ParsedFeed:
     link: str = ""
     articles: tuple[Article, ...] = ()
     warnings: tuple[str, ...] = ()  # e.g. a bozo feed that still gave entries
+
+
+@dataclass(**FROZEN)
+class Verdict:
+    """Whether a category rule selects an article, and why; made by filters.explain, read by
+    publish and ``preview --why``."""
+
+    matched: bool
+    reason: str  # the deciding condition and its path, e.g. "any[1].include: no word found"
+
+
+@dataclass(**FROZEN)
+class PublishReport:
+    """What one publish wrote; made by publish, read by the collector, daemon and CLI."""
+
+    written: tuple[str, ...] = ()  # file names, relative to the publish folder
+    unchanged: tuple[str, ...] = ()  # files whose bytes were already right, left untouched
+    removed: tuple[str, ...] = ()  # feeds of categories no longer in the config
+    changed_feeds: tuple[str, ...] = ()  # absolute URLs of feeds whose bytes changed (WebSub)

@@ -1,0 +1,99 @@
+"""A store that lives in a dict: the stage boundary for the filter and publish tests.
+
+It answers ``ArticleQuery`` the way the Store protocol promises (newest published first,
+unset fields do not filter) and counts how many articles it handed out, so tests can check
+that a caller reads lazily.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+
+from aggregator.models import Article, IngestResult, SourceState
+from aggregator.store import ArticleQuery
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+class FakeStore:
+    """An in-memory Store: articles by id, no dedup (each article is its own story)."""
+
+    def __init__(self, articles: Iterable[Article] = ()) -> None:
+        self.stories: dict[str, Article] = {a.id: a for a in articles}
+        self.states: dict[str, SourceState] = {}
+        self.handed_out = 0
+
+    def put(self, *articles: Article) -> None:
+        """Add or replace stories."""
+        self.stories.update((a.id, a) for a in articles)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def source_state(self, name: str) -> SourceState | None:
+        """The saved state of ``name``."""
+        return self.states.get(name)
+
+    def source_states(self) -> dict[str, SourceState]:
+        """Every saved state."""
+        return dict(self.states)
+
+    def save_source_state(self, state: SourceState) -> None:
+        """Remember ``state``."""
+        self.states[state.name] = state
+
+    def ingest(self, source: str, articles: Sequence[Article], state: SourceState) -> IngestResult:
+        """Store ``articles`` as they are; every one counts as new."""
+        self.put(*articles)
+        self.states[source] = state
+        return IngestResult(new=tuple(a.id for a in articles))
+
+    def article(self, article_id: str) -> Article | None:
+        """One story by id."""
+        return self.stories.get(article_id)
+
+    def articles(self, query: ArticleQuery) -> Iterator[Article]:
+        """Stories matching ``query``, newest published first, handed out one by one."""
+        found = sorted(
+            (a for a in self.stories.values() if _wanted(a, query)),
+            key=lambda a: (a.published, a.id),
+            reverse=True,
+        )
+        for article in found[: query.limit]:
+            self.handed_out += 1
+            yield article
+
+    def article_counts(self) -> dict[str, int]:
+        """Stories per source."""
+        counts: dict[str, int] = {}
+        for article in self.stories.values():
+            for name in article.sources or (article.source,):
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def prune(self, *, now: datetime, retention: timedelta) -> int:
+        """Drop stories first seen before ``now - retention``."""
+        old = [
+            a.id for a in self.stories.values() if (a.first_seen or a.published) < now - retention
+        ]
+        for article_id in old:
+            del self.stories[article_id]
+        return len(old)
+
+
+def _wanted(article: Article, query: ArticleQuery) -> bool:
+    carried = article.sources or (article.source,)
+    sections = {_fold(s) for s in (article.section, *article.tags) if s}
+    text = _fold(" ".join((article.title, article.summary, article.content)))
+    return (
+        (query.ids is None or article.id in query.ids)
+        and (query.sources is None or bool(set(carried) & set(query.sources)))
+        and (query.sections is None or bool(sections & {_fold(s) for s in query.sections}))
+        and (query.since is None or article.published >= query.since)
+        and (query.search is None or _fold(query.search) in text)
+        and (not query.seeds_only or article.is_seed)
+    )

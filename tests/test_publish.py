@@ -1,0 +1,412 @@
+"""Publishing: what each feed holds, that every format reads back, and how files are written."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import feedparser
+import pytest
+
+from aggregator.config import Config
+from aggregator.errors import PublishError
+from aggregator.models import Article
+from aggregator.publish import publish
+from aggregator.publish.files import write_if_changed
+from tests.fakes import FakeStore
+
+NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+BASE = "https://news.example.org/wire/"
+
+
+def make_config(folder: Path, **publish_options: Any) -> Config:
+    return Config.model_validate(
+        {
+            "publish": {"dir": str(folder), "base_url": BASE, "max_items": 3, **publish_options},
+            "sources": [
+                {"name": "wire", "url": "https://wire.example.com/rss", "title": "The Wire"},
+                {"name": "daily", "url": "https://daily.example.net/feed", "title": "Daily"},
+                {"name": "seeds", "path": str(folder.parent)},
+            ],
+            "categories": [
+                {"name": "caucasus", "title": "Caucasus", "include": ["Baku", "Yerevan"]},
+                {"name": "energy", "include": ["gas"], "exclude": ["football"]},
+            ],
+        }
+    )
+
+
+def story(number: int, title: str, **fields: Any) -> Article:
+    values: dict[str, Any] = {
+        "id": f"s{number}",
+        "guid": f"g{number}",
+        "source": "wire",
+        "title": title,
+        "published": NOW - timedelta(hours=number),
+        "link": f"https://wire.example.com/story/{number}",
+        "content": f"<p>Body of story {number}.</p>",
+    }
+    values.update(fields)
+    return Article(**values)
+
+
+STORIES = [
+    story(1, "Baku hosts gas summit"),
+    story(2, "Yerevan football derby", content="<p>Gas lamps on the football pitch</p>"),
+    story(3, "Gas prices fall", section="Economy", tags=("Energy",)),
+    story(4, "Weather in Paris"),
+    story(5, "Baku metro expands"),
+    story(6, "Yerevan council meets"),
+]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path / "feeds"
+
+
+def parse(path: Path) -> Any:
+    parsed = feedparser.parse(path.read_bytes())
+    assert parsed.bozo == 0, (path.name, parsed.get("bozo_exception"))
+    return parsed
+
+
+def stamp(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_mtime_ns, info.st_ino
+
+
+def test_a_category_holds_exactly_what_its_rule_selects_newest_first(folder: Path) -> None:
+    publish(make_config(folder), FakeStore(STORIES), now=NOW)
+    energy = parse(folder / "energy.rss")
+    assert [e.title for e in energy.entries] == ["Baku hosts gas summit", "Gas prices fall"]
+    caucasus = parse(folder / "caucasus.atom")
+    assert [e.title for e in caucasus.entries] == [
+        "Baku hosts gas summit",
+        "Yerevan football derby",
+        "Baku metro expands",
+    ], "max_items is 3: the newest three of four"
+    everything = json.loads((folder / "all.json").read_text())
+    assert [i["title"] for i in everything["items"]] == [s.title for s in STORIES[:3]]
+
+
+def test_a_category_reads_the_store_lazily(folder: Path) -> None:
+    many = [story(n, f"Baku story {n}") for n in range(1, 500)]
+    store = FakeStore(many)
+    config = make_config(folder).model_copy(update={"categories": ()})
+    publish(config, store, now=NOW)
+    assert store.handed_out == 3, "only the three newest stories of 'all' were read"
+
+
+def test_rss_and_atom_read_back_with_ids_links_and_self(folder: Path) -> None:
+    publish(make_config(folder, language="en"), FakeStore(STORIES), now=NOW)
+    rss = parse(folder / "caucasus.rss")
+    assert rss.version == "rss20"
+    assert rss.feed.title == "Wiredesk — Caucasus"
+    assert rss.feed.link == BASE
+    assert rss.feed.language == "en"
+    self_links = [link.href for link in rss.feed.links if link.rel == "self"]
+    assert self_links == [f"{BASE}caucasus.rss"]
+    first = rss.entries[0]
+    assert first.link == "https://wire.example.com/story/1"
+    assert first.id.startswith("urn:uuid:") and first.guidislink is False
+    assert first.published_parsed[:4] == (2024, 5, 10, 11)
+    atom = parse(folder / "caucasus.atom")
+    assert atom.version == "atom10"
+    assert [link.href for link in atom.feed.links if link.rel == "self"] == [f"{BASE}caucasus.atom"]
+    assert [e.id for e in atom.entries] == [e.id for e in rss.entries]
+    assert len({e.id for e in atom.entries}) == len(atom.entries)
+    assert atom.feed.updated_parsed[:4] == (2024, 5, 10, 11), "the newest story, not the clock"
+    assert "Body of story 1." in atom.entries[0].content[0].value
+
+
+def test_json_feed_has_the_required_keys(folder: Path) -> None:
+    publish(make_config(folder), FakeStore(STORIES), now=NOW)
+    document = json.loads((folder / "energy.json").read_text(encoding="utf-8"))
+    assert document["version"] == "https://jsonfeed.org/version/1.1"
+    assert document["title"] == "Wiredesk — energy"
+    assert document["feed_url"] == f"{BASE}energy.json"
+    for entry in document["items"]:
+        assert isinstance(entry["id"], str) and entry["id"]
+        assert entry["content_html"]
+    assert document["items"][1]["tags"] == ["Economy", "Energy"]
+
+
+def test_opml_and_index_list_every_feed(folder: Path) -> None:
+    publish(make_config(folder), FakeStore(STORIES), now=NOW)
+    root = ElementTree.parse(folder / "index.opml").getroot()
+    assert root.tag == "opml" and root.get("version") == "2.0"
+    outlines = root.findall("./body/outline")
+    assert [o.get("xmlUrl") for o in outlines] == [
+        f"{BASE}{name}.rss" for name in ("all", "caucasus", "energy")
+    ]
+    assert all(o.get("type") == "rss" and o.get("htmlUrl") == BASE for o in outlines)
+    assert all(o.get("text") for o in outlines)
+    collector = _LinkTags()
+    collector.feed((folder / "index.html").read_text(encoding="utf-8"))
+    kinds = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
+    kinds["json"] = "application/feed+json"
+    assert sorted(collector.alternates) == sorted(
+        (kinds[suffix], f"{BASE}{name}.{suffix}")
+        for name in ("all", "caucasus", "energy")
+        for suffix in kinds
+    )
+
+
+class _LinkTags(HTMLParser):
+    """Collects the (type, href) of every <link rel="alternate"> of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alternates: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "link" and values.get("rel") == "alternate":
+            self.alternates.append((values["type"] or "", values["href"] or ""))
+
+
+def test_special_characters_survive_every_format(folder: Path) -> None:
+    title = 'Baku & "Yerevan" <b>talks</b> 🕊️ naïve\x07\x1b'
+    content = "<p>Fish &amp; chips &lt;3 — “quoted” 🎉\x00\x0b</p>"
+    publish(make_config(folder), FakeStore([story(1, title, content=content)]), now=NOW)
+    expected_title = 'Baku & "Yerevan" <b>talks</b> 🕊️ naïve'
+    for name in ("caucasus.rss", "caucasus.atom"):
+        entry = parse(folder / name).entries[0]
+        assert entry.title == expected_title
+        body = entry.content[0].value
+        assert "Fish &amp; chips &lt;3 — “quoted” 🎉" in body
+        assert "\x00" not in body and "\x0b" not in body
+    item = json.loads((folder / "caucasus.json").read_text(encoding="utf-8"))["items"][0]
+    assert item["title"] == expected_title
+    assert item["content_html"].startswith("<p>Fish &amp; chips &lt;3 — “quoted” 🎉</p>")
+
+
+def test_links_that_are_not_http_are_dropped(folder: Path) -> None:
+    evil = story(1, "Baku link", link="javascript:alert(1)", links=("javascript:alert(1)",))
+    publish(make_config(folder), FakeStore([evil]), now=NOW)
+    for name in ("caucasus.rss", "caucasus.atom"):
+        raw = (folder / name).read_text(encoding="utf-8")
+        assert "javascript:" not in raw
+        assert parse(folder / name).entries[0].title == "Baku link"
+    assert "url" not in json.loads((folder / "caucasus.json").read_text())["items"][0]
+
+
+def test_a_story_from_several_sources_names_every_one(folder: Path) -> None:
+    merged = story(
+        1,
+        "Baku summit ends",
+        sources=("daily", "wire", "seeds"),
+        links=("https://daily.example.net/a", "https://wire.example.com/story/1"),
+    )
+    publish(make_config(folder), FakeStore([merged]), now=NOW)
+    rss_raw = (folder / "caucasus.rss").read_text(encoding="utf-8")
+    assert '<source url="https://daily.example.net/feed">Daily</source>' in rss_raw
+    atom = parse(folder / "caucasus.atom").entries[0]
+    assert atom.source.title == "Daily"
+    assert "Carried by: Daily, The Wire, seeds" in atom.content[0].value
+    item = json.loads((folder / "caucasus.json").read_text())["items"][0]
+    assert item["_wiredesk"]["sources"] == ["daily", "wire", "seeds"]
+    assert item["_wiredesk"]["links"] == list(merged.links)
+    assert len(parse(folder / "all.rss").entries) == 1, "one story, not three copies"
+
+
+def test_hub_link_only_when_configured(folder: Path, tmp_path: Path) -> None:
+    hub = "https://hub.example.com/"
+    publish(make_config(folder, hub=hub), FakeStore(STORIES), now=NOW)
+    for name in ("energy.rss", "energy.atom"):
+        links = parse(folder / name).feed.links
+        assert [link.href for link in links if link.rel == "hub"] == [hub]
+    assert json.loads((folder / "energy.json").read_text())["hubs"] == [
+        {"type": "WebSub", "url": hub}
+    ]
+    plain = tmp_path / "plain"
+    publish(make_config(plain), FakeStore(STORIES), now=NOW)
+    assert 'rel="hub"' not in (plain / "energy.rss").read_text()
+    assert 'rel="hub"' not in (plain / "energy.atom").read_text()
+
+
+def test_an_empty_feed_is_still_valid_and_stable(folder: Path) -> None:
+    report = publish(make_config(folder), FakeStore(), now=NOW)
+    assert parse(folder / "energy.atom").entries == []
+    assert parse(folder / "energy.rss").entries == []
+    again = publish(make_config(folder), FakeStore(), now=NOW + timedelta(days=1))
+    assert again.written == () and set(again.unchanged) == set(report.written)
+
+
+def test_unchanged_content_leaves_files_untouched(folder: Path) -> None:
+    config = make_config(folder)
+    first = publish(config, FakeStore(STORIES), now=NOW)
+    before = {name: stamp(folder / name) for name in first.written}
+    second = publish(config, FakeStore(STORIES), now=NOW + timedelta(hours=5))
+    assert second.written == () and second.changed_feeds == ()
+    assert sorted(second.unchanged) == sorted(first.written)
+    assert {name: stamp(folder / name) for name in first.written} == before
+
+
+def test_a_changed_file_is_replaced_whole_and_no_temp_file_stays(folder: Path) -> None:
+    config = make_config(folder)
+    publish(config, FakeStore(STORIES), now=NOW)
+    energy_before, caucasus_before = stamp(folder / "energy.rss"), stamp(folder / "caucasus.rss")
+    report = publish(config, FakeStore([*STORIES, story(0, "Gas deal signed")]), now=NOW)
+    assert stamp(folder / "energy.rss")[1] != energy_before[1], "a new inode: os.replace"
+    assert stamp(folder / "caucasus.rss") == caucasus_before
+    assert "energy.rss" in report.written and "caucasus.rss" in report.unchanged
+    assert f"{BASE}energy.atom" in report.changed_feeds
+    assert f"{BASE}caucasus.atom" not in report.changed_feeds
+    assert not [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_reader_never_sees_a_partial_file(tmp_path: Path) -> None:
+    path = tmp_path / "feed.xml"
+    documents = [b"<a>" + b"x" * 200_000 + b"</a>", b"<b>" + b"y" * 300_000 + b"</b>"]
+    write_if_changed(path, documents[0])
+    seen: set[bytes] = set()
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            seen.add(path.read_bytes())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for round_ in range(40):
+            write_if_changed(path, documents[round_ % 2])
+    finally:
+        stop.set()
+        reader.join(timeout=10)
+    assert seen <= set(documents)
+
+
+def test_removed_categories_are_cleaned_up_and_other_files_kept(folder: Path) -> None:
+    config = make_config(folder)
+    publish(config, FakeStore(STORIES), now=NOW)
+    (folder / "README.md").write_text("Generated feeds live here.\n")
+    (folder / "notes.txt").write_text("keep\n")
+    fewer = config.model_copy(update={"categories": config.categories[:1]})
+    report = publish(fewer, FakeStore(STORIES), now=NOW)
+    assert sorted(report.removed) == ["energy.atom", "energy.json", "energy.rss"]
+    assert not list(folder.glob("energy.*"))
+    assert (folder / "README.md").exists() and (folder / "notes.txt").exists()
+    assert (folder / "caucasus.rss").exists() and (folder / "all.rss").exists()
+    outlines = ElementTree.parse(folder / "index.opml").getroot().findall("./body/outline")
+    assert [o.get("xmlUrl") for o in outlines] == [f"{BASE}all.rss", f"{BASE}caucasus.rss"]
+
+
+def test_incremental_publish_rewrites_only_the_touched_categories(folder: Path) -> None:
+    config = make_config(folder)
+    store = FakeStore(STORIES)
+    publish(config, store, now=NOW)
+    caucasus = stamp(folder / "caucasus.rss")
+    store.put(story(0, "Gas pipeline opens"))
+    report = publish(config, store, changed_ids=["s0"], now=NOW)
+    assert sorted(report.written) == sorted(
+        f"{name}.{suffix}" for name in ("all", "energy") for suffix in ("rss", "atom", "json")
+    )
+    assert sorted(report.unchanged) == ["index.html", "index.opml"]
+    assert stamp(folder / "caucasus.rss") == caucasus
+    assert parse(folder / "energy.rss").entries[0].title == "Gas pipeline opens"
+    nothing = publish(config, store, changed_ids=[], now=NOW)
+    assert nothing.written == ()
+    assert sorted(nothing.unchanged) == ["index.html", "index.opml"]
+    (folder / "caucasus.atom").unlink()
+    repaired = publish(config, store, changed_ids=[], now=NOW)
+    assert "caucasus.atom" in repaired.written
+
+
+def test_incremental_publish_drops_a_story_that_left_a_category(folder: Path) -> None:
+    config = make_config(folder)
+    store = FakeStore(STORIES)
+    publish(config, store, now=NOW)
+    store.put(story(3, "Prices fall", section="Economy"))
+    report = publish(config, store, changed_ids=["s3"], now=NOW)
+    assert "energy.rss" in report.written
+    assert [e.title for e in parse(folder / "energy.rss").entries] == ["Baku hosts gas summit"]
+
+
+def test_seed_stories_get_an_escaped_permalink_page(folder: Path) -> None:
+    seed = story(
+        1,
+        "Baku <script>alert(1)</script> summit",
+        link="",
+        links=(),
+        path="2024/baku.txt",
+        source="seeds",
+        author="Agency & Co",
+        section="World",
+        content="<p>First paragraph.</p><p>Second &lt;b&gt; paragraph.</p>",
+        related=("Another <i>headline</i>",),
+        updated=NOW - timedelta(minutes=30),
+    )
+    store = FakeStore([seed])
+    config = make_config(folder)
+    publish(config, store, now=NOW)
+    page = (folder / "articles" / "s1.html").read_text(encoding="utf-8")
+    assert "<h1>Baku &lt;script&gt;alert(1)&lt;/script&gt; summit</h1>" in page
+    assert "<script>" not in page
+    assert "<p>Second &lt;b&gt; paragraph.</p>" in page
+    assert "Agency: Agency &amp; Co" in page and "Section: World" in page
+    assert "<li>Another &lt;i&gt;headline&lt;/i&gt;</li>" in page
+    assert 'datetime="2024-05-10T11:00:00+00:00"' in page
+    entry = parse(folder / "caucasus.rss").entries[0]
+    assert entry.link == f"{BASE}articles/s1.html"
+    report = publish(config, store, changed_ids=["s1"], now=NOW)
+    assert "articles/s1.html" in report.unchanged
+
+
+def test_an_unwritable_folder_raises_publish_error_with_the_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "feeds"
+    blocker.write_text("a file where the folder should be\n")
+    with pytest.raises(PublishError, match=r"feeds/all\.rss: cannot write"):
+        publish(make_config(blocker), FakeStore(STORIES), now=NOW)
+
+
+RFC822 = re.compile(
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"\d{4} \d\d:\d\d:\d\d [+-]\d{4}$"
+)
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+ATOM = "{http://www.w3.org/2005/Atom}"
+HTTP = re.compile(r"^https?://[^\s/]+/\S*$")
+
+
+def test_feeds_keep_the_rules_the_w3c_validator_checks(folder: Path) -> None:
+    odd = story(7, "Baku\x0c <odd> & ‘quotes’", content="<p>a\x01b</p>", tags=("Gas", "gas"))
+    seed = story(8, "Yerevan seed", link="", path="seed.txt", source="seeds")
+    publish(make_config(folder, hub="https://hub.example.com/"), FakeStore([*STORIES, odd, seed]))
+    for path in folder.glob("*.rss"):
+        raw = path.read_bytes()
+        assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]", raw)
+        channel = ElementTree.fromstring(raw).find("channel")
+        assert channel is not None
+        assert channel.findtext("title") and channel.findtext("description")
+        assert HTTP.match(channel.findtext("link") or "")
+        self_link = channel.find(f"{ATOM}link[@rel='self']")
+        assert self_link is not None and self_link.get("href") == f"{BASE}{path.name}"
+        assert RFC822.match(channel.findtext("lastBuildDate") or "")
+        guids = [item.findtext("guid") for item in channel.iter("item")]
+        assert len(guids) == len(set(guids))
+        for item in channel.iter("item"):
+            assert item.findtext("title") and RFC822.match(item.findtext("pubDate") or "")
+            assert item.find("guid").get("isPermaLink") == "false"  # type: ignore[union-attr]
+            assert HTTP.match(item.findtext("link") or "")
+    for path in folder.glob("*.atom"):
+        feed = ElementTree.fromstring(path.read_bytes())
+        assert feed.findtext(f"{ATOM}id") and feed.findtext(f"{ATOM}title")
+        assert feed.findtext(f"{ATOM}author/{ATOM}name")
+        assert RFC3339.match(feed.findtext(f"{ATOM}updated") or "")
+        hrefs = [link.get("href") or "" for link in feed.iter(f"{ATOM}link")]
+        assert hrefs and all(HTTP.match(href) for href in hrefs)
+        ids = [entry.findtext(f"{ATOM}id") for entry in feed.iter(f"{ATOM}entry")]
+        assert len(ids) == len(set(ids))
+        for entry in feed.iter(f"{ATOM}entry"):
+            assert entry.findtext(f"{ATOM}title")
+            assert RFC3339.match(entry.findtext(f"{ATOM}updated") or "")
+            assert entry.find(f"{ATOM}content") is not None

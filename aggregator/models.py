@@ -148,3 +148,11 @@ class ParsedFeed:
     link: str = ""
     articles: tuple[Article, ...] = ()
     warnings: tuple[str, ...] = ()  # e.g. a bozo feed that still gave entries
+
+
+@dataclass(**FROZEN)
+class Health:
+    """How the running daemon is doing; made by the daemon, served by the server's /healthz."""
+
+    ok: bool
+    details: Mapping[str, object] = field(default_factory=dict)  # e.g. scheduler, last pass

@@ -3,6 +3,7 @@ traversal attempts, /healthz, and starting and stopping it from another thread."
 
 from __future__ import annotations
 
+import configparser
 import gzip
 import http.client
 import json
@@ -417,3 +418,58 @@ def test_serve_forever_stops_cleanly_on_a_signal(tmp_path: Path, stop_signal: in
     finally:
         process.kill()
         process.wait()
+
+
+# The deployment files: they cannot be built here, so check that they agree with each
+# other and with the config they ship, and run the image's health check for real.
+
+
+def dockerfile_instructions() -> dict[str, list[str]]:
+    """Each instruction's arguments, continuation lines joined, by keyword."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    instructions: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            instructions.setdefault(keyword, []).append(" ".join(rest.split()))
+    return instructions
+
+
+def systemd_unit() -> configparser.ConfigParser:
+    unit = configparser.ConfigParser(interpolation=None, strict=True)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(ROOT / "deploy" / "wiredesk.service")
+    return unit
+
+
+def test_the_service_config_fits_the_unit_and_the_image() -> None:
+    config = load_config(ROOT / "deploy" / "feeds.yaml")
+    store_dir, feeds_dir = str(Path(config.store).parent), str(config.publish.dir)
+    docker = dockerfile_instructions()
+    service = systemd_unit()["Service"]
+    assert config.server.host == "0.0.0.0"
+    assert docker["FROM"] == ["python:3.11-slim"]
+    assert docker["USER"] == ["wiredesk"]
+    assert [json.loads(v) for v in docker["VOLUME"]] == [[store_dir, feeds_dir]]
+    assert docker["EXPOSE"] == [str(config.server.port)]
+    assert f"127.0.0.1:{config.server.port}/healthz" in docker["HEALTHCHECK"][0]
+    assert "deploy/feeds.yaml /config/feeds.yaml" in docker["COPY"]
+    assert json.loads(docker["CMD"][0]) == ["wiredesk", "run", "--config", "/config/feeds.yaml"]
+    assert service["ReadWritePaths"].split() == [store_dir, feeds_dir]
+    assert service["ExecStart"] == (
+        "/opt/wiredesk/.venv/bin/wiredesk run --config /etc/wiredesk/feeds.yaml"
+    )
+    seeds = next(s for s in config.sources if s.is_seed_folder)
+    state_dirs = [f"/var/lib/{name}" for name in service["StateDirectory"].split()]
+    assert {store_dir, feeds_dir, str(seeds.path)} <= set(state_dirs)
+
+
+def test_the_image_health_check_follows_healthz(tmp_path: Path) -> None:
+    check = json.loads(dockerfile_instructions()["HEALTHCHECK"][0].split(" CMD ", 1)[1])
+    assert check[:2] == ["python", "-c"]
+    healthy = {"now": True}
+    for site in serve(tmp_path, health=lambda: Health(ok=healthy["now"])):
+        code = check[2].replace("127.0.0.1:8080", f"127.0.0.1:{site.port}")
+        assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+        healthy["now"] = False
+        assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode != 0

@@ -66,12 +66,9 @@ class _FeedApp:
             reply = self.health_reply()
         else:
             reply = self.file_reply(path, environ)
-        length = [] if reply.status == HTTPStatus.NOT_MODIFIED else [str(len(reply.body))]
-        headers = [
-            *reply.headers,
-            ("X-Content-Type-Options", "nosniff"),
-            *(("Content-Length", value) for value in length),
-        ]
+        headers = [*reply.headers, ("X-Content-Type-Options", "nosniff")]
+        if reply.status != HTTPStatus.NOT_MODIFIED:
+            headers.append(("Content-Length", str(len(reply.body))))
         log.debug(
             '%s "%s %s" %d %d',
             environ.get("REMOTE_ADDR", "-"),

@@ -168,3 +168,11 @@ class PublishReport:
     unchanged: tuple[str, ...] = ()  # files whose bytes were already right, left untouched
     removed: tuple[str, ...] = ()  # feeds of categories no longer in the config
     changed_feeds: tuple[str, ...] = ()  # absolute URLs of feeds whose bytes changed (WebSub)
+
+
+@dataclass(**FROZEN)
+class Health:
+    """How the running daemon is doing; made by the daemon, served by the server's /healthz."""
+
+    ok: bool
+    details: Mapping[str, object] = field(default_factory=dict)  # e.g. scheduler, last pass

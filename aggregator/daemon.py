@@ -24,7 +24,7 @@ from aggregator.config import Config, load_config
 from aggregator.errors import ConfigError, WiredeskError
 from aggregator.fetch import Fetcher
 from aggregator.models import Health, PassReport
-from aggregator.server import FeedServer
+from aggregator.server import FeedServer, make_app, max_age_for
 from aggregator.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -32,19 +32,12 @@ log = logging.getLogger(__name__)
 TICK_MAX = timedelta(seconds=30)  # how often due sources are looked for, at most
 WATCH_EVERY = 2.0  # seconds between looks at the config file's mtime
 UNHEALTHY_AFTER = 3  # failed passes in a row
-MAX_CACHE_AGE = 3600
 
 
 def tick_for(config: Config) -> timedelta:
     """How often to look for due sources: the shortest interval, within 1 s and TICK_MAX."""
     shortest = min((config.interval(s) for s in config.sources), default=TICK_MAX)
     return max(timedelta(seconds=1), min(shortest, TICK_MAX))
-
-
-def cache_age(config: Config) -> int:
-    """Cache-Control max-age for served feeds: no longer than the shortest interval."""
-    shortest = min((config.interval(s) for s in config.sources), default=timedelta(hours=1))
-    return max(1, min(int(shortest.total_seconds()), MAX_CACHE_AGE))
 
 
 def pass_failed(report: PassReport) -> bool:
@@ -92,8 +85,10 @@ class Daemon:
         """Run until SIGTERM or SIGINT; returns the exit code."""
         self._install_signal_handlers()
         publish.publish(self.config, self.store)
-        self.server = FeedServer(self.config.publish.dir, max_age=cache_age(self.config))
-        self.server.health = self.health
+        app = make_app(
+            self.config.publish.dir, max_age=max_age_for(self.config), health=self.health
+        )
+        self.server = FeedServer(app)
         self.server.start(self.config.server.host, self.config.server.port)
         log.info(
             "serving %s on http://%s:%d/",

@@ -203,11 +203,12 @@ def _article(source: str, entry: Any, feed_url: str, now: datetime) -> Article:
     title = _plain(entry.get("title", ""))
     link = _link(entry.get("link", ""), feed_url)
     published = _date(entry.get("published_parsed"), now)
-    updated = _date(entry.get("updated_parsed"), now)
+    # dict.get: FeedParserDict.get("updated*") falls back to the published date
+    updated = _date(dict.get(entry, "updated_parsed"), now)
     guid = (
         entry.get("id", "").strip()
         or link
-        or _sha256(title + (entry.get("published") or entry.get("updated") or ""))
+        or _sha256(title + (entry.get("published") or dict.get(entry, "updated") or ""))
     )
     contents = [c for c in entry.get("content", ()) if c.get("value")]
     content = max(contents, key=lambda c: len(c["value"]), default=None)

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -65,6 +66,7 @@ class Fetcher:
         self._hosts_lock = threading.Lock()
 
     def __enter__(self) -> Fetcher:
+        """Use the fetcher as a context manager that closes it on exit."""
         return self
 
     def __exit__(
@@ -73,6 +75,7 @@ class Fetcher:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        """Close the session."""
         self.close()
 
     def close(self) -> None:
@@ -104,23 +107,23 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        deadline: float | None = None
+        deadline: _Deadline | None = None
         seen = {url}
         permanent = True
         for _hop in range(self._settings.max_redirects + 1):
             with self._host_slot(url):
-                deadline = deadline or time.monotonic() + timeout
-                response = self._send(source, url, headers, deadline, timeout)
+                deadline = deadline or _Deadline(source, timeout, time.monotonic() + timeout)
+                response = self._send(url, headers, deadline)
                 try:
                     if response.status_code not in _REDIRECTS:
                         moved = url if permanent and len(seen) > 1 else ""
-                        return self._result(source, response, deadline, timeout, moved)
+                        return self._result(response, deadline, moved)
                 finally:
                     response.close()
             permanent = permanent and response.status_code in _PERMANENT
             url = _redirect_target(source, response)
             if url in seen:
-                raise FetchError(source, f"redirect loop at {url}", status=response.status_code)
+                raise FetchError(source, f"redirect loop at {url}")
             seen.add(url)
         raise FetchError(
             source,
@@ -141,7 +144,7 @@ class Fetcher:
             raise FetchError(hub, _network_message(e, hub, timeout)) from e
         response.close()
         if not response.ok:
-            raise FetchError(hub, _status_message(response), status=response.status_code)
+            raise FetchError(hub, _status_message(response, None), status=response.status_code)
 
     @contextmanager
     def _host_slot(self, url: str) -> Iterator[None]:
@@ -151,15 +154,8 @@ class Fetcher:
         with slot:
             yield
 
-    def _send(
-        self,
-        source: str,
-        url: str,
-        headers: Mapping[str, str],
-        deadline: float,
-        timeout: float,
-    ) -> requests.Response:
-        remaining = _remaining(source, deadline, timeout)
+    def _send(self, url: str, headers: Mapping[str, str], deadline: _Deadline) -> requests.Response:
+        remaining = deadline.remaining()
         try:
             return self._session.get(
                 url,
@@ -169,26 +165,19 @@ class Fetcher:
                 timeout=(remaining, remaining),
             )
         except requests.RequestException as e:
-            raise FetchError(source, _network_message(e, url, timeout)) from e
+            raise FetchError(deadline.source, _network_message(e, url, deadline.timeout)) from e
 
     def _result(
-        self,
-        source: str,
-        response: requests.Response,
-        deadline: float,
-        timeout: float,
-        permanent_url: str,
+        self, response: requests.Response, deadline: _Deadline, permanent_url: str
     ) -> FetchResult:
         headers = {key.lower(): value for key, value in response.headers.items()}
         status = response.status_code
         if status != 304 and not 200 <= status < 300:
+            retry = _retry_after(headers) if status in _RETRY_AFTER_STATUSES else None
             raise FetchError(
-                source,
-                _status_message(response),
-                status=status,
-                retry_after=_retry_after(headers) if status in _RETRY_AFTER_STATUSES else None,
+                deadline.source, _status_message(response, retry), status=status, retry_after=retry
             )
-        content = b"" if status == 304 else self._read(source, response, deadline, timeout)
+        content = b"" if status == 304 else self._read(response, deadline)
         request = response.request.headers
         return FetchResult(
             url=response.url,
@@ -201,12 +190,10 @@ class Fetcher:
             permanent_url=permanent_url,
         )
 
-    def _read(
-        self, source: str, response: requests.Response, deadline: float, timeout: float
-    ) -> bytes:
+    def _read(self, response: requests.Response, deadline: _Deadline) -> bytes:
         """The decoded body, read one socket read at a time against the deadline and cap."""
         cap = self._settings.max_bytes
-        too_big = FetchError(source, f"response over the {_size(cap)} cap")
+        too_big = FetchError(deadline.source, f"response over the {_size(cap)} cap")
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise too_big
@@ -214,7 +201,7 @@ class Fetcher:
         body = bytearray()
         try:
             while True:
-                _set_read_timeout(raw, _remaining(source, deadline, timeout))
+                _set_read_timeout(raw, deadline.remaining())
                 # read1 returns after one socket read and inflates at most _CHUNK bytes.
                 chunk = raw.read1(_CHUNK, decode_content=True)
                 if not chunk:
@@ -223,7 +210,9 @@ class Fetcher:
                 if len(body) > cap:
                     raise too_big
         except (urllib3.exceptions.HTTPError, OSError) as e:
-            raise FetchError(source, _read_message(e, response.url, timeout)) from e
+            raise FetchError(
+                deadline.source, _read_message(e, response.url, deadline.timeout)
+            ) from e
 
 
 def _set_read_timeout(raw: urllib3.HTTPResponse, seconds: float) -> None:
@@ -234,37 +223,39 @@ def _set_read_timeout(raw: urllib3.HTTPResponse, seconds: float) -> None:
         sock.settimeout(seconds)
 
 
-def _remaining(source: str, deadline: float, timeout: float) -> float:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise FetchError(source, f"timed out after {timeout:g}s")
-    return remaining
+@dataclass(frozen=True, slots=True)
+class _Deadline:
+    """When one whole fetch of ``source`` must be over (``time.monotonic`` seconds)."""
+
+    source: str
+    timeout: float
+    end: float
+
+    def remaining(self) -> float:
+        """Seconds left; raises FetchError once none are."""
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise FetchError(self.source, f"timed out after {self.timeout:g}s")
+        return left
 
 
 def _redirect_target(source: str, response: requests.Response) -> str:
     location = response.headers.get("location", "").strip()
     if not location:
-        raise FetchError(
-            source,
-            f"HTTP {response.status_code} redirect without a Location header",
-            status=response.status_code,
-        )
+        raise FetchError(source, f"HTTP {response.status_code} redirect without a Location")
     target = urljoin(response.url, location)
     if urlsplit(target).scheme not in ("http", "https"):
-        raise FetchError(
-            source, f"redirected to a non-HTTP URL ({target})", status=response.status_code
-        )
+        raise FetchError(source, f"redirected to a non-HTTP URL ({target})")
     return target
 
 
-def _status_message(response: requests.Response) -> str:
+def _status_message(response: requests.Response, retry_after: float | None) -> str:
     try:
         reason = HTTPStatus(response.status_code).phrase
     except ValueError:
         reason = response.reason or "error"
     message = f"HTTP {response.status_code} {reason}"
-    retry = _retry_after({k.lower(): v for k, v in response.headers.items()})
-    return f"{message} (retry in {_duration(retry)})" if retry is not None else message
+    return message if retry_after is None else f"{message} (retry in {_duration(retry_after)})"
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

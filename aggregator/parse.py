@@ -252,14 +252,12 @@ def _html(detail: Mapping[str, Any] | None, feed_url: str) -> str:
     value = detail["value"].translate(_CONTROL)
     if detail.get("type") == "text/plain":
         return html.escape(value, quote=False)
-    base = detail.get("base") or ""
-    if not _is_web(base):
-        base = feed_url
+    base = next((b for b in (detail.get("base") or "", feed_url) if _is_web(b)), "")
     return nh3.clean(
         value,
         clean_content_tags=_DROP_WITH_CONTENT,
         url_schemes=_SCHEMES,
-        url_relative=("rewrite_with_base", base) if _is_web(base) else "deny",
+        url_relative=("rewrite_with_base", base) if base else "deny",
     )
 
 

@@ -1,0 +1,342 @@
+"""URL + validators -> FetchResult. The only importer of requests.
+
+One ``Fetcher`` holds one ``requests.Session`` (pooled connections) for a whole pass and is
+called from the collector's worker threads. Politeness: a User-Agent naming Wiredesk, gzip
+and deflate, conditional GET, at most ``per_host`` requests at once to one host, redirects
+followed by hand (bounded, http(s) only). Safety: ``timeout`` is a deadline for the whole
+fetch, not per read (requests' own timeout would let a server drip a byte a second
+forever), and the body is read in bounded chunks counted *after* decompression, so a gzip
+bomb is refused after ``max_bytes`` instead of being inflated into memory.
+
+Known limit: the deadline is checked before each read of the *body*; the status line and
+headers are bounded by the per-read timeout only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from types import TracebackType
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from aggregator import __version__
+from aggregator.config import FetchConfig
+from aggregator.errors import FetchError
+from aggregator.models import FetchResult
+
+DEFAULT_USER_AGENT = (
+    f"Wiredesk/{__version__} (RSS/Atom aggregator; python-requests/{requests.__version__})"
+)
+_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+_CHUNK = 64 * 1024
+
+
+class Fetcher:
+    """Fetches feeds over one pooled HTTP session; safe to share between threads."""
+
+    def __init__(self, settings: FetchConfig, *, user_agent: str = DEFAULT_USER_AGENT) -> None:
+        """Open a session whose connection pool fits ``settings.workers`` threads."""
+        self._settings = settings
+        self._session = requests.Session()
+        adapter = HTTPAdapter(
+            pool_connections=settings.workers, pool_maxsize=settings.workers, max_retries=0
+        )
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers.update(
+            {"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate", "Accept": _ACCEPT}
+        )
+        self._hosts: dict[str, threading.BoundedSemaphore] = {}
+        self._hosts_lock = threading.Lock()
+
+    def __enter__(self) -> Fetcher:
+        """Use the fetcher as a context manager that closes it on exit."""
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        """Close the session."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the session and its pooled connections."""
+        self._session.close()
+
+    def fetch(
+        self,
+        source: str,
+        url: str,
+        *,
+        etag: str = "",
+        last_modified: str = "",
+        timeout: float,
+    ) -> FetchResult:
+        """GET ``url`` for ``source``, sending ``etag``/``last_modified`` as validators.
+
+        ``timeout`` (seconds) bounds the whole fetch, redirects included; it starts once
+        the first host has a free slot. Returns a FetchResult: status 304 with no body
+        when the validators still match (the validators sent are kept when the 304 does
+        not repeat them), else 2xx with the decoded body, its final URL and
+        ``permanent_url`` when every redirect on the way was 301/308.
+        Raises FetchError for network failures, the deadline, an error status (``status``
+        set; ``retry_after`` in seconds for 429/503 with Retry-After), too many or
+        non-http(s) redirects, and a body over ``max_bytes``.
+        """
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        deadline: _Deadline | None = None
+        seen = {url}
+        permanent = True
+        for _hop in range(self._settings.max_redirects + 1):
+            with self._host_slot(url):
+                deadline = deadline or _Deadline(source, timeout, time.monotonic() + timeout)
+                response = self._send(url, headers, deadline)
+                try:
+                    if response.status_code not in _REDIRECTS:
+                        moved = url if permanent and len(seen) > 1 else ""
+                        return self._result(response, deadline, moved)
+                finally:
+                    response.close()
+            permanent = permanent and response.status_code in _PERMANENT
+            url = _redirect_target(source, response)
+            if url in seen:
+                raise FetchError(source, f"redirect loop at {url}")
+            seen.add(url)
+        raise FetchError(
+            source,
+            f"too many redirects (more than {self._settings.max_redirects}), last to {url}",
+        )
+
+    def ping_hub(self, hub: str, urls: Sequence[str], *, timeout: float) -> None:
+        """Tell the WebSub ``hub`` that ``urls`` changed (one publish ping for all).
+
+        Returns when the hub answered 2xx; raises FetchError naming the hub otherwise.
+        """
+        form = [("hub.mode", "publish"), *(("hub.url", url) for url in urls)]
+        try:
+            response = self._session.post(
+                hub, data=form, timeout=timeout, allow_redirects=False, stream=True
+            )
+        except requests.RequestException as e:
+            raise FetchError(hub, _network_message(e, hub, timeout)) from e
+        response.close()
+        if not response.ok:
+            raise FetchError(hub, _status_message(response, None), status=response.status_code)
+
+    @contextmanager
+    def _host_slot(self, url: str) -> Iterator[None]:
+        host = urlsplit(url).netloc.lower()
+        with self._hosts_lock:
+            slot = self._hosts.setdefault(host, threading.BoundedSemaphore(self._settings.per_host))
+        with slot:
+            yield
+
+    def _send(self, url: str, headers: Mapping[str, str], deadline: _Deadline) -> requests.Response:
+        remaining = deadline.remaining()
+        try:
+            return self._session.get(
+                url,
+                headers=headers,
+                allow_redirects=False,
+                stream=True,
+                timeout=(remaining, remaining),
+            )
+        except requests.RequestException as e:
+            raise FetchError(deadline.source, _network_message(e, url, deadline.timeout)) from e
+
+    def _result(
+        self, response: requests.Response, deadline: _Deadline, permanent_url: str
+    ) -> FetchResult:
+        headers = {key.lower(): value for key, value in response.headers.items()}
+        status = response.status_code
+        if status != 304 and not 200 <= status < 300:
+            retry = _retry_after(headers) if status in _RETRY_AFTER_STATUSES else None
+            raise FetchError(
+                deadline.source, _status_message(response, retry), status=status, retry_after=retry
+            )
+        content = b"" if status == 304 else self._read(response, deadline)
+        request = response.request.headers
+        return FetchResult(
+            url=response.url,
+            status=status,
+            content=content,
+            headers=headers,
+            etag=headers.get("etag") or (request.get("If-None-Match", "") if status == 304 else ""),
+            last_modified=headers.get("last-modified")
+            or (request.get("If-Modified-Since", "") if status == 304 else ""),
+            permanent_url=permanent_url,
+        )
+
+    def _read(self, response: requests.Response, deadline: _Deadline) -> bytes:
+        """The decoded body, read one socket read at a time against the deadline and cap."""
+        cap = self._settings.max_bytes
+        too_big = FetchError(deadline.source, f"response over the {_size(cap)} cap")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise too_big
+        raw = response.raw
+        body = bytearray()
+        try:
+            while True:
+                _set_read_timeout(raw, deadline.remaining())
+                # read1 returns after one socket read and inflates at most _CHUNK bytes.
+                chunk = raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    return bytes(body)
+                body += chunk
+                if len(body) > cap:
+                    raise too_big
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise FetchError(
+                deadline.source, _read_message(e, response.url, deadline.timeout)
+            ) from e
+
+
+def _set_read_timeout(raw: urllib3.HTTPResponse, seconds: float) -> None:
+    """Bound the next socket read by what is left of the deadline."""
+    connection = raw.connection
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class _Deadline:
+    """When one whole fetch of ``source`` must be over (``time.monotonic`` seconds)."""
+
+    source: str
+    timeout: float
+    end: float
+
+    def remaining(self) -> float:
+        """Seconds left; raises FetchError once none are."""
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise FetchError(self.source, f"timed out after {self.timeout:g}s")
+        return left
+
+
+def _redirect_target(source: str, response: requests.Response) -> str:
+    location = response.headers.get("location", "").strip()
+    if not location:
+        raise FetchError(source, f"HTTP {response.status_code} redirect without a Location")
+    target = urljoin(response.url, location)
+    if urlsplit(target).scheme not in ("http", "https"):
+        raise FetchError(source, f"redirected to a non-HTTP URL ({target})")
+    return target
+
+
+def _status_message(response: requests.Response, retry_after: float | None) -> str:
+    try:
+        reason = HTTPStatus(response.status_code).phrase
+    except ValueError:
+        reason = response.reason or "error"
+    message = f"HTTP {response.status_code} {reason}"
+    return message if retry_after is None else f"{message} (retry in {_duration(retry_after)})"
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from a Retry-After of seconds or an HTTP-date (measured from the
+    response's Date, so clock skew between us and the server does not matter)."""
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    when, sent = _http_date(value), _http_date(headers.get("date", ""))
+    if when is None:
+        return None
+    return max(0.0, (when - (sent or datetime.now(UTC))).total_seconds())
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _network_message(error: requests.RequestException, url: str, timeout: float) -> str:
+    if isinstance(error, requests.Timeout):
+        return f"timed out after {timeout:g}s"
+    if isinstance(error, requests.exceptions.SSLError):
+        return f"TLS error ({url})"
+    if isinstance(error, requests.ConnectionError):
+        if _caused_by(error, ConnectionRefusedError):
+            return f"connection refused ({url})"
+        return f"cannot connect ({url}): {_root(error)}"
+    return f"request failed ({url}): {_root(error)}"
+
+
+def _read_message(error: BaseException, url: str, timeout: float) -> str:
+    if _caused_by(error, TimeoutError) or isinstance(error, urllib3.exceptions.TimeoutError):
+        return f"timed out after {timeout:g}s"
+    if isinstance(error, urllib3.exceptions.DecodeError):
+        return f"cannot decode the compressed body ({url})"
+    return f"connection broken while reading ({url}): {_root(error)}"
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error, what it wraps (urllib3 keeps the cause in ``reason``) and its causes."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        reason = getattr(current, "reason", None)
+        nested = current.args[0] if current.args else None
+        current = (
+            reason
+            if isinstance(reason, BaseException)
+            else nested
+            if isinstance(nested, BaseException)
+            else current.__cause__ or current.__context__
+        )
+
+
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    return any(isinstance(e, kind) for e in _chain(error))
+
+
+def _root(error: BaseException) -> str:
+    *_, last = _chain(error)
+    return str(last) or type(last).__name__
+
+
+def _size(count: int) -> str:
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if count >= factor:
+            return f"{count / factor:g} {unit}"
+    return f"{count} bytes"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"

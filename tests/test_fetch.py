@@ -1,0 +1,356 @@
+"""Fetcher against real servers on 127.0.0.1: formats, validators, redirects, statuses,
+deadlines, size caps, a gzip bomb and the per-host limit."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import struct
+import threading
+import time
+import tracemalloc
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from aggregator import __version__
+from aggregator.config import FetchConfig
+from aggregator.errors import FetchError, ParseError
+from aggregator.fetch import Fetcher
+from aggregator.parse import parse_feed
+
+FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+RSS = (FEEDS / "rss20.xml").read_bytes()
+MB = 1024 * 1024
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    with Fetcher(FetchConfig(max_bytes=MB, max_redirects=3)) as f:
+        yield f
+
+
+def serve_feed(httpserver: HTTPServer, path: str = "/feed", **headers: str) -> str:
+    httpserver.expect_request(path).respond_with_data(
+        RSS, content_type="application/rss+xml", headers=headers
+    )
+    return httpserver.url_for(path)
+
+
+def redirect(httpserver: HTTPServer, path: str, to: str, status: int) -> str:
+    httpserver.expect_request(path).respond_with_data("", status=status, headers={"Location": to})
+    return httpserver.url_for(path)
+
+
+@contextmanager
+def raw_server(head: bytes, *, drip: bool = False) -> Iterator[str]:
+    """A one-connection HTTP server that sends ``head`` and then, with ``drip``, one more
+    byte every 0.2 s; it holds the connection open until the test is done with it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    done = threading.Event()
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.recv(65536)
+            conn.sendall(head)
+            while not done.wait(0.2 if drip else 10):
+                try:
+                    conn.sendall(b"x")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/feed"
+    finally:
+        done.set()
+        listener.close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(
+    ("name", "ctype", "count"),
+    [
+        ("rss091.xml", "text/xml", 2),
+        ("rss20.xml", "application/rss+xml", 2),
+        ("rss10.rdf", "application/rdf+xml", 1),
+        ("atom10.xml", "application/atom+xml; charset=utf-8", 2),
+    ],
+)
+def test_fetches_and_parses_every_format(
+    httpserver: HTTPServer, fetcher: Fetcher, name: str, ctype: str, count: int
+) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        (FEEDS / name).read_bytes(), content_type=ctype
+    )
+    result = fetcher.fetch("desk", httpserver.url_for("/feed"), timeout=5)
+    assert result.status == 200
+    assert result.headers["content-type"] == ctype
+    parsed = parse_feed("desk", result, now=NOW)
+    assert len(parsed.articles) == count
+    assert all(a.title and a.source == "desk" for a in parsed.articles)
+
+
+def test_sends_user_agent_and_accepts_compression(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        gzip.compress(RSS), headers={"Content-Encoding": "gzip"}
+    )
+    result = fetcher.fetch("desk", httpserver.url_for("/feed"), timeout=5)
+    assert result.content == RSS
+    request = httpserver.log[0][0]
+    assert f"Wiredesk/{__version__}" in request.headers["User-Agent"]
+    assert request.headers["Accept-Encoding"] == "gzip, deflate"
+    assert "If-None-Match" not in request.headers
+
+
+def test_conditional_get_round_trip(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    stamp = "Wed, 01 May 2024 10:00:00 GMT"
+    httpserver.expect_request("/feed", headers={"If-None-Match": '"v1"'}).respond_with_data(
+        "", status=304
+    )
+    url = serve_feed(httpserver, ETag='"v1"', **{"Last-Modified": stamp})
+    first = fetcher.fetch("desk", url, timeout=5)
+    assert (first.status, first.etag, first.last_modified) == (200, '"v1"', stamp)
+    second = fetcher.fetch(
+        "desk", url, etag=first.etag, last_modified=first.last_modified, timeout=5
+    )
+    assert second.not_modified and second.content == b""
+    # a 304 that does not repeat the validators keeps the ones sent
+    assert (second.etag, second.last_modified) == ('"v1"', stamp)
+    sent = httpserver.log[1][0].headers
+    assert sent["If-None-Match"] == '"v1"'
+    assert sent["If-Modified-Since"] == stamp
+
+
+@pytest.mark.parametrize("statuses", [(301,), (308,), (301, 308)])
+def test_permanent_redirects_set_permanent_url(
+    httpserver: HTTPServer, fetcher: Fetcher, statuses: tuple[int, ...]
+) -> None:
+    final = serve_feed(httpserver, "/new")
+    url = final
+    for hop, status in enumerate(reversed(statuses)):
+        url = redirect(httpserver, f"/old{hop}", url, status)
+    result = fetcher.fetch("desk", url, timeout=5)
+    assert result.url == result.permanent_url == final
+    assert result.content == RSS
+
+
+@pytest.mark.parametrize("statuses", [(302,), (307,), (301, 302)])
+def test_temporary_redirects_do_not(
+    httpserver: HTTPServer, fetcher: Fetcher, statuses: tuple[int, ...]
+) -> None:
+    url = serve_feed(httpserver, "/now")
+    for hop, status in enumerate(reversed(statuses)):
+        url = redirect(httpserver, f"/old{hop}", url, status)
+    result = fetcher.fetch("desk", url, timeout=5)
+    assert result.url == httpserver.url_for("/now")
+    assert result.permanent_url == ""
+
+
+def test_redirect_loop(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    redirect(httpserver, "/a", "/b", 302)
+    redirect(httpserver, "/b", "/a", 301)
+    with pytest.raises(FetchError, match=r"^desk: redirect loop at http://.*/a$"):
+        fetcher.fetch("desk", httpserver.url_for("/a"), timeout=5)
+
+
+def test_too_many_redirects(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    for hop in range(5):
+        redirect(httpserver, f"/{hop}", f"/{hop + 1}", 302)
+    with pytest.raises(FetchError, match=r"^desk: too many redirects \(more than 3\)"):
+        fetcher.fetch("desk", httpserver.url_for("/0"), timeout=5)
+    assert len(httpserver.log) == 4
+
+
+def test_redirect_to_another_scheme_is_refused(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    url = redirect(httpserver, "/feed", "file:///etc/passwd", 301)
+    with pytest.raises(FetchError, match=r"non-HTTP URL \(file:///etc/passwd\)"):
+        fetcher.fetch("desk", url, timeout=5)
+
+
+def test_gone(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_request("/feed").respond_with_data("", status=410)
+    with pytest.raises(FetchError, match=r"^desk: HTTP 410 Gone$") as caught:
+        fetcher.fetch("desk", httpserver.url_for("/feed"), timeout=5)
+    assert caught.value.status == 410 and caught.value.retry_after is None
+
+
+def test_too_many_requests_with_retry_after_seconds(
+    httpserver: HTTPServer, fetcher: Fetcher
+) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        "", status=429, headers={"Retry-After": "120"}
+    )
+    with pytest.raises(
+        FetchError, match=r"^desk: HTTP 429 Too Many Requests \(retry in 2m\)$"
+    ) as e:
+        fetcher.fetch("desk", httpserver.url_for("/feed"), timeout=5)
+    assert (e.value.status, e.value.retry_after) == (429, 120.0)
+
+
+def test_unavailable_with_retry_after_date(fetcher: Fetcher) -> None:
+    head = (
+        b"HTTP/1.1 503 Service Unavailable\r\nDate: Wed, 01 May 2024 10:00:00 GMT\r\n"
+        b"Retry-After: Wed, 01 May 2024 10:05:00 GMT\r\nContent-Length: 0\r\n\r\n"
+    )
+    with (
+        raw_server(head) as url,
+        pytest.raises(FetchError, match=r"^desk: HTTP 503 Service Unavailable") as caught,
+    ):
+        fetcher.fetch("desk", url, timeout=5)
+    # measured from the server's Date, so our clock does not matter
+    assert (caught.value.status, caught.value.retry_after) == (503, 300.0)
+
+
+def test_server_error_then_recovery(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_oneshot_request("/feed").respond_with_data("boom", status=500)
+    url = serve_feed(httpserver)
+    with pytest.raises(FetchError, match=r"^desk: HTTP 500 Internal Server Error$") as caught:
+        fetcher.fetch("desk", url, timeout=5)
+    assert caught.value.status == 500
+    assert fetcher.fetch("desk", url, timeout=5).content == RSS
+
+
+def test_connection_refused(fetcher: Fetcher) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/feed"
+    with pytest.raises(
+        FetchError, match=r"^desk: connection refused \(http://127\.0\.0\.1:\d+/feed\)$"
+    ):
+        fetcher.fetch("desk", url, timeout=5)
+
+
+def test_read_timeout(fetcher: Fetcher) -> None:
+    # A listener that never accepts: the connection completes, no answer ever comes.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/feed"
+        with pytest.raises(FetchError, match=r"^desk: timed out after 0.5s$"):
+            fetcher.fetch("desk", url, timeout=0.5)
+
+
+def test_dripping_server_hits_the_total_deadline(fetcher: Fetcher) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 1000\r\n\r\n"
+    with raw_server(head, drip=True) as url:
+        started = time.monotonic()
+        with pytest.raises(FetchError, match=r"^desk: timed out after 1s$"):
+            fetcher.fetch("desk", url, timeout=1)
+    # loose: dripping the whole body would take 200 s
+    assert time.monotonic() - started < 10
+
+
+def test_body_over_the_cap_while_streaming(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_request("/feed").respond_with_data(RSS * 2000)  # about 4 MB
+    with pytest.raises(FetchError, match=r"^desk: response over the 1 MB cap$"):
+        fetcher.fetch("desk", httpserver.url_for("/feed"), timeout=5)
+
+
+def test_content_length_over_the_cap_is_refused_before_reading(fetcher: Fetcher) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 5000000000\r\n\r\n"
+    with raw_server(head) as url, pytest.raises(FetchError, match=r"over the 1 MB cap$"):
+        fetcher.fetch("desk", url, timeout=5)
+
+
+def gzip_bomb(size: int) -> bytes:
+    """A valid gzip of ``size`` bytes of zeros, about size/1000 long, built without
+    compressing them all: after a full flush every further megabyte compresses the same."""
+    block = bytes(MB)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    repeat = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(size // MB):
+        crc = zlib.crc32(block, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
+    return header + first + repeat * (size // MB - 1) + deflate.flush() + trailer
+
+
+def test_gzip_bomb_is_refused_with_bounded_memory(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    bomb = gzip_bomb(1024 * MB)
+    assert len(bomb) < 2 * MB
+    httpserver.expect_request("/feed").respond_with_data(bomb, headers={"Content-Encoding": "gzip"})
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError, match=r"^desk: response over the 1 MB cap$"):
+            fetcher.fetch("desk", httpserver.url_for("/feed"), timeout=10)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * MB  # inflating it would take 1 GB
+
+
+def test_html_page_instead_of_a_feed(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        "<!doctype html><html><body><h1>Welcome</h1></body></html>",
+        content_type="text/html; charset=utf-8",
+    )
+    result = fetcher.fetch("desk", httpserver.url_for("/feed"), timeout=5)
+    with pytest.raises(ParseError, match=r"^desk: not a feed: the server sent an HTML page$"):
+        parse_feed("desk", result, now=NOW)
+
+
+def test_at_most_per_host_requests_at_once() -> None:
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    listener.settimeout(10)
+    lock, active, peak = threading.Lock(), [0], [0]
+    third = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+                if active[0] > 2:
+                    third.set()
+            third.wait(0.3)  # bounded: give a third request the chance to arrive
+            with lock:
+                active[0] -= 1
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    def serve() -> None:
+        for _ in range(4):
+            conn, _ = listener.accept()
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/feed"
+    with (
+        Fetcher(FetchConfig(workers=4, per_host=2)) as fetcher,
+        ThreadPoolExecutor(4) as pool,
+    ):
+        results = list(pool.map(lambda i: fetcher.fetch(f"s{i}", url, timeout=10), range(4)))
+    server.join(5)
+    listener.close()
+    assert [r.content for r in results] == [b"ok"] * 4
+    assert peak[0] == 2
+
+
+def test_ping_hub(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_request("/hub", method="POST").respond_with_data("", status=204)
+    urls = ["http://feeds.example/all.rss", "http://feeds.example/all.atom"]
+    fetcher.ping_hub(httpserver.url_for("/hub"), urls, timeout=5)
+    form = httpserver.log[0][0].form
+    assert form["hub.mode"] == "publish"
+    assert form.getlist("hub.url") == urls
+
+
+def test_ping_hub_failure(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_request("/hub", method="POST").respond_with_data("no", status=400)
+    hub = httpserver.url_for("/hub")
+    with pytest.raises(FetchError, match=r"^http://.*/hub: HTTP 400 Bad Request$"):
+        fetcher.ping_hub(hub, ["http://feeds.example/all.rss"], timeout=5)

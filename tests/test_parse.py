@@ -1,0 +1,350 @@
+"""parse_feed: the four feed formats, normalisation into Articles, sanitising, XML attacks."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from aggregator.errors import ParseError
+from aggregator.models import Enclosure, FetchResult
+from aggregator.parse import parse_feed
+
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"
+
+
+def result(
+    body: bytes | str, *, url: str = "https://news.example/feeds/main.xml", ctype: str = ""
+) -> FetchResult:
+    content = body.encode("utf-8") if isinstance(body, str) else body
+    return FetchResult(
+        url=url,
+        status=200,
+        content=content,
+        headers={"content-type": ctype or "application/rss+xml; charset=utf-8"},
+    )
+
+
+def rss(items: str, *, prolog: str = "", channel: str = "") -> str:
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>{prolog}<rss version="2.0"><channel>'
+        f"<title>Test desk</title><link>https://news.example/</link>{channel}{items}"
+        "</channel></rss>"
+    )
+
+
+def item(body: str, *, title: str = "A story", link: str = "/stories/1") -> str:
+    return f"<item><title>{title}</title><link>{link}</link>{body}</item>"
+
+
+def only(feed: str | bytes, **kwargs: str):
+    parsed = parse_feed("desk", result(feed, **kwargs), now=NOW)
+    assert len(parsed.articles) == 1
+    return parsed.articles[0]
+
+
+def test_rss_091_with_netscape_doctype() -> None:
+    parsed = parse_feed(
+        "gazette",
+        result((FEEDS / "rss091.xml").read_bytes(), url="http://gazette.example/rss.xml"),
+        now=NOW,
+    )
+    assert parsed.title == "Harbour Gazette"
+    assert [a.title for a in parsed.articles] == [
+        "Lighthouse keeper retires after forty winters",
+        "Fish market moves indoors",
+    ]
+    first = parsed.articles[0]
+    assert first.link == first.guid == "http://gazette.example/2024/lighthouse.html"
+    assert first.summary == "The lamp at Gull Point will be automated next spring."
+    assert first.published == NOW  # no dates at all in RSS 0.91
+    assert first.source == "gazette"
+
+
+def test_rss_20_fields() -> None:
+    parsed = parse_feed(
+        "courier",
+        result((FEEDS / "rss20.xml").read_bytes(), url="https://courier.example/rss"),
+        now=NOW,
+    )
+    assert parsed.title == "Valley Courier — Regional"
+    assert parsed.link == "https://courier.example/regional/"
+    assert parsed.warnings == ()
+    bridge, cider = parsed.articles
+    assert bridge.title == "Bridge over the Amber reopens & traffic flows"
+    assert bridge.guid == "courier-2024-0412"
+    assert bridge.published == datetime(2024, 4, 12, 6, 30, tzinfo=UTC)
+    assert bridge.updated is None
+    assert bridge.author == "Mira Olsen"
+    assert bridge.section == "Transport"
+    assert bridge.tags == ("Transport", "Infrastructure")
+    assert bridge.summary == "Engineers signed off the repairs overnight."
+    assert '<a href="https://courier.example/regional/timetable" rel="noopener noreferrer">' in (
+        bridge.content
+    )
+    assert 'src="https://courier.example/img/bridge.jpg"' in bridge.content
+    assert bridge.enclosures == (
+        Enclosure(url="https://courier.example/audio/bridge.mp3", type="audio/mpeg", length=482113),
+    )
+    assert cider.guid == cider.link == "https://courier.example/regional/cider"
+    assert cider.summary == "<p>Pressing runs late into the evening.</p>"
+    assert cider.content == ""
+    assert len(bridge.id) == 32 and bridge.id != cider.id
+
+
+def test_rss_10_rdf() -> None:
+    parsed = parse_feed(
+        "almanac",
+        result((FEEDS / "rss10.rdf").read_bytes(), url="http://almanac.example/rss"),
+        now=NOW,
+    )
+    (frost,) = parsed.articles
+    assert parsed.title == "Weather Almanac"
+    assert frost.title == "Early frost expected in the hills"
+    assert frost.link == "http://almanac.example/notes/frost"
+    assert frost.published == datetime(2024, 3, 2, 18, 0, tzinfo=UTC)
+    assert frost.section == "Forecast"
+
+
+def test_atom_10_with_xml_base() -> None:
+    parsed = parse_feed(
+        "obs",
+        result((FEEDS / "atom10.xml").read_bytes(), url="https://observatory.example/atom"),
+        now=NOW,
+    )
+    assert parsed.title == "Observatory Log"
+    assert parsed.link == "https://observatory.example/"
+    comet, dome = parsed.articles
+    assert comet.guid == "tag:observatory.example,2024:comet"
+    assert comet.link == "https://observatory.example/log/2024/comet"
+    assert comet.published == datetime(2024, 5, 20, 19, 15, tzinfo=UTC)
+    assert comet.updated == datetime(2024, 5, 20, 22, 0, tzinfo=UTC)
+    assert comet.author == "Dr. Ines Varga"
+    assert comet.summary == "Look just after sunset."
+    assert 'href="https://observatory.example/log/charts/west.png"' in comet.content
+    # The second entry's own xml:base wins over the feed's.
+    assert dome.link == "https://mirror.example/obs/dome"
+    assert 'href="https://mirror.example/obs/photos/dome.jpg"' in dome.content
+    assert dome.published == dome.updated == datetime(2024, 5, 18, 8, 0, tzinfo=UTC)
+
+
+def test_ids_are_stable_and_depend_on_source_and_guid() -> None:
+    body = (FEEDS / "rss20.xml").read_bytes()
+    first = parse_feed("courier", result(body), now=NOW).articles
+    again = parse_feed("courier", result(body), now=NOW + timedelta(hours=1)).articles
+    other = parse_feed("other", result(body), now=NOW).articles
+    assert [a.id for a in first] == [a.id for a in again]
+    assert {a.id for a in first}.isdisjoint(a.id for a in other)
+
+
+def test_guid_falls_back_to_a_hash_of_title_and_date() -> None:
+    feed = rss(
+        "<item><title>No link here</title><pubDate>Mon, 01 Apr 2024 10:00:00 GMT</pubDate>"
+        "<description>x</description></item>"
+    )
+    article = only(feed)
+    assert len(article.guid) == 64 and article.link == ""
+    assert only(feed).id == article.id
+
+
+def test_content_equal_to_summary_is_kept_once() -> None:
+    atom = (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x</id>'
+        "<entry><id>urn:e</id><title>t</title><content>Only a body</content></entry></feed>"
+    )
+    article = only(atom)
+    assert article.content == "Only a body"
+    assert article.summary == ""
+
+
+def test_scripts_event_handlers_and_dangerous_urls_are_removed() -> None:
+    html = (
+        '<p onclick="steal()">Hello <script>alert(1)</script><a href="javascript:alert(2)">a</a>'
+        '<a href="vbscript:x">b</a><img src="data:image/png;base64,AAAA" onerror="bad()">'
+        '<iframe src="https://evil.example/"></iframe><object data="x.swf"></object>'
+        '<style>p{}</style><a href="ok.html">fine</a><b>kept</b></p>'
+    )
+    article = only(rss(item(f"<description><![CDATA[{html}]]></description>")))
+    for bad in (
+        "script",
+        "alert",
+        "onclick",
+        "onerror",
+        "javascript:",
+        "vbscript:",
+        "data:",
+        "iframe",
+        "object",
+        "style",
+    ):
+        assert bad not in article.summary
+    assert '<a href="https://news.example/feeds/ok.html" rel="noopener noreferrer">fine</a>' in (
+        article.summary
+    )
+    assert "<b>kept</b>" in article.summary
+
+
+def test_titles_are_plain_text() -> None:
+    feed = rss(
+        item(
+            "",
+            title="  Markets &lt;b&gt;rally&lt;/b&gt;\n  as &amp;quot;talks&amp;quot;"
+            " &lt;script&gt;x()&lt;/script&gt; resume ",
+        )
+    )
+    assert only(feed).title == 'Markets rally as "talks" resume'
+
+
+def test_non_http_links_are_dropped() -> None:
+    assert only(rss(item("", link="javascript:alert(1)"))).link == ""
+    assert only(rss(item("", link="ftp://files.example/a"))).link == ""
+    assert only(rss(item("", link="../up/story"))).link == "https://news.example/up/story"
+
+
+def test_control_characters_are_stripped() -> None:
+    feed = rss(item("<description>bell\x07 and\x1b escape</description>", title="Tab\x00 null\x0b"))
+    article = only(feed)
+    assert article.title == "Tab null"
+    assert article.summary == "bell and escape"
+
+
+def test_missing_and_future_dates() -> None:
+    future = rss(item("<pubDate>Tue, 01 Jan 2030 00:00:00 GMT</pubDate>"))
+    assert only(future).published == NOW
+    missing = rss(item(""))
+    assert only(missing).published == NOW
+    updated_only = (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x</id><entry>'
+        "<id>urn:e</id><title>t</title><updated>2024-01-02T03:04:05Z</updated></entry></feed>"
+    )
+    assert only(updated_only).published == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("declared", "body"),
+    [
+        ("iso-8859-1", "Café in Zürich".encode()),  # says Latin-1, is UTF-8
+        ("utf-8", "Café in Zürich".encode("latin-1")),  # says UTF-8, is Latin-1
+    ],
+)
+def test_wrong_declared_charset_still_reads(declared: str, body: bytes) -> None:
+    feed = (
+        (
+            f'<?xml version="1.0" encoding="{declared}"?>'
+            '<rss version="2.0"><channel><title>c</title>'
+        ).encode()
+        + b"<item><title>"
+        + body
+        + b"</title></item></channel></rss>"
+    )
+    article = only(feed, ctype=f"application/xml; charset={declared}")
+    assert article.title == "Café in Zürich"
+
+
+def test_utf16_feed() -> None:
+    article = only(rss(item("", title="Über")).replace("utf-8", "utf-16").encode("utf-16"))
+    assert article.title == "Über"
+
+
+def test_bozo_feed_with_entries_is_kept_with_a_warning() -> None:
+    broken = rss(item("<description>unclosed <b>bold</description>"))
+    parsed = parse_feed("desk", result(broken), now=NOW)
+    assert len(parsed.articles) == 1
+    assert parsed.warnings and parsed.warnings[0].startswith("desk: parsed leniently")
+
+
+def test_html_page_is_not_a_feed() -> None:
+    page = "<!DOCTYPE html><html><head><title>Home</title></head><body><p>hi</p></body></html>"
+    with pytest.raises(ParseError, match=r"^desk: not a feed: the server sent an HTML page$"):
+        parse_feed("desk", result(page, ctype="text/html; charset=utf-8"), now=NOW)
+
+
+def test_empty_and_broken_bodies_are_errors() -> None:
+    with pytest.raises(ParseError, match="empty"):
+        parse_feed("desk", result(b"  \n"), now=NOW)
+    with pytest.raises(ParseError, match=r"^desk: not a (usable )?feed"):
+        parse_feed("desk", result('<rss version="2.0"><channel><title>x'), now=NOW)
+
+
+def test_entities_inside_cdata_are_just_text() -> None:
+    text = "Why <!ENTITY lol> declarations are dangerous"
+    article = only(rss(item(f"<description><![CDATA[<p>{text}</p>]]></description>")))
+    assert "declarations are dangerous" in article.summary
+
+
+# --- XML attacks: refused, or harmless; never expanded, never fetched ---
+
+LAUGHS = '<!ENTITY lol0 "lol">' + "".join(
+    f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
+)
+
+
+def test_billion_laughs_is_refused() -> None:
+    feed = rss(item("<description>&lol9;</description>"), prolog=f"<!DOCTYPE rss [{LAUGHS}]>")
+    with pytest.raises(ParseError, match=r"^desk: refused: the document declares XML entities"):
+        parse_feed("desk", result(feed), now=NOW)
+
+
+def test_quadratic_blowup_is_refused_fast() -> None:
+    entity = "A" * 100_000
+    body = "&a;" * 20_000
+    feed = rss(
+        item(f"<description>{body}</description>"),
+        prolog=f'<!DOCTYPE rss [<!ENTITY a "{entity}">]>',
+    )
+    started = time.perf_counter()
+    with pytest.raises(ParseError, match="declares XML entities"):
+        parse_feed("desk", result(feed), now=NOW)
+    assert time.perf_counter() - started < 2  # feedparser alone: about a minute
+
+
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        # a quoted literal or a comment must not hide the declarations that follow
+        '<!DOCTYPE rss SYSTEM "<a]>" [<!ENTITY a "x">]>',
+        '<!DOCTYPE rss [<!-- ]> --><!ENTITY a "x">]>',
+        '<!DOCTYPE rss [<!ENTITY % p "x">]>',
+    ],
+)
+def test_entity_declarations_cannot_hide(doctype: str) -> None:
+    with pytest.raises(ParseError, match="declares XML entities"):
+        parse_feed(
+            "desk", result(rss(item("<description>&a;</description>"), prolog=doctype)), now=NOW
+        )
+
+
+def test_external_entity_to_a_local_file_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    feed = rss(
+        item("<description>&xxe;</description>"),
+        prolog=f'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "{secret.as_uri()}">]>',
+    )
+    with pytest.raises(ParseError, match="declares XML entities"):
+        parse_feed("desk", result(feed), now=NOW)
+
+
+def test_external_dtd_is_never_fetched(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/evil.dtd").respond_with_data('<!ENTITY x "pwned">')
+    dtd = httpserver.url_for("/evil.dtd")
+    # on the XML declaration's line: feedparser's own DOCTYPE stripper would miss it
+    feed = rss(item("<description>safe</description>"), prolog=f'<!DOCTYPE rss SYSTEM "{dtd}">')
+    article = only(feed)
+    assert article.summary == "safe"
+    assert httpserver.log == []
+
+
+def test_xinclude_is_never_fetched(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/secret.xml").respond_with_data("<p>pwned</p>")
+    include = (
+        '<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" '
+        f'href="{httpserver.url_for("/secret.xml")}" parse="xml"/>'
+    )
+    article = only(rss(item(f"<description>before {include} after</description>")))
+    assert "pwned" not in article.summary + article.content
+    assert httpserver.log == []

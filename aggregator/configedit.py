@@ -99,7 +99,7 @@ def add_source(
     check_new_source(document.config, url=url, name=name)
     title = " ".join(title.split()) if title else None  # a feed title may hold newlines
     fields = {"name": name, "title": title, "url": url, "interval": interval}
-    document.append("sources", {k: v for k, v in fields.items() if v is not None})
+    document.append("sources", [{k: v for k, v in fields.items() if v is not None}])
     document.save()
 
 
@@ -138,37 +138,35 @@ class ConfigDocument:
         newline = re.search(r"\r\n|\r|\n", self.text)
         self._newline = newline.group() if newline else "\n"
 
-    def append(self, key: str, item: Item) -> None:
-        """Append ``item`` to the top-level list ``key``, creating the list if needed and
+    def append(self, key: str, items: Sequence[Item]) -> None:
+        """Append ``items`` to the top-level list ``key``, creating the list if needed and
         matching the indentation (and block or flow style) of its existing items.
 
         Raises ConfigError when the list is written in flow style (``[...]``).
         """
+        if not items:
+            return
         lines, tree = self._parse()
-        items = tree.get(key)
+        existing = tree.get(key)
         if key not in tree:
-            dash, indent = self._list_indent(tree, lines)
-            block = [f"{key}:", *_render_block(item, dash, indent)]
+            block = [f"{key}:", *self._render(items, *self._list_indent(tree, lines))]
             self._splice(lines, len(lines), len(lines), block, pad=True)
-        elif not items:
-            match = _EMPTY_VALUE.match(lines[tree.lc.key(key)[0]].rstrip("\r\n"))
+        elif not existing:
+            line = tree.lc.key(key)[0]
+            match = _EMPTY_VALUE.match(lines[line].rstrip("\r\n"))
             if match is None:
                 self._flow_problem(tree, key)
-            line = tree.lc.key(key)[0]
             comment = f"  {match.group(2)}" if match.group(2) else ""
-            dash, indent = self._list_indent(tree, lines)
-            block = [match.group(1) + comment, *_render_block(item, dash, indent)]
+            block = [match.group(1) + comment]
+            block += self._render(items, *self._list_indent(tree, lines))
             self._splice(lines, line, line + 1, block)
-        elif items.fa.flow_style():
+        elif existing.fa.flow_style():
             self._flow_problem(tree, key)
         else:
-            last = len(items) - 1
-            dash, indent = _item_indent(items, last, lines)
-            end = _item_end(items, last, lines)
-            if isinstance(items[last], CommentedMap) and items[last].fa.flow_style():
-                block = [" " * dash + "-" + " " * (indent - dash - 1) + _render_flow(item)]
-            else:
-                block = _render_block(item, dash, indent)
+            last = len(existing) - 1
+            flow = isinstance(existing[last], CommentedMap) and existing[last].fa.flow_style()
+            block = self._render(items, *_item_indent(existing, last, lines), flow=flow)
+            end = _item_end(existing, last, lines)
             self._splice(lines, end, end, block)
 
     def remove(self, key: str, name: str) -> None:
@@ -264,6 +262,14 @@ class ConfigDocument:
         new = ([""] if pad and lines else []) + block
         lines[start:end] = [line + self._newline for line in new]
         self.text = "".join(lines)
+
+    @staticmethod
+    def _render(items: Sequence[Item], dash: int, indent: int, *, flow: bool = False) -> list[str]:
+        """List items with their ``-`` at column ``dash`` and their keys at ``indent``."""
+        if flow:
+            lead = " " * dash + "-" + " " * (indent - dash - 1)
+            return [lead + _render_flow(item) for item in items]
+        return [line for item in items for line in _render_block(item, dash, indent)]
 
     def _list_indent(self, tree: CommentedMap, lines: list[str]) -> tuple[int, int]:
         """The indentation of the other top-level lists, or two and four spaces."""

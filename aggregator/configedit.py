@@ -181,7 +181,10 @@ class ConfigDocument:
         dash, _ = _item_indent(items, index, lines)
         while start > 0 and _is_comment_at(lines[start - 1], dash):
             start -= 1
-        self._splice(lines, start, _item_end(items, index, lines), [])
+        end = _item_end(items, index, lines)
+        if start > 0 and end < len(lines) and not lines[start - 1].strip():
+            end += not lines[end].strip()  # keep one blank line, not two, between neighbours
+        self._splice(lines, start, end, [])
         if len(items) == 1:
             self._mark_empty(key)
 

@@ -95,8 +95,9 @@ def import_opml(config_path: Path, opml_path: Path) -> ImportResult:
             if by_url[key] not in listed:
                 listed.append(by_url[key])
     document.append("sources", new_sources)
-    existing = {c.name for c in config.categories}
-    for slug in [slug for slug in members if slug in existing]:
+    existing = {c.name: set(c.sources) for c in config.categories}
+    extended = [s for s in members if s in existing and set(members[s][1]) - existing[s]]
+    for slug in extended:
         document.extend_sources(slug, members[slug][1])
     document.append(
         "categories",
@@ -111,7 +112,7 @@ def import_opml(config_path: Path, opml_path: Path) -> ImportResult:
         added=tuple(added),
         skipped=tuple(skipped),
         categories_created=tuple(slug for slug in members if slug not in existing),
-        categories_extended=tuple(slug for slug in members if slug in existing),
+        categories_extended=tuple(extended),
     )
 
 

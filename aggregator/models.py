@@ -176,3 +176,43 @@ class Health:
 
     ok: bool
     details: Mapping[str, object] = field(default_factory=dict)  # e.g. scheduler, last pass
+
+
+@dataclass(**FROZEN)
+class FeedLink:
+    """A feed a web page announces with ``<link rel="alternate">``; made by discovery,
+    listed by the CLI when a page offers several."""
+
+    url: str  # absolute
+    title: str = ""
+    type: str = ""  # application/rss+xml, application/atom+xml or application/feed+json
+
+
+@dataclass(**FROZEN)
+class AddResult:
+    """The source ``add`` appended to the config; made by discovery, printed by the CLI."""
+
+    name: str
+    url: str
+    title: str = ""
+    entries: int = 0  # entries the feed held when it was checked
+
+
+@dataclass(**FROZEN)
+class Subscription:
+    """One feed of an OPML file; made by the OPML reader, read by the importer."""
+
+    url: str
+    title: str
+    html_url: str = ""
+    folders: tuple[str, ...] = ()  # the nested folder titles, outermost first
+
+
+@dataclass(**FROZEN)
+class ImportResult:
+    """What an OPML import changed in the config; made by the importer, printed by the CLI."""
+
+    added: tuple[str, ...] = ()  # names of the sources added
+    skipped: tuple[str, ...] = ()  # one line per subscription not added, with the reason
+    categories_created: tuple[str, ...] = ()
+    categories_extended: tuple[str, ...] = ()

@@ -57,6 +57,13 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
+def format_duration(value: timedelta) -> str:
+    """A duration as the config writes it, in its largest whole unit: ``30m``, ``1d``."""
+    seconds = int(value.total_seconds())
+    unit = next(u for u in ("w", "d", "h", "m", "s") if seconds % _UNITS[u] == 0)
+    return f"{seconds // _UNITS[unit]}{unit}"
+
+
 def parse_size(value: object) -> int:
     """Turn ``10MB``, ``512KB`` or a plain byte count into a positive number of bytes."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
@@ -111,7 +118,14 @@ Duration = Annotated[
 Size = Annotated[
     int,
     BeforeValidator(parse_size),
-    WithJsonSchema({"type": ["string", "integer"], "examples": ["10MB"]}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*\d+\s*([KkMmGg]?[Bb])?\s*$"},
+                {"type": "integer", "minimum": 1},
+            ]
+        }
+    ),
 ]
 TimeZone = Annotated[str, AfterValidator(_timezone)]
 Regex = Annotated[str, AfterValidator(_regex)]
@@ -121,8 +135,9 @@ Slug = Annotated[
     AfterValidator(_slug),
     WithJsonSchema({"type": "string", "pattern": _SLUG.pattern}),
 ]
-Words = Annotated[tuple[str, ...], BeforeValidator(_as_list)]
-Regexes = Annotated[tuple[Regex, ...], BeforeValidator(_as_list)]
+_ONE_OR_MORE = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+Words = Annotated[tuple[str, ...], BeforeValidator(_as_list), WithJsonSchema(_ONE_OR_MORE)]
+Regexes = Annotated[tuple[Regex, ...], BeforeValidator(_as_list), WithJsonSchema(_ONE_OR_MORE)]
 FieldName = Literal["title", "summary", "content", "author", "tags", "section"]
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from aggregator.schema import config_json_schema, duration_text, schema_text
+from aggregator.config import format_duration
+from aggregator.schema import config_json_schema, schema_text
 from tests.conftest import ROOT
 
 SHIPPED = ROOT / "config" / "feeds.schema.json"
@@ -67,7 +68,7 @@ def test_durations_default_to_what_a_person_writes() -> None:
     defaults = config_json_schema()["$defs"]["DefaultsConfig"]["properties"]
     assert (defaults["interval"]["default"], defaults["timeout"]["default"]) == ("30m", "20s")
     assert defaults["interval"]["type"] == "string" and "pattern" in defaults["interval"]
-    assert [duration_text(timedelta(seconds=s)) for s in (90, 3600, 86400 * 14)] == [
+    assert [format_duration(timedelta(seconds=s)) for s in (90, 3600, 86400 * 14)] == [
         "90s",
         "1h",
         "2w",

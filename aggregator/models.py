@@ -148,3 +148,17 @@ class ParsedFeed:
     link: str = ""
     articles: tuple[Article, ...] = ()
     warnings: tuple[str, ...] = ()  # e.g. a bozo feed that still gave entries
+
+
+from aggregator.errors import SeedError  # noqa: E402  (appended below the shared values)
+
+
+@dataclass(**FROZEN)
+class SeedScan:
+    """One pass over a seed folder; made by seeds.scan_folder, read by the collector, which
+    keeps ``stamps`` in ``SourceState.file_stamps`` and passes them back next pass."""
+
+    articles: tuple[Article, ...] = ()  # parsed from new or changed files only
+    stamps: Mapping[str, str] = field(default_factory=dict)  # relative path -> stamp, good files
+    errors: tuple[SeedError, ...] = ()  # broken files: left out of stamps, so retried
+    unchanged: int = 0  # files skipped because their stamp had not changed

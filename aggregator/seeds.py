@@ -125,7 +125,7 @@ def read_seed(file: Path, *, folder: Path, source: Source, base_url: str) -> Art
     try:
         data = file.read_bytes()
     except OSError as e:
-        raise SeedError(source.name, path, f"cannot read: {e.strerror or e}") from e
+        raise _unreadable(source, file, e) from e
     text = _decode(data, source.encoding, lambda reason: SeedError(source.name, path, reason))
     return parse_seed(
         text,
@@ -160,13 +160,14 @@ def scan_folder(source: Source, known: Mapping[str, str], *, base_url: str) -> S
     for file in sorted(p for p in folder.glob(source.glob) if p.is_file()):
         relative = file.relative_to(folder).as_posix()
         try:
+            # stamped before reading, so a write during the read shows up next pass
             stamp = _stamp(file)
             if known.get(relative) != stamp:
                 articles.append(read_seed(file, folder=folder, source=source, base_url=base_url))
             else:
                 unchanged += 1
         except OSError as e:
-            errors.append(SeedError(source.name, str(file), f"cannot read: {e.strerror or e}"))
+            errors.append(_unreadable(source, file, e))
         except SeedError as e:
             errors.append(e)
         else:
@@ -182,25 +183,27 @@ def _stamp(file: Path) -> str:
     return f"{stat.st_mtime_ns}:{stat.st_size}"
 
 
+def _unreadable(source: Source, file: Path, error: OSError) -> SeedError:
+    return SeedError(source.name, str(file.absolute()), f"cannot read: {error.strerror or error}")
+
+
 def _decode(data: bytes, fallback: str, fail: _Fail) -> str:
-    """Bytes -> text: UTF-8 (a BOM is dropped), else ``fallback``; NULs mean binary."""
-    encodings = ["utf-8"] if codecs.lookup(fallback).name == "utf-8" else ["utf-8", fallback]
-    for encoding in ["utf-8-sig", *encodings[1:]]:
+    """Bytes -> text: UTF-8, else ``fallback``; NUL characters mean a binary file."""
+    tried = ["utf-8"] if codecs.lookup(fallback).name == "utf-8" else ["utf-8", fallback]
+    for encoding in tried:
         try:
-            text = data.decode(encoding).removeprefix("\ufeff")
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
         if "\x00" in text:
             raise fail("binary file")
         return text
-    if b"\x00" in data:
-        raise fail("binary file")
-    raise fail(f"cannot decode as {' or '.join(encodings)}")
+    raise fail("binary file" if b"\x00" in data else f"cannot decode as {' or '.join(tried)}")
 
 
 def _lines(text: str) -> list[str]:
-    """The non-blank lines of ``text``, stripped, with control characters removed."""
-    lines = (_CONTROL.sub("", line).strip() for line in _NEWLINE.split(text))
+    """The non-blank lines of ``text``, stripped, without a BOM or control characters."""
+    lines = (_CONTROL.sub("", line).strip() for line in _NEWLINE.split(text.lstrip("\ufeff")))
     return [line for line in lines if line]
 
 

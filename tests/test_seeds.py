@@ -198,6 +198,11 @@ def test_body_bullets_between_paragraphs_stay_body() -> None:
     assert article.related == ("D",)
 
 
+def test_control_characters_are_dropped_before_they_reach_a_feed_writer() -> None:
+    article = parse("Head\x1bline\n- W\n- A\n- Published Date: 1:00 | 1 May 2023\nA\x0bB.\n")
+    assert (article.title, article.content) == ("Headline", "<p>AB.</p>")
+
+
 # --- ids --------------------------------------------------------------------------------
 
 
@@ -244,6 +249,12 @@ def test_a_broken_file_is_a_seed_error_naming_path_and_reason(
     assert reason in error.reason
     assert str(error).startswith(f"desk: {file.absolute()}: ")
     assert "\n" not in str(error)
+
+
+def test_an_unreadable_path_is_a_seed_error(tmp_path: Path) -> None:
+    (tmp_path / "folder.txt").mkdir()
+    with pytest.raises(SeedError, match="cannot read: Is a directory"):
+        read(tmp_path / "folder.txt")
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from aggregator.errors import SeedError
+
 FROZEN = {"frozen": True, "slots": True, "kw_only": True}
 
 
@@ -216,3 +218,14 @@ class ImportResult:
     skipped: tuple[str, ...] = ()  # one line per subscription not added, with the reason
     categories_created: tuple[str, ...] = ()
     categories_extended: tuple[str, ...] = ()
+
+
+@dataclass(**FROZEN)
+class SeedScan:
+    """One pass over a seed folder; made by seeds.scan_folder, read by the collector, which
+    keeps ``stamps`` in ``SourceState.file_stamps`` and passes them back next pass."""
+
+    articles: tuple[Article, ...] = ()  # parsed from new or changed files only
+    stamps: Mapping[str, str] = field(default_factory=dict)  # relative path -> stamp, good files
+    errors: tuple[SeedError, ...] = ()  # broken files: left out of stamps, so retried
+    unchanged: int = 0  # files skipped because their stamp had not changed

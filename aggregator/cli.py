@@ -12,14 +12,19 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from aggregator import __version__, filters, publish
+from aggregator import __version__, filters, parse, publish
 from aggregator.collector import run_pass
-from aggregator.config import Config, config_path, load_config
+from aggregator.config import Category, Config, config_path, load_config
+from aggregator.configedit import remove_source
+from aggregator.discover import add_feed
 from aggregator.errors import ConfigError, WiredeskError
 from aggregator.fetch import Fetcher
-from aggregator.models import Article, SourceReport
+from aggregator.models import Article, FetchResult, SourceReport
+from aggregator.opml import export_opml, import_opml
+from aggregator.schema import schema_text
 from aggregator.store import ArticleQuery, Store, open_store
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -137,40 +142,138 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_articles(args: argparse.Namespace, config: Config) -> int:
     """List stored articles, newest first."""
-    categories = filters.categories_with_all(config)
-    if args.category and args.category not in {c.name for c in categories}:
-        names = ", ".join(c.name for c in categories)
-        raise ConfigError.single(
-            config.path, f"--category: unknown category {args.category!r}; expected one of {names}"
-        )
+    category = _category(config, args.category) if args.category else None
     now = datetime.now(UTC)
     with _open(config) as store:
-        articles = list(_select(store, config, args.category, args.search, args.limit, now))
+        articles = list(_select(store, category, args.search, args.limit, now))
     if args.json:
+        categories = filters.categories_with_all(config)
         payload = [_article_json(a, categories, now) for a in articles]
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return EXIT_OK
+    _article_table(articles)
+    return EXIT_OK
     rows = [[_short(_iso(a.published)), ", ".join(a.sources), a.title, a.id] for a in articles]
     _table(["published", "sources", "title", "id"], rows)
+    return EXIT_OK
+
+
+def cmd_preview(args: argparse.Namespace, config: Config) -> int:
+    """Which stored articles a category selects now; with --why, the deciding rule."""
+    category = _category(config, args.category)
+    now = datetime.now(UTC)
+    with _open(config) as store:
+        if args.why:
+            article = store.article(args.why)
+            if article is None:
+                raise WiredeskError(f"{args.why}: no stored article has this id")
+            verdict = filters.explain(category, article, now=now)
+        else:
+            articles = list(_select(store, category, None, args.limit, now))
+    if args.why:
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "id": article.id,
+                        "title": article.title,
+                        "matched": verdict.matched,
+                        "reason": verdict.reason,
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            outcome = "selected" if verdict.matched else "not selected"
+            print(f"{article.title}\n{category.name}: {outcome}: {verdict.reason}")
+        return EXIT_OK
+    if args.json:
+        print(
+            json.dumps(
+                [_article_json(a, [category], now) for a in articles], indent=2, ensure_ascii=False
+            )
+        )
+        return EXIT_OK
+    _article_table(articles)
+    return EXIT_OK
+
+
+def cmd_add(args: argparse.Namespace, config: Config) -> int:
+    """Add a feed (or the feed a web page announces) to the config file."""
+    timeout = config.defaults.timeout.total_seconds()
+    with Fetcher(config.fetch) as fetcher:
+
+        def fetch(url: str) -> FetchResult:
+            return fetcher.fetch(url, url, timeout=timeout)
+
+        def check(result: FetchResult) -> Any:
+            return parse.parse_feed(result.url, result, now=datetime.now(UTC))
+
+        added = add_feed(
+            config.path,
+            args.url,
+            name=args.name,
+            interval=args.interval,
+            pick=args.pick,
+            fetch=fetch,
+            parse=check,
+        )
+    print(f"added {added.name}: {added.title or added.url} ({added.entries} entries) {added.url}")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace, config: Config) -> int:
+    """Remove a source from the config file; its stored stories stay."""
+    remove_source(config.path, args.name)
+    print(f"removed {args.name} from {config.path}")
+    return EXIT_OK
+
+
+def cmd_import_opml(args: argparse.Namespace, config: Config) -> int:
+    """Add every subscription of an OPML file as a source; folders become categories."""
+    result = import_opml(config.path, args.file)
+    print(f"added {len(result.added)} sources: {', '.join(result.added) or '-'}")
+    for name in result.categories_created:
+        print(f"created category {name}")
+    for name in result.categories_extended:
+        print(f"extended category {name}")
+    for reason in result.skipped:
+        print(f"skipped {reason}")
+    return EXIT_OK
+
+
+def cmd_export_opml(args: argparse.Namespace, config: Config) -> int:
+    """Print the configured feed sources as OPML 2.0."""
+    sys.stdout.buffer.write(export_opml(config))
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace, config: Config | None) -> int:
+    """Print the JSON Schema of the config file."""
+    print(schema_text(), end="")
     return EXIT_OK
 
 
 # --- helpers -------------------------------------------------------------------------------
 
 
+def _category(config: Config, name: str) -> Category:
+    categories = filters.categories_with_all(config)
+    for category in categories:
+        if category.name == name:
+            return category
+    names = ", ".join(c.name for c in categories)
+    raise ConfigError.single(config.path, f"unknown category {name!r}; expected one of {names}")
+
+
 def _select(
-    store: Store,
-    config: Config,
-    category: str | None,
-    search: str | None,
-    limit: int,
-    now: datetime,
+    store: Store, category: Category | None, search: str | None, limit: int, now: datetime
 ) -> Iterator[Article]:
     if category:
-        rule = next(c for c in filters.categories_with_all(config) if c.name == category)
-        query = filters.store_query(rule, now=now)
+        query = filters.store_query(category, now=now)
         query = ArticleQuery(**{**_fields(query), "search": search})
-        chosen = (a for a in store.articles(query) if filters.matches(rule, a, now=now))
+        chosen = (a for a in store.articles(query) if filters.matches(category, a, now=now))
     else:
         chosen = store.articles(ArticleQuery(search=search))
     for count, article in enumerate(chosen):
@@ -200,6 +303,11 @@ def _article_json(article: Article, categories: Sequence[Any], now: datetime) ->
         "content": article.content,
         "related": list(article.related),
     }
+
+
+def _article_table(articles: Sequence[Article]) -> None:
+    rows = [[_short(_iso(a.published)), ", ".join(a.sources), a.title, a.id] for a in articles]
+    _table(["published", "sources", "title", "id"], rows)
 
 
 def _summary_row(report: SourceReport) -> list[object]:
@@ -366,6 +474,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", metavar="N", type=_positive, default=50, help="at most N (default 50)"
     )
     articles.add_argument("--json", action="store_true", help="print one JSON array")
+    preview = add("preview", "which stored articles a category selects now, and why", cmd_preview)
+    preview.add_argument("category", metavar="CATEGORY", help="a category name, or all")
+    preview.add_argument(
+        "--limit", metavar="N", type=_positive, default=20, help="at most N (default 20)"
+    )
+    preview.add_argument("--why", metavar="ID", help="explain the verdict on one article")
+    preview.add_argument("--json", action="store_true", help="print JSON")
+    add_cmd = add(
+        "add", "add a feed, or the feed a web page announces, to the config file", cmd_add
+    )
+    add_cmd.add_argument("url", metavar="URL", help="a feed URL or a web page URL")
+    add_cmd.add_argument("--name", metavar="N", help="source name (default: from the title)")
+    add_cmd.add_argument("--interval", metavar="I", help="fetch interval, e.g. 15m")
+    add_cmd.add_argument(
+        "--pick", metavar="K", type=_positive, help="which of a page's feeds to add (1-based)"
+    )
+    remove = add("remove", "remove a source from the config file", cmd_remove)
+    remove.add_argument("name", metavar="NAME", help="the source's name")
+    import_cmd = add(
+        "import-opml", "add the subscriptions of an OPML file as sources", cmd_import_opml
+    )
+    import_cmd.add_argument("file", metavar="FILE", type=Path, help="an OPML file")
+    add("export-opml", "print the configured feeds as OPML 2.0", cmd_export_opml)
+    schema = add("schema", "print the JSON Schema of the config file", cmd_schema)
+    schema.set_defaults(needs_config=False)
     parser.set_defaults(handler=cmd_run)
     return parser
 
@@ -385,6 +518,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(getattr(args, "log_format", "text"), getattr(args, "verbose", False))
     try:
+        if not getattr(args, "needs_config", True):
+            return args.handler(args, None)
         config = load_config(config_path(getattr(args, "config", None)))
         return args.handler(args, config)
     except ConfigError as e:

@@ -8,6 +8,7 @@ window are the same story too. ``merge`` folds a second carrier of a story into 
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -24,6 +25,20 @@ _WHITESPACE = re.compile(r"\s+")
 _T = TypeVar("_T")
 
 
+class _PunctuationToSpace(dict[int, int]):
+    """A ``str.translate`` table that turns punctuation and symbols into spaces and keeps
+    everything else, filled in as characters are first seen."""
+
+    def __missing__(self, code: int) -> int:
+        folded = 32 if unicodedata.category(chr(code))[0] in "PS" else code
+        self[code] = folded
+        return folded
+
+
+_FOLD = _PunctuationToSpace()
+
+
+@functools.lru_cache(maxsize=65536)
 def normalise_headline(headline: str) -> str:
     """The dedup form of a headline: NFKC, no HTML tags or entities, case-folded, every
     quote, dash and other punctuation folded away, whitespace collapsed."""
@@ -32,8 +47,7 @@ def normalise_headline(headline: str) -> str:
     # casefold can leave text that NFKC changes again (so the key would not be idempotent),
     # and turns Turkish "İ" into "i" plus a combining dot that "I" never gets.
     text = unicodedata.normalize("NFKC", text).replace("i\u0307", "i")
-    kept = (ch if not unicodedata.category(ch).startswith(("P", "S")) else " " for ch in text)
-    return _WHITESPACE.sub(" ", "".join(kept)).strip()
+    return _WHITESPACE.sub(" ", text.translate(_FOLD)).strip()
 
 
 def story_day(published: datetime) -> date:

@@ -1,0 +1,400 @@
+"""The SQLite store against real database files in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from aggregator.errors import StoreError
+from aggregator.models import Article, SourceState
+from aggregator.store import ArticleQuery, open_store, sqlite
+from aggregator.store.schema import V1
+from aggregator.store.sqlite import SQLiteStore
+from tests.conftest import ROOT
+
+WHEN = datetime(2024, 11, 10, 7, 31, tzinfo=UTC)
+ISTANBUL = timezone(timedelta(hours=3))
+KARABAKH = "Russia, Azerbaijan, Armenia leaders agree joint statement on Karabakh"
+KARABAKH_REWORDED = "Leaders of Russia, Azerbaijan, Armenia agree on joint statement about Karabakh"
+
+
+def article(source: str, n: int | str, title: str, **fields: object) -> Article:
+    base: dict[str, object] = {
+        "id": f"{source}-{n}",
+        "guid": f"https://{source}.example/{n}",
+        "source": source,
+        "title": title,
+        "published": WHEN,
+        "link": f"https://{source}.example/{n}",
+    }
+    return Article(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def seed(n: int, title: str, **fields: object) -> Article:
+    return article(
+        "seeds",
+        n,
+        title,
+        guid=f"{n:03}.txt",
+        path=f"seeds/{n:03}.txt",
+        link=f"http://127.0.0.1:8080/articles/seeds-{n}.html",
+        **fields,
+    )
+
+
+def state(source: str, **fields: object) -> SourceState:
+    return SourceState(name=source, **fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore(str(tmp_path / "data" / "wiredesk.db"))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def near_store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore(str(tmp_path / "near.db"), similarity=0.8)
+    yield opened
+    opened.close()
+
+
+def everything(store: SQLiteStore, **query: object) -> list[Article]:
+    return list(store.articles(ArticleQuery(**query)))  # type: ignore[arg-type]
+
+
+BODY = "<p>Delegations met again in Istanbul on Monday to discuss the grain corridor.</p>"
+
+
+@pytest.mark.parametrize("seed_first", [True, False])
+def test_a_seed_and_a_feed_entry_of_one_story_become_one_article(
+    store: SQLiteStore, seed_first: bool
+) -> None:
+    from_seed = seed(2, "Grain corridor talks resume", summary="Talks resume.", content=BODY)
+    from_feed = article(
+        "aa",
+        7,
+        "GRAIN CORRIDOR TALKS RESUME",
+        published=WHEN + timedelta(hours=3),
+        summary="Talks on the grain corridor resume, says the ministry in a statement.",
+    )
+    order = [("seeds", from_seed), ("aa", from_feed)]
+    first, second = order if seed_first else order[::-1]
+    assert store.ingest(first[0], [first[1]], state(first[0])).new == (first[1].id,)
+    result = store.ingest(second[0], [second[1]], state(second[0]))
+    assert result.merged == (first[1].id,) and not result.new
+
+    [story] = everything(store)
+    assert set(story.sources) == {"seeds", "aa"}
+    assert story.content == BODY
+    assert story.link == "https://aa.example/7"
+    assert set(story.links) == {from_seed.link, from_feed.link}
+    assert story.path == "seeds/002.txt"
+    assert story.published == WHEN
+    assert story.first_seen is not None
+    assert store.article(story.id) == story
+    assert store.article_counts() == {"seeds": 1, "aa": 1}
+
+
+def test_re_ingesting_the_same_articles_is_all_unchanged(store: SQLiteStore) -> None:
+    batch = [article("aa", n, f"Headline number {n}") for n in range(20)]
+    assert len(store.ingest("aa", batch, state("aa")).new) == 20
+    again = store.ingest("aa", batch, state("aa"))
+    assert (again.new, again.merged, again.updated, again.unchanged) == ((), (), (), 20)
+    assert len(everything(store)) == 20
+
+
+def test_a_late_night_story_in_istanbul_matches_the_same_story_the_utc_day_before(
+    store: SQLiteStore,
+) -> None:
+    local = datetime(2024, 11, 11, 1, 30, tzinfo=ISTANBUL)  # 22:30Z on the 10th
+    store.ingest("seeds", [seed(1, KARABAKH, published=local.astimezone(UTC))], state("seeds"))
+    at_2300z = datetime(2024, 11, 10, 23, 0, tzinfo=UTC)
+    assert store.ingest("aa", [article("aa", 1, KARABAKH, published=at_2300z)], state("aa")).merged
+    next_day = datetime(2024, 11, 11, 22, 30, tzinfo=UTC)
+    assert store.ingest("bb", [article("bb", 1, KARABAKH, published=next_day)], state("bb")).merged
+    far = WHEN + timedelta(days=3)
+    assert store.ingest("cc", [article("cc", 1, KARABAKH, published=far)], state("cc")).new
+    assert [len(a.sources) for a in everything(store)] == [1, 3]
+
+
+def test_an_edited_entry_updates_its_story(store: SQLiteStore) -> None:
+    store.ingest("aa", [article("aa", 1, "Ferry line opens", summary="Soon.")], state("aa"))
+    edited = article(
+        "aa", 1, "Ferry line opens in spring", summary="In spring.", updated=WHEN + timedelta(1)
+    )
+    assert store.ingest("aa", [edited], state("aa")).updated == ("aa-1",)
+    [story] = everything(store)
+    assert (story.title, story.summary, story.updated) == (
+        edited.title,
+        "In spring.",
+        edited.updated,
+    )
+    # The new headline is now the story's dedup key.
+    assert store.ingest("bb", [article("bb", 1, "Ferry line opens in spring")], state("bb")).merged
+
+
+def test_an_entry_edited_after_a_merge_keeps_the_richest_text(store: SQLiteStore) -> None:
+    store.ingest("seeds", [seed(1, "Ferry line opens", content=BODY)], state("seeds"))
+    store.ingest("aa", [article("aa", 1, "Ferry line opens", summary="Short.")], state("aa"))
+    longer = article("aa", 1, "Ferry line opens", summary="Short.", updated=WHEN + timedelta(1))
+    assert store.ingest("aa", [longer], state("aa")).updated == ("seeds-1",)
+    [story] = everything(store)
+    assert (story.content, story.updated) == (BODY, longer.updated)
+
+
+def test_two_entries_of_one_story_in_one_pass_become_one_article(store: SQLiteStore) -> None:
+    twice = [article("aa", 1, "Chess olympiad bid"), article("aa", 2, "Chess Olympiad bid!")]
+    result = store.ingest("aa", twice, state("aa"))
+    assert result.new == ("aa-1",)
+    [story] = everything(store)
+    assert story.links == ("https://aa.example/1", "https://aa.example/2")
+
+
+def test_near_duplicates_are_folded_only_when_asked(
+    store: SQLiteStore, near_store: SQLiteStore
+) -> None:
+    other = "Armenia, Azerbaijan leaders meet in Moscow"
+    for s in (store, near_store):
+        s.ingest("aa", [article("aa", 1, KARABAKH), article("aa", 2, other)], state("aa"))
+        s.ingest("bb", [article("bb", 1, KARABAKH_REWORDED)], state("bb"))
+    assert len(everything(store)) == 3
+    folded = everything(near_store)
+    assert len(folded) == 2
+    assert {a.title: a.sources for a in folded}[KARABAKH] == ("aa", "bb")
+    later = article("cc", 1, KARABAKH_REWORDED, published=WHEN + timedelta(days=3))
+    assert near_store.ingest("cc", [later], state("cc")).new
+
+
+def test_near_duplicates_within_one_pass_are_folded(near_store: SQLiteStore) -> None:
+    both = [article("aa", 1, KARABAKH), article("aa", 2, KARABAKH_REWORDED)]
+    assert near_store.ingest("aa", both, state("aa")).new == ("aa-1",)
+    assert len(everything(near_store)) == 1
+
+
+def test_pruned_stories_leave_tombstones_until_twice_the_retention(store: SQLiteStore) -> None:
+    store.ingest("aa", [article("aa", 1, "Old story"), article("aa", 2, "Other")], state("aa"))
+    now = datetime.now(UTC)
+    assert store.prune(now=now, retention=timedelta(days=90)) == 0
+    later = now + timedelta(days=100)
+    assert store.prune(now=later, retention=timedelta(days=90)) == 2
+    assert everything(store) == [] and store.article("aa-1") is None
+    repost = article("bb", 1, "OLD STORY", published=WHEN + timedelta(hours=20))
+    assert store.ingest("bb", [repost], state("bb")).unchanged == 1
+    assert everything(store) == []
+    store.prune(now=now + timedelta(days=181), retention=timedelta(days=90))
+    assert store.ingest("bb", [repost], state("bb")).new == ("bb-1",)
+
+
+def test_search_matches_every_word_phrases_and_never_fails(store: SQLiteStore) -> None:
+    store.ingest(
+        "aa",
+        [
+            article("aa", 1, "Grain deal extended", content="<p>Türkiye brokered the deal.</p>"),
+            article("aa", 2, "Deal on grain prices", summary="A joint statement on grain."),
+            article("aa", 3, "Ferry to Izmir", summary="<b>Strong</b> winds delay the ferry"),
+        ],
+        state("aa"),
+    )
+
+    def ids(text: str) -> list[str]:
+        return sorted(a.id for a in store.articles(ArticleQuery(search=text)))
+
+    assert ids("grain deal") == ["aa-1", "aa-2"]
+    assert ids('"grain deal"') == ["aa-1"]
+    assert ids('"joint statement"') == ["aa-2"]
+    assert ids("Türkiye") == ids("turkiye") == ["aa-1"]
+    assert ids("izm*") == ["aa-3"]
+    assert ids("b") == []  # tags are not indexed
+    for odd in ['"', "-", "*", ":", 'grain" OR', "NEAR(", "a:b -c", "((", "^", "'", "_", ""]:
+        ids(odd)
+
+
+def test_queries_filter_and_page_newest_first(store: SQLiteStore) -> None:
+    many = [
+        article("aa", n, f"Story {n}", published=WHEN + timedelta(minutes=n), tags=("Sport",))
+        for n in range(1200)
+    ]
+    store.ingest("aa", many, state("aa"))
+    store.ingest("seeds", [seed(1, "Seeded", section="World")], state("seeds"))
+    listed = everything(store)
+    assert len(listed) == 1201
+    assert [a.published for a in listed] == sorted((a.published for a in listed), reverse=True)
+    assert [a.id for a in everything(store, limit=3)] == ["aa-1199", "aa-1198", "aa-1197"]
+    assert len(everything(store, limit=700)) == 700
+    assert [a.id for a in everything(store, sections=("world",))] == ["seeds-1"]
+    assert len(everything(store, sections=("SPORT",), limit=10)) == 10
+    assert [a.id for a in everything(store, seeds_only=True)] == ["seeds-1"]
+    assert [a.id for a in everything(store, sources=("seeds",))] == ["seeds-1"]
+    assert len(everything(store, since=WHEN + timedelta(minutes=1190))) == 10
+    assert [a.id for a in everything(store, ids=("aa-5", "seeds-1", "nope"))] == [
+        "aa-5",
+        "seeds-1",
+    ]
+
+
+def test_source_state_round_trips_and_is_saved_with_the_ingest(store: SQLiteStore) -> None:
+    saved = state(
+        "seeds",
+        last_fetch=WHEN,
+        next_due=WHEN + timedelta(minutes=15),
+        last_status=200,
+        error_streak=2,
+        last_error="seeds: boom",
+        disabled=True,
+        file_stamps={"001.txt": "1700000000:532"},
+    )
+    assert store.source_state("seeds") is None
+    store.ingest("seeds", [], saved)
+    assert store.source_state("seeds") == saved
+    store.save_source_state(state("aa", etag='"v1"', url="https://aa.example/rss"))
+    assert sorted(store.source_states()) == ["aa", "seeds"]
+
+
+def test_a_version_1_database_is_migrated_with_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for statement in V1:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO articles VALUES (1, 'old-1', 'g', 'aa', ?, ?, ?, ?, NULL, ?, "
+        "'https://aa.example/1', '', '<p>Wheat prices</p>', '', 'World', '[]', '[]', '[]', '')",
+        (KARABAKH, "k", WHEN.date().toordinal(), 1731223860000000, 1731223860000000),
+    )
+    conn.execute("INSERT INTO carriers VALUES (1, 1, 'aa', 'g', 'https://aa.example/1', 0)")
+    conn.execute("INSERT INTO labels VALUES ('world', 1)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+    migrated = SQLiteStore(str(path), similarity=0.8)
+    [old] = everything(migrated)
+    assert (old.id, old.sources, old.published) == ("old-1", ("aa",), WHEN)
+    assert [a.id for a in everything(migrated, search="wheat")] == ["old-1"]
+    assert migrated.ingest("bb", [article("bb", 1, KARABAKH_REWORDED)], state("bb")).merged
+    migrated.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (2,)
+
+
+def test_a_database_from_a_newer_wiredesk_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match=r"new\.db: .*newer"):
+        SQLiteStore(str(path))
+
+
+def test_unusable_paths_are_store_errors_naming_the_path(tmp_path: Path) -> None:
+    (tmp_path / "junk.db").write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match=r"junk\.db"):
+        open_store(str(tmp_path / "junk.db"))
+    (tmp_path / "a-folder").mkdir()
+    with pytest.raises(StoreError, match="a-folder"):
+        open_store(str(tmp_path / "a-folder"))
+
+
+def test_a_locked_database_is_a_store_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_MS", 50)
+    opened = SQLiteStore(str(tmp_path / "busy.db"))
+    other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StoreError, match=r"busy\.db: database is locked"):
+        opened.ingest("aa", [article("aa", 1, "Blocked")], state("aa"))
+    other.execute("ROLLBACK")
+    assert opened.ingest("aa", [article("aa", 1, "Blocked")], state("aa")).new
+    other.close()
+    opened.close()
+
+
+def test_threads_ingesting_at_once_keep_every_story_once(store: SQLiteStore) -> None:
+    sources = [f"src{i}" for i in range(6)]
+    errors: list[BaseException] = []
+
+    def collect(source: str) -> None:
+        try:
+            for round_ in range(5):
+                batch = [article(source, n, f"Shared story {n}") for n in range(round_ * 10, 60)]
+                store.ingest(source, batch, state(source, error_streak=round_))
+                list(store.articles(ArticleQuery(limit=20)))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=collect, args=(s,)) for s in sources]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stories = everything(store)
+    assert len(stories) == 60
+    assert all(set(s.sources) == set(sources) for s in stories)
+    assert store.article_counts() == dict.fromkeys(sources, 60)
+    assert {s.error_streak for s in store.source_states().values()} == {4}
+
+
+WRITER = """
+import sys, time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from aggregator.models import Article, SourceState
+from aggregator.store.sqlite import SQLiteStore
+
+class Stall(Mapping):
+    # Read while the pass's rows are written but not committed: hang there to be killed.
+    def __iter__(self):
+        print("inside", flush=True)
+        time.sleep(60)
+        return iter(())
+    def __len__(self):
+        return 0
+    def __getitem__(self, key):
+        raise KeyError(key)
+
+store = SQLiteStore(sys.argv[1])
+when = datetime(2024, 11, 10, tzinfo=UTC)
+def batch(start, count):
+    return [Article(id=f"a{n}", guid=f"g{n}", source="aa", title=f"Story {n}",
+                    published=when + timedelta(seconds=n), content="<p>" + "text " * 40 + "</p>")
+            for n in range(start, start + count)]
+for k in range(3):
+    store.ingest("aa", batch(k * 100, 100), SourceState(name="aa"))
+    print("committed", flush=True)
+store.ingest("aa", batch(1000, 20000), SourceState(name="aa", file_stamps=Stall()))
+"""
+
+
+def test_a_writer_killed_mid_transaction_leaves_a_clean_store(tmp_path: Path) -> None:
+    path = tmp_path / "killed.db"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writer = subprocess.Popen(
+        [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert writer.stdout is not None
+    lines = [writer.stdout.readline().strip() for _ in range(4)]
+    assert lines == ["committed"] * 3 + ["inside"]
+    assert (tmp_path / "killed.db-wal").stat().st_size > 0
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=10)
+
+    reopened = SQLiteStore(str(path))
+    assert len(everything(reopened)) == 300
+    assert reopened.ingest("aa", [article("aa", "late", "After the crash")], state("aa")).new
+    reopened.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert check.execute("SELECT count(*) FROM articles_fts").fetchone() == (301,)

@@ -399,9 +399,23 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time, so a replaced stderr (tests,
+    daemonisers) never leaves the handler writing to a closed stream."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def setup_logging(log_format: str, verbose: bool) -> None:
     """Log to stderr with timestamps, as text or as JSON lines."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     if log_format == "json":
         handler.setFormatter(JsonLogFormatter())
     else:

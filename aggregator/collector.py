@@ -180,7 +180,7 @@ def _collect_feed(
         source.name, parsed.articles, replace(succeeded, content_hash=body_hash)
     )
     for warning in parsed.warnings:
-        log.warning("%s: %s", source.name, warning)
+        log.warning("%s", warning)
     return _report(source.name, ingested, parsed.warnings), ingested
 
 

@@ -21,7 +21,7 @@ ARTICLE_COLUMNS = (
 )
 SOURCE_COLUMNS = (
     "name, url, etag, last_modified, content_hash, last_fetch, last_status, error_streak, "
-    "last_error, next_due, disabled, file_stamps"
+    "last_error, next_due, disabled, file_stamps, origin_url"
 )
 Row = tuple[Any, ...]
 
@@ -118,13 +118,14 @@ def source_row(state: SourceState) -> Row:
         maybe_micros(state.next_due),
         int(state.disabled),
         json.dumps(dict(state.file_stamps), sort_keys=True),
+        state.origin_url,
     )
 
 
 def source_from_row(row: Row) -> SourceState:
     """The state of a ``sources`` row (``SOURCE_COLUMNS`` order)."""
     name, url, etag, last_modified, content_hash, last_fetch, status = row[:7]
-    error_streak, last_error, next_due, disabled, file_stamps = row[7:]
+    error_streak, last_error, next_due, disabled, file_stamps, origin_url = row[7:]
     return SourceState(
         name=name,
         url=url,
@@ -138,6 +139,7 @@ def source_from_row(row: Row) -> SourceState:
         next_due=from_micros(next_due),
         disabled=bool(disabled),
         file_stamps=json.loads(file_stamps),
+        origin_url=origin_url,
     )
 
 

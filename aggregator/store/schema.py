@@ -29,7 +29,8 @@ V1 = (
         last_error TEXT NOT NULL DEFAULT '',
         next_due INTEGER,
         disabled INTEGER NOT NULL DEFAULT 0,
-        file_stamps TEXT NOT NULL DEFAULT '{}'
+        file_stamps TEXT NOT NULL DEFAULT '{}',
+        origin_url TEXT NOT NULL DEFAULT ''
     )""",
     """CREATE TABLE articles (
         pk INTEGER PRIMARY KEY,

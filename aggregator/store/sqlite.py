@@ -34,7 +34,7 @@ from aggregator.store.text import fts_query
 BATCH = 500
 BUSY_TIMEOUT_MS = 10_000
 _SAVE_STATE = (
-    f"INSERT INTO sources ({SOURCE_COLUMNS}) VALUES ({', '.join('?' * 12)})"
+    f"INSERT INTO sources ({SOURCE_COLUMNS}) VALUES ({', '.join('?' * 13)})"
     " ON CONFLICT (name) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in SOURCE_COLUMNS.split(", ")[1:])
 )

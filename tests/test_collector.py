@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aggregator.fetch import Fetcher
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
@@ -25,6 +24,7 @@ from aggregator.collector import (
 )
 from aggregator.config import Config, load_config
 from aggregator.errors import FetchError, ParseError
+from aggregator.fetch import Fetcher
 from aggregator.models import SourceState
 from aggregator.store import ArticleQuery, open_store
 

@@ -28,6 +28,7 @@ from aggregator.schema import schema_text
 from aggregator.store import ArticleQuery, Store, open_store
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("wiredesk")
 
 Command = Callable[[argparse.Namespace, Config], int]
 
@@ -57,10 +58,6 @@ def cmd_collect(args: argparse.Namespace, config: Config) -> int:
             fetcher.close()
     rows = [_summary_row(r) for r in report.sources]
     _table(["source", "new", "merged", "updated", "unchanged", "not modified", "errors"], rows)
-    for source in report.sources:
-        for problem in (source.error, *source.warnings):
-            if problem:
-                print(f"  {problem}", file=sys.stderr)
     written = len(published.written) if published else 0
     print(f"{len(report.changed_ids)} stories changed; {written} published files written")
     return EXIT_OK
@@ -311,7 +308,7 @@ def _article_table(articles: Sequence[Article]) -> None:
 
 
 def _summary_row(report: SourceReport) -> list[object]:
-    errors = (1 if report.error else 0) + (len(report.warnings) if report.error == "" else 0)
+    errors = (1 if report.error else 0) + len(report.file_errors)
     return [
         report.source,
         report.new,
@@ -344,7 +341,8 @@ def _open(config: Config) -> Iterator[Store]:
 def _progress(total: int) -> Iterator[Callable[[SourceReport], None]]:
     """A live progress bar on a terminal; one log line per source otherwise."""
     if not sys.stderr.isatty():
-        yield lambda report: logging.getLogger("wiredesk").info("%s", _describe(report))
+        # Failures are already logged as warnings by the collector.
+        yield lambda report: None if report.error else log.info("%s", _describe(report))
         return
     from rich.progress import Progress
 
@@ -354,8 +352,6 @@ def _progress(total: int) -> Iterator[Callable[[SourceReport], None]]:
 
 
 def _describe(report: SourceReport) -> str:
-    if report.error:
-        return f"{report.source}: failed: {report.error}"
     if report.not_modified:
         return f"{report.source}: not modified"
     return (

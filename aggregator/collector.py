@@ -209,8 +209,10 @@ def _collect_folder(
         last_error=problems[0] if problems else "",
     )
     ingested = store.ingest(source.name, scan.articles, succeeded)
-    report = _report(source.name, ingested, problems)
-    return replace(report, unchanged=report.unchanged + scan.unchanged), ingested
+    report = _report(source.name, ingested, ())
+    return replace(
+        report, unchanged=report.unchanged + scan.unchanged, file_errors=problems
+    ), ingested
 
 
 def _report(name: str, ingested: IngestResult, warnings: tuple[str, ...]) -> SourceReport:

@@ -119,8 +119,9 @@ class SourceReport:
     unchanged: int = 0
     not_modified: bool = False
     skipped: bool = False  # not due, or disabled
-    error: str = ""
-    warnings: tuple[str, ...] = ()
+    error: str = ""  # the source failed as a whole
+    file_errors: tuple[str, ...] = ()  # seed files that were skipped, each with its reason
+    warnings: tuple[str, ...] = ()  # accepted with a note, e.g. a feed parsed leniently
 
 
 @dataclass(**FROZEN)

@@ -287,7 +287,7 @@ def test_a_new_seed_file_is_picked_up_and_broken_ones_reported(tmp_path, store, 
     config = make_config(tmp_path, "- {name: seeds, path: seeds, timezone: Europe/Istanbul}\n")
     first = collect(config, store, fetcher, now=NOW)
     assert first.sources[0].new == 1
-    assert "broken.txt" in first.sources[0].warnings[0]
+    assert "broken.txt" in first.sources[0].file_errors[0]
     assert "broken.txt" in store.source_state("seeds").last_error
     (seeds / "grain.txt").write_text(
         SEED.replace("New ferry line", "Second ferry line"), encoding="utf-8"

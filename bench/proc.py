@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 SAMPLE_SECONDS = 0.1
-TAIL_CHARS = 400
+TAIL_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,12 +42,14 @@ class Measured:
         return self.returncode == 0 and not self.timed_out
 
     def failure(self, who: str) -> str:
-        """``"<who> step failed: <the tail of stderr>"`` on one line."""
-        text = self.stderr.strip() or self.stdout.strip()
+        """``"<who> step failed: <the last line of stderr>"``, one line of at most
+        TAIL_CHARS characters (a traceback's last line names the exception)."""
+        lines = [line.strip() for line in (self.stderr or self.stdout).splitlines()]
+        tail = next((line for line in reversed(lines) if line), "")
+        tail = tail or f"exit status {self.returncode}"
         if self.timed_out:
-            text = f"timed out after {self.seconds:.0f} s; {text}"
-        tail = " ".join(text[-TAIL_CHARS:].split()) or f"exit status {self.returncode}"
-        return f"{who} step failed: {tail}"
+            tail = f"timed out after {self.seconds:.0f} s; {tail}"
+        return f"{who} step failed: {tail[-TAIL_CHARS:]}"
 
 
 class Child:

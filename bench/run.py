@@ -1,0 +1,462 @@
+"""``python bench/run.py [--quick] [--json PATH] [--runs K]``: Wiredesk against reader.
+
+Generates the workload, serves it on 127.0.0.1, and times (median of K runs, each on a
+fresh store): Wiredesk's seed ingest, first pass, all-304 pass, 10%-changed pass, full
+publish and ``serve``; reader's first, 304 and 10% passes with its best worker count;
+and Wiredesk's publish and search over synthetic stores of growing size. Prints a table
+and writes every figure to ``--json PATH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    # Run as a script: make the project root importable so ``bench.*`` resolves.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import OUT, ROOT, BenchError, peer, wiredesk
+from bench.proc import Measured, run_measured
+from bench.server import FeedServer
+from bench.workload import Workload, change_feeds, generate_feeds, write_seeds
+
+Sample = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Params:
+    """The size of one benchmark run."""
+
+    feeds: int
+    entries: int
+    seeds: int
+    runs: int
+    scale: tuple[int, ...]
+    calibrate_feeds: int
+    workers: tuple[int, ...]
+    serve_requests: int
+    serve_seconds: float
+    serve_threads: int
+    timeout: float  # per child process
+    scale_timeout: float  # per synthetic store build
+
+
+DEFAULT = Params(
+    feeds=500,
+    entries=50,
+    seeds=2000,
+    runs=3,
+    scale=(1000, 100_000, 1_000_000),
+    calibrate_feeds=100,
+    workers=(1, 4, 8, 16),
+    serve_requests=5000,
+    serve_seconds=10,
+    serve_threads=4,
+    timeout=1800,
+    scale_timeout=7200,
+)
+QUICK = Params(
+    feeds=40,
+    entries=20,
+    seeds=200,
+    runs=1,
+    scale=(1000, 10_000),
+    calibrate_feeds=40,
+    workers=(4, 8),
+    serve_requests=300,
+    serve_seconds=2,
+    serve_threads=4,
+    timeout=60,
+    scale_timeout=120,
+)
+CHANGED_FRACTION = 0.1
+SERVED_CATEGORY = "world"
+SEARCH_WORD = "railway"  # in one synthetic article of five
+PASSES = ("first_pass", "not_modified_pass", "changed_pass")
+CELL = 56  # widest table cell; the full error is listed under the table and in --json
+
+
+def sample(measured: Measured, who: str, **extra: Any) -> Sample:
+    """One timed child as a JSON-ready dict; ``error`` is set when it failed."""
+    return {
+        "seconds": measured.seconds,
+        "peak_mb": measured.peak_mb,
+        "error": "" if measured.ok else measured.failure(who),
+        **extra,
+    }
+
+
+def _timed_step(server: FeedServer, run: Callable[[], Measured]) -> Sample:
+    server.reset_counts()
+    measured = run()
+    return sample(measured, "wiredesk", server={str(k): v for k, v in server.counts().items()})
+
+
+def _wait_until_due(previous_end: float) -> None:
+    # Bench sources are due every second: let a second pass since the last pass ended.
+    time.sleep(max(0.0, previous_end + 1.1 - time.monotonic()))
+
+
+def wiredesk_run(
+    folder: Path, params: Params, server: FeedServer, workload: Workload, changed: Workload
+) -> dict[str, Sample]:
+    """One Wiredesk run on fresh stores in ``folder``: every step, one sample each."""
+    shutil.rmtree(folder, ignore_errors=True)
+    port = wiredesk.free_port()
+    feeds = [(f.name, server.url(f)) for f in workload.feeds]
+    config = wiredesk.write_config(
+        folder / "feeds.yaml",
+        store=folder / "feeds.db",
+        publish_dir=folder / "pub",
+        port=port,
+        feeds=feeds,
+    )
+    seeds_config = wiredesk.write_config(
+        folder / "seeds.yaml",
+        store=folder / "seeds.db",
+        publish_dir=folder / "pub-seeds",
+        port=port,
+        seeds=OUT / "seeds",
+    )
+
+    def cli(*args: str) -> Callable[[], Measured]:
+        return lambda: wiredesk.cli(args, timeout=params.timeout)
+
+    steps: dict[str, Sample] = {}
+    steps["seeds"] = _timed_step(server, cli("collect", "--config", str(seeds_config)))
+    server.serve(workload)
+    steps["first_pass"] = _timed_step(server, cli("collect", "--config", str(config)))
+    _wait_until_due(time.monotonic())
+    steps["not_modified_pass"] = _timed_step(server, cli("collect", "--config", str(config)))
+    server.serve(changed)
+    _wait_until_due(time.monotonic())
+    steps["changed_pass"] = _timed_step(server, cli("collect", "--config", str(config)))
+    steps["publish"] = _timed_step(server, cli("publish", "--config", str(config)))
+    steps.update(_serve_steps(config, port, params))
+    return steps
+
+
+def _serve_steps(config: Path, port: int, params: Params) -> dict[str, Sample]:
+    result = wiredesk.serve_throughput(
+        config,
+        port,
+        f"/{SERVED_CATEGORY}.rss",
+        requests=params.serve_requests,
+        seconds=params.serve_seconds,
+        threads=params.serve_threads,
+    )
+    steps = {}
+    for name in ("plain", "conditional"):
+        served = getattr(result, name)
+        error = result.error or ("" if result.process.ok else result.process.failure("wiredesk"))
+        steps[f"serve_{name}"] = {
+            "seconds": served.seconds if served else None,
+            "requests": served.requests if served else 0,
+            "per_second": served.per_second if served else None,
+            "statuses": {str(k): v for k, v in served.statuses.items()} if served else {},
+            "peak_mb": result.process.peak_mb,
+            "error": "" if served else error or "wiredesk step failed: no answers",
+        }
+    return steps
+
+
+def reader_run(
+    folder: Path,
+    python: Path,
+    workers: int,
+    params: Params,
+    server: FeedServer,
+    workload: Workload,
+    changed: Workload,
+) -> dict[str, Sample]:
+    """One reader run on a fresh database in ``folder``: its three passes."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    urls = folder / "urls.txt"
+    urls.write_text("\n".join(server.url(f) for f in workload.feeds) + "\n")
+    db = folder / "reader.sqlite"
+    peer.report(peer.add_feeds(python, db, urls, timeout=params.timeout))
+    steps: dict[str, Sample] = {}
+    for step, version in zip(PASSES, (workload, workload, changed), strict=True):
+        server.serve(version)
+        server.reset_counts()
+        measured = peer.update(python, db, workers, timeout=params.timeout)
+        steps[step] = sample(
+            measured,
+            "reader",
+            server={str(k): v for k, v in server.counts().items()},
+            reader=json.loads(measured.stdout) if measured.ok else None,
+        )
+    return steps
+
+
+def median_step(samples: list[Sample], count: int | None = None) -> dict[str, Any]:
+    """Fold the samples of one step across runs: median seconds, largest peak, and the
+    throughput ``count / median`` when a count is given. The first error wins."""
+    errors = [s["error"] for s in samples if s.get("error")]
+    if errors:
+        return {"error": errors[0], "runs": samples}
+    seconds = statistics.median(s["seconds"] for s in samples)
+    folded: dict[str, Any] = {
+        "seconds": seconds,
+        "peak_mb": max(s["peak_mb"] for s in samples),
+        "runs": samples,
+    }
+    if count is not None:
+        folded.update(count=count, per_second=count / seconds if seconds else None)
+    if "per_second" in samples[0]:
+        folded["per_second"] = statistics.median(s["per_second"] for s in samples)
+    return folded
+
+
+def scale_store(count: int, params: Params) -> tuple[Path | None, dict[str, Any]]:
+    """A synthetic store of ``count`` articles, built once and cached under bench/out/scale
+    (keyed by the store code, so a schema change rebuilds it). Returns its path (None when
+    the build failed) and what the build took."""
+    folder = OUT / "scale"
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / f"store-{count}-{_store_code_key()}.db"
+    marker = db.with_suffix(".json")
+    if marker.exists():
+        return db, {**json.loads(marker.read_text()), "cached": True}
+    for stale in folder.glob(f"{db.name}*"):
+        stale.unlink()
+    measured = run_measured(
+        [sys.executable, "-m", "bench.scale_store", str(db), str(count)],
+        cwd=ROOT,
+        timeout=params.scale_timeout,
+    )
+    if not measured.ok:
+        return None, {"error": measured.failure("wiredesk")}
+    built = {**json.loads(measured.stdout), "peak_mb": measured.peak_mb}
+    marker.write_text(json.dumps(built))
+    return db, {**built, "cached": False}
+
+
+def _store_code_key() -> str:
+    digest = hashlib.sha1()
+    files = sorted((ROOT / "aggregator" / "store").rglob("*.py"))
+    files += [ROOT / "aggregator" / "models.py", ROOT / "bench" / "scale_store.py"]
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def scale_steps(params: Params) -> dict[str, Any]:
+    """Publish of one category and ``articles --search`` over each synthetic store size."""
+    results: dict[str, Any] = {}
+    for count in params.scale:
+        db, build = scale_store(count, params)
+        entry: dict[str, Any] = {"build": build}
+        if db is None:
+            entry["publish"] = entry["search"] = {"error": build["error"]}
+            results[str(count)] = entry
+            continue
+        folder = OUT / "scale" / f"run-{count}"
+        config = wiredesk.write_config(
+            folder / "scale.yaml",
+            store=db,
+            publish_dir=folder / "pub",
+            port=wiredesk.free_port(),
+            categories=[{"name": SERVED_CATEGORY, "section": "World"}],
+        )
+        runs = range(params.runs)
+        publish = ["publish", "--config", str(config)]
+        search = ["articles", "--config", str(config), "--search", SEARCH_WORD]
+        search += ["--limit", "50", "--json"]
+        entry["publish"] = median_step(
+            [sample(wiredesk.cli(publish, timeout=params.timeout), "wiredesk") for _ in runs]
+        )
+        entry["search"] = median_step(
+            [sample(wiredesk.cli(search, timeout=params.timeout), "wiredesk") for _ in runs]
+        )
+        results[str(count)] = entry
+    return results
+
+
+def ratios(wd: dict[str, Any], rd: dict[str, Any]) -> dict[str, float | None]:
+    """Wiredesk's throughput divided by reader's, for each of the three passes."""
+    out: dict[str, float | None] = {}
+    for step in PASSES:
+        ours, theirs = wd[step].get("per_second"), rd[step].get("per_second")
+        out[step] = ours / theirs if ours and theirs else None
+    return out
+
+
+def run(params: Params) -> dict[str, Any]:
+    """The whole benchmark; returns every figure as one JSON-ready dict."""
+    started = time.perf_counter()
+    workload = generate_feeds(params.feeds, params.entries)
+    changed, changed_names = change_feeds(workload, CHANGED_FRACTION)
+    shutil.rmtree(OUT / "seeds", ignore_errors=True)
+    write_seeds(OUT / "seeds", params.seeds)
+    counts = {
+        "first_pass": workload.entries,
+        "not_modified_pass": len(workload.feeds),
+        "changed_pass": len(changed_names) * params.entries,
+        "seeds": params.seeds,
+    }
+    python = peer.ensure_venv()
+    print(f"workload ready in {time.perf_counter() - started:.1f} s; reader {peer.version(python)}")
+    wd_runs: list[dict[str, Sample]] = []
+    rd_runs: list[dict[str, Sample]] = []
+    with FeedServer(workload) as server:
+        calibration = _calibrate(python, params, server, workload)
+        workers = calibration["best"]
+        print(f"reader workers: {calibration}")
+        for k in range(params.runs):
+            print(f"run {k + 1}/{params.runs}: wiredesk", flush=True)
+            wd_runs.append(
+                wiredesk_run(OUT / f"run-{k}" / "wiredesk", params, server, workload, changed)
+            )
+            print(f"run {k + 1}/{params.runs}: reader", flush=True)
+            rd_runs.append(
+                reader_run(
+                    OUT / f"run-{k}" / "reader", python, workers, params, server, workload, changed
+                )
+            )
+    print("scale", flush=True)
+    scale = scale_steps(params)
+    wd = {step: median_step([r[step] for r in wd_runs], counts.get(step)) for step in wd_runs[0]}
+    rd = {step: median_step([r[step] for r in rd_runs], counts[step]) for step in PASSES}
+    return {
+        "params": asdict(params),
+        "workload": {
+            "feeds": params.feeds,
+            "entries_per_feed": params.entries,
+            "entries": workload.entries,
+            "feed_bytes": sum(len(f.body) for f in workload.feeds),
+            "changed_feeds": len(changed_names),
+            "seeds": params.seeds,
+        },
+        "reader": {"version": peer.version(python), "calibration": calibration, **rd},
+        "wiredesk": wd,
+        "scale": scale,
+        "ratios": ratios(wd, rd),
+        "seconds_total": time.perf_counter() - started,
+    }
+
+
+def _calibrate(
+    python: Path, params: Params, server: FeedServer, workload: Workload
+) -> dict[str, Any]:
+    folder = OUT / "calibrate"
+    folder.mkdir(parents=True, exist_ok=True)
+    urls = folder / "urls.txt"
+    chosen = workload.feeds[: params.calibrate_feeds]
+    urls.write_text("\n".join(server.url(f) for f in chosen) + "\n")
+    return peer.calibrate(python, folder, urls, params.workers, timeout=params.timeout * 4)
+
+
+def _fmt_step(step: dict[str, Any], unit: str) -> str:
+    if step.get("error"):
+        error = step["error"]
+        return error if len(error) <= CELL else error[: CELL - 1] + "…"
+    rate = step.get("per_second")
+    seconds = step.get("seconds")
+    if unit == "req":
+        return f"{rate:,.0f} req/s"
+    text = f"{seconds:.2f} s"
+    return f"{text} ({rate:,.0f} {unit}/s)" if rate else text
+
+
+def _peak(*steps: dict[str, Any]) -> str:
+    peaks = [f"{s['peak_mb']:.0f}" if s.get("peak_mb") else "-" for s in steps]
+    return " / ".join(peaks)
+
+
+def table(results: dict[str, Any]) -> str:
+    """The human summary: step, Wiredesk, reader, ratio, peak MB (Wiredesk / reader)."""
+    wd, rd, ratio = results["wiredesk"], results["reader"], results["ratios"]
+    n = results["workload"]
+    rows = [
+        (
+            f"seed ingest ({n['seeds']} files)",
+            _fmt_step(wd["seeds"], "files"),
+            "",
+            "",
+            _peak(wd["seeds"]),
+        ),
+    ]
+    labels = {
+        "first_pass": (f"first pass ({n['entries']} entries)", "entries"),
+        "not_modified_pass": (f"all-304 pass ({n['feeds']} feeds)", "feeds"),
+        "changed_pass": (f"10% changed ({n['changed_feeds']} feeds)", "entries"),
+    }
+    for step, (label, unit) in labels.items():
+        r = ratio[step]
+        rows.append(
+            (
+                label,
+                _fmt_step(wd[step], unit),
+                _fmt_step(rd[step], unit),
+                f"{r:.2f}x" if r else "-",
+                _peak(wd[step], rd[step]),
+            )
+        )
+    rows.append(
+        ("full publish (10 cat. x 3)", _fmt_step(wd["publish"], ""), "", "", _peak(wd["publish"]))
+    )
+    for kind in ("plain", "conditional"):
+        step = wd[f"serve_{kind}"]
+        rows.append(
+            (f"serve /{SERVED_CATEGORY}.rss {kind}", _fmt_step(step, "req"), "", "", _peak(step))
+        )
+    for count, entry in results["scale"].items():
+        for what in ("publish", "search"):
+            label = f"{what} @ {int(count):,} stored"
+            rows.append((label, _fmt_step(entry[what], ""), "", "", _peak(entry[what])))
+    header = ("step", "Wiredesk", "reader", "ratio", "peak MB")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(5)]
+    lines = [_line(header, widths), _line(tuple("-" * w for w in widths), widths)]
+    lines += [_line(row, widths) for row in rows]
+    errors = sorted(set(_errors(results)))
+    return "\n".join(lines + (["", "errors:", *errors] if errors else []))
+
+
+def _errors(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        own = [value["error"]] if isinstance(value.get("error"), str) and value["error"] else []
+        return own + [e for k, v in value.items() if k != "runs" for e in _errors(v)]
+    return []
+
+
+def _line(cells: tuple[str, ...], widths: list[int]) -> str:
+    return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, run the benchmark, print the table; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small workload, same steps")
+    parser.add_argument("--json", metavar="PATH", type=Path, help="write every figure here")
+    parser.add_argument("--runs", metavar="K", type=int, help="runs per step (median)")
+    args = parser.parse_args(argv)
+    params = QUICK if args.quick else DEFAULT
+    if args.runs:
+        params = replace(params, runs=args.runs)
+    try:
+        results = run(params)
+    except BenchError as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 1
+    print(table(results))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

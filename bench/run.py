@@ -102,6 +102,25 @@ def _timed_step(server: FeedServer, run: Callable[[], Measured]) -> Sample:
     return sample(measured, "wiredesk", server={str(k): v for k, v in server.counts().items()})
 
 
+def _collect_step(server: FeedServer, config: Path, params: Params) -> Sample:
+    """A timed ``collect``, then an untimed ``sources --json`` to see which sources failed."""
+    step = _timed_step(
+        server, lambda: wiredesk.cli(["collect", "--config", str(config)], timeout=params.timeout)
+    )
+    if step["error"]:
+        return step
+    check = wiredesk.check_sources(config, timeout=params.timeout)
+    step.update(sources_failed=check.failed, stored=check.articles)
+    if check.error:
+        step["error"] = check.error
+    elif check.failed:
+        step["error"] = (
+            f"wiredesk step failed: {check.failed} of {check.sources} sources failed: "
+            f"{check.first_error}"
+        )
+    return step
+
+
 def _wait_until_due(previous_end: float) -> None:
     # Bench sources are due every second: let a second pass since the last pass ended.
     time.sleep(max(0.0, previous_end + 1.1 - time.monotonic()))
@@ -129,19 +148,17 @@ def wiredesk_run(
         seeds=OUT / "seeds",
     )
 
-    def cli(*args: str) -> Callable[[], Measured]:
-        return lambda: wiredesk.cli(args, timeout=params.timeout)
-
     steps: dict[str, Sample] = {}
-    steps["seeds"] = _timed_step(server, cli("collect", "--config", str(seeds_config)))
+    steps["seeds"] = _collect_step(server, seeds_config, params)
     server.serve(workload)
-    steps["first_pass"] = _timed_step(server, cli("collect", "--config", str(config)))
+    steps["first_pass"] = _collect_step(server, config, params)
     _wait_until_due(time.monotonic())
-    steps["not_modified_pass"] = _timed_step(server, cli("collect", "--config", str(config)))
+    steps["not_modified_pass"] = _collect_step(server, config, params)
     server.serve(changed)
     _wait_until_due(time.monotonic())
-    steps["changed_pass"] = _timed_step(server, cli("collect", "--config", str(config)))
-    steps["publish"] = _timed_step(server, cli("publish", "--config", str(config)))
+    steps["changed_pass"] = _collect_step(server, config, params)
+    publish = ["publish", "--config", str(config)]
+    steps["publish"] = _timed_step(server, lambda: wiredesk.cli(publish, timeout=params.timeout))
     steps.update(_serve_steps(config, port, params))
     return steps
 

@@ -71,6 +71,35 @@ def cli(args: Sequence[str], *, timeout: float) -> Measured:
     return run_measured([sys.executable, str(RUN), *args], cwd=ROOT, timeout=timeout)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceCheck:
+    """What ``run.py sources --json`` says after a pass: failed sources and stored counts."""
+
+    sources: int
+    failed: int
+    first_error: str
+    articles: int  # stories carried, summed over sources
+    error: str = ""  # set when the check itself failed
+
+
+def check_sources(config: Path, *, timeout: float) -> SourceCheck:
+    """Run ``sources --json`` (a collect exits 0 even when sources fail: their errors are
+    values) and count the sources whose last fetch failed."""
+    measured = cli(["sources", "--json", "--config", str(config)], timeout=timeout)
+    if not measured.ok:
+        return SourceCheck(
+            sources=0, failed=0, first_error="", articles=0, error=measured.failure("wiredesk")
+        )
+    rows = json.loads(measured.stdout)
+    failed = [row for row in rows if row.get("error_streak") or row.get("last_error")]
+    return SourceCheck(
+        sources=len(rows),
+        failed=len(failed),
+        first_error=failed[0].get("last_error", "") if failed else "",
+        articles=sum(row.get("articles", 0) for row in rows),
+    )
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:

@@ -10,10 +10,8 @@ and writes every figure to ``--json PATH``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -25,12 +23,13 @@ if __package__ in (None, ""):
     # Run as a script: make the project root importable so ``bench.*`` resolves.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import OUT, ROOT, BenchError, peer, wiredesk
-from bench.proc import Measured, run_measured
+from bench import OUT, BenchError, peer, wiredesk
+from bench.proc import Measured
+from bench.report import table
+from bench.results import PASSES, Sample, median_step, ratios, sample
+from bench.scale import scale_steps
 from bench.server import FeedServer
 from bench.workload import Workload, change_feeds, generate_feeds, write_seeds
-
-Sample = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,20 +79,6 @@ QUICK = Params(
     scale_timeout=120,
 )
 CHANGED_FRACTION = 0.1
-SERVED_CATEGORY = "world"
-SEARCH_WORD = "railway"  # in one synthetic article of five
-PASSES = ("first_pass", "not_modified_pass", "changed_pass")
-CELL = 56  # widest table cell; the full error is listed under the table and in --json
-
-
-def sample(measured: Measured, who: str, **extra: Any) -> Sample:
-    """One timed child as a JSON-ready dict; ``error`` is set when it failed."""
-    return {
-        "seconds": measured.seconds,
-        "peak_mb": measured.peak_mb,
-        "error": "" if measured.ok else measured.failure(who),
-        **extra,
-    }
 
 
 def _timed_step(server: FeedServer, run: Callable[[], Measured]) -> Sample:
@@ -121,9 +106,9 @@ def _collect_step(server: FeedServer, config: Path, params: Params) -> Sample:
     return step
 
 
-def _wait_until_due(previous_end: float) -> None:
-    # Bench sources are due every second: let a second pass since the last pass ended.
-    time.sleep(max(0.0, previous_end + 1.1 - time.monotonic()))
+def _let_sources_fall_due() -> None:
+    # Bench sources are due every second after their last fetch.
+    time.sleep(1.1)
 
 
 def wiredesk_run(
@@ -152,10 +137,10 @@ def wiredesk_run(
     steps["seeds"] = _collect_step(server, seeds_config, params)
     server.serve(workload)
     steps["first_pass"] = _collect_step(server, config, params)
-    _wait_until_due(time.monotonic())
+    _let_sources_fall_due()
     steps["not_modified_pass"] = _collect_step(server, config, params)
     server.serve(changed)
-    _wait_until_due(time.monotonic())
+    _let_sources_fall_due()
     steps["changed_pass"] = _collect_step(server, config, params)
     publish = ["publish", "--config", str(config)]
     steps["publish"] = _timed_step(server, lambda: wiredesk.cli(publish, timeout=params.timeout))
@@ -167,7 +152,7 @@ def _serve_steps(config: Path, port: int, params: Params) -> dict[str, Sample]:
     result = wiredesk.serve_throughput(
         config,
         port,
-        f"/{SERVED_CATEGORY}.rss",
+        f"/{wiredesk.SERVED_CATEGORY}.rss",
         requests=params.serve_requests,
         seconds=params.serve_seconds,
         threads=params.serve_threads,
@@ -217,99 +202,6 @@ def reader_run(
     return steps
 
 
-def median_step(samples: list[Sample], count: int | None = None) -> dict[str, Any]:
-    """Fold the samples of one step across runs: median seconds, largest peak, and the
-    throughput ``count / median`` when a count is given. The first error wins."""
-    errors = [s["error"] for s in samples if s.get("error")]
-    if errors:
-        return {"error": errors[0], "runs": samples}
-    seconds = statistics.median(s["seconds"] for s in samples)
-    folded: dict[str, Any] = {
-        "seconds": seconds,
-        "peak_mb": max(s["peak_mb"] for s in samples),
-        "runs": samples,
-    }
-    if count is not None:
-        folded.update(count=count, per_second=count / seconds if seconds else None)
-    if "per_second" in samples[0]:
-        folded["per_second"] = statistics.median(s["per_second"] for s in samples)
-    return folded
-
-
-def scale_store(count: int, params: Params) -> tuple[Path | None, dict[str, Any]]:
-    """A synthetic store of ``count`` articles, built once and cached under bench/out/scale
-    (keyed by the store code, so a schema change rebuilds it). Returns its path (None when
-    the build failed) and what the build took."""
-    folder = OUT / "scale"
-    folder.mkdir(parents=True, exist_ok=True)
-    db = folder / f"store-{count}-{_store_code_key()}.db"
-    marker = db.with_suffix(".json")
-    if marker.exists():
-        return db, {**json.loads(marker.read_text()), "cached": True}
-    for stale in folder.glob(f"{db.name}*"):
-        stale.unlink()
-    measured = run_measured(
-        [sys.executable, "-m", "bench.scale_store", str(db), str(count)],
-        cwd=ROOT,
-        timeout=params.scale_timeout,
-    )
-    if not measured.ok:
-        return None, {"error": measured.failure("wiredesk")}
-    built = {**json.loads(measured.stdout), "peak_mb": measured.peak_mb}
-    marker.write_text(json.dumps(built))
-    return db, {**built, "cached": False}
-
-
-def _store_code_key() -> str:
-    digest = hashlib.sha1()
-    files = sorted((ROOT / "aggregator" / "store").rglob("*.py"))
-    files += [ROOT / "aggregator" / "models.py", ROOT / "bench" / "scale_store.py"]
-    for path in files:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:10]
-
-
-def scale_steps(params: Params) -> dict[str, Any]:
-    """Publish of one category and ``articles --search`` over each synthetic store size."""
-    results: dict[str, Any] = {}
-    for count in params.scale:
-        db, build = scale_store(count, params)
-        entry: dict[str, Any] = {"build": build}
-        if db is None:
-            entry["publish"] = entry["search"] = {"error": build["error"]}
-            results[str(count)] = entry
-            continue
-        folder = OUT / "scale" / f"run-{count}"
-        config = wiredesk.write_config(
-            folder / "scale.yaml",
-            store=db,
-            publish_dir=folder / "pub",
-            port=wiredesk.free_port(),
-            categories=[{"name": SERVED_CATEGORY, "section": "World"}],
-        )
-        runs = range(params.runs)
-        publish = ["publish", "--config", str(config)]
-        search = ["articles", "--config", str(config), "--search", SEARCH_WORD]
-        search += ["--limit", "50", "--json"]
-        entry["publish"] = median_step(
-            [sample(wiredesk.cli(publish, timeout=params.timeout), "wiredesk") for _ in runs]
-        )
-        entry["search"] = median_step(
-            [sample(wiredesk.cli(search, timeout=params.timeout), "wiredesk") for _ in runs]
-        )
-        results[str(count)] = entry
-    return results
-
-
-def ratios(wd: dict[str, Any], rd: dict[str, Any]) -> dict[str, float | None]:
-    """Wiredesk's throughput divided by reader's, for each of the three passes."""
-    out: dict[str, float | None] = {}
-    for step in PASSES:
-        ours, theirs = wd[step].get("per_second"), rd[step].get("per_second")
-        out[step] = ours / theirs if ours and theirs else None
-    return out
-
-
 def run(params: Params) -> dict[str, Any]:
     """The whole benchmark; returns every figure as one JSON-ready dict."""
     started = time.perf_counter()
@@ -343,7 +235,9 @@ def run(params: Params) -> dict[str, Any]:
                 )
             )
     print("scale", flush=True)
-    scale = scale_steps(params)
+    scale = scale_steps(
+        params.scale, runs=params.runs, timeout=params.timeout, build_timeout=params.scale_timeout
+    )
     wd = {step: median_step([r[step] for r in wd_runs], counts.get(step)) for step in wd_runs[0]}
     rd = {step: median_step([r[step] for r in rd_runs], counts[step]) for step in PASSES}
     return {
@@ -373,83 +267,6 @@ def _calibrate(
     chosen = workload.feeds[: params.calibrate_feeds]
     urls.write_text("\n".join(server.url(f) for f in chosen) + "\n")
     return peer.calibrate(python, folder, urls, params.workers, timeout=params.timeout * 4)
-
-
-def _fmt_step(step: dict[str, Any], unit: str) -> str:
-    if step.get("error"):
-        error = step["error"]
-        return error if len(error) <= CELL else error[: CELL - 1] + "…"
-    rate = step.get("per_second")
-    seconds = step.get("seconds")
-    if unit == "req":
-        return f"{rate:,.0f} req/s"
-    text = f"{seconds:.2f} s"
-    return f"{text} ({rate:,.0f} {unit}/s)" if rate else text
-
-
-def _peak(*steps: dict[str, Any]) -> str:
-    peaks = [f"{s['peak_mb']:.0f}" if s.get("peak_mb") else "-" for s in steps]
-    return " / ".join(peaks)
-
-
-def table(results: dict[str, Any]) -> str:
-    """The human summary: step, Wiredesk, reader, ratio, peak MB (Wiredesk / reader)."""
-    wd, rd, ratio = results["wiredesk"], results["reader"], results["ratios"]
-    n = results["workload"]
-    rows = [
-        (
-            f"seed ingest ({n['seeds']} files)",
-            _fmt_step(wd["seeds"], "files"),
-            "",
-            "",
-            _peak(wd["seeds"]),
-        ),
-    ]
-    labels = {
-        "first_pass": (f"first pass ({n['entries']} entries)", "entries"),
-        "not_modified_pass": (f"all-304 pass ({n['feeds']} feeds)", "feeds"),
-        "changed_pass": (f"10% changed ({n['changed_feeds']} feeds)", "entries"),
-    }
-    for step, (label, unit) in labels.items():
-        r = ratio[step]
-        rows.append(
-            (
-                label,
-                _fmt_step(wd[step], unit),
-                _fmt_step(rd[step], unit),
-                f"{r:.2f}x" if r else "-",
-                _peak(wd[step], rd[step]),
-            )
-        )
-    rows.append(
-        ("full publish (10 cat. x 3)", _fmt_step(wd["publish"], ""), "", "", _peak(wd["publish"]))
-    )
-    for kind in ("plain", "conditional"):
-        step = wd[f"serve_{kind}"]
-        rows.append(
-            (f"serve /{SERVED_CATEGORY}.rss {kind}", _fmt_step(step, "req"), "", "", _peak(step))
-        )
-    for count, entry in results["scale"].items():
-        for what in ("publish", "search"):
-            label = f"{what} @ {int(count):,} stored"
-            rows.append((label, _fmt_step(entry[what], ""), "", "", _peak(entry[what])))
-    header = ("step", "Wiredesk", "reader", "ratio", "peak MB")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(5)]
-    lines = [_line(header, widths), _line(tuple("-" * w for w in widths), widths)]
-    lines += [_line(row, widths) for row in rows]
-    errors = sorted(set(_errors(results)))
-    return "\n".join(lines + (["", "errors:", *errors] if errors else []))
-
-
-def _errors(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        own = [value["error"]] if isinstance(value.get("error"), str) and value["error"] else []
-        return own + [e for k, v in value.items() if k != "runs" for e in _errors(v)]
-    return []
-
-
-def _line(cells: tuple[str, ...], widths: list[int]) -> str:
-    return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
 
 def main(argv: list[str] | None = None) -> int:

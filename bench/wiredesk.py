@@ -22,6 +22,7 @@ from bench.workload import SECTIONS, TOPIC_WORDS
 
 RUN = ROOT / "run.py"
 HEALTH_SECONDS = 20
+SERVED_CATEGORY = "world"  # the category feed the serve step loads
 # Ten categories: five by section, five by a word of the text, so both kinds of rule run.
 CATEGORIES: tuple[dict[str, Any], ...] = (
     *({"name": section.lower(), "section": section} for section in SECTIONS[:5]),

@@ -1,0 +1,27 @@
+"""The benchmark harness: Wiredesk against lemon24's ``reader`` on one generated workload.
+
+::
+
+    workload.py      seeded feeds, seed articles, and "10% of the feeds changed"
+    server.py        the feeds over HTTP on 127.0.0.1, with ETag / Last-Modified / 304
+    proc.py          a child process with its wall time and peak memory
+    wiredesk.py      Wiredesk driven only through its CLI (``python run.py ...``)
+    scale_store.py   child script: a synthetic store of K articles via the store API
+    reader_peer.py   child script run inside bench/out/reader-venv: reader's passes
+    peer.py          installs reader into that venv and drives reader_peer.py
+    run.py           ``python bench/run.py``: every step, medians, the table and --json
+
+Nothing here is imported by the ``aggregator`` package; ``reader`` is never a project
+dependency.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+
+
+class BenchError(Exception):
+    """The harness itself cannot go on (a venv cannot be built, a child never answers)."""

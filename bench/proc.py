@@ -1,0 +1,164 @@
+"""A child process with its wall time and peak memory.
+
+Peak memory is the larger of two figures: the kernel's ``ru_maxrss`` from ``os.wait4``
+(the largest single process of the child's tree that was waited for) and the largest sum
+of resident memory over the child's whole process tree, sampled from /proc every 0.1 s
+(so a process pool counts as the sum of its workers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+SAMPLE_SECONDS = 0.1
+TAIL_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measured:
+    """What one child did: exit code, output, wall time and peak memory."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    seconds: float
+    peak_mb: float
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the child exited 0 in time."""
+        return self.returncode == 0 and not self.timed_out
+
+    def failure(self, who: str) -> str:
+        """``"<who> step failed: <the last line of stderr>"``, one line of at most
+        TAIL_CHARS characters (a traceback's last line names the exception)."""
+        lines = [line.strip() for line in (self.stderr or self.stdout).splitlines()]
+        tail = next((line for line in reversed(lines) if line), "")
+        tail = tail or f"exit status {self.returncode}"
+        if self.timed_out:
+            tail = f"timed out after {self.seconds:.0f} s; {tail}"
+        return f"{who} step failed: {tail[-TAIL_CHARS:]}"
+
+
+class Child:
+    """A started child process; ``finish`` (or ``stop``) waits for it and measures it."""
+
+    def __init__(
+        self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None
+    ) -> None:
+        self.argv = tuple(argv)
+        # Files, not pipes: a chatty child can never block on a full pipe; _read closes them.
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115
+        self._peak_tree_kb = 0
+        self._started = time.perf_counter()
+        self._process = subprocess.Popen(
+            self.argv,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            stdout=self._out,
+            stderr=self._err,
+        )
+        self._done = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        return self._process.pid
+
+    def alive(self) -> bool:
+        """True while the child has not exited (without reaping it)."""
+        return Path(f"/proc/{self.pid}").exists() and _state(self.pid) not in ("Z", "X", "")
+
+    def stop(self, timeout: float) -> Measured:
+        """Send SIGTERM, then wait as ``finish`` does."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        return self.finish(timeout)
+
+    def finish(self, timeout: float) -> Measured:
+        """Wait for the child to exit (SIGKILL after ``timeout`` seconds) and measure it."""
+        timer = threading.Timer(timeout, self._kill)
+        timer.start()
+        _, status, usage = os.wait4(self.pid, 0)
+        seconds = time.perf_counter() - self._started
+        timed_out = not timer.is_alive()
+        timer.cancel()
+        self._done.set()
+        self._sampler.join()
+        self._process.returncode = os.waitstatus_to_exitcode(status)
+        peak_kb = max(usage.ru_maxrss, self._peak_tree_kb)
+        return Measured(
+            argv=self.argv,
+            returncode=self._process.returncode,
+            seconds=seconds,
+            peak_mb=peak_kb / 1024,
+            stdout=_read(self._out),
+            stderr=_read(self._err),
+            timed_out=timed_out,
+        )
+
+    def _kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    def _sample(self) -> None:
+        while not self._done.wait(SAMPLE_SECONDS):
+            self._peak_tree_kb = max(self._peak_tree_kb, _tree_rss_kb(self.pid))
+
+
+def run_measured(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+) -> Measured:
+    """Run ``argv`` to completion in ``cwd``; SIGKILL it after ``timeout`` seconds."""
+    return Child(argv, cwd=cwd, env=env).finish(timeout)
+
+
+def _read(file: IO[bytes]) -> str:
+    file.seek(0)
+    text = file.read().decode("utf-8", "replace")
+    file.close()
+    return text
+
+
+def _state(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[0]
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants, in KiB (0 once it is gone)."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total

@@ -1,0 +1,49 @@
+"""Folding the samples of the runs into the figures the table and --json report."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from bench.proc import Measured
+
+Sample = dict[str, Any]
+PASSES = ("first_pass", "not_modified_pass", "changed_pass")
+
+
+def sample(measured: Measured, who: str, **extra: Any) -> Sample:
+    """One timed child as a JSON-ready dict; ``error`` is set when it failed."""
+    return {
+        "seconds": measured.seconds,
+        "peak_mb": measured.peak_mb,
+        "error": "" if measured.ok else measured.failure(who),
+        **extra,
+    }
+
+
+def median_step(samples: list[Sample], count: int | None = None) -> dict[str, Any]:
+    """Fold the samples of one step across runs: median seconds, largest peak, and the
+    throughput ``count / median`` when a count is given. The first error wins."""
+    errors = [s["error"] for s in samples if s.get("error")]
+    if errors:
+        return {"error": errors[0], "runs": samples}
+    seconds = statistics.median(s["seconds"] for s in samples)
+    folded: dict[str, Any] = {
+        "seconds": seconds,
+        "peak_mb": max(s["peak_mb"] for s in samples),
+        "runs": samples,
+    }
+    if count is not None:
+        folded.update(count=count, per_second=count / seconds if seconds else None)
+    if "per_second" in samples[0]:
+        folded["per_second"] = statistics.median(s["per_second"] for s in samples)
+    return folded
+
+
+def ratios(wd: dict[str, Any], rd: dict[str, Any]) -> dict[str, float | None]:
+    """Wiredesk's throughput divided by reader's, for each of the three passes."""
+    out: dict[str, float | None] = {}
+    for step in PASSES:
+        ours, theirs = wd[step].get("per_second"), rd[step].get("per_second")
+        out[step] = ours / theirs if ours and theirs else None
+    return out

@@ -3,12 +3,16 @@
 ::
 
     workload.py      seeded feeds, seed articles, and "10% of the feeds changed"
+    prose.py         the generated headlines, sentences and HTML bodies
     server.py        the feeds over HTTP on 127.0.0.1, with ETag / Last-Modified / 304
     proc.py          a child process with its wall time and peak memory
     wiredesk.py      Wiredesk driven only through its CLI (``python run.py ...``)
+    scale.py         publish and search over synthetic stores of growing size
     scale_store.py   child script: a synthetic store of K articles via the store API
     reader_peer.py   child script run inside bench/out/reader-venv: reader's passes
     peer.py          installs reader into that venv and drives reader_peer.py
+    results.py       samples of the runs -> medians, throughputs, ratios
+    report.py        the printed table
     run.py           ``python bench/run.py``: every step, medians, the table and --json
 
 Nothing here is imported by the ``aggregator`` package; ``reader`` is never a project

@@ -1,9 +1,10 @@
 """A child process with its wall time and peak memory.
 
-Peak memory is the larger of two figures: the kernel's ``ru_maxrss`` from ``os.wait4``
-(the largest single process of the child's tree that was waited for) and the largest sum
-of resident memory over the child's whole process tree, sampled from /proc every 0.1 s
-(so a process pool counts as the sum of its workers).
+Peak memory is sampled from /proc every SAMPLE_SECONDS: the larger of the largest
+``VmHWM`` (a process's own high-water mark) of any process in the child's tree and the
+largest sum of ``VmRSS`` over the whole tree (so a process pool counts as the sum of its
+workers). ``ru_maxrss`` from ``wait4`` is not used: Linux carries the parent's high-water
+mark across fork and exec, so every child of a big parent would report the parent's size.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-SAMPLE_SECONDS = 0.1
+SAMPLE_SECONDS = 0.05
 TAIL_CHARS = 300
 
 
@@ -62,7 +63,7 @@ class Child:
         # Files, not pipes: a chatty child can never block on a full pipe; _read closes them.
         self._out = tempfile.TemporaryFile()  # noqa: SIM115
         self._err = tempfile.TemporaryFile()  # noqa: SIM115
-        self._peak_tree_kb = 0
+        self._peak_kb = 0
         self._started = time.perf_counter()
         self._process = subprocess.Popen(
             self.argv,
@@ -95,19 +96,18 @@ class Child:
         """Wait for the child to exit (SIGKILL after ``timeout`` seconds) and measure it."""
         timer = threading.Timer(timeout, self._kill)
         timer.start()
-        _, status, usage = os.wait4(self.pid, 0)
+        _, status, _ = os.wait4(self.pid, 0)
         seconds = time.perf_counter() - self._started
         timed_out = not timer.is_alive()
         timer.cancel()
         self._done.set()
         self._sampler.join()
         self._process.returncode = os.waitstatus_to_exitcode(status)
-        peak_kb = max(usage.ru_maxrss, self._peak_tree_kb)
         return Measured(
             argv=self.argv,
             returncode=self._process.returncode,
             seconds=seconds,
-            peak_mb=peak_kb / 1024,
+            peak_mb=self._peak_kb / 1024,
             stdout=_read(self._out),
             stderr=_read(self._err),
             timed_out=timed_out,
@@ -119,7 +119,7 @@ class Child:
 
     def _sample(self) -> None:
         while not self._done.wait(SAMPLE_SECONDS):
-            self._peak_tree_kb = max(self._peak_tree_kb, _tree_rss_kb(self.pid))
+            self._peak_kb = max(self._peak_kb, _tree_memory_kb(self.pid))
 
 
 def run_measured(
@@ -148,17 +148,20 @@ def _state(pid: int) -> str:
     return stat.rsplit(")", 1)[-1].split()[0]
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants, in KiB (0 once it is gone)."""
-    total, pending = 0, [pid]
+def _tree_memory_kb(pid: int) -> int:
+    """The larger of the tree's summed VmRSS and its largest VmHWM, in KiB (0 once gone)."""
+    total, highest, pending = 0, 0, [pid]
     while pending:
         current = pending.pop()
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            fields = dict(
+                line.split(":", 1)
+                for line in Path(f"/proc/{current}/status").read_text().splitlines()
+            )
+            total += int(fields.get("VmRSS", "0 kB").split()[0])
+            highest = max(highest, int(fields.get("VmHWM", "0 kB").split()[0]))
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending += [int(c) for c in (task / "children").read_text().split()]
         except (OSError, ValueError):
             continue
-    return total
+    return max(total, highest)

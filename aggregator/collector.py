@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
+import os
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +28,15 @@ from aggregator import parse, publish, seeds
 from aggregator.config import Config, Source
 from aggregator.errors import FetchError, SourceError
 from aggregator.fetch import Fetcher
-from aggregator.models import IngestResult, PassReport, PublishReport, SourceReport, SourceState
+from aggregator.models import (
+    FetchResult,
+    IngestResult,
+    ParsedFeed,
+    PassReport,
+    PublishReport,
+    SourceReport,
+    SourceState,
+)
 from aggregator.store import Store
 
 log = logging.getLogger(__name__)
@@ -35,7 +46,10 @@ MAX_RETRY_AFTER = timedelta(days=7)
 JITTER = 0.05  # of the interval, at most MAX_JITTER: spreads sources that share an interval
 MAX_JITTER = timedelta(minutes=2)
 
+PARSE_POOL_MIN = 8  # due feeds from which parsing moves to one process per core
+
 Progress = Callable[[SourceReport], None]
+Parser = Callable[[str, FetchResult, datetime], ParsedFeed]
 
 
 def run_pass(
@@ -78,9 +92,15 @@ def collect(
     due = [s for s in chosen if only or is_due(states.get(s.name), now)]
     reports: list[SourceReport] = []
     changed: list[str] = []
-    with ThreadPoolExecutor(max_workers=config.fetch.workers, thread_name_prefix="collect") as pool:
+    feeds = sum(1 for s in due if not s.is_seed_folder)
+    with (
+        _parser(feeds) as parser,
+        ThreadPoolExecutor(config.fetch.workers, thread_name_prefix="collect") as pool,
+    ):
         futures = [
-            pool.submit(_collect_source, config, store, fetcher, s, states.get(s.name), now, stop)
+            pool.submit(
+                _collect_source, config, store, fetcher, parser, s, states.get(s.name), now, stop
+            )
             for s in due
         ]
         for future in as_completed(futures):
@@ -97,6 +117,33 @@ def collect(
         sources=tuple(reports),
         changed_ids=tuple(dict.fromkeys(changed)),
     )
+
+
+@contextmanager
+def _parser(feeds: int) -> Iterator[Parser]:
+    """Where feeds are parsed: feedparser is pure Python and holds the GIL, so a pass with
+    many feeds parses them in one process per core while threads fetch and store."""
+    cores = os.cpu_count() or 1
+    if feeds < PARSE_POOL_MIN or cores < 2:
+        yield _parse_here
+        return
+    # forkserver: workers fork from a clean single-threaded process, never from this one
+    # while its fetch threads hold locks.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["aggregator.parse"])
+    with ProcessPoolExecutor(min(cores, feeds), mp_context=context) as pool:
+        yield _parse_in(pool)
+
+
+def _parse_here(source: str, result: FetchResult, now: datetime) -> ParsedFeed:
+    return parse.parse_feed(source, result, now=now)
+
+
+def _parse_in(pool: Executor) -> Parser:
+    def parse_in_pool(source: str, result: FetchResult, now: datetime) -> ParsedFeed:
+        return pool.submit(parse.parse_feed, source, result, now=now).result()
+
+    return parse_in_pool
 
 
 def prune(config: Config, store: Store, *, now: datetime) -> int:
@@ -123,6 +170,7 @@ def _collect_source(
     config: Config,
     store: Store,
     fetcher: Fetcher,
+    parser: Parser,
     source: Source,
     state: SourceState | None,
     now: datetime,
@@ -133,13 +181,14 @@ def _collect_source(
         return SourceReport(source=source.name, skipped=True), IngestResult()
     if source.is_seed_folder:
         return _collect_folder(config, store, source, state, now)
-    return _collect_feed(config, store, fetcher, source, state, now)
+    return _collect_feed(config, store, fetcher, parser, source, state, now)
 
 
 def _collect_feed(
     config: Config,
     store: Store,
     fetcher: Fetcher,
+    parser: Parser,
     source: Source,
     state: SourceState,
     now: datetime,
@@ -170,7 +219,7 @@ def _collect_feed(
             # The server ignores validators but sent the same bytes: nothing to parse.
             store.save_source_state(succeeded)
             return SourceReport(source=source.name, not_modified=True), IngestResult()
-        parsed = parse.parse_feed(source.name, result, now=now)
+        parsed = parser(source.name, result, now)
     except SourceError as e:
         failed = after_failure(state, e, now=now, interval=interval)
         store.save_source_state(replace(failed, origin_url=source.url or "", url=url))

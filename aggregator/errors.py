@@ -55,7 +55,13 @@ class SourceError(WiredeskError):
 
     def __init__(self, source: str, message: str) -> None:
         self.source = source
+        self.message = message
         super().__init__(f"{source}: {message}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from the constructor's arguments, so a parse error survives the trip
+        # back from a worker process.
+        return (self.__class__, (self.source, self.message), self.__dict__)
 
 
 class FetchError(SourceError):
@@ -85,6 +91,9 @@ class SeedError(SourceError):
         self.path = path
         self.reason = reason
         super().__init__(source, f"{path}: {reason}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (self.__class__, (self.source, self.path, self.reason), self.__dict__)
 
 
 class StoreError(WiredeskError):

@@ -294,3 +294,37 @@ def test_a_new_seed_file_is_picked_up_and_broken_ones_reported(tmp_path, store, 
     )
     second = collect(config, store, fetcher, now=NOW + 2 * HOUR)
     assert (second.sources[0].new, second.sources[0].unchanged) == (1, 1)
+
+
+def test_source_errors_survive_a_trip_between_processes() -> None:
+    import pickle
+
+    from aggregator.errors import SeedError
+
+    errors = [
+        ParseError("wire", "not a feed"),
+        FetchError("wire", "HTTP 429 Too Many Requests", status=429, retry_after=60.0),
+        SeedError("seeds", "/x/a.txt", "no Published Date"),
+    ]
+    for error in errors:
+        copy = pickle.loads(pickle.dumps(error))
+        assert (type(copy), str(copy), copy.__dict__) == (type(error), str(error), error.__dict__)
+
+
+def test_many_feeds_are_parsed_in_worker_processes(tmp_path, store, fetcher, httpserver):
+    from aggregator.collector import PARSE_POOL_MIN
+
+    count = PARSE_POOL_MIN + 1
+    for number in range(count):
+        item = (f"g{number}", f"Story number {number} of the wire", GRAIN[2])
+        httpserver.expect_request(f"/rss{number}").respond_with_data(rss(item))
+    httpserver.expect_request("/html").respond_with_data(
+        "<html><body>no</body></html>", content_type="text/html"
+    )
+    lines = [f"- {{name: w{n}, url: '{httpserver.url_for(f'/rss{n}')}'}}\n" for n in range(count)]
+    lines.append(f"- {{name: page, url: '{httpserver.url_for('/html')}'}}\n")
+    config = make_config(tmp_path, "".join(lines))
+    report = collect(config, store, fetcher, now=NOW)
+    assert sum(s.new for s in report.sources) == count
+    (page,) = [s for s in report.sources if s.error]
+    assert page.source == "page" and "not a feed" in page.error

@@ -52,7 +52,13 @@ def cmd_collect(args: argparse.Namespace, config: Config) -> int:
         fetcher = Fetcher(config.fetch)
         try:
             report, published = run_pass(
-                config, store, fetcher, now=datetime.now(UTC), only=args.source, progress=progress
+                config,
+                store,
+                fetcher,
+                now=datetime.now(UTC),
+                only=args.source,
+                progress=progress,
+                publish_changes=not args.no_publish,
             )
         finally:
             fetcher.close()
@@ -465,6 +471,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME",
         help="collect only this source, due or not (repeatable)",
+    )
+    collect.add_argument(
+        "--no-publish",
+        action="store_true",
+        help="only collect; leave the feeds as they are until the next publish",
     )
     add("publish", "regenerate every category feed from the store", cmd_publish)
     add("serve", "serve the publish folder over HTTP", cmd_serve)

@@ -61,15 +61,17 @@ def run_pass(
     only: Sequence[str] | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    publish_changes: bool = True,
 ) -> tuple[PassReport, PublishReport | None]:
-    """Collect every due source (or exactly ``only``), prune, and publish what changed.
+    """Collect every due source (or exactly ``only``), prune, and publish what changed
+    (unless ``publish_changes`` is False: then a later full publish catches up).
 
-    Returns the pass report and the publish report (None when nothing needed publishing).
+    Returns the pass report and the publish report (None when nothing was published).
     Raises StoreError or PublishError; a source's own failure is only reported.
     """
     report = collect(config, store, fetcher, now=now, only=only, progress=progress, stop=stop)
     pruned = prune(config, store, now=now)
-    if not report.changed and not pruned:
+    if not publish_changes or (not report.changed and not pruned):
         return report, None
     published = publish.publish(config, store, changed_ids=None if pruned else report.changed_ids)
     ping_hub(config, fetcher, published)

@@ -90,7 +90,10 @@ def _timed_step(server: FeedServer, run: Callable[[], Measured]) -> Sample:
 def _collect_step(server: FeedServer, config: Path, params: Params) -> Sample:
     """A timed ``collect``, then an untimed ``sources --json`` to see which sources failed."""
     step = _timed_step(
-        server, lambda: wiredesk.cli(["collect", "--config", str(config)], timeout=params.timeout)
+        server,
+        lambda: wiredesk.cli(
+            ["collect", "--no-publish", "--config", str(config)], timeout=params.timeout
+        ),
     )
     if step["error"]:
         return step

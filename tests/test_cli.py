@@ -131,3 +131,10 @@ def test_every_command_has_help_and_config(command: str, capsys) -> None:
         main([command, "--help"])
     assert done.value.code == 0
     assert "--config" in capsys.readouterr().out
+
+
+def test_collect_without_publishing_leaves_the_feeds_alone(config_file: Path, capsys) -> None:
+    assert main(["collect", "--no-publish", "--config", str(config_file)]) == 0
+    assert not (config_file.parent / "feeds" / "all.rss").exists()
+    assert main(["publish", "--config", str(config_file)]) == 0
+    assert (config_file.parent / "feeds" / "all.rss").exists()

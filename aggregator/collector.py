@@ -18,9 +18,9 @@ import logging
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -46,7 +46,8 @@ MAX_RETRY_AFTER = timedelta(days=7)
 JITTER = 0.05  # of the interval, at most MAX_JITTER: spreads sources that share an interval
 MAX_JITTER = timedelta(minutes=2)
 
-PARSE_POOL_MIN = 8  # due feeds from which parsing moves to one process per core
+PARSE_POOL_MIN = 8  # due feeds from which parsing may move to one process per core
+PARSE_INLINE_FIRST = 4  # bodies parsed in this process before the pool starts
 
 Progress = Callable[[SourceReport], None]
 Parser = Callable[[str, FetchResult, datetime], ParsedFeed]
@@ -96,7 +97,7 @@ def collect(
     changed: list[str] = []
     feeds = sum(1 for s in due if not s.is_seed_folder)
     with (
-        _parser(feeds) as parser,
+        closing(_Parsers(feeds)) as parser,
         ThreadPoolExecutor(config.fetch.workers, thread_name_prefix="collect") as pool,
     ):
         futures = [
@@ -121,31 +122,40 @@ def collect(
     )
 
 
-@contextmanager
-def _parser(feeds: int) -> Iterator[Parser]:
-    """Where feeds are parsed: feedparser is pure Python and holds the GIL, so a pass with
-    many feeds parses them in one process per core while threads fetch and store."""
-    cores = os.cpu_count() or 1
-    if feeds < PARSE_POOL_MIN or cores < 2:
-        yield _parse_here
-        return
+class _Parsers:
+    """Where feeds are parsed. feedparser is pure Python and holds the GIL, so once a pass
+    has parsed a few bodies and may have many more (``feeds`` due), the rest go to one
+    process per core while threads keep fetching and storing. A pass of a few changed
+    feeds never pays for starting processes."""
+
+    def __init__(self, feeds: int) -> None:
+        self._lock = threading.Lock()
+        self._parsed = 0
+        self._may_pool = feeds >= PARSE_POOL_MIN and (os.cpu_count() or 1) > 1
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __call__(self, source: str, result: FetchResult, now: datetime) -> ParsedFeed:
+        with self._lock:
+            self._parsed += 1
+            if self._may_pool and self._pool is None and self._parsed > PARSE_INLINE_FIRST:
+                self._pool = _process_pool()
+            pool = self._pool
+        if pool is None:
+            return parse.parse_feed(source, result, now=now)
+        return pool.submit(parse.parse_feed, source, result, now=now).result()
+
+    def close(self) -> None:
+        """Stop the worker processes, if any were started."""
+        if self._pool is not None:
+            self._pool.shutdown()
+
+
+def _process_pool() -> ProcessPoolExecutor:
     # forkserver: workers fork from a clean single-threaded process, never from this one
     # while its fetch threads hold locks.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["aggregator.parse"])
-    with ProcessPoolExecutor(min(cores, feeds), mp_context=context) as pool:
-        yield _parse_in(pool)
-
-
-def _parse_here(source: str, result: FetchResult, now: datetime) -> ParsedFeed:
-    return parse.parse_feed(source, result, now=now)
-
-
-def _parse_in(pool: Executor) -> Parser:
-    def parse_in_pool(source: str, result: FetchResult, now: datetime) -> ParsedFeed:
-        return pool.submit(parse.parse_feed, source, result, now=now).result()
-
-    return parse_in_pool
+    return ProcessPoolExecutor(os.cpu_count(), mp_context=context)
 
 
 def prune(config: Config, store: Store, *, now: datetime) -> int:

@@ -312,9 +312,9 @@ def test_source_errors_survive_a_trip_between_processes() -> None:
 
 
 def test_many_feeds_are_parsed_in_worker_processes(tmp_path, store, fetcher, httpserver):
-    from aggregator.collector import PARSE_POOL_MIN
+    from aggregator.collector import PARSE_INLINE_FIRST, PARSE_POOL_MIN
 
-    count = PARSE_POOL_MIN + 1
+    count = max(PARSE_POOL_MIN, PARSE_INLINE_FIRST) + 2
     for number in range(count):
         item = (f"g{number}", f"Story number {number} of the wire", GRAIN[2])
         httpserver.expect_request(f"/rss{number}").respond_with_data(rss(item))

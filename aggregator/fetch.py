@@ -14,8 +14,10 @@ headers are bounded by the per-read timeout only.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +49,11 @@ _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _CHUNK = 64 * 1024
 
 
+def _ca_bundle() -> str | bool:
+    """The CA bundle requests would take from the environment, else the default."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+
 class Fetcher:
     """Fetches feeds over one pooled HTTP session; safe to share between threads."""
 
@@ -62,6 +69,11 @@ class Fetcher:
         self._session.headers.update(
             {"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate", "Accept": _ACCEPT}
         )
+        if not urllib.request.getproxies():
+            # No proxy is configured: skip requests' per-request scan of the environment for
+            # proxies and netrc (a fifth of the CPU of a 304), but keep a custom CA bundle.
+            self._session.trust_env = False
+            self._session.verify = _ca_bundle()
         self._hosts: dict[str, threading.BoundedSemaphore] = {}
         self._hosts_lock = threading.Lock()
 

@@ -65,15 +65,15 @@ Business groups welcomed the plan.
 """
 
 
-def make_config(tmp_path: Path, sources: str, extra: str = "") -> Config:
+def make_config(tmp_path: Path, sources: str, extra: str = "", hub: str = "") -> Config:
     path = tmp_path / "feeds.yaml"
     path.write_text(
         textwrap.dedent(
-            """
+            f"""
             store: data/test.db
-            publish: {dir: out, base_url: "http://127.0.0.1:8080/"}
-            defaults: {interval: 1h, timeout: 5s}
-            fetch: {workers: 4}
+            publish: {{dir: out, base_url: "http://127.0.0.1:8080/", hub: {hub or "null"}}}
+            defaults: {{interval: 1h, timeout: 5s}}
+            fetch: {{workers: 4}}
             """
         )
         + extra
@@ -328,3 +328,18 @@ def test_many_feeds_are_parsed_in_worker_processes(tmp_path, store, fetcher, htt
     assert sum(s.new for s in report.sources) == count
     (page,) = [s for s in report.sources if s.error]
     assert page.source == "page" and "not a feed" in page.error
+
+
+def test_the_websub_hub_is_pinged_with_the_changed_feeds(tmp_path, store, fetcher, httpserver):
+    httpserver.expect_request("/rss").respond_with_data(rss(GRAIN))
+    httpserver.expect_request("/hub", method="POST").respond_with_data("", status=204)
+    config = make_config(
+        tmp_path,
+        f"- {{name: wire, url: '{httpserver.url_for('/rss')}'}}\n",
+        hub=httpserver.url_for("/hub"),
+    )
+    run_pass(config, store, fetcher, now=NOW)
+    (ping,) = [request for request, _ in httpserver.log if request.path == "/hub"]
+    assert ping.form["hub.mode"] == "publish"
+    assert "http://127.0.0.1:8080/all.rss" in ping.form.getlist("hub.url")
+    (tmp_path / "out" / "all.rss").read_text(encoding="utf-8").index('rel="hub"')

@@ -91,7 +91,7 @@ class Daemon:
         self.server = FeedServer(app)
         self.server.start(self.config.server.host, self.config.server.port)
         log.info(
-            "serving %s on http://%s:%d/",
+            "serving %s on http://%s:%s/",
             self.config.publish.dir,
             self.config.server.host,
             self.server.port,

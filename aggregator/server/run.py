@@ -56,7 +56,8 @@ class FeedServer:
             if isinstance(server, MultiSocketServer)
             else [(server.effective_host, server.effective_port)]
         )
-        self._server, self._socket_map, self._port = server, socket_map, listening[0][1]
+        # waitress reports the port as the string getnameinfo gives.
+        self._server, self._socket_map, self._port = server, socket_map, int(listening[0][1])
         self._waker = trigger(socket_map)
         self._thread = threading.Thread(target=server.run, name="wiredesk-http", daemon=True)
         self._thread.start()

@@ -16,7 +16,7 @@ from lxml.etree import ParserError
 
 from aggregator.config import load_config
 from aggregator.configedit import add_source, check_new_source, unique_name
-from aggregator.errors import ParseError, WiredeskError
+from aggregator.errors import ConfigError, ConfigProblem, ParseError, WiredeskError
 from aggregator.models import AddResult, FeedLink, FetchResult, ParsedFeed
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
@@ -76,12 +76,16 @@ def add_feed(
     page, add the feed it announces (``pick``, 1-based, chooses among several). The name
     defaults to a unique slug of the feed's title.
 
-    Raises ConfigError when the name or URL is already configured; SeveralFeedsError when a
+    Raises ConfigError when ``url`` is not an http(s) URL or the name or URL is already
+    configured; SeveralFeedsError when a
     page offers several feeds and ``pick`` does not choose one; ParseError when there is no
     feed on the page or the feed is broken; and whatever ``fetch`` raises. The config file
     is written only when everything succeeded.
     """
     config = load_config(config_path)
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        problem = f"{url}: expected an http:// or https:// URL"
+        raise ConfigError([ConfigProblem(str(config_path), None, "sources", problem)])
     check_new_source(config, url=url, name=name)
     result = fetch(url)
     feed = _as_feed(url, result, parse)

@@ -165,6 +165,17 @@ def test_a_missing_page_is_the_fetch_error(site: HTTPServer, config: Path) -> No
         add(config, site.url_for("/gone"))
 
 
+@pytest.mark.parametrize("url", ["ftp://files.example/feed.xml", "news.example/feed"])
+def test_a_url_that_is_not_http_is_refused_before_fetching(config: Path, url: str) -> None:
+    def no_fetch(url: str) -> FetchResult:
+        raise AssertionError(f"fetched {url}")
+
+    before = config.read_bytes()
+    with pytest.raises(ConfigError, match=f"{url}: expected an http:// or https:// URL"):
+        add_feed(config, url, name=None, interval=None, pick=None, fetch=no_fetch, parse=parse)
+    assert config.read_bytes() == before
+
+
 def test_a_configured_feed_or_taken_name_is_refused_before_any_change(
     site: HTTPServer, config: Path
 ) -> None:

@@ -354,6 +354,15 @@ def test_stop_closes_open_connections_and_frees_the_port(tmp_path: Path) -> None
     server.stop()  # a second stop is harmless
 
 
+def test_port_is_a_number_so_the_startup_log_line_formats(tmp_path: Path) -> None:
+    server = FeedServer(make_app(tmp_path, max_age=60))
+    server.start("127.0.0.1", 0)
+    try:
+        assert "port %d" % server.port == f"port {server.port}"  # noqa: UP031
+    finally:
+        server.stop()
+
+
 def test_start_reports_an_address_in_use(tmp_path: Path) -> None:
     server = FeedServer(make_app(tmp_path, max_age=60))
     server.start("127.0.0.1", 0)

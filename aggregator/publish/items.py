@@ -108,7 +108,7 @@ def channel(config: Config, category: Category) -> Channel:
 def item(article: Article, sources: Mapping[str, Source], base_url: str) -> Item:
     """The published form of ``article``; ``sources`` names the config's sources."""
     carriers = article.sources or (article.source,)
-    links = _unique(map(http_url, article.links or (article.link,)))
+    links = story_links(article, base_url)
     first = sources.get(carriers[0])
     titles = tuple(_source_title(name, sources) for name in carriers)
     body = clean(article.content or article.summary)
@@ -128,6 +128,18 @@ def item(article: Article, sources: Mapping[str, Source], base_url: str) -> Item
         sources=carriers,
         links=links,
     )
+
+
+def story_links(article: Article, base_url: str) -> tuple[str, ...]:
+    """The http(s) links that carried ``article``, in order, for publishing.
+
+    A seed copy's link is a permalink page named after the seed's own id; once merged
+    into a story of another id that page is never written, so every permalink page
+    other than the story's own is left out.
+    """
+    own, pages = f"{base_url}{page_name(article.id)}", f"{base_url}articles/"
+    links = map(http_url, article.links or (article.link,))
+    return _unique(link for link in links if link == own or not link.startswith(pages))
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 from aggregator.config import Source
 from aggregator.filters import plain_text
 from aggregator.models import Article
-from aggregator.publish.items import FORMATS, Channel, clean, http_url
+from aggregator.publish.items import FORMATS, Channel, clean, story_links
 
 _FORMAT_NAMES = {".rss": "RSS", ".atom": "Atom", ".json": "JSON Feed"}
 
@@ -80,7 +80,7 @@ def article_page(article: Article, sources: Mapping[str, Source], home: Channel)
     if article.related:
         related = "".join(f"\n<li>{escape(clean(headline))}</li>" for headline in article.related)
         parts.append(f"<h2>Related</h2>\n<ul>{related}\n</ul>")
-    parts.append(f"<h2>Sources</h2>\n<ul>{_sources(article, sources)}\n</ul>")
+    parts.append(f"<h2>Sources</h2>\n<ul>{_sources(article, sources, home.base_url)}\n</ul>")
     return _html(title, home.language, "", "\n".join(parts))
 
 
@@ -89,12 +89,12 @@ def _time(moment: datetime) -> str:
     return f'<time datetime="{moment.isoformat()}">{moment:%d %B %Y %H:%M} UTC</time>'
 
 
-def _sources(article: Article, sources: Mapping[str, Source]) -> str:
+def _sources(article: Article, sources: Mapping[str, Source], base_url: str) -> str:
     rows = []
     for name in article.sources or (article.source,):
         source = sources.get(name)
         rows.append(f"\n<li>{escape(clean(source.title or name) if source else name)}</li>")
-    for link in filter(None, map(http_url, article.links or (article.link,))):
+    for link in story_links(article, base_url):
         rows.append(f'\n<li><a href="{escape(link)}">{escape(link)}</a></li>')
     return "".join(rows)
 

@@ -56,6 +56,7 @@ class FeedServer:
             if isinstance(server, MultiSocketServer)
             else [(server.effective_host, server.effective_port)]
         )
+        # waitress reports the port as the string getnameinfo gives.
         self._server, self._socket_map, self._port = server, socket_map, int(listening[0][1])
         self._waker = trigger(socket_map)
         self._thread = threading.Thread(target=server.run, name="wiredesk-http", daemon=True)

@@ -1,0 +1,216 @@
+"""The config tools of issue 8 through ``main([...])``, the way a user runs them: add,
+remove, import-opml, export-opml, schema, and preview (with --why) on stored stories."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from pytest_httpserver import HTTPServer
+
+from aggregator.cli import main
+from aggregator.config import load_config
+from tests.conftest import FIXTURES, ROOT
+
+HERE = FIXTURES / "cli_tools"
+TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml", ".html": "text/html"}
+STRIKE = "Lighthouse keepers vote to strike over night shifts"
+CUP = "Lighthouse Rovers lift the regional cup"
+TRAM = "Council approves tram line to the ferry terminal"
+
+
+@pytest.fixture
+def site(httpserver: HTTPServer) -> HTTPServer:
+    """The fixture feeds and page, served from 127.0.0.1."""
+    for path in HERE.iterdir():
+        if path.suffix in TYPES:
+            httpserver.expect_request(f"/{path.name}").respond_with_data(
+                path.read_bytes(), content_type=TYPES[path.suffix]
+            )
+    return httpserver
+
+
+@pytest.fixture
+def config(tmp_path: Path, site: HTTPServer) -> Path:
+    """A config with one local feed and three categories: include/exclude and nested."""
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            # The desk's config; this comment must survive every edit.
+            store: data/wiredesk.db
+            publish: {{dir: out, base_url: "http://127.0.0.1:8080/"}}
+            sources:
+              - name: quay
+                url: "{site.url_for("/quay.rss")}"
+            categories:
+              - name: coast
+                include: [lighthouse]
+                exclude: [football]
+              - name: transit
+                any:
+                  - section: Ferries
+                  - all: [{{include: [tram]}}, {{not: {{include: [football]}}}}]
+            """
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "--config", str(config)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def source_urls(config: Path) -> dict[str, str | None]:
+    return {s.name: s.url for s in load_config(config).sources}
+
+
+# --- add and remove ---------------------------------------------------------------------
+
+
+def test_add_a_feed_url_names_it_from_its_title(capsys, config: Path, site: HTTPServer) -> None:
+    before = config.read_text(encoding="utf-8")
+    code, out, _ = run(capsys, config, "add", site.url_for("/dunes.atom"), "--interval", "2h")
+    assert code == 0
+    assert out.startswith("added dune-watch: Dune Watch (1 entries)")
+    assert source_urls(config)["dune-watch"] == site.url_for("/dunes.atom")
+    assert config.read_text(encoding="utf-8").startswith(before.split("categories:")[0])
+
+
+def test_a_page_with_several_feeds_lists_them_and_changes_nothing(
+    capsys, config: Path, site: HTTPServer
+) -> None:
+    before = config.read_bytes()
+    code, out, err = run(capsys, config, "add", site.url_for("/two-feeds.html"))
+    assert code == 1 and out == ""
+    assert "offers 2 feeds; choose one with --pick N" in err
+    assert f"1. Quayside Bulletin <{site.url_for('/quay.rss')}>" in err
+    assert f"2. Dune Watch <{site.url_for('/dunes.atom')}>" in err
+    assert config.read_bytes() == before
+
+
+def test_pick_chooses_one_of_a_pages_feeds(capsys, config: Path, site: HTTPServer) -> None:
+    code, out, _ = run(capsys, config, "add", site.url_for("/two-feeds.html"), "--pick", "2")
+    assert code == 0 and "dune-watch" in out
+    assert source_urls(config)["dune-watch"] == site.url_for("/dunes.atom")
+
+
+def test_adding_a_configured_feed_again_is_refused(capsys, config: Path, site: HTTPServer) -> None:
+    code, _, err = run(capsys, config, "add", site.url_for("/two-feeds.html"), "--pick", "1")
+    assert code == 2
+    assert "already configured as 'quay'" in err
+
+
+def test_remove_takes_a_source_out_and_keeps_the_comments(
+    capsys, config: Path, site: HTTPServer
+) -> None:
+    run(capsys, config, "add", site.url_for("/dunes.atom"), "--name", "dunes")
+    code, out, _ = run(capsys, config, "remove", "dunes")
+    assert code == 0 and out.startswith("removed dunes")
+    assert "dunes" not in source_urls(config)
+    assert config.read_text(encoding="utf-8").startswith("# The desk's config;")
+    code, _, err = run(capsys, config, "remove", "dunes")
+    assert code == 2 and "no source named 'dunes'" in err
+
+
+# --- OPML and schema --------------------------------------------------------------------
+
+
+def test_import_opml_then_export_it(capsys, config: Path) -> None:
+    code, out, _ = run(capsys, config, "import-opml", str(HERE / "desk.opml"))
+    assert code == 0
+    assert out.splitlines()[:2] == [
+        "added 3 sources: tide-tables, gull-gazette, inland-courier",
+        "extended category coast",
+    ]
+    code, out, _ = run(capsys, config, "import-opml", str(HERE / "desk.opml"))
+    assert code == 0 and out.startswith("added 0 sources")
+    code, out, _ = run(capsys, config, "export-opml")
+    assert code == 0
+    body = etree.fromstring(out.encode("utf-8")).find("body")
+    coast = body.find("outline[@text='coast']")
+    assert [o.get("xmlUrl") for o in coast] == [
+        "https://tides.example/feed.xml",
+        "https://gulls.example/rss",
+    ]
+    top = [o.get("xmlUrl") for o in body.findall("outline[@xmlUrl]")]
+    assert "https://inland.example/atom.xml" in top
+
+
+def test_schema_prints_the_shipped_schema(capsys) -> None:
+    assert main(["schema"]) == 0
+    out = capsys.readouterr().out
+    assert out == (ROOT / "config" / "feeds.schema.json").read_text(encoding="utf-8")
+    assert json.loads(out)["type"] == "object"
+
+
+# --- preview ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def collected(capsys, config: Path) -> dict[str, str]:
+    """Collect the local feed; the stored stories' ids by title."""
+    assert main(["collect", "--config", str(config)]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, config, "articles", "--json")
+    assert code == 0
+    return {a["title"]: a["id"] for a in json.loads(out)}
+
+
+def test_preview_lists_what_include_and_exclude_select(capsys, config, collected) -> None:
+    code, out, _ = run(capsys, config, "preview", "coast", "--json")
+    assert code == 0
+    assert [a["title"] for a in json.loads(out)] == [STRIKE]
+    code, out, _ = run(capsys, config, "preview", "transit")
+    assert code == 0 and TRAM in out and STRIKE not in out
+
+
+def test_why_names_the_include_word(capsys, config, collected) -> None:
+    code, out, _ = run(capsys, config, "preview", "coast", "--why", collected[STRIKE])
+    assert code == 0
+    assert out.splitlines()[0] == STRIKE
+    assert out.splitlines()[1].startswith("coast: selected:")
+    assert "include: 'lighthouse' found in title" in out
+
+
+def test_why_names_the_exclude_word(capsys, config, collected) -> None:
+    code, out, _ = run(capsys, config, "preview", "coast", "--why", collected[CUP], "--json")
+    assert code == 0
+    verdict = json.loads(out)
+    assert verdict["matched"] is False
+    assert verdict["reason"] == "exclude: 'football' found in summary"
+
+
+def test_why_walks_the_nested_rule(capsys, config, collected) -> None:
+    code, out, _ = run(capsys, config, "preview", "transit", "--why", collected[TRAM], "--json")
+    assert code == 0 and json.loads(out)["matched"] is True
+    assert "any[1].all[0].include: 'tram' found in title" in json.loads(out)["reason"]
+    code, out, _ = run(capsys, config, "preview", "transit", "--why", collected[CUP], "--json")
+    assert json.loads(out)["matched"] is False
+    assert json.loads(out)["reason"].startswith("any: no sub-rule matched")
+
+
+def test_why_with_an_unknown_id_is_one_error_line(capsys, config, collected) -> None:
+    code, out, err = run(capsys, config, "preview", "coast", "--why", "0000")
+    assert code == 1 and out == ""
+    assert err == "error: 0000: no stored article has this id\n"
+
+
+def test_json_outputs_parse(capsys, config, collected) -> None:
+    for argv in (
+        ["sources", "--json"],
+        ["articles", "--json", "--category", "coast"],
+        ["articles", "--json", "--search", 'tram "ferry terminal'],
+        ["preview", "all", "--json", "--limit", "2"],
+    ):
+        code, out, _ = run(capsys, config, *argv)
+        assert code == 0, argv
+        assert isinstance(json.loads(out), list), argv
+    code, out, _ = run(capsys, config, "preview", "all", "--json", "--limit", "2")
+    assert len(json.loads(out)) == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -64,8 +65,13 @@ def cmd_collect(args: argparse.Namespace, config: Config) -> int:
             fetcher.close()
     rows = [_summary_row(r) for r in report.sources]
     _table(["source", "new", "merged", "updated", "unchanged", "not modified", "errors"], rows)
+    if not report.sources:
+        print("no source is due; collect --source NAME fetches one anyway")
     written = len(published.written) if published else 0
-    print(f"{len(report.changed_ids)} stories changed; {written} published files written")
+    print(
+        f"{_count(len(report.changed_ids), 'story', 'stories')} changed; "
+        f"{_count(written, 'published file')} written"
+    )
     return EXIT_OK
 
 
@@ -155,9 +161,6 @@ def cmd_articles(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return EXIT_OK
     _article_table(articles)
-    return EXIT_OK
-    rows = [[_short(_iso(a.published)), ", ".join(a.sources), a.title, a.id] for a in articles]
-    _table(["published", "sources", "title", "id"], rows)
     return EXIT_OK
 
 
@@ -326,6 +329,10 @@ def _summary_row(report: SourceReport) -> list[object]:
     ]
 
 
+def _count(number: int, singular: str, plural: str = "") -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -372,7 +379,11 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(*headers)
+        table = Table()
+        for header in headers:
+            # Ids and names are copied into other commands: never cut them.
+            keep_whole = header in {"id", "name", "source"}
+            table.add_column(header, no_wrap=keep_whole)
         for row in rows:
             table.add_row(*(str(cell) for cell in row))
         Console().print(table)
@@ -552,6 +563,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`... | head`): not an error worth a trace.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

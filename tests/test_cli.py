@@ -138,3 +138,33 @@ def test_collect_without_publishing_leaves_the_feeds_alone(config_file: Path, ca
     assert not (config_file.parent / "feeds" / "all.rss").exists()
     assert main(["publish", "--config", str(config_file)]) == 0
     assert (config_file.parent / "feeds" / "all.rss").exists()
+
+
+def test_a_closed_pipe_is_not_a_traceback() -> None:
+    script = (
+        "import sys\n"
+        "from aggregator import cli\n"
+        "def closed(args, config):\n"
+        "    raise BrokenPipeError\n"
+        "cli.cmd_check = closed\n"
+        f"sys.exit(cli.main(['check', '--config', {str(ROOT / 'config/feeds.yaml')!r}]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_a_pass_with_nothing_due_says_so(config_file: Path, capsys) -> None:
+    main(["collect", "--config", str(config_file)])
+    capsys.readouterr()
+    assert main(["collect", "--config", str(config_file)]) == 0
+    out = capsys.readouterr().out
+    assert "no source is due" in out
+    assert "0 stories changed; 0 published files written" in out

@@ -154,7 +154,7 @@ def cmd_articles(args: argparse.Namespace, config: Config) -> int:
     category = _category(config, args.category) if args.category else None
     now = datetime.now(UTC)
     with _open(config) as store:
-        articles = list(_select(store, category, args.search, args.limit, now))
+        articles = list(_select(store, category, args.search or None, args.limit, now))
     if args.json:
         categories = filters.categories_with_all(config)
         payload = [_article_json(a, categories, now) for a in articles]

@@ -150,7 +150,7 @@ class Model(BaseModel):
 class PublishConfig(Model):
     """Where and how the category feeds are written."""
 
-    dir: RelPath = Field(default=Path("feeds"), description="folder the feeds are written to")
+    dir: RelPath = Field(default=Path("../feeds"), description="folder the feeds are written to")
     base_url: str = Field(
         default="http://127.0.0.1:8080/",
         pattern=r"^https?://[^\s]+/$",

@@ -32,6 +32,7 @@ from aggregator.models import Article, Enclosure, FetchResult, ParsedFeed
 # feedgen/lxml raise on them when the articles are published.
 _CONTROL = dict.fromkeys([*range(9), 11, 12, *range(14, 32), 127])
 _WHITESPACE = re.compile(r"\s+")
+_EXPAT_PLACE = re.compile(r"^<unknown>:\d+:\d+: ")
 _SCHEMES = {"http", "https", "mailto"}
 _DROP_WITH_CONTENT = {"script", "style"}
 _BOMS = (
@@ -196,7 +197,10 @@ def _check_is_feed(source: str, parsed: Any, text: str, media_type: str) -> None
 
 
 def _reason(parsed: Any) -> str:
-    return _WHITESPACE.sub(" ", str(parsed.get("bozo_exception", "malformed"))).strip()
+    reason = _WHITESPACE.sub(" ", str(parsed.get("bozo_exception", "malformed"))).strip()
+    # expat's "<unknown>:line:col" counts the text after our cleaning, not the server's
+    # bytes, so it would point at the wrong line: keep only the reason.
+    return _EXPAT_PLACE.sub("", reason)
 
 
 def _article(source: str, entry: Any, feed_url: str, now: datetime) -> Article:

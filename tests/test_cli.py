@@ -168,3 +168,10 @@ def test_a_pass_with_nothing_due_says_so(config_file: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "no source is due" in out
     assert "0 stories changed; 0 published files written" in out
+
+
+def test_an_empty_search_lists_everything(config_file: Path, capsys) -> None:
+    main(["collect", "--config", str(config_file)])
+    capsys.readouterr()
+    main(["articles", "--config", str(config_file), "--json", "--search", ""])
+    assert len(json.loads(capsys.readouterr().out)) == 2

@@ -348,3 +348,23 @@ def test_xinclude_is_never_fetched(httpserver: HTTPServer) -> None:
     article = only(rss(item(f"<description>before {include} after</description>")))
     assert "pwned" not in article.summary + article.content
     assert httpserver.log == []
+
+
+def test_a_truncated_feed_gives_the_reason_without_expat_noise() -> None:
+    from datetime import UTC, datetime
+
+    from aggregator.errors import ParseError
+    from aggregator.models import FetchResult
+    from aggregator.parse import parse_feed
+
+    body = b'<?xml version="1.0"?>\n<rss version="2.0">\n<channel>\n<title>Cut'
+    result = FetchResult(
+        url="http://127.0.0.1/rss",
+        status=200,
+        content=body,
+        headers={"content-type": "application/rss+xml"},
+    )
+    with pytest.raises(ParseError) as caught:
+        parse_feed("wire", result, now=datetime.now(UTC))
+    assert "<unknown>" not in str(caught.value)
+    assert str(caught.value) == "wire: not a usable feed: no element found"

@@ -17,7 +17,7 @@ import pytest
 from aggregator.errors import StoreError
 from aggregator.models import Article, SourceState
 from aggregator.store import ArticleQuery, open_store, sqlite
-from aggregator.store.schema import V1
+from aggregator.store.schema import V1, V2, VERSION
 from aggregator.store.sqlite import SQLiteStore
 from tests.conftest import ROOT
 
@@ -284,7 +284,7 @@ def test_a_version_1_database_is_migrated_with_its_rows(tmp_path: Path) -> None:
     assert migrated.ingest("bb", [article("bb", 1, KARABAKH_REWORDED)], state("bb")).merged
     migrated.close()
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone() == (2,)
+        assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)
 
 
 def test_a_database_from_a_newer_wiredesk_is_refused(tmp_path: Path) -> None:

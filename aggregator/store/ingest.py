@@ -23,6 +23,7 @@ from aggregator.store.rows import (
     carriers_of,
     day_number,
     labels,
+    to_micros,
 )
 from aggregator.store.text import plain_text
 
@@ -260,8 +261,12 @@ class Ingest:
         conn = self._conn
         conn.executemany(_UPSERT, [article_row(s.pk, s.article) for s in dirty])
         conn.executemany(
-            "INSERT INTO carriers (article_pk, source, guid, link, seed) VALUES (?, ?, ?, ?, ?)",
-            self._new_carriers,
+            "INSERT INTO carriers (article_pk, source, guid, link, seed, published)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (*carried, to_micros(self._stories[carried[0]].article.published))
+                for carried in self._new_carriers
+            ],
         )
         conn.executemany(
             "UPDATE carriers SET link = ? WHERE source = ? AND guid = ?", self._moved_links
@@ -270,8 +275,12 @@ class Ingest:
         conn.executemany("DELETE FROM articles_fts WHERE rowid = ?", old)
         conn.executemany("DELETE FROM headline_words WHERE article_pk = ?", old)
         conn.executemany(
-            "INSERT INTO labels (label, article_pk) VALUES (?, ?)",
-            [(label, s.pk) for s in dirty for label in labels(s.article)],
+            "INSERT INTO labels (label, published, article_pk) VALUES (?, ?, ?)",
+            [
+                (label, to_micros(s.article.published), s.pk)
+                for s in dirty
+                for label in labels(s.article.section, s.article.tags)
+            ],
         )
         conn.executemany(
             "INSERT INTO articles_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)",

@@ -61,7 +61,7 @@ def _walk(
     query: ArticleQuery, table: str, column: str, value: str, after: After | None, size: int
 ) -> Sql:
     """One key's newest ``size`` stories from ``table``'s (key, published, article_pk) index."""
-    where, params = _conditions(query, "article_pk", skip=table, after=after)
+    where, params = _conditions(query, f"{table}.article_pk", skip=table, after=after)
     sql = (
         f"SELECT DISTINCT published, article_pk AS pk FROM {table} WHERE {column} = ?"
         f"{''.join(' AND ' + w for w in where)}"
@@ -73,7 +73,7 @@ def _walk(
 def _scan(query: ArticleQuery, after: After | None, size: int) -> Sql:
     """The newest ``size`` stories read from ``articles`` (its published index, or the
     ids or search matches sorted on narrow rows)."""
-    where, params = _conditions(query, "pk", skip="", after=after)
+    where, params = _conditions(query, "articles.pk", skip="", after=after)
     if query.seeds_only:
         where.append("path != ''")
     sql = (

@@ -177,6 +177,37 @@ def test_near_duplicates_are_folded_only_when_asked(
     assert near_store.ingest("cc", [later], state("cc")).new
 
 
+def test_turning_near_duplicates_on_later_still_finds_earlier_stories(tmp_path: Path) -> None:
+    path = str(tmp_path / "later.db")
+    plain = SQLiteStore(path)
+    plain.ingest("aa", [article("aa", 1, KARABAKH)], state("aa"))
+    plain.close()
+    near = SQLiteStore(path, similarity=0.8)
+    assert near.ingest("bb", [article("bb", 1, KARABAKH_REWORDED)], state("bb")).merged
+    near.close()
+    plain = SQLiteStore(path)
+    edited = article("aa", 1, KARABAKH, summary="Edited while matching was off.")
+    plain.ingest("aa", [edited, article("aa", 2, "Ferry strike ends")], state("aa"))
+    plain.close()
+    near = SQLiteStore(path, similarity=0.8)
+    reworded = article("cc", 1, "Ferry strike ends today")
+    assert near.ingest("cc", [reworded], state("cc")).merged == ("aa-2",)
+    near.close()
+
+
+def test_an_edit_keeps_search_and_sections_in_step(store: SQLiteStore) -> None:
+    first = article("aa", 1, "Ferry strike ends", summary="Crews return.", tags=("World",))
+    store.ingest("aa", [first], state("aa"))
+    retagged = article("aa", 1, "Ferry strike ends", summary="Crews return.", tags=("Europe",))
+    store.ingest("aa", [retagged], state("aa"))
+    assert everything(store, sections=("world",)) == []
+    assert [a.id for a in everything(store, sections=("europe",), search="crews")] == ["aa-1"]
+    rewritten = article("aa", 1, "Ferry strike ends", summary="Sailors return.", tags=("Europe",))
+    store.ingest("aa", [rewritten], state("aa"))
+    assert everything(store, search="crews") == []
+    assert [a.id for a in everything(store, search="sailors", sections=("EUROPE",))] == ["aa-1"]
+
+
 def test_near_duplicates_within_one_pass_are_folded(near_store: SQLiteStore) -> None:
     both = [article("aa", 1, KARABAKH), article("aa", 2, KARABAKH_REWORDED)]
     assert near_store.ingest("aa", both, state("aa")).new == ("aa-1",)

@@ -3,6 +3,7 @@
 python bench/store_bench.py                      # ingest cases, queries over 1k and 100k, memory
 python bench/store_bench.py --million            # also: every query over 1M stored stories
 python bench/store_bench.py --json after.json --before bench/store_before.json
+python bench/store_bench.py --memory-only    # only the peak-memory child
 
 ``--json PATH`` saves the figures; ``--before PATH`` reads figures saved from an older
 Wiredesk and prints them beside this run's. Query figures are the median of 5 runs; the
@@ -185,7 +186,7 @@ def query_cases(tmp: Path, sizes: list[int]) -> list[tuple[str, int, float]]:
 
 def memory_child(folder: str) -> None:
     """Collect 100k stories, publish, search; print peak RSS in MB after each step as JSON."""
-    peaks: dict[str, float] = {}
+    peaks = {"peak MB at start": _peak_mb()}
     store = SQLiteStore(str(Path(folder) / "m.db"))
     for k in range(100):
         batch = articles(f"s{k % 20}", 1000, 90, offset=k * 1000)
@@ -222,8 +223,10 @@ def main() -> None:
     sizes = [1_000, 100_000, *([1_000_000] if "--million" in sys.argv else [])]
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        timed = ingest_cases(tmp) + query_cases(tmp, sizes)
+        # first, while this process is small: a child starts from its parent's peak RSS
         memory = memory_cases(tmp)
+        only_memory = "--memory-only" in sys.argv
+        timed = [] if only_memory else ingest_cases(tmp) + query_cases(tmp, sizes)
     before = json.loads(Path(_option("--before")).read_text()) if _option("--before") else {}
     figures = {case: value for case, _, value in timed + memory}
     if _option("--json"):

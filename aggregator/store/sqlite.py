@@ -32,6 +32,7 @@ from aggregator.store.schema import migrate
 
 BATCH = 500
 BUSY_TIMEOUT_MS = 10_000
+CHECKPOINT_PAGES = 10_000
 _SAVE_STATE = (
     f"INSERT INTO sources ({SOURCE_COLUMNS}) VALUES ({', '.join('?' * 13)})"
     " ON CONFLICT (name) DO UPDATE SET "
@@ -66,6 +67,9 @@ class SQLiteStore:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            # a pass writes a few hundred index pages; checkpointing (and syncing) every
+            # ~40 MB instead of 4 MB writes each hot page to the database file once, not 10x
+            conn.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
         except (sqlite3.Error, ValueError) as e:

@@ -42,12 +42,18 @@ _FOLD = _PunctuationToSpace()
 def normalise_headline(headline: str) -> str:
     """The dedup form of a headline: NFKC, no HTML tags or entities, case-folded, every
     quote, dash and other punctuation folded away, whitespace collapsed."""
-    text = html.unescape(_TAG.sub(" ", headline))
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = fold_case(html.unescape(_TAG.sub(" ", headline)))
+    return _WHITESPACE.sub(" ", text.translate(_FOLD)).strip()
+
+
+def fold_case(text: str) -> str:
+    """``text`` in the form that compares Unicode case-insensitively: NFKC, case-folded,
+    and Turkish "İ" folded like "I" ("TÜRKİYE", "Türkiye" and "ＴÜＲＫＩＹＥ" all give
+    "türkiye"). The store keys sections and tags by it."""
     # casefold can leave text that NFKC changes again (so the key would not be idempotent),
     # and turns Turkish "İ" into "i" plus a combining dot that "I" never gets.
-    text = unicodedata.normalize("NFKC", text).replace("i\u0307", "i")
-    return _WHITESPACE.sub(" ", text.translate(_FOLD)).strip()
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return folded.replace("i\u0307", "i")
 
 
 def story_day(published: datetime) -> date:

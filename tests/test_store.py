@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -17,7 +18,7 @@ import pytest
 from aggregator.errors import StoreError
 from aggregator.models import Article, SourceState
 from aggregator.store import ArticleQuery, open_store, sqlite
-from aggregator.store.schema import V1
+from aggregator.store.schema import V1, V2, VERSION
 from aggregator.store.sqlite import SQLiteStore
 from tests.conftest import ROOT
 
@@ -176,6 +177,37 @@ def test_near_duplicates_are_folded_only_when_asked(
     assert near_store.ingest("cc", [later], state("cc")).new
 
 
+def test_turning_near_duplicates_on_later_still_finds_earlier_stories(tmp_path: Path) -> None:
+    path = str(tmp_path / "later.db")
+    plain = SQLiteStore(path)
+    plain.ingest("aa", [article("aa", 1, KARABAKH)], state("aa"))
+    plain.close()
+    near = SQLiteStore(path, similarity=0.8)
+    assert near.ingest("bb", [article("bb", 1, KARABAKH_REWORDED)], state("bb")).merged
+    near.close()
+    plain = SQLiteStore(path)
+    edited = article("aa", 1, KARABAKH, summary="Edited while matching was off.")
+    plain.ingest("aa", [edited, article("aa", 2, "Ferry strike ends")], state("aa"))
+    plain.close()
+    near = SQLiteStore(path, similarity=0.8)
+    reworded = article("cc", 1, "Ferry strike ends today")
+    assert near.ingest("cc", [reworded], state("cc")).merged == ("aa-2",)
+    near.close()
+
+
+def test_an_edit_keeps_search_and_sections_in_step(store: SQLiteStore) -> None:
+    first = article("aa", 1, "Ferry strike ends", summary="Crews return.", tags=("World",))
+    store.ingest("aa", [first], state("aa"))
+    retagged = article("aa", 1, "Ferry strike ends", summary="Crews return.", tags=("Europe",))
+    store.ingest("aa", [retagged], state("aa"))
+    assert everything(store, sections=("world",)) == []
+    assert [a.id for a in everything(store, sections=("europe",), search="crews")] == ["aa-1"]
+    rewritten = article("aa", 1, "Ferry strike ends", summary="Sailors return.", tags=("Europe",))
+    store.ingest("aa", [rewritten], state("aa"))
+    assert everything(store, search="crews") == []
+    assert [a.id for a in everything(store, search="sailors", sections=("EUROPE",))] == ["aa-1"]
+
+
 def test_near_duplicates_within_one_pass_are_folded(near_store: SQLiteStore) -> None:
     both = [article("aa", 1, KARABAKH), article("aa", 2, KARABAKH_REWORDED)]
     assert near_store.ingest("aa", both, state("aa")).new == ("aa-1",)
@@ -243,6 +275,114 @@ def test_queries_filter_and_page_newest_first(store: SQLiteStore) -> None:
     ]
 
 
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read stories 4 at a time, so a handful of stories crosses several page boundaries."""
+    monkeypatch.setattr(sqlite, "BATCH", 4)
+
+
+def mixed(store: SQLiteStore) -> list[Article]:
+    """Stories of two sources over common, rare and differently written labels, several
+    published at the same instant (the page boundary must still order them by pk)."""
+    for source, count in (("aa", 30), ("bb", 9)):
+        batch = [
+            article(
+                source,
+                n,
+                f"{source} story {n} about {'ferries' if n % 4 == 0 else 'grain'}",
+                published=WHEN + timedelta(minutes=n // 3),
+                section="Science" if n % 10 == 7 else "",
+                tags=("World",) if n % 3 else ("WORLD", "TÜRKİYE"),
+            )
+            for n in range(count)
+        ]
+        store.ingest(source, batch, state(source))
+    return everything(store)
+
+
+def expected(stories: list[Article], keep: object) -> list[str]:
+    return [a.id for a in stories if keep(a)]  # type: ignore[operator]
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_sections_and_sources_list_newest_first_across_pages(store: SQLiteStore) -> None:
+    stories = mixed(store)
+    order = [(a.published, a.id) for a in stories]
+    assert len(stories) == 39 and order == sorted(order, key=lambda o: o[0], reverse=True)
+
+    def labelled(*names: str) -> object:
+        return lambda a: any(n in (a.section, *a.tags) for n in names)
+
+    assert [a.id for a in everything(store, sections=("world",))] == expected(
+        stories, labelled("World", "WORLD")
+    )
+    assert [a.id for a in everything(store, sections=("SCIENCE",))] == expected(
+        stories, labelled("Science")
+    )
+    both = everything(store, sections=("Science", "Türkiye", "science"))
+    assert [a.id for a in both] == expected(stories, labelled("Science", "TÜRKİYE"))
+    assert [a.id for a in everything(store, sources=("bb",))] == expected(
+        stories, lambda a: a.source == "bb"
+    )
+    assert [a.id for a in everything(store, sources=("bb", "aa"), limit=9)] == [
+        a.id for a in stories[:9]
+    ]
+    assert [
+        a.id for a in everything(store, sections=("world",), sources=("bb",), limit=5)
+    ] == expected(stories, lambda a: a.source == "bb" and bool(a.tags))[:5]
+    since = WHEN + timedelta(minutes=5)
+    assert [a.id for a in everything(store, sections=("world",), since=since)] == expected(
+        stories, lambda a: a.published >= since and bool(a.tags)
+    )
+    assert everything(store, sections=()) == everything(store, sources=()) == []
+    assert everything(store, sections=("nowhere",)) == []
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_search_with_a_section_lists_the_newest_matches_first(store: SQLiteStore) -> None:
+    stories = mixed(store)
+    ferries = everything(store, search="ferries")
+    assert [a.id for a in ferries] == expected(stories, lambda a: "ferries" in a.title)
+    in_turkiye = everything(store, search="ferries", sections=("türkiye",))
+    assert [a.id for a in in_turkiye] == expected(
+        stories, lambda a: "ferries" in a.title and "TÜRKİYE" in a.tags
+    )
+    assert [a.id for a in everything(store, search="grain", sources=("bb",), limit=3)] == expected(
+        stories, lambda a: "grain" in a.title and a.source == "bb"
+    )[:3]
+
+
+@pytest.mark.parametrize("written", ["Türkiye", "TÜRKİYE", "TÜRKIYE", "türkiye", "ＴÜＲＫＩＹＥ"])
+def test_sections_match_in_any_unicode_case(store: SQLiteStore, written: str) -> None:
+    store.ingest("aa", [article("aa", 1, "Ferry timetable", section=written)], state("aa"))
+    for asked in ("Türkiye", "TÜRKİYE", "türkiye"):
+        assert [a.id for a in everything(store, sections=(asked,))] == ["aa-1"]
+
+
+def test_a_story_carried_twice_by_one_source_is_listed_once(store: SQLiteStore) -> None:
+    store.ingest(
+        "aa", [article("aa", 1, "Port reopens"), article("aa", 2, "PORT REOPENS")], state("aa")
+    )
+    store.ingest(
+        "aa", [article("aa", 3, "Later story", published=WHEN - timedelta(days=5))], state("aa")
+    )
+    assert [a.id for a in everything(store, sources=("aa",), limit=2)] == ["aa-1", "aa-3"]
+
+
+def test_an_earlier_copy_moves_its_story_in_section_and_source_order(store: SQLiteStore) -> None:
+    store.ingest("aa", [article("aa", 1, "Dam opens", tags=("World",))], state("aa"))
+    store.ingest(
+        "aa",
+        [article("aa", 2, "Bridge opens", published=WHEN - timedelta(hours=1), tags=("World",))],
+        state("aa"),
+    )
+    assert [a.id for a in everything(store, sections=("world",))] == ["aa-1", "aa-2"]
+    earlier = article("bb", 1, "Dam opens", published=WHEN - timedelta(hours=2))
+    assert store.ingest("bb", [earlier], state("bb")).merged == ("aa-1",)
+    assert [a.id for a in everything(store, sections=("world",))] == ["aa-2", "aa-1"]
+    assert [a.id for a in everything(store, sources=("aa",))] == ["aa-2", "aa-1"]
+
+
 def test_source_state_round_trips_and_is_saved_with_the_ingest(store: SQLiteStore) -> None:
     saved = state(
         "seeds",
@@ -284,7 +424,45 @@ def test_a_version_1_database_is_migrated_with_its_rows(tmp_path: Path) -> None:
     assert migrated.ingest("bb", [article("bb", 1, KARABAKH_REWORDED)], state("bb")).merged
     migrated.close()
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone() == (2,)
+        assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)
+
+
+def test_a_version_2_database_is_migrated_to_walk_labels_and_sources(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path)
+    for statement in (*V1, *V2):
+        conn.execute(statement)
+    for pk, (title, section, tags, minute) in enumerate(
+        [
+            ("Ferry timetable", "TÜRKİYE", '["World"]', 1),
+            ("Wheat harvest", "", '["world", "Science"]', 3),
+            ("Court ruling", "Politics", "[]", 2),
+        ],
+        start=1,
+    ):
+        published = 1731223860000000 + minute * 60_000_000
+        conn.execute(
+            "INSERT INTO articles VALUES (?, ?, 'g', 'aa', ?, 'k', ?, ?, NULL, ?, '', '', '', '',"
+            " ?, ?, '[]', '[]', '')",
+            (pk, f"old-{pk}", title, WHEN.date().toordinal(), published, published, section, tags),
+        )
+        conn.execute("INSERT INTO carriers VALUES (?, ?, 'aa', ?, '', 0)", (pk, pk, f"g{pk}"))
+        for label in {section.casefold(), *(t.casefold() for t in json.loads(tags))} - {""}:
+            conn.execute("INSERT INTO labels VALUES (?, ?)", (label, pk))
+        conn.execute("INSERT INTO articles_fts (rowid, title) VALUES (?, ?)", (pk, title))
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+
+    migrated = SQLiteStore(str(path))
+    assert [a.id for a in everything(migrated, sections=("Türkiye",))] == ["old-1"]
+    assert [a.id for a in everything(migrated, sections=("WORLD",))] == ["old-2", "old-1"]
+    assert [a.id for a in everything(migrated, sources=("aa",), limit=2)] == ["old-2", "old-3"]
+    assert [a.id for a in everything(migrated, search="wheat", sections=("science",))] == ["old-2"]
+    migrated.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)
+        assert check.execute("SELECT count(*) FROM carriers WHERE published = 0").fetchone() == (0,)
 
 
 def test_a_database_from_a_newer_wiredesk_is_refused(tmp_path: Path) -> None:

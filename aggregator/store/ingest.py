@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -23,7 +23,9 @@ from aggregator.store.rows import (
     carriers_of,
     day_number,
     labels,
+    to_micros,
 )
+from aggregator.store.schema import fill_headline_words
 from aggregator.store.text import plain_text
 
 _UPSERT = (
@@ -42,6 +44,7 @@ class _Story:
     changed: bool = False
     key: str = ""
     day: int = 0
+    loaded: Article | None = None  # as it was stored before this pass; None when new
 
     def set(self, article: Article) -> None:
         self.article = replace(
@@ -91,6 +94,7 @@ class Ingest:
         """Decide and write every article; returns what happened to each story.
 
         Raises sqlite3.Error from the database (the caller rolls back)."""
+        self._keep_word_index()
         self._preload(articles)
         for article in articles:
             self._one(article)
@@ -105,6 +109,22 @@ class Ingest:
             updated=tuple(updated),
             unchanged=out.unchanged,
         )
+
+    def _keep_word_index(self) -> None:
+        """Write headline words only while near-duplicate matching is on: a pass without
+        it marks the word index stale, and the next pass with it rebuilds the index."""
+        if self._similarity is None:
+            self._conn.execute(
+                "UPDATE meta SET value = 0 WHERE name = 'headline_words' AND value = 1"
+            )
+            return
+        (fresh,) = self._conn.execute(
+            "SELECT value FROM meta WHERE name = 'headline_words'"
+        ).fetchone()
+        if not fresh:
+            self._conn.execute("DELETE FROM headline_words")
+            fill_headline_words(self._conn)
+            self._conn.execute("UPDATE meta SET value = 1 WHERE name = 'headline_words'")
 
     def _preload(self, articles: Sequence[Article]) -> None:
         guids = json.dumps([a.guid for a in articles])
@@ -143,7 +163,7 @@ class Ingest:
         for row in rows:
             carried = carriers.get(row[0], [])
             article = article_from_row(row, [(s, link) for s, _, link, _ in carried])
-            story = _Story(pk=row[0], article=article, carriers=carried)
+            story = _Story(pk=row[0], article=article, carriers=carried, loaded=article)
             story.key, story.day = row[5], row[6]
             self._register(story)
 
@@ -256,22 +276,35 @@ class Ingest:
 
     def _write(self) -> None:
         dirty = [s for s in self._stories.values() if s.changed]
-        old = [(s.pk,) for s in dirty if not s.new]
         conn = self._conn
         conn.executemany(_UPSERT, [article_row(s.pk, s.article) for s in dirty])
         conn.executemany(
-            "INSERT INTO carriers (article_pk, source, guid, link, seed) VALUES (?, ?, ?, ?, ?)",
-            self._new_carriers,
+            "INSERT INTO carriers (article_pk, source, guid, link, seed, published)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (*carried, to_micros(self._stories[carried[0]].article.published))
+                for carried in self._new_carriers
+            ],
         )
         conn.executemany(
             "UPDATE carriers SET link = ? WHERE source = ? AND guid = ?", self._moved_links
         )
-        conn.executemany("DELETE FROM labels WHERE article_pk = ?", old)
-        conn.executemany("DELETE FROM articles_fts WHERE rowid = ?", old)
-        conn.executemany("DELETE FROM headline_words WHERE article_pk = ?", old)
+        # an edit usually touches one field: rewrite only the index rows it changes
+        relabelled = [s for s in dirty if _differ(s, lambda a: labels(a.section, a.tags))]
+        retexted = [s for s in dirty if _differ(s, lambda a: (a.title, a.summary, a.content))]
         conn.executemany(
-            "INSERT INTO labels (label, article_pk) VALUES (?, ?)",
-            [(label, s.pk) for s in dirty for label in labels(s.article)],
+            "DELETE FROM labels WHERE article_pk = ?", [(s.pk,) for s in relabelled if s.loaded]
+        )
+        conn.executemany(
+            "INSERT INTO labels (label, published, article_pk) VALUES (?, ?, ?)",
+            [
+                (label, to_micros(s.article.published), s.pk)
+                for s in relabelled
+                for label in labels(s.article.section, s.article.tags)
+            ],
+        )
+        conn.executemany(
+            "DELETE FROM articles_fts WHERE rowid = ?", [(s.pk,) for s in retexted if s.loaded]
         )
         conn.executemany(
             "INSERT INTO articles_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)",
@@ -282,10 +315,23 @@ class Ingest:
                     plain_text(s.article.summary),
                     plain_text(s.article.content),
                 )
-                for s in dirty
+                for s in retexted
             ],
         )
-        conn.executemany(
-            "INSERT INTO headline_words (word, day, article_pk) VALUES (?, ?, ?)",
-            [(w, s.day, s.pk) for s in dirty for w in dedup.headline_words(s.article.title)],
+        if self._similarity is not None:
+            self._write_words([s for s in dirty if _differ(s, lambda a: (a.title, day_number(a)))])
+
+    def _write_words(self, reworded: list[_Story]) -> None:
+        self._conn.executemany(
+            "DELETE FROM headline_words WHERE article_pk = ?",
+            [(s.pk,) for s in reworded if s.loaded],
         )
+        self._conn.executemany(
+            "INSERT INTO headline_words (word, day, article_pk) VALUES (?, ?, ?)",
+            [(w, s.day, s.pk) for s in reworded for w in dedup.headline_words(s.article.title)],
+        )
+
+
+def _differ(story: _Story, facet: Callable[[Article], object]) -> bool:
+    """True when ``facet`` of the story differs from what was stored (or it is new)."""
+    return story.loaded is None or facet(story.loaded) != facet(story.article)

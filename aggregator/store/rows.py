@@ -98,9 +98,9 @@ def article_from_row(row: Row, carriers: Sequence[tuple[str, str]]) -> Article:
     )
 
 
-def labels(article: Article) -> set[str]:
-    """The case-folded section and tags a story is listed under."""
-    return {label.casefold() for label in (article.section, *article.tags) if label}
+def labels(section: str, tags: Iterable[str]) -> set[str]:
+    """The section and tags a story is listed under, folded by ``dedup.fold_case``."""
+    return {dedup.fold_case(label) for label in (section, *tags) if label}
 
 
 def source_row(state: SourceState) -> Row:

@@ -4,16 +4,23 @@ Version 1 holds sources (fetch state), articles (one row per story), carriers (w
 source and guid carried each story, with its link) and labels (section and tags,
 case-folded, for ``--category``). Version 2 adds full-text search (FTS5), the headline
 word index for near-duplicate matching, and tombstones: dedup keys of pruned stories.
+Version 3 copies each story's ``published`` into its labels and carriers, indexed after the
+label or source, so the newest stories of a section or source are read in index order
+instead of being collected and sorted; keys labels by ``dedup.fold_case``; and adds
+``meta``, whose ``headline_words`` flag says whether that index is complete (it is kept
+only while near-duplicate matching is on, and rebuilt when it is turned on again).
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 
 from aggregator import dedup
+from aggregator.store.rows import labels
 from aggregator.store.text import plain_text
 
 V1 = (
@@ -100,6 +107,33 @@ V2 = (
 )
 
 
+V3 = (
+    "ALTER TABLE labels RENAME TO labels_v2",
+    "DROP INDEX labels_article",
+    """CREATE TABLE labels (
+        label TEXT NOT NULL,
+        published INTEGER NOT NULL,
+        article_pk INTEGER NOT NULL REFERENCES articles (pk) ON DELETE CASCADE,
+        PRIMARY KEY (label, published, article_pk)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX labels_article ON labels (article_pk)",
+    "DROP TABLE labels_v2",
+    "ALTER TABLE carriers ADD COLUMN published INTEGER NOT NULL DEFAULT 0",
+    "UPDATE carriers SET published = (SELECT published FROM articles WHERE pk = article_pk)",
+    "DROP INDEX carriers_source",
+    "CREATE INDEX carriers_source ON carriers (source, published, article_pk)",
+    # whether headline_words is complete; passes without near-duplicate matching skip it
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+    "INSERT INTO meta (name, value) VALUES ('headline_words', 1)",
+    # the copies follow the story's date wherever it is changed
+    """CREATE TRIGGER articles_published_copies AFTER UPDATE OF published ON articles
+    WHEN new.published != old.published BEGIN
+        UPDATE carriers SET published = new.published WHERE article_pk = new.pk;
+        UPDATE labels SET published = new.published WHERE article_pk = new.pk;
+    END""",
+)
+
+
 def _create_v1(conn: sqlite3.Connection) -> None:
     for statement in V1:
         conn.execute(statement)
@@ -108,21 +142,50 @@ def _create_v1(conn: sqlite3.Connection) -> None:
 def _create_v2(conn: sqlite3.Connection) -> None:
     for statement in V2:
         conn.execute(statement)
-    rows = conn.execute("SELECT pk, title, summary, content, day FROM articles").fetchall()
     conn.executemany(
         "INSERT INTO articles_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)",
-        [
+        (
             (pk, title, plain_text(summary), plain_text(content))
-            for pk, title, summary, content, _ in rows
-        ],
+            for pk, title, summary, content in conn.execute(
+                "SELECT pk, title, summary, content FROM articles"
+            )
+        ),
     )
+    fill_headline_words(conn)
+
+
+def fill_headline_words(conn: sqlite3.Connection) -> None:
+    """Index the headline words of every stored story (into an empty ``headline_words``)."""
     conn.executemany(
         "INSERT INTO headline_words (word, day, article_pk) VALUES (?, ?, ?)",
-        [(word, day, pk) for pk, title, _, _, day in rows for word in dedup.headline_words(title)],
+        (
+            (word, day, pk)
+            for pk, title, day in conn.execute("SELECT pk, title, day FROM articles")
+            for word in dedup.headline_words(title)
+        ),
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1, _create_v2)
+def _create_v3(conn: sqlite3.Connection) -> None:
+    for statement in V3:
+        conn.execute(statement)
+    conn.executemany(
+        "INSERT INTO labels (label, published, article_pk) VALUES (?, ?, ?)",
+        (
+            (label, published, pk)
+            for pk, published, section, tags in conn.execute(
+                "SELECT pk, published, section, tags FROM articles"
+            )
+            for label in labels(section, json.loads(tags))
+        ),
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _create_v1,
+    _create_v2,
+    _create_v3,
+)
 VERSION = len(MIGRATIONS)
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from aggregator.config import Category, Config, Rule
+from aggregator.dedup import fold_case
 from aggregator.models import Article, Verdict
 from aggregator.store import ArticleQuery
 
@@ -89,19 +90,15 @@ class _Texts:
     def folded(self, field: str) -> tuple[str, ...]:
         """The texts of a field, case-folded for word matching."""
         if field not in self._folded:
-            self._folded[field] = tuple(part.casefold() for part in self.raw(field))
+            self._folded[field] = tuple(fold_case(part) for part in self.raw(field))
         return self._folded[field]
-
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
 
 
 @lru_cache(maxsize=1024)
 def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     """One pattern for a word list; group i+1 matches words[i] as a whole word or phrase."""
     # A blank word would match everywhere; "(?!)" never matches and keeps the group numbers.
-    alternatives = (r"\s+".join(map(re.escape, _fold(w).split())) or "(?!)" for w in words)
+    alternatives = (r"\s+".join(map(re.escape, fold_case(w).split())) or "(?!)" for w in words)
     groups = "|".join(f"({alternative})" for alternative in alternatives)
     return re.compile(rf"(?<!\w)(?:{groups})(?!\w)", re.IGNORECASE)
 
@@ -186,9 +183,11 @@ def _sources(rule: Rule, texts: _Texts, now: datetime, path: str) -> Verdict:
 
 
 def _section(rule: Rule, texts: _Texts, now: datetime, path: str) -> Verdict:
-    wanted = {_fold(section) for section in rule.section}
+    wanted = {fold_case(section) for section in rule.section}
     article = texts.article
-    found = next((s for s in (article.section, *article.tags) if s and _fold(s) in wanted), None)
+    found = next(
+        (s for s in (article.section, *article.tags) if s and fold_case(s) in wanted), None
+    )
     if found:
         return Verdict(matched=True, reason=f"{_at(path, 'section')}: {found!r} is listed")
     return Verdict(

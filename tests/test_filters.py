@@ -198,3 +198,18 @@ def test_store_query_never_drops_a_story_the_rule_selects() -> None:
 def test_plain_text_keeps_one_line_per_block() -> None:
     markup = "<p>One &amp; <i>two</i></p>\n<p>Three<br/>four</p>"
     assert plain_text(markup) == "One & two\nThree\nfour"
+
+
+def test_turkish_dotted_capital_i_matches_like_the_store_folds_it() -> None:
+    from datetime import UTC, datetime
+
+    from aggregator.config import Category
+    from aggregator.filters import matches
+    from aggregator.models import Article
+
+    now = datetime(2026, 3, 3, tzinfo=UTC)
+    story = Article(
+        id="x", guid="x", source="s", title="TÜRKİYE ELECTS", section="TÜRKİYE", published=now
+    )
+    assert matches(Category(name="t", section=("Türkiye",)), story, now=now)
+    assert matches(Category(name="t", include=("türkiye",)), story, now=now)

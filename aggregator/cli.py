@@ -25,6 +25,7 @@ from aggregator.errors import ConfigError, WiredeskError
 from aggregator.fetch import Fetcher
 from aggregator.models import Article, FetchResult, SourceReport
 from aggregator.opml import export_opml, import_opml
+from aggregator.publish.items import story_link
 from aggregator.schema import schema_text
 from aggregator.store import ArticleQuery, Store, open_store
 
@@ -157,7 +158,7 @@ def cmd_articles(args: argparse.Namespace, config: Config) -> int:
         articles = list(_select(store, category, args.search or None, args.limit, now))
     if args.json:
         categories = filters.categories_with_all(config)
-        payload = [_article_json(a, categories, now) for a in articles]
+        payload = [_article_json(a, categories, now, config.publish.base_url) for a in articles]
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return EXIT_OK
     _article_table(articles)
@@ -197,7 +198,9 @@ def cmd_preview(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print(
             json.dumps(
-                [_article_json(a, [category], now) for a in articles], indent=2, ensure_ascii=False
+                [_article_json(a, [category], now, config.publish.base_url) for a in articles],
+                indent=2,
+                ensure_ascii=False,
             )
         )
         return EXIT_OK
@@ -292,11 +295,13 @@ def _fields(query: ArticleQuery) -> dict[str, Any]:
     return {name: getattr(query, name) for name in query.__dataclass_fields__}
 
 
-def _article_json(article: Article, categories: Sequence[Any], now: datetime) -> dict[str, Any]:
+def _article_json(
+    article: Article, categories: Sequence[Any], now: datetime, base_url: str
+) -> dict[str, Any]:
     return {
         "id": article.id,
         "title": article.title,
-        "link": article.link,
+        "link": story_link(article, base_url),
         "links": list(article.links),
         "sources": list(article.sources),
         "section": article.section,

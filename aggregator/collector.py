@@ -254,7 +254,7 @@ def _collect_folder(
 ) -> tuple[SourceReport, IngestResult]:
     interval = config.interval(source)
     try:
-        scan = seeds.scan_folder(source, state.file_stamps, base_url=config.publish.base_url)
+        scan = seeds.scan_folder(source, state.file_stamps)
     except SourceError as e:
         store.save_source_state(after_failure(state, e, now=now, interval=interval))
         log.warning("%s", e)

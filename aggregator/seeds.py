@@ -65,15 +65,13 @@ class _Shape:
     related: tuple[str, ...]
 
 
-def parse_seed(
-    text: str, *, source: str, path: str, guid: str, timezone: ZoneInfo, base_url: str
-) -> Article:
+def parse_seed(text: str, *, source: str, path: str, guid: str, timezone: ZoneInfo) -> Article:
     """Turn the text of one seed file into an Article.
 
     Takes the decoded text, the source's name, the file's absolute path (for the article
     and for errors), its ``guid`` (path relative to the seed folder), the source's time
-    zone (local dates in the file are read in it) and the publish base URL (the article's
-    ``link`` is its permalink page there). Returns the Article, dates in UTC.
+    zone (local dates in the file are read in it). Returns the Article, dates in UTC, with
+    no ``link``: publishing gives it a permalink page under the current base URL.
     Raises SeedError(source, path, reason) when the text is not in the seed shape.
     """
 
@@ -94,7 +92,6 @@ def parse_seed(
         title=shape.headline,
         published=published,
         updated=updated,
-        link=f"{base_url}articles/{article_id}.html",
         summary=_paragraphs(shape.standfirst),
         content=_paragraphs(_content(shape.standfirst, shape.body)),
         author=plain[1] if len(plain) > 1 else "",
@@ -113,7 +110,7 @@ def seed_id(source: str, headline: str, published: datetime) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:_ID_LENGTH]
 
 
-def read_seed(file: Path, *, folder: Path, source: Source, base_url: str) -> Article:
+def read_seed(file: Path, *, folder: Path, source: Source) -> Article:
     """Read and parse one seed file of ``source``'s ``folder``.
 
     Decodes UTF-8 (with or without a BOM), else the source's ``encoding``; any line ending.
@@ -133,11 +130,10 @@ def read_seed(file: Path, *, folder: Path, source: Source, base_url: str) -> Art
         path=path,
         guid=file.relative_to(folder).as_posix(),
         timezone=ZoneInfo(source.timezone),
-        base_url=base_url,
     )
 
 
-def scan_folder(source: Source, known: Mapping[str, str], *, base_url: str) -> SeedScan:
+def scan_folder(source: Source, known: Mapping[str, str]) -> SeedScan:
     """One pass over a seed source's folder.
 
     Takes the source, the stamps of the previous pass (relative path -> stamp) and the
@@ -163,7 +159,7 @@ def scan_folder(source: Source, known: Mapping[str, str], *, base_url: str) -> S
             # stamped before reading, so a write during the read shows up next pass
             stamp = _stamp(file)
             if known.get(relative) != stamp:
-                articles.append(read_seed(file, folder=folder, source=source, base_url=base_url))
+                articles.append(read_seed(file, folder=folder, source=source))
             else:
                 unchanged += 1
         except OSError as e:

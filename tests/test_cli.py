@@ -175,3 +175,24 @@ def test_an_empty_search_lists_everything(config_file: Path, capsys) -> None:
     capsys.readouterr()
     main(["articles", "--config", str(config_file), "--json", "--search", ""])
     assert len(json.loads(capsys.readouterr().out)) == 2
+
+
+def test_a_seed_story_links_under_the_base_url_in_force(config_file: Path, capsys) -> None:
+    main(["collect", "--config", str(config_file)])
+    text = config_file.read_text(encoding="utf-8")
+    config_file.write_text(
+        text.replace("http://127.0.0.1:8080/", "https://desk.example/"), encoding="utf-8"
+    )
+    capsys.readouterr()
+    main(["articles", "--config", str(config_file), "--json", "--search", "catamarans"])
+    (ferry,) = json.loads(capsys.readouterr().out)
+    assert ferry["link"] == "https://news.example/ferry-1"  # the feed's real URL wins
+    seeds_only = config_file.parent / "seeds" / "grain.txt"
+    seeds_only.write_text(
+        SEED.replace("New ferry line links", "Dry dock opens in"), encoding="utf-8"
+    )
+    main(["collect", "--config", str(config_file), "--source", "seeds"])
+    capsys.readouterr()
+    main(["articles", "--config", str(config_file), "--json", "--search", "dock"])
+    (dock,) = json.loads(capsys.readouterr().out)
+    assert dock["link"] == f"https://desk.example/articles/{dock['id']}.html"

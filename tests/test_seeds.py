@@ -19,7 +19,6 @@ from tests.conftest import FIXTURES, ROOT, SHARED_SEEDS
 
 GOOD = FIXTURES / "seeds" / "good"
 BROKEN = FIXTURES / "seeds" / "broken"
-BASE_URL = "http://127.0.0.1:8080/"
 ISTANBUL = "Europe/Istanbul"
 # The sample sits beside the checkout; a git worktree nests the checkout one level deeper.
 SAMPLE = next(
@@ -34,7 +33,7 @@ def seed_source(folder: Path, *, timezone: str = ISTANBUL, **options: str) -> So
 
 def read(file: Path, *, timezone: str = ISTANBUL, **options: str) -> Article:
     source = seed_source(file.parent, timezone=timezone, **options)
-    return read_seed(file, folder=file.parent, source=source, base_url=BASE_URL)
+    return read_seed(file, folder=file.parent, source=source)
 
 
 def parse(text: str, *, timezone: str = ISTANBUL) -> Article:
@@ -44,7 +43,6 @@ def parse(text: str, *, timezone: str = ISTANBUL) -> Article:
         path="/seeds/story.txt",
         guid="story.txt",
         timezone=ZoneInfo(timezone),
-        base_url=BASE_URL,
     )
 
 
@@ -80,7 +78,7 @@ def test_the_anadolu_sample() -> None:
         assert html.escape(headline) not in article.content
     assert article.guid == file.name
     assert article.path == str(file.absolute())
-    assert article.link == f"{BASE_URL}articles/{article.id}.html"
+    assert article.link == ""  # publish gives it its permalink page
     assert article.tags == ()
 
 
@@ -290,7 +288,7 @@ def rewrite(file: Path, text: str) -> None:
 
 
 def test_first_pass_reads_every_file_and_stamps_it(folder: Path) -> None:
-    scan = scan_folder(seed_source(folder), {}, base_url=BASE_URL)
+    scan = scan_folder(seed_source(folder), {})
     names = sorted(p.name for p in GOOD.glob("*.txt"))
     assert [a.guid for a in scan.articles] == names
     assert sorted(scan.stamps) == names
@@ -299,29 +297,29 @@ def test_first_pass_reads_every_file_and_stamps_it(folder: Path) -> None:
 
 def test_unchanged_files_are_not_read_again(folder: Path) -> None:
     source = seed_source(folder)
-    first = scan_folder(source, {}, base_url=BASE_URL)
+    first = scan_folder(source, {})
     # Garble a file without changing its stamp: a re-read would report it as binary.
     file = folder / "storm_bom.txt"
     stat = file.stat()
     file.write_bytes(b"\x00" * stat.st_size)
     os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
-    again = scan_folder(source, first.stamps, base_url=BASE_URL)
+    again = scan_folder(source, first.stamps)
     assert again.articles == ()
     assert again.errors == ()
     assert again.unchanged == len(first.stamps)
     assert dict(again.stamps) == dict(first.stamps)
-    assert [e.reason for e in scan_folder(source, {}, base_url=BASE_URL).errors] == ["binary file"]
+    assert [e.reason for e in scan_folder(source, {}).errors] == ["binary file"]
 
 
 def test_a_new_file_is_read_alone(folder: Path) -> None:
     source = seed_source(folder)
-    first = scan_folder(source, {}, base_url=BASE_URL)
+    first = scan_folder(source, {})
     (folder / "late.txt").write_text(
         "Late story\n- World\n- Agency\n- Published Date: 23:50 | 1 May 2023\nBody.\n",
         encoding="utf-8",
     )
-    scan = scan_folder(source, first.stamps, base_url=BASE_URL)
+    scan = scan_folder(source, first.stamps)
     assert [a.guid for a in scan.articles] == ["late.txt"]
     assert scan.unchanged == len(first.stamps)
     assert set(scan.stamps) == {*first.stamps, "late.txt"}
@@ -329,12 +327,12 @@ def test_a_new_file_is_read_alone(folder: Path) -> None:
 
 def test_an_edited_file_keeps_its_guid_and_id(folder: Path) -> None:
     source = seed_source(folder)
-    first = scan_folder(source, {}, base_url=BASE_URL)
+    first = scan_folder(source, {})
     before = next(a for a in first.articles if a.guid == "storm_bom.txt")
     file = folder / "storm_bom.txt"
     rewrite(file, file.read_text(encoding="utf-8-sig").replace("Monday", "Tuesday evening"))
 
-    scan = scan_folder(source, first.stamps, base_url=BASE_URL)
+    scan = scan_folder(source, first.stamps)
     (after,) = scan.articles
     assert (after.guid, after.id) == (before.guid, before.id)
     assert "Tuesday evening" in after.content and after.content != before.content
@@ -342,16 +340,16 @@ def test_an_edited_file_keeps_its_guid_and_id(folder: Path) -> None:
     assert scan.unchanged == len(first.stamps) - 1
 
     rewrite(file, file.read_text(encoding="utf-8").replace("Fishing fleet", "Trawlers"))
-    (retitled,) = scan_folder(source, scan.stamps, base_url=BASE_URL).articles
+    (retitled,) = scan_folder(source, scan.stamps).articles
     assert retitled.guid == before.guid
     assert retitled.title.startswith("Trawlers")
 
 
 def test_a_deleted_file_drops_out_of_the_stamps(folder: Path) -> None:
     source = seed_source(folder)
-    first = scan_folder(source, {}, base_url=BASE_URL)
+    first = scan_folder(source, {})
     (folder / "storm_bom.txt").unlink()
-    scan = scan_folder(source, first.stamps, base_url=BASE_URL)
+    scan = scan_folder(source, first.stamps)
     assert "storm_bom.txt" not in scan.stamps
     assert (scan.articles, scan.errors) == ((), ())
     assert scan.unchanged == len(first.stamps) - 1
@@ -363,7 +361,7 @@ def test_broken_files_are_reported_every_pass_and_the_good_ones_still_come(
     for file in BROKEN.iterdir():
         shutil.copy2(file, folder / f"zz_{file.name}")
     source = seed_source(folder)
-    first = scan_folder(source, {}, base_url=BASE_URL)
+    first = scan_folder(source, {})
     good = sorted(p.name for p in GOOD.glob("*.txt"))
     assert [a.guid for a in first.articles] == good
     assert sorted(first.stamps) == good
@@ -371,7 +369,7 @@ def test_broken_files_are_reported_every_pass_and_the_good_ones_still_come(
         f"zz_{p.name}" for p in BROKEN.glob("*.txt")
     )
 
-    again = scan_folder(source, first.stamps, base_url=BASE_URL)
+    again = scan_folder(source, first.stamps)
     assert again.articles == ()
     assert len(again.errors) == len(first.errors)
 
@@ -381,8 +379,8 @@ def test_the_glob_picks_the_files(folder: Path) -> None:
     nested = folder / "archive"
     nested.mkdir()
     shutil.copy2(GOOD / "storm_bom.txt", nested / "old.txt")
-    flat = scan_folder(seed_source(folder), {}, base_url=BASE_URL)
-    deep = scan_folder(seed_source(folder, glob="**/*.txt"), {}, base_url=BASE_URL)
+    flat = scan_folder(seed_source(folder), {})
+    deep = scan_folder(seed_source(folder, glob="**/*.txt"), {})
     assert "README.md" not in flat.stamps and "archive/old.txt" not in flat.stamps
     assert "archive/old.txt" in deep.stamps
     assert (flat.errors, deep.errors) == ((), ())
@@ -391,5 +389,5 @@ def test_the_glob_picks_the_files(folder: Path) -> None:
 def test_a_missing_folder_is_a_seed_error(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(SeedError) as caught:
-        scan_folder(seed_source(missing), {}, base_url=BASE_URL)
+        scan_folder(seed_source(missing), {})
     assert (caught.value.path, caught.value.reason) == (str(missing), "folder not found")

@@ -108,7 +108,7 @@ def channel(config: Config, category: Category) -> Channel:
 def item(article: Article, sources: Mapping[str, Source], base_url: str) -> Item:
     """The published form of ``article``; ``sources`` names the config's sources."""
     carriers = article.sources or (article.source,)
-    links = story_links(article, base_url)
+    links = story_links(article)
     first = sources.get(carriers[0])
     titles = tuple(_source_title(name, sources) for name in carriers)
     body = clean(article.content or article.summary)
@@ -116,7 +116,7 @@ def item(article: Article, sources: Mapping[str, Source], base_url: str) -> Item
         id=f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'urn:wiredesk:{article.id}')}",
         article_id=article.id,
         title=clean(article.title).strip() or "(untitled)",
-        link=_link(article, base_url),
+        link=story_link(article, base_url),
         author=clean(article.author).strip(),
         categories=_unique(clean(c).strip() for c in (article.section, *article.tags)),
         published=article.published,
@@ -130,16 +130,10 @@ def item(article: Article, sources: Mapping[str, Source], base_url: str) -> Item
     )
 
 
-def story_links(article: Article, base_url: str) -> tuple[str, ...]:
-    """The http(s) links that carried ``article``, in order, for publishing.
-
-    A seed copy's link is a permalink page named after the seed's own id; once merged
-    into a story of another id that page is never written, so every permalink page
-    other than the story's own is left out.
-    """
-    own, pages = f"{base_url}{page_name(article.id)}", f"{base_url}articles/"
-    links = map(http_url, article.links or (article.link,))
-    return _unique(link for link in links if link == own or not link.startswith(pages))
+def story_links(article: Article) -> tuple[str, ...]:
+    """The http(s) links that carried ``article``, in order, for publishing (a seed copy
+    carries none: its page is the story's permalink, made at publish time)."""
+    return _unique(map(http_url, article.links or (article.link,)))
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
@@ -147,7 +141,7 @@ def _unique(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value for value in values if value))
 
 
-def _link(article: Article, base_url: str) -> str:
+def story_link(article: Article, base_url: str) -> str:
     """The story's own http(s) link, else a seed story's permalink page, else ""."""
     if http_url(article.link):
         return http_url(article.link)

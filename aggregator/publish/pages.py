@@ -94,7 +94,7 @@ def _sources(article: Article, sources: Mapping[str, Source], base_url: str) -> 
     for name in article.sources or (article.source,):
         source = sources.get(name)
         rows.append(f"\n<li>{escape(clean(source.title or name) if source else name)}</li>")
-    for link in story_links(article, base_url):
+    for link in story_links(article):
         rows.append(f'\n<li><a href="{escape(link)}">{escape(link)}</a></li>')
     return "".join(rows)
 

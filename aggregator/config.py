@@ -150,7 +150,11 @@ class Model(BaseModel):
 class PublishConfig(Model):
     """Where and how the category feeds are written."""
 
-    dir: RelPath = Field(default=Path("../feeds"), description="folder the feeds are written to")
+    dir: RelPath = Field(
+        default=Path("../feeds"),
+        validate_default=True,  # the default is relative to the config file too
+        description="folder the feeds are written to",
+    )
     base_url: str = Field(
         default="http://127.0.0.1:8080/",
         pattern=r"^https?://[^\s]+/$",
@@ -263,11 +267,16 @@ class Category(Rule):
 class Config(Model):
     """The whole config file."""
 
-    store: str = Field(default="../data/wiredesk.db", description="SQLite file or database URL")
+    store: str = Field(
+        default="../data/wiredesk.db",
+        validate_default=True,  # the default is relative to the config file too
+        description="SQLite file or database URL",
+    )
     retention: Duration | None = Field(
         default=None, description="prune articles first seen longer ago than this"
     )
-    publish: PublishConfig = PublishConfig()
+    # Built from {} with the loader's context, so its paths resolve against the config file.
+    publish: PublishConfig = Field(default_factory=dict, validate_default=True)
     server: ServerConfig = ServerConfig()
     defaults: DefaultsConfig = DefaultsConfig()
     fetch: FetchConfig = FetchConfig()

@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 
 from aggregator.config import Config, format_duration
@@ -35,6 +36,14 @@ class _ConfigSchema(GenerateJsonSchema):
 
     def encode_default(self, dft: Any) -> Any:
         """The default as it would be written in the YAML file."""
-        if isinstance(dft, timedelta):
-            return format_duration(dft)
-        return super().encode_default(dft)
+        return super().encode_default(_as_written(dft))
+
+
+def _as_written(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(by_alias=True)
+    if isinstance(value, dict):
+        return {key: _as_written(item) for key, item in value.items()}
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    return value

@@ -343,3 +343,19 @@ def test_the_websub_hub_is_pinged_with_the_changed_feeds(tmp_path, store, fetche
     assert ping.form["hub.mode"] == "publish"
     assert "http://127.0.0.1:8080/all.rss" in ping.form.getlist("hub.url")
     (tmp_path / "out" / "all.rss").read_text(encoding="utf-8").index('rel="hub"')
+
+
+def test_an_undated_entry_keeps_its_first_date(tmp_path, store, fetcher, httpserver):
+    undated = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>'
+        "<link>https://news.example/</link><lastBuildDate>{}</lastBuildDate>"
+        "<item><guid>u1</guid><title>Undated notice</title></item></channel></rss>"
+    )
+    httpserver.expect_ordered_request("/rss").respond_with_data(undated.format("one"))
+    httpserver.expect_ordered_request("/rss").respond_with_data(undated.format("two"))
+    config = make_config(tmp_path, f"- {{name: wire, url: '{httpserver.url_for('/rss')}'}}\n")
+    collect(config, store, fetcher, now=NOW)
+    second = collect(config, store, fetcher, now=NOW + 2 * HOUR)
+    assert (second.sources[0].updated, second.sources[0].unchanged) == (0, 1)
+    (story,) = store.articles(ArticleQuery())
+    assert story.published == NOW

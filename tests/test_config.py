@@ -179,3 +179,13 @@ def test_check_command_exit_codes(tmp_path: Path, capsys) -> None:
     assert main(["--config", str(bad), "check"]) == 2
     err = capsys.readouterr().err
     assert f"{bad}:4: sources[0].intreval: unknown key; did you mean 'interval'?" in err
+
+
+def test_default_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    config = load_config(write(folder, "sources: []\n"))
+    assert config.store == str(tmp_path / "data" / "wiredesk.db")
+    assert config.publish.dir == tmp_path / "feeds"
+    partial = load_config(write(folder, "publish: {max_items: 5}\n", "partial.yaml"))
+    assert partial.publish.dir == tmp_path / "feeds"

@@ -240,6 +240,9 @@ class Ingest:
                 guid=story.article.guid,
                 source=story.article.source,
                 first_seen=story.article.first_seen,
+                # An undated entry is dated "now" on every fetch: keeping the earliest date
+                # stops it from looking updated (and jumping to the top) each pass.
+                published=min(story.article.published, article.published),
             )
         else:
             revised = dedup.merge(story.article, article)

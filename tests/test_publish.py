@@ -290,11 +290,16 @@ def test_removed_categories_are_cleaned_up_and_other_files_kept(folder: Path) ->
     publish(config, FakeStore(STORIES), now=NOW)
     (folder / "README.md").write_text("Generated feeds live here.\n")
     (folder / "notes.txt").write_text("keep\n")
+    (folder / "manifest.json").write_text('{"name": "a web app"}\n')
+    (folder / "podcast.rss").write_text(
+        "<rss><channel><generator>Other</generator></channel></rss>"
+    )
     fewer = config.model_copy(update={"categories": config.categories[:1]})
     report = publish(fewer, FakeStore(STORIES), now=NOW)
     assert sorted(report.removed) == ["energy.atom", "energy.json", "energy.rss"]
     assert not list(folder.glob("energy.*"))
     assert (folder / "README.md").exists() and (folder / "notes.txt").exists()
+    assert (folder / "manifest.json").exists() and (folder / "podcast.rss").exists()
     assert (folder / "caucasus.rss").exists() and (folder / "all.rss").exists()
     outlines = ElementTree.parse(folder / "index.opml").getroot().findall("./body/outline")
     assert [o.get("xmlUrl") for o in outlines] == [f"{BASE}all.rss", f"{BASE}caucasus.rss"]

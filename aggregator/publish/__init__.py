@@ -77,6 +77,9 @@ def publish(
     return report.done()
 
 
+_OUR_MARKS = (b">Wiredesk</generator>", b'"_wiredesk":')
+
+
 def _changed(store: Store, changed_ids: Sequence[str]) -> tuple[Article, ...]:
     return tuple(store.articles(ArticleQuery(ids=tuple(changed_ids)))) if changed_ids else ()
 
@@ -120,12 +123,22 @@ def _write_indexes(config: Config, categories: Sequence[Category], report: _Repo
 
 
 def _stale_feeds(folder: Path, names: set[str]) -> Iterator[str]:
-    """The feed files in ``folder`` of categories not in ``names``; nothing else."""
+    """The feed files Wiredesk wrote in ``folder`` for categories not in ``names``; never a
+    file it did not write, whatever its name."""
     if not folder.is_dir():
         return
     for path in sorted(folder.iterdir()):
-        if path.suffix in FORMATS and path.stem not in names and path.is_file():
+        if path.suffix in FORMATS and path.stem not in names and _written_by_us(path):
             yield path.name
+
+
+def _written_by_us(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    return any(mark in head for mark in _OUR_MARKS)
 
 
 class _Report:

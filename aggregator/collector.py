@@ -92,7 +92,7 @@ def collect(
     """Collect every due source, or exactly the sources named in ``only``, due or not."""
     states = store.source_states()
     chosen = [s for s in config.sources if s.name in only] if only else config.sources
-    due = [s for s in chosen if only or is_due(states.get(s.name), now)]
+    due = [s for s in chosen if only or is_due(states.get(s.name), now, url=s.url or "")]
     reports: list[SourceReport] = []
     changed: list[str] = []
     feeds = sum(1 for s in due if not s.is_seed_folder)
@@ -106,12 +106,19 @@ def collect(
             )
             for s in due
         ]
-        for future in as_completed(futures):
-            source_report, ingested = future.result()
-            reports.append(source_report)
-            changed.extend(ingested.changed_ids)
-            if progress:
-                progress(source_report)
+        try:
+            for future in as_completed(futures):
+                source_report, ingested = future.result()
+                reports.append(source_report)
+                changed.extend(ingested.changed_ids)
+                if progress:
+                    progress(source_report)
+        except BaseException:
+            # Ctrl-C, or a store failure: start no more sources; running fetches end within
+            # their own deadline and what they stored stays stored.
+            for future in futures:
+                future.cancel()
+            raise
     order = {s.name: i for i, s in enumerate(config.sources)}
     reports.sort(key=lambda r: order[r.source])
     return PassReport(
@@ -298,12 +305,13 @@ def effective_url(source: Source, state: SourceState) -> str:
     return source.url or ""
 
 
-def is_due(state: SourceState | None, now: datetime) -> bool:
-    """True when a source should be collected in a pass at ``now``."""
+def is_due(state: SourceState | None, now: datetime, *, url: str = "") -> bool:
+    """True when a source should be collected in a pass at ``now``. A source disabled by
+    410 Gone stays off until its configured ``url`` is edited."""
     if state is None:
         return True
     if state.disabled:
-        return False
+        return bool(url) and url != state.origin_url
     return state.next_due is None or state.next_due <= now
 
 

@@ -22,7 +22,7 @@ from aggregator.collector import (
     jitter,
     run_pass,
 )
-from aggregator.config import Config, load_config
+from aggregator.config import Config, FetchConfig, load_config
 from aggregator.errors import FetchError, ParseError
 from aggregator.fetch import Fetcher
 from aggregator.models import SourceState
@@ -359,3 +359,31 @@ def test_an_undated_entry_keeps_its_first_date(tmp_path, store, fetcher, httpser
     assert (second.sources[0].updated, second.sources[0].unchanged) == (0, 1)
     (story,) = store.articles(ArticleQuery())
     assert story.published == NOW
+
+
+def test_a_gone_source_comes_back_when_its_url_is_edited() -> None:
+    gone = FetchError("a", "HTTP 410 Gone", status=410)
+    state = after_failure(
+        SourceState(name="a", origin_url="https://old.example/rss"), gone, now=NOW, interval=HOUR
+    )
+    assert not is_due(state, NOW + HOUR, url="https://old.example/rss")
+    assert is_due(state, NOW, url="https://new.example/rss")
+
+
+def test_ctrl_c_starts_no_more_sources(tmp_path, store, fetcher, httpserver) -> None:
+    calls = []
+
+    def progress(report):
+        calls.append(report.source)
+        raise KeyboardInterrupt
+
+    for number in range(6):
+        httpserver.expect_request(f"/rss{number}").respond_with_data(rss(GRAIN))
+    lines = "".join(
+        f"- {{name: w{n}, url: '{httpserver.url_for(f'/rss{n}')}'}}\n" for n in range(6)
+    )
+    config = make_config(tmp_path, lines).model_copy(update={"fetch": FetchConfig(workers=1)})
+    with pytest.raises(KeyboardInterrupt):
+        collect(config, store, fetcher, now=NOW, progress=progress)
+    assert len(calls) == 1
+    assert len(httpserver.log) <= 2  # the one reported, and at most one already running

@@ -51,6 +51,8 @@ def parse_duration(value: object) -> timedelta:
 
     Raises ValueError naming what was expected.
     """
+    if isinstance(value, timedelta) and value > timedelta(0):
+        return value  # built in code rather than read from YAML
     match = _DURATION.match(value) if isinstance(value, str) else None
     if not match or int(match.group(1)) == 0:
         raise ValueError(f"expected a duration like 90s, 15m, 2h or 1d; found {value!r}")

@@ -109,17 +109,24 @@ class Daemon:
 
     def collect_now(self) -> None:
         """One scheduled pass: collect what is due, publish what changed."""
+        # The flag before the config: a reload in between leaves it set for the next pass.
+        full_publish = self.full_publish_pending.is_set()
+        self.full_publish_pending.clear()
         config = self.config
         try:
-            if self.full_publish_pending.is_set():
-                self.full_publish_pending.clear()
+            if full_publish:
                 publish.publish(config, self.store)
             report, published = run_pass(
                 config, self.store, self.fetcher, now=datetime.now(UTC), stop=self.stopping
             )
-        except WiredeskError as e:
-            log.error("pass failed: %s", e)
+        except Exception as e:
+            # Stories stored before the failure are in no changed list any more: the next
+            # pass republishes everything so none is left out of the feeds.
+            self.full_publish_pending.set()
             self.history.record(None, str(e))
+            if not isinstance(e, WiredeskError):
+                raise  # a bug: APScheduler logs it with its traceback
+            log.error("pass failed: %s", e)
             return
         self.history.record(report)
         collected = [s for s in report.sources if not s.skipped]
@@ -148,8 +155,12 @@ class Daemon:
             len(new.sources),
             len(new.categories),
         )
-        if (old.server, old.store, old.publish.dir) != (new.server, new.store, new.publish.dir):
-            log.warning("server, store and publish.dir changes take effect after a restart")
+        restart_only = ("server", "store", "fetch", "dedup")
+        changed = [key for key in restart_only if getattr(old, key) != getattr(new, key)]
+        if old.publish.dir != new.publish.dir:
+            changed.append("publish.dir")
+        if changed:
+            log.warning("changes to %s take effect after a restart", ", ".join(changed))
         if (old.categories, old.publish) != (new.categories, new.publish):
             self.full_publish_pending.set()
         # The next pass runs now, in the scheduler's thread, so passes never overlap.

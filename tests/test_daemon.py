@@ -120,3 +120,32 @@ def test_tick_follows_the_shortest_interval(tmp_path: Path) -> None:
     path.write_text(config_text(8080, "http://127.0.0.1:9/rss"), encoding="utf-8")
     config = load_config(path)
     assert tick_for(config).total_seconds() == 1
+
+
+def test_a_failed_pass_makes_the_next_one_publish_everything(tmp_path: Path, monkeypatch):
+    from aggregator import daemon as daemon_module
+    from aggregator.errors import StoreError
+
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "ferry.txt").write_text(SEED, encoding="utf-8")
+    path = tmp_path / "feeds.yaml"
+    path.write_text(config_text(free_port()), encoding="utf-8")
+    desk = daemon_module.Daemon(load_config(path))
+    try:
+        real_pass = daemon_module.run_pass
+
+        def locked(*args, **kwargs):
+            real_pass(*args, **kwargs, publish_changes=False)  # stores, then fails
+            raise StoreError("wiredesk.db: database is locked")
+
+        monkeypatch.setattr(daemon_module, "run_pass", locked)
+        desk.collect_now()
+        assert desk.history.failed_in_a_row == 1
+        assert not (tmp_path / "feeds" / "all.rss").exists()
+        monkeypatch.setattr(daemon_module, "run_pass", real_pass)
+        desk.collect_now()  # nothing is due now, yet the stored story gets published
+        assert "New ferry line" in (tmp_path / "feeds" / "all.rss").read_text(encoding="utf-8")
+        assert desk.history.failed_in_a_row == 0
+    finally:
+        desk.store.close()
+        desk.fetcher.close()

@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 import feedparser
 import pytest
 
-from aggregator.config import Config
+from aggregator.config import Category, Config
 from aggregator.errors import PublishError
 from aggregator.models import Article
 from aggregator.publish import publish
@@ -429,3 +429,21 @@ def test_feeds_keep_the_rules_the_w3c_validator_checks(folder: Path) -> None:
             assert entry.findtext(f"{ATOM}title")
             assert RFC3339.match(entry.findtext(f"{ATOM}updated") or "")
             assert entry.find(f"{ATOM}content") is not None
+
+
+def test_incremental_publish_lets_old_stories_age_out_of_a_max_age_category(
+    folder: Path,
+) -> None:
+    config = make_config(folder)
+    recent = config.model_copy(
+        update={
+            "categories": (*config.categories, Category(name="recent", max_age=timedelta(hours=2)))
+        }
+    )
+    store = FakeStore(STORIES)
+    publish(recent, store, now=NOW)
+    before = len(parse(folder / "recent.rss").entries)
+    later = NOW + timedelta(days=1)
+    report = publish(recent, store, changed_ids=[], now=later)
+    assert "recent.rss" in report.written
+    assert len(parse(folder / "recent.rss").entries) == 0 < before

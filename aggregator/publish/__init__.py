@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
-from aggregator.config import Category, Config
+from aggregator.config import Category, Config, Rule
 from aggregator.filters import ALL_CATEGORY, categories_with_all, matches, store_query
 from aggregator.models import Article, PublishReport
 from aggregator.publish import feeds, pages
@@ -99,12 +99,19 @@ def _touched(
 ) -> bool:
     """True when ``category``'s feeds may differ: a changed story is selected by it now,
     or is listed in its feed (it may have left it), or its feeds are missing."""
-    if any(matches(category, article, now=now) for article in changed):
+    if _ages(category) or any(matches(category, article, now=now) for article in changed):
         return True
     if not all((folder / f"{category.name}{suffix}").is_file() for suffix in FORMATS):
         return True
     listed = _listed_ids(folder / f"{category.name}.json")
     return listed is None or not listed.isdisjoint(changed_ids)
+
+
+def _ages(rule: Rule) -> bool:
+    """True when ``rule`` has a max_age anywhere: its stories leave it as time passes, with
+    no changed story to say so."""
+    subs = (*rule.all_of, *rule.any_of, *((rule.not_,) if rule.not_ else ()))
+    return rule.max_age is not None or any(_ages(sub) for sub in subs)
 
 
 def _listed_ids(path: Path) -> frozenset[str] | None:

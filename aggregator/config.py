@@ -217,6 +217,15 @@ class Source(Model):
     glob: str = Field(default="*.txt", description="which files of the folder are seeds")
     encoding: str = Field(default="utf-8", description="fallback when a file is not UTF-8")
 
+    @field_validator("glob")
+    @classmethod
+    def _relative_glob(cls, value: str) -> str:
+        if not value.strip() or value.startswith(("/", "\\")) or ".." in Path(value).parts:
+            raise ValueError(
+                f"expected a file pattern inside the folder, like *.txt; found {value!r}"
+            )
+        return value
+
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str) -> str:

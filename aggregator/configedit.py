@@ -25,7 +25,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from aggregator.config import Config, Rule, load_config
-from aggregator.errors import ConfigError, ConfigProblem
+from aggregator.errors import ConfigError, ConfigProblem, WiredeskError
 
 MAX_NAME = 40
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -232,6 +232,13 @@ class ConfigDocument:
         data = self.text.encode("utf-8")
         if data == self._raw:
             return
+        try:
+            self._write_checked(data)
+        except OSError as e:
+            raise WiredeskError(f"{self.path}: cannot write: {e.strerror or e}") from e
+        self._raw = data
+
+    def _write_checked(self, data: bytes) -> None:
         handle, temp_name = tempfile.mkstemp(
             prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
         )
@@ -251,7 +258,6 @@ class ConfigDocument:
             temp.replace(self.path)
         finally:
             temp.unlink(missing_ok=True)
-        self._raw = data
 
     def _parse(self) -> tuple[list[str], CommentedMap]:
         return _LINE.findall(self.text), YAML(typ="rt").load(self.text)

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from aggregator.models import Article
@@ -59,12 +59,6 @@ def fold_case(text: str) -> str:
 def story_day(published: datetime) -> date:
     """The UTC calendar day a story was published on."""
     return published.astimezone(UTC).date()
-
-
-def day_window(published: datetime) -> tuple[date, date, date]:
-    """The days on which an article counts as the same story: its UTC day, one either side."""
-    day = story_day(published)
-    return day - timedelta(days=1), day, day + timedelta(days=1)
 
 
 def headline_words(headline: str) -> frozenset[str]:

@@ -189,3 +189,9 @@ def test_default_paths_resolve_against_the_config_folder(tmp_path: Path) -> None
     assert config.publish.dir == tmp_path / "feeds"
     partial = load_config(write(folder, "publish: {max_items: 5}\n", "partial.yaml"))
     assert partial.publish.dir == tmp_path / "feeds"
+
+
+@pytest.mark.parametrize("pattern", ["", "/tmp/*.txt", "../*.txt"])
+def test_a_seed_glob_must_stay_inside_its_folder(tmp_path: Path, pattern: str) -> None:
+    path = write(tmp_path, f"sources:\n  - name: s\n    path: seeds\n    glob: '{pattern}'\n")
+    assert any(":4: sources[0].glob: expected a file pattern" in p for p in problems(path))

@@ -69,11 +69,10 @@ def test_turkish_capitals_fold_to_the_same_key() -> None:
     )
 
 
-def test_the_day_window_is_the_utc_day_one_either_side() -> None:
+def test_the_story_day_is_the_utc_day() -> None:
     istanbul = timezone(timedelta(hours=3))
     late_night = datetime(2024, 11, 11, 1, 30, tzinfo=istanbul)  # 22:30Z on the 10th
     assert dedup.story_day(late_night).isoformat() == "2024-11-10"
-    assert [d.day for d in dedup.day_window(late_night)] == [9, 10, 11]
 
 
 def test_reworded_headlines_are_similar_and_unrelated_ones_are_not() -> None:

@@ -1,0 +1,142 @@
+"""How the CLI shows things to people: tables (rich on a terminal, plain columns when
+piped), progress, and log lines on stderr (text or JSON)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from aggregator.models import Article, SourceReport
+
+log = logging.getLogger("wiredesk")
+
+
+def article_table(articles: Sequence[Article]) -> None:
+    """Print stories as a table: published, sources, title, id."""
+    rows = [[short(iso(a.published)), ", ".join(a.sources), a.title, a.id] for a in articles]
+    table(["published", "sources", "title", "id"], rows)
+
+
+def summary_row(report: SourceReport) -> list[object]:
+    """One source's row of the table ``collect`` ends with."""
+    errors = (1 if report.error else 0) + len(report.file_errors)
+    return [
+        report.source,
+        report.new,
+        report.merged,
+        report.updated,
+        report.unchanged,
+        "yes" if report.not_modified else "",
+        errors or "",
+    ]
+
+
+def count(number: int, singular: str, plural: str = "") -> str:
+    """``1 story``, ``2 stories``: a number with its noun in the right form."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 with offset, or None."""
+    return moment.isoformat() if moment else None
+
+
+def short(text: str | None) -> str:
+    """An ISO 8601 time cut to minutes for a table cell ('' for None)."""
+    return text[:16].replace("T", " ") if text else ""
+
+
+@contextmanager
+def progress(total: int) -> Iterator[Callable[[SourceReport], None]]:
+    """A live progress bar on a terminal; one log line per source otherwise."""
+    if not sys.stderr.isatty():
+        # Failures are already logged as warnings by the collector.
+        yield lambda report: None if report.error else log.info("%s", describe(report))
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("collecting", total=total)
+        yield lambda report: bar.update(task, advance=1, description=report.source)
+
+
+def describe(report: SourceReport) -> str:
+    """One source's outcome as a log line."""
+    if report.not_modified:
+        return f"{report.source}: not modified"
+    return (
+        f"{report.source}: {report.new} new, {report.merged} merged, "
+        f"{report.updated} updated, {report.unchanged} unchanged"
+    )
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """An aligned table: rich on a terminal, plain columns when piped."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table()
+        for header in headers:
+            # Ids and names are copied into other commands: never cut them.
+            keep_whole = header in {"id", "name", "source"}
+            table.add_column(header, no_wrap=keep_whole)
+        for row in rows:
+            table.add_row(*(str(cell) for cell in row))
+        Console().print(table)
+        return
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per log record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON line with time, level, logger and message."""
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time, so a replaced stderr (tests,
+    daemonisers) never leaves the handler writing to a closed stream."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def setup_logging(log_format: str, verbose: bool) -> None:
+    """Log to stderr with timestamps, as text or as JSON lines."""
+    handler = _StderrHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("apscheduler", "urllib3", "waitress"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -9,7 +9,6 @@ window are the same story too. ``merge`` folds a second carrier of a story into 
 from __future__ import annotations
 
 import functools
-import html
 import math
 import re
 import unicodedata
@@ -19,8 +18,8 @@ from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from aggregator.models import Article
+from aggregator.text import without_tags
 
-_TAG = re.compile(r"<[^>]*>")
 _WHITESPACE = re.compile(r"\s+")
 _T = TypeVar("_T")
 
@@ -42,7 +41,7 @@ _FOLD = _PunctuationToSpace()
 def normalise_headline(headline: str) -> str:
     """The dedup form of a headline: NFKC, no HTML tags or entities, case-folded, every
     quote, dash and other punctuation folded away, whitespace collapsed."""
-    text = fold_case(html.unescape(_TAG.sub(" ", headline)))
+    text = fold_case(without_tags(headline))
     return _WHITESPACE.sub(" ", text.translate(_FOLD)).strip()
 
 

@@ -22,7 +22,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
@@ -35,6 +34,7 @@ from aggregator import __version__
 from aggregator.config import FetchConfig
 from aggregator.errors import FetchError
 from aggregator.models import FetchResult
+from aggregator.text import parse_http_date
 
 DEFAULT_USER_AGENT = (
     f"Wiredesk/{__version__} (RSS/Atom aggregator; python-requests/{requests.__version__})"
@@ -278,18 +278,10 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
     if value.isdigit():
         return float(value)
-    when, sent = _http_date(value), _http_date(headers.get("date", ""))
+    when, sent = parse_http_date(value), parse_http_date(headers.get("date", ""))
     if when is None:
         return None
     return max(0.0, (when - (sent or datetime.now(UTC))).total_seconds())
-
-
-def _http_date(value: str) -> datetime | None:
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _network_message(error: requests.RequestException, url: str, timeout: float) -> str:

@@ -10,7 +10,6 @@ words: "Türkiye" matches "TÜRKIYE", "Karabakh" does not match "Karabakhstan".
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -21,13 +20,13 @@ from aggregator.config import Category, Config, Rule
 from aggregator.dedup import fold_case
 from aggregator.models import Article, Verdict
 from aggregator.store import ArticleQuery
+from aggregator.text import without_tags
 
 ALL_CATEGORY = Category(
     name="all", title="All stories", description="Every story on the wire, newest first."
 )
 
 _BLOCK_END = re.compile(r"<\s*(?:br\b[^>]*|/\s*(?:p|div|li|h[1-6]|blockquote|tr)\s*)>", re.I)
-_TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"[^\S\n]+")
 _HTML_FIELDS = frozenset({"summary", "content"})
 
@@ -37,7 +36,7 @@ def plain_text(markup: str) -> str:
 
     Takes sanitised HTML (or plain text); returns plain text. Raises nothing.
     """
-    text = html.unescape(_TAG.sub("", _BLOCK_END.sub("\n", markup)))
+    text = without_tags(_BLOCK_END.sub("\n", markup), "")
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 

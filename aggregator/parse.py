@@ -27,10 +27,10 @@ import nh3
 
 from aggregator.errors import ParseError
 from aggregator.models import Article, Enclosure, FetchResult, ParsedFeed
+from aggregator.text import strip_control
 
 # ASCII control characters other than tab, LF and CR: XML 1.0 forbids them and
 # feedgen/lxml raise on them when the articles are published.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WHITESPACE = re.compile(r"\s+")
 _EXPAT_PLACE = re.compile(r"^<unknown>:\d+:\d+: ")
 _SCHEMES = {"http", "https", "mailto"}
@@ -154,7 +154,7 @@ def _without_doctype(source: str, text: str) -> bytes:
         )
     if doctype:
         text = text[: doctype[0]] + text[doctype[1] :]
-    return _CONTROL.sub("", _XML_DECL.sub("", text, count=1)).encode("utf-8")
+    return strip_control(_XML_DECL.sub("", text, count=1)).encode("utf-8")
 
 
 def _prolog(source: str, text: str) -> tuple[tuple[int, int] | None, int]:
@@ -246,14 +246,14 @@ def _sha256(text: str) -> str:
 def _plain(value: str) -> str:
     """Text without tags or entities, whitespace collapsed, control characters dropped."""
     text = html.unescape(nh3.clean(value, tags=set(), clean_content_tags=_DROP_WITH_CONTENT))
-    return _WHITESPACE.sub(" ", _CONTROL.sub("", text)).strip()
+    return _WHITESPACE.sub(" ", strip_control(text)).strip()
 
 
 def _html(detail: Mapping[str, Any] | None, feed_url: str) -> str:
     """Sanitised HTML of a feedparser text construct, its URLs absolute against its base."""
     if not detail or not detail.get("value"):
         return ""
-    value = _CONTROL.sub("", detail["value"])
+    value = strip_control(detail["value"])
     if detail.get("type") == "text/plain":
         return html.escape(value, quote=False)
     base = next((b for b in (detail.get("base") or "", feed_url) if _is_web(b)), "")
@@ -272,7 +272,7 @@ def _is_web(url: str) -> bool:
 
 def _link(url: str, base: str) -> str:
     """``url`` made absolute against ``base``; "" unless the result is http(s)."""
-    absolute = urljoin(base, _CONTROL.sub("", url.strip())) if url else ""
+    absolute = urljoin(base, strip_control(url.strip())) if url else ""
     return absolute if _is_web(absolute) else ""
 
 

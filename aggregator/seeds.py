@@ -32,11 +32,11 @@ from aggregator.config import Source
 from aggregator.dedup import normalise_headline
 from aggregator.errors import SeedError
 from aggregator.models import Article, SeedScan
+from aggregator.text import strip_control
 
 _BULLET = "- "
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 # C0 controls other than tab and DEL: feedgen/lxml refuse to write them (SPEC pitfalls).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _DATE_LABEL = re.compile(r"^(published|modified)\s*date\s*:\s*(.*)$", re.IGNORECASE)
 _DATE = re.compile(
     r"^(\d{1,2})\s*[:.]\s*(\d{2})\s*\|\s*(\d{1,2})\s+([a-z]+)\.?,?\s+(\d{4})$", re.IGNORECASE
@@ -199,7 +199,7 @@ def _decode(data: bytes, fallback: str, fail: _Fail) -> str:
 
 def _lines(text: str) -> list[str]:
     """The non-blank lines of ``text``, stripped, without a BOM or control characters."""
-    lines = (_CONTROL.sub("", line).strip() for line in _NEWLINE.split(text.lstrip("\ufeff")))
+    lines = (strip_control(line).strip() for line in _NEWLINE.split(text.lstrip("\ufeff")))
     return [line for line in lines if line]
 
 

@@ -18,8 +18,8 @@ from urllib.parse import quote, urlsplit
 
 from aggregator.config import Category, Config, Source
 from aggregator.models import FROZEN, Article
+from aggregator.text import strip_control
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 _URL_SAFE = "%/:=&?~#+!$,;'@()*[]"
 FORMATS = {
@@ -29,14 +29,9 @@ FORMATS = {
 }
 
 
-def clean(text: str) -> str:
-    """``text`` without the control characters XML cannot carry."""
-    return _CONTROL.sub("", text)
-
-
 def http_url(url: str) -> str:
     """``url`` as an absolute http(s) URL safe to publish, or "" when it is not one."""
-    url = clean(url).strip()
+    url = strip_control(url).strip()
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return ""
@@ -96,10 +91,12 @@ def channel(config: Config, category: Category) -> Channel:
     publish = config.publish
     return Channel(
         name=category.name,
-        title=clean(f"{publish.title} — {label}"),
-        description=clean(category.description or f"{label}: stories collected by Wiredesk."),
+        title=strip_control(f"{publish.title} — {label}"),
+        description=strip_control(
+            category.description or f"{label}: stories collected by Wiredesk."
+        ),
         base_url=publish.base_url,
-        author=clean(publish.title),
+        author=strip_control(publish.title),
         language=publish.language,
         hub=http_url(publish.hub or "") or None,
     )
@@ -111,17 +108,17 @@ def item(article: Article, sources: Mapping[str, Source], base_url: str) -> Item
     links = story_links(article)
     first = sources.get(carriers[0])
     titles = tuple(_source_title(name, sources) for name in carriers)
-    body = clean(article.content or article.summary)
+    body = strip_control(article.content or article.summary)
     return Item(
         id=f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'urn:wiredesk:{article.id}')}",
         article_id=article.id,
-        title=clean(article.title).strip() or "(untitled)",
+        title=strip_control(article.title).strip() or "(untitled)",
         link=story_link(article, base_url),
-        author=clean(article.author).strip(),
-        categories=_unique(clean(c).strip() for c in (article.section, *article.tags)),
+        author=strip_control(article.author).strip(),
+        categories=_unique(strip_control(c).strip() for c in (article.section, *article.tags)),
         published=article.published,
         updated=max(article.updated or article.published, article.published),
-        summary=clean(article.summary) if article.content else "",
+        summary=strip_control(article.summary) if article.content else "",
         content=body + _footer(titles, links),
         source_title=titles[0],
         source_url=http_url(first.url or "") if first else "",
@@ -150,7 +147,7 @@ def story_link(article: Article, base_url: str) -> str:
 
 def _source_title(name: str, sources: Mapping[str, Source]) -> str:
     source = sources.get(name)
-    return clean(source.title or name) if source else name
+    return strip_control(source.title or name) if source else name
 
 
 def _footer(titles: tuple[str, ...], links: tuple[str, ...]) -> str:

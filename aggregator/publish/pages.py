@@ -11,7 +11,8 @@ from xml.etree import ElementTree
 from aggregator.config import Source
 from aggregator.filters import plain_text
 from aggregator.models import Article
-from aggregator.publish.items import FORMATS, Channel, clean, story_links
+from aggregator.publish.items import FORMATS, Channel, story_links
+from aggregator.text import strip_control
 
 _FORMAT_NAMES = {".rss": "RSS", ".atom": "Atom", ".json": "JSON Feed"}
 
@@ -20,7 +21,7 @@ def opml(title: str, channels: Sequence[Channel]) -> bytes:
     """An OPML 2.0 subscription list with one outline per category (its RSS feed)."""
     root = ElementTree.Element("opml", version="2.0")
     head = ElementTree.SubElement(root, "head")
-    ElementTree.SubElement(head, "title").text = clean(title)
+    ElementTree.SubElement(head, "title").text = strip_control(title)
     body = ElementTree.SubElement(root, "body")
     for channel in channels:
         ElementTree.SubElement(
@@ -62,15 +63,17 @@ def index(title: str, language: str | None, channels: Sequence[Channel]) -> byte
 def article_page(article: Article, sources: Mapping[str, Source], home: Channel) -> bytes:
     """The permalink page of a seed story: headline, dates, agency, section, body,
     related headlines and every source that carried it; ``home`` is the ``all`` feed."""
-    title = clean(article.title)
+    title = strip_control(article.title)
     facts = [f"Published {_time(article.published)}"]
     if article.updated:
         facts.append(f"Updated {_time(article.updated)}")
     if article.author:
-        facts.append(f"Agency: {escape(clean(article.author))}")
+        facts.append(f"Agency: {escape(strip_control(article.author))}")
     if article.section:
-        facts.append(f"Section: {escape(clean(article.section))}")
-    body = "".join(f"\n<p>{escape(p)}</p>" for p in plain_text(clean(article.content)).split("\n"))
+        facts.append(f"Section: {escape(strip_control(article.section))}")
+    body = "".join(
+        f"\n<p>{escape(p)}</p>" for p in plain_text(strip_control(article.content)).split("\n")
+    )
     parts = [
         f'<p><a href="{escape(home.base_url)}">{escape(home.author)}</a></p>',
         f"<h1>{escape(title)}</h1>",
@@ -78,7 +81,9 @@ def article_page(article: Article, sources: Mapping[str, Source], home: Channel)
         f"<article>{body}\n</article>",
     ]
     if article.related:
-        related = "".join(f"\n<li>{escape(clean(headline))}</li>" for headline in article.related)
+        related = "".join(
+            f"\n<li>{escape(strip_control(headline))}</li>" for headline in article.related
+        )
         parts.append(f"<h2>Related</h2>\n<ul>{related}\n</ul>")
     parts.append(f"<h2>Sources</h2>\n<ul>{_sources(article, sources, home.base_url)}\n</ul>")
     return _html(title, home.language, "", "\n".join(parts))
@@ -93,7 +98,7 @@ def _sources(article: Article, sources: Mapping[str, Source], base_url: str) -> 
     rows = []
     for name in article.sources or (article.source,):
         source = sources.get(name)
-        rows.append(f"\n<li>{escape(clean(source.title or name) if source else name)}</li>")
+        rows.append(f"\n<li>{escape(strip_control(source.title or name) if source else name)}</li>")
     for link in story_links(article):
         rows.append(f'\n<li><a href="{escape(link)}">{escape(link)}</a></li>')
     return "".join(rows)
@@ -104,5 +109,5 @@ def _html(title: str, language: str | None, head: str, body: str) -> bytes:
     return (
         f'<!DOCTYPE html>\n<html{lang}>\n<head>\n<meta charset="utf-8">\n'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(clean(title))}</title>{head}\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+        f"<title>{escape(strip_control(title))}</title>{head}\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     ).encode()

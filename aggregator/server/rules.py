@@ -6,9 +6,9 @@ from __future__ import annotations
 import mimetypes
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
+
+from aggregator.text import parse_http_date
 
 CONTENT_TYPES = {
     ".rss": "application/rss+xml; charset=utf-8",
@@ -102,13 +102,5 @@ def not_modified(headers: Mapping[str, str], tag: str, mtime: float) -> bool:
         return tag in (
             candidate.strip().removeprefix("W/") for candidate in if_none_match.split(",")
         )
-    since = _http_date(headers.get("HTTP_IF_MODIFIED_SINCE", ""))
+    since = parse_http_date(headers.get("HTTP_IF_MODIFIED_SINCE", ""))
     return since is not None and int(mtime) <= since.timestamp()
-
-
-def _http_date(value: str) -> datetime | None:
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import html
 import re
 
-_TAG = re.compile(r"<[^>]*>")
+from aggregator.text import without_tags
+
 _QUERY_PART = re.compile(r'"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w")
 
 
 def plain_text(fragment: str) -> str:
     """The words of an HTML fragment, without tags or entities, for the search index."""
-    return html.unescape(_TAG.sub(" ", fragment))
+    return without_tags(fragment)
 
 
 def fts_query(text: str) -> str | None:

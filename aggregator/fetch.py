@@ -129,7 +129,11 @@ class Fetcher:
                 try:
                     if response.status_code not in _REDIRECTS:
                         moved = url if permanent and len(seen) > 1 else ""
-                        return self._result(response, deadline, moved)
+                        result = self._result(response, deadline, moved)
+                        # Read to the end: the connection goes back to the pool for the
+                        # next feed on this host (requests' close() would drop it).
+                        response.raw.release_conn()
+                        return result
                 finally:
                     response.close()
             permanent = permanent and response.status_code in _PERMANENT

@@ -4,6 +4,7 @@ deadlines, size caps, a gzip bomb and the per-host limit."""
 from __future__ import annotations
 
 import gzip
+import http.server
 import socket
 import struct
 import threading
@@ -354,3 +355,46 @@ def test_ping_hub_failure(httpserver: HTTPServer, fetcher: Fetcher) -> None:
     hub = httpserver.url_for("/hub")
     with pytest.raises(FetchError, match=r"^http://.*/hub: HTTP 400 Bad Request$"):
         fetcher.ping_hub(hub, ["http://feeds.example/all.rss"], timeout=5)
+
+
+@contextmanager
+def keep_alive_server() -> Iterator[tuple[str, list[int]]]:
+    """An HTTP/1.1 server on 127.0.0.1 that answers every GET with the RSS fixture (304
+    when If-None-Match matches) and records the client port of each request."""
+    ports: list[int] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            ports.append(self.client_address[1])
+            fresh = self.headers.get("If-None-Match") == '"v1"'
+            self.send_response(304 if fresh else 200)
+            self.send_header("ETag", '"v1"')
+            self.send_header("Content-Length", "0" if fresh else str(len(RSS)))
+            self.end_headers()
+            if not fresh:
+                self.wfile.write(RSS)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/feed", ports
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_connections_are_kept_alive_between_fetches(fetcher: Fetcher) -> None:
+    with keep_alive_server() as (url, ports):
+        first = fetcher.fetch("desk", url, timeout=5)
+        second = fetcher.fetch("desk", url, etag=first.etag, timeout=5)
+        third = fetcher.fetch("desk", url + "?other", timeout=5)
+    assert (first.status, second.status, third.status) == (200, 304, 200)
+    assert third.content == RSS
+    assert len(ports) == 3 and len(set(ports)) == 1, "each fetch opened a new connection"

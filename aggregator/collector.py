@@ -50,7 +50,7 @@ PARSE_POOL_MIN = 8  # due feeds from which parsing may move to one process per c
 PARSE_INLINE_FIRST = 4  # bodies parsed in this process before the pool starts
 
 Progress = Callable[[SourceReport], None]
-Parser = Callable[[str, FetchResult, datetime], ParsedFeed]
+Parser = Callable[[str, FetchResult, datetime, frozenset[str]], ParsedFeed]
 
 
 def run_pass(
@@ -141,15 +141,17 @@ class _Parsers:
         self._may_pool = feeds >= PARSE_POOL_MIN and (os.cpu_count() or 1) > 1
         self._pool: ProcessPoolExecutor | None = None
 
-    def __call__(self, source: str, result: FetchResult, now: datetime) -> ParsedFeed:
+    def __call__(
+        self, source: str, result: FetchResult, now: datetime, known: frozenset[str]
+    ) -> ParsedFeed:
         with self._lock:
             self._parsed += 1
             if self._may_pool and self._pool is None and self._parsed > PARSE_INLINE_FIRST:
                 self._pool = _process_pool()
             pool = self._pool
         if pool is None:
-            return parse.parse_feed(source, result, now=now)
-        return pool.submit(parse.parse_feed, source, result, now=now).result()
+            return parse.parse_feed(source, result, now=now, known=known)
+        return pool.submit(parse.parse_feed, source, result, now=now, known=known).result()
 
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
@@ -238,18 +240,18 @@ def _collect_feed(
             # The server ignores validators but sent the same bytes: nothing to parse.
             store.save_source_state(succeeded)
             return SourceReport(source=source.name, not_modified=True), IngestResult()
-        parsed = parser(source.name, result, now)
+        parsed = parser(source.name, result, now, state.item_keys)
     except SourceError as e:
         failed = after_failure(state, e, now=now, interval=interval)
         store.save_source_state(replace(failed, origin_url=source.url or "", url=url))
         log.warning("%s", e)
         return SourceReport(source=source.name, error=str(e)), IngestResult()
-    ingested = store.ingest(
-        source.name, parsed.articles, replace(succeeded, content_hash=body_hash)
-    )
+    succeeded = replace(succeeded, content_hash=body_hash, item_keys=parsed.item_keys)
+    ingested = store.ingest(source.name, parsed.articles, succeeded)
     for warning in parsed.warnings:
         log.warning("%s", warning)
-    return _report(source.name, ingested, parsed.warnings), ingested
+    report = _report(source.name, ingested, parsed.warnings)
+    return replace(report, unchanged=report.unchanged + parsed.skipped), ingested
 
 
 def _collect_folder(

@@ -66,6 +66,8 @@ class SourceState:
     etag: str = ""
     last_modified: str = ""
     content_hash: str = ""  # of the last body parsed, to skip unchanged bodies
+    # keys of the entries of that body, so a changed body parses only its changed entries
+    item_keys: frozenset[str] = frozenset()
     last_fetch: datetime | None = None
     last_status: int | None = None
     error_streak: int = 0
@@ -152,6 +154,8 @@ class ParsedFeed:
     link: str = ""
     articles: tuple[Article, ...] = ()
     warnings: tuple[str, ...] = ()  # e.g. a bozo feed that still gave entries
+    item_keys: frozenset[str] = frozenset()  # of every entry in the body, parsed or not
+    skipped: int = 0  # entries not parsed: their key was among the known ones
 
 
 @dataclass(**FROZEN)

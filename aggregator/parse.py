@@ -7,6 +7,11 @@ quadratic blowup, external entities) is refused, and any other DOCTYPE is remove
 external DTD is ever fetched. Nothing here processes XInclude. feedparser then gets UTF-8
 without ASCII control characters, and its own sanitiser and URI resolver are switched off
 (they are ~70% of its time): nh3 sanitises every HTML field and makes its links absolute.
+
+Unchanged entries are not parsed twice: before feedparser runs, a fast expat scan finds
+each entry's bytes and keys them (see ``_scan_items``); entries whose key the caller
+already knows from the last body of the source are cut out of the document, so a feed
+that gained 5 entries costs 5 entries of feedparser, not 50.
 """
 
 from __future__ import annotations
@@ -16,15 +21,17 @@ import hashlib
 import html
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from time import struct_time
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
+from xml.parsers.expat import ExpatError, ParserCreate
 
 import feedparser
 import nh3
 
+from aggregator import __version__
 from aggregator.errors import ParseError
 from aggregator.models import Article, Enclosure, FetchResult, ParsedFeed
 from aggregator.text import strip_control
@@ -60,23 +67,33 @@ _ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
 # feedparser's own idea of where the prolog ends (it looks for entities before this).
 _FIRST_TAG = re.compile(r"<\w", re.ASCII)
 _HTML_START = re.compile(r"\A(?:\s|<!--.*?-->)*<(?:!doctype\s+html|html)\b", re.I | re.DOTALL)
+# Bump when _article maps an entry differently, so stored entries are parsed again.
+_ITEM_RULES = "1"
+_ITEM_NAMES = {"item", "entry"}
 
 
-def parse_feed(source: str, result: FetchResult, *, now: datetime) -> ParsedFeed:
+def parse_feed(
+    source: str, result: FetchResult, *, now: datetime, known: frozenset[str] = frozenset()
+) -> ParsedFeed:
     """Parse a fetched feed into articles of ``source``.
 
     Takes the fetch result (its bytes, headers and final URL, which is the base of
-    relative links) and ``now`` (aware), used for missing dates and to clamp future ones.
-    Returns the feed's title, link, articles and warnings (a feed that is not well-formed
-    but still yields entries is parsed leniently, with a warning). Raises ParseError when
-    the bytes are not a feed: empty, an HTML page, no entries and broken, or an XML
-    document that declares entities.
+    relative links), ``now`` (aware), used for missing dates and to clamp future ones,
+    and the ``item_keys`` of the source's last parsed body as ``known``: entries with one
+    of those keys are not parsed again. Returns the feed's title, link, articles (of the
+    entries not known), the keys of all its entries, how many were skipped and warnings
+    (a feed that is not well-formed but still yields entries is parsed leniently, with a
+    warning; its entries get no keys). Raises ParseError when the bytes are not a feed:
+    empty, an HTML page, no entries and broken, or an XML document that declares entities.
     """
     media_type = result.headers.get("content-type", "").split(";")[0].strip()
     text = _decode(result.content, _charset(result.headers.get("content-type", "")))
     if not text.strip():
         raise ParseError(source, "not a feed: the response body is empty")
     data = _without_doctype(source, text)
+    items = _scan_items(data, result.url)
+    data = _without(data, [i for i in items if i.key in known])
+    skipped = sum(1 for i in items if i.key in known)
     parsed = feedparser.parse(
         io.BytesIO(data),
         response_headers={
@@ -86,7 +103,7 @@ def parse_feed(source: str, result: FetchResult, *, now: datetime) -> ParsedFeed
         sanitize_html=False,
         resolve_relative_uris=False,
     )
-    _check_is_feed(source, parsed, text, media_type)
+    _check_is_feed(source, parsed, text, media_type, skipped=skipped)
     articles = tuple(_article(source, entry, result.url, now) for entry in parsed.entries)
     warnings = (f"{source}: parsed leniently: {_reason(parsed)}",) if parsed.bozo else ()
     feed = parsed.feed
@@ -95,7 +112,82 @@ def parse_feed(source: str, result: FetchResult, *, now: datetime) -> ParsedFeed
         link=_link(feed.get("link", ""), result.url),
         articles=articles,
         warnings=warnings,
+        item_keys=frozenset(i.key for i in items),
+        skipped=skipped,
     )
+
+
+class _Item(NamedTuple):
+    start: int
+    end: int
+    key: str
+
+
+def _scan_items(data: bytes, feed_url: str) -> list[_Item]:
+    """Where each entry (RSS/RDF ``item``, Atom ``entry``) of a well-formed document is,
+    with its key: a hash of the entry's bytes, the start tags around it (namespaces,
+    ``xml:base``, ``xml:lang``), the feed URL and the parsing rules, so an entry with the
+    same key parses to the same article. [] when the document is not well-formed: then
+    nothing is skipped. expat with no Python handler for text is ~50× faster than
+    feedparser on the same bytes."""
+    items: list[_Item] = []
+    ancestors: list[tuple[str, dict[str, str]]] = []
+    opened: list[tuple[int, int]] = []  # (byte offset, depth) of the entry being read
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if not opened and _is_entry(name, ancestors):
+            opened.append((parser.CurrentByteIndex, len(ancestors)))
+        ancestors.append((name, attrs))
+
+    def end(name: str) -> None:
+        ancestors.pop()
+        if not opened or opened[0][1] != len(ancestors):
+            return
+        begin, finish = opened.pop()[0], parser.CurrentByteIndex
+        # expat reports an empty <item/> ending where the next token starts: no end tag
+        # there, and nothing worth skipping.
+        if data.startswith(b"</" + name.encode(), finish):
+            finish = data.index(b">", finish) + 1
+            key = _item_key(feed_url, ancestors, data[begin:finish])
+            items.append(_Item(begin, finish, key))
+
+    parser = ParserCreate()
+    parser.StartElementHandler, parser.EndElementHandler = start, end
+    try:
+        parser.Parse(data, True)
+    except ExpatError:
+        return []
+    return items
+
+
+def _is_entry(name: str, ancestors: list[tuple[str, dict[str, str]]]) -> bool:
+    """An entry is an item/entry child of the root (Atom, RSS 1.0) or of an RSS channel."""
+    if name.rpartition(":")[2] not in _ITEM_NAMES:
+        return False
+    depth = len(ancestors)
+    return depth == 1 or (depth == 2 and ancestors[1][0].rpartition(":")[2] == "channel")
+
+
+def _item_key(feed_url: str, ancestors: list[tuple[str, dict[str, str]]], item: bytes) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{__version__}/{_ITEM_RULES}\n{feed_url}\n{ancestors!r}\n".encode())
+    digest.update(item)
+    return digest.hexdigest()
+
+
+def _without(data: bytes, spans: list[_Item]) -> bytes:
+    """``data`` with the byte ranges of ``spans`` (in document order) cut out."""
+    if not spans:
+        return data
+    return b"".join(_kept(data, spans))
+
+
+def _kept(data: bytes, spans: list[_Item]) -> Iterator[bytes]:
+    position = 0
+    for span in spans:
+        yield data[position : span.start]
+        position = span.end
+    yield data[position:]
 
 
 def _charset(content_type: str) -> str:
@@ -186,13 +278,13 @@ def _doctype_end(source: str, text: str, start: int) -> int:
     raise ParseError(source, "not a feed: the DOCTYPE declaration never ends")
 
 
-def _check_is_feed(source: str, parsed: Any, text: str, media_type: str) -> None:
+def _check_is_feed(source: str, parsed: Any, text: str, media_type: str, *, skipped: int) -> None:
     if not parsed.version:
         if media_type == "text/html" or _HTML_START.match(text):
             raise ParseError(source, "not a feed: the server sent an HTML page")
         reason = _reason(parsed) if parsed.bozo else "no RSS or Atom root element"
         raise ParseError(source, f"not a feed: {reason}")
-    if parsed.bozo and not parsed.entries:
+    if parsed.bozo and not parsed.entries and not skipped:
         raise ParseError(source, f"not a usable feed: {_reason(parsed)}")
 
 

@@ -387,3 +387,20 @@ def test_ctrl_c_starts_no_more_sources(tmp_path, store, fetcher, httpserver) -> 
         collect(config, store, fetcher, now=NOW, progress=progress)
     assert len(calls) == 1
     assert len(httpserver.log) <= 2  # the one reported, and at most one already running
+
+
+def test_a_changed_feed_parses_only_its_new_and_edited_entries(
+    tmp_path, store, fetcher, httpserver
+):
+    storm = ("storm-1", "Storm warning for the Aegean coast", "Tue, 03 Mar 2026 09:00:00 +0000")
+    fixed = (GRAIN[0], "Grain corridor talks resume in Istanbul", GRAIN[2])
+    httpserver.expect_ordered_request("/rss").respond_with_data(rss(FERRY, GRAIN))
+    httpserver.expect_ordered_request("/rss").respond_with_data(rss(storm, FERRY, fixed))
+    config = make_config(tmp_path, f"- {{name: wire, url: '{httpserver.url_for('/rss')}'}}\n")
+    collect(config, store, fetcher, now=NOW)
+    first_keys = store.source_state("wire").item_keys
+    second = collect(config, store, fetcher, now=NOW + 2 * HOUR).sources[0]
+    assert (second.new, second.updated, second.unchanged) == (1, 1, 1)
+    assert len(store.source_state("wire").item_keys - first_keys) == 2
+    titles = {a.title for a in store.articles(ArticleQuery())}
+    assert titles == {storm[1], FERRY[1], fixed[1]}

@@ -368,3 +368,99 @@ def test_a_truncated_feed_gives_the_reason_without_expat_noise() -> None:
         parse_feed("wire", result, now=datetime.now(UTC))
     assert "<unknown>" not in str(caught.value)
     assert str(caught.value) == "wire: not a usable feed: no element found"
+
+
+# --- entries known from the last body are not parsed again --------------------------------
+
+
+def atom(entries: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>Atom desk</title><id>urn:desk</id><updated>2024-05-31T10:00:00Z</updated>"
+        f"{entries}</feed>"
+    )
+
+
+def entry(n: int, summary: str = "Summary") -> str:
+    return (
+        f"<entry><id>urn:story:{n}</id><title>Story {n}</title>"
+        f"<updated>2024-05-31T0{n}:00:00Z</updated><summary>{summary} {n}</summary></entry>"
+    )
+
+
+def rdf(items: str) -> str:
+    return (
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+        ' xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://news.example/">'
+        "<title>RDF desk</title><link>https://news.example/</link></channel>"
+        f"{items}</rdf:RDF>"
+    )
+
+
+def rdf_item(n: int) -> str:
+    return (
+        f'<item rdf:about="https://news.example/{n}"><title>Story {n}</title>'
+        f"<link>https://news.example/{n}</link></item>"
+    )
+
+
+def titles(parsed) -> list[str]:
+    return [a.title for a in parsed.articles]
+
+
+@pytest.mark.parametrize(
+    ("document", "one"),
+    [
+        (lambda n: rss("".join(item("", title=f"Story {i}") for i in n)), "rss"),
+        (lambda n: atom("".join(entry(i) for i in n)), "atom"),
+        (lambda n: rdf("".join(rdf_item(i) for i in n)), "rdf"),
+    ],
+)
+def test_known_entries_are_skipped_and_new_ones_parsed(document, one: str) -> None:
+    first = parse_feed("desk", result(document([1, 2])), now=NOW)
+    assert titles(first) == ["Story 1", "Story 2"] and len(first.item_keys) == 2
+    assert first.skipped == 0
+    later = parse_feed("desk", result(document([3, 1, 2])), now=NOW, known=first.item_keys)
+    assert titles(later) == ["Story 3"]
+    assert later.skipped == 2
+    assert first.item_keys < later.item_keys and len(later.item_keys) == 3
+    assert later.title.endswith("desk")
+
+
+def test_an_edited_entry_is_parsed_again() -> None:
+    first = parse_feed("desk", result(atom(entry(1) + entry(2))), now=NOW)
+    edited = atom(entry(1) + entry(2, summary="Corrected summary"))
+    later = parse_feed("desk", result(edited), now=NOW, known=first.item_keys)
+    assert [a.summary for a in later.articles] == ["Corrected summary 2"]
+
+
+def test_keys_depend_on_the_feed_url_and_the_context_of_the_entry() -> None:
+    body = rss(item("<description>Relative <a href='x'>link</a></description>"))
+    first = parse_feed("desk", result(body), now=NOW)
+    moved = parse_feed("desk", result(body, url="https://other.example/"), now=NOW)
+    assert moved.item_keys.isdisjoint(first.item_keys)
+    rebased = body.replace("<channel>", '<channel xml:base="https://cdn.example/">')
+    assert parse_feed("desk", result(rebased), now=NOW).item_keys.isdisjoint(first.item_keys)
+
+
+def test_an_all_known_feed_is_not_an_error_even_when_bozo() -> None:
+    body = rss(item("", title="Story 1"))
+    first = parse_feed("desk", result(body, ctype="text/plain"), now=NOW)
+    assert first.warnings  # feedparser flags the content type
+    later = parse_feed("desk", result(body, ctype="text/plain"), now=NOW, known=first.item_keys)
+    assert (later.articles, later.skipped, later.title) == ((), 1, "Test desk")
+
+
+def test_a_broken_document_gets_no_keys_and_is_parsed_whole() -> None:
+    broken = rss(item("", title="Story 1") + item("<description>a &nbsp; b</description>"))
+    first = parse_feed("desk", result(broken), now=NOW)
+    assert len(first.articles) == 2 and first.item_keys == frozenset()
+    assert first.warnings
+
+
+def test_empty_and_nested_items_are_not_keyed() -> None:
+    body = rss("<item/>" + item("<item><title>inner</title></item>", title="Outer"))
+    parsed = parse_feed("desk", result(body), now=NOW)
+    assert len(parsed.item_keys) == 1
+    again = parse_feed("desk", result(body), now=NOW, known=parsed.item_keys)
+    assert again.skipped == 1 and len(again.articles) == 1  # the empty item, parsed again

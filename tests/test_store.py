@@ -18,7 +18,7 @@ import pytest
 from aggregator.errors import StoreError
 from aggregator.models import Article, SourceState
 from aggregator.store import ArticleQuery, open_store, sqlite
-from aggregator.store.schema import V1, V2, VERSION
+from aggregator.store.schema import MIGRATIONS, V1, V2, VERSION
 from aggregator.store.sqlite import SQLiteStore
 from tests.conftest import ROOT
 
@@ -393,6 +393,7 @@ def test_source_state_round_trips_and_is_saved_with_the_ingest(store: SQLiteStor
         last_error="seeds: boom",
         disabled=True,
         file_stamps={"001.txt": "1700000000:532"},
+        item_keys=frozenset({"0f" * 16, "a1" * 16}),
     )
     assert store.source_state("seeds") is None
     store.ingest("seeds", [], saved)
@@ -463,6 +464,20 @@ def test_a_version_2_database_is_migrated_to_walk_labels_and_sources(tmp_path: P
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)
         assert check.execute("SELECT count(*) FROM carriers WHERE published = 0").fetchone() == (0,)
+
+
+def test_a_version_3_database_keeps_its_source_states(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    with sqlite3.connect(path) as conn:
+        for migrate in MIGRATIONS[:3]:
+            migrate(conn)
+        conn.execute("INSERT INTO sources (name, url, etag) VALUES ('aa', 'https://aa/', '\"v9\"')")
+        conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    migrated = SQLiteStore(str(path))
+    old = migrated.source_state("aa")
+    assert old is not None and (old.etag, old.item_keys) == ('"v9"', frozenset())
+    migrated.close()
 
 
 def test_a_database_from_a_newer_wiredesk_is_refused(tmp_path: Path) -> None:

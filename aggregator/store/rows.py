@@ -21,7 +21,7 @@ ARTICLE_COLUMNS = (
 )
 SOURCE_COLUMNS = (
     "name, url, etag, last_modified, content_hash, last_fetch, last_status, error_streak, "
-    "last_error, next_due, disabled, file_stamps, origin_url"
+    "last_error, next_due, disabled, file_stamps, origin_url, item_keys"
 )
 Row = tuple[Any, ...]
 
@@ -119,13 +119,14 @@ def source_row(state: SourceState) -> Row:
         int(state.disabled),
         json.dumps(dict(state.file_stamps), sort_keys=True),
         state.origin_url,
+        " ".join(sorted(state.item_keys)),
     )
 
 
 def source_from_row(row: Row) -> SourceState:
     """The state of a ``sources`` row (``SOURCE_COLUMNS`` order)."""
     name, url, etag, last_modified, content_hash, last_fetch, status = row[:7]
-    error_streak, last_error, next_due, disabled, file_stamps, origin_url = row[7:]
+    error_streak, last_error, next_due, disabled, file_stamps, origin_url, item_keys = row[7:]
     return SourceState(
         name=name,
         url=url,
@@ -140,6 +141,7 @@ def source_from_row(row: Row) -> SourceState:
         disabled=bool(disabled),
         file_stamps=json.loads(file_stamps),
         origin_url=origin_url,
+        item_keys=frozenset(item_keys.split()),
     )
 
 

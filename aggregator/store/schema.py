@@ -9,6 +9,8 @@ label or source, so the newest stories of a section or source are read in index 
 instead of being collected and sorted; keys labels by ``dedup.fold_case``; and adds
 ``meta``, whose ``headline_words`` flag says whether that index is complete (it is kept
 only while near-duplicate matching is on, and rebuilt when it is turned on again).
+Version 4 adds each source's ``item_keys``: the keys of the entries of its last parsed
+body, so a changed body parses only its new and edited entries.
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -133,6 +135,11 @@ V3 = (
     END""",
 )
 
+V4 = (
+    # what the entries of a source's last body were, so unchanged ones are not parsed again
+    "ALTER TABLE sources ADD COLUMN item_keys TEXT NOT NULL DEFAULT ''",
+)
+
 
 def _create_v1(conn: sqlite3.Connection) -> None:
     for statement in V1:
@@ -181,10 +188,16 @@ def _create_v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _create_v4(conn: sqlite3.Connection) -> None:
+    for statement in V4:
+        conn.execute(statement)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_v1,
     _create_v2,
     _create_v3,
+    _create_v4,
 )
 VERSION = len(MIGRATIONS)
 

@@ -34,7 +34,8 @@ BATCH = 500
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_PAGES = 10_000
 _SAVE_STATE = (
-    f"INSERT INTO sources ({SOURCE_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+    f"INSERT INTO sources ({SOURCE_COLUMNS}) "
+    f"VALUES ({', '.join('?' * len(SOURCE_COLUMNS.split(', ')))})"
     " ON CONFLICT (name) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in SOURCE_COLUMNS.split(", ")[1:])
 )

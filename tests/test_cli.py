@@ -196,3 +196,17 @@ def test_a_seed_story_links_under_the_base_url_in_force(config_file: Path, capsy
     main(["articles", "--config", str(config_file), "--json", "--search", "dock"])
     (dock,) = json.loads(capsys.readouterr().out)
     assert dock["link"] == f"https://desk.example/articles/{dock['id']}.html"
+
+
+def test_piped_collect_logs_read_sources_and_304s_only_at_debug(config_file: Path, capsys):
+    def wire_lines() -> list[str]:
+        err = capsys.readouterr().err.splitlines()
+        return [line.split(" wiredesk: ")[1] for line in err if " wiredesk: wire: " in line]
+
+    collect = ["collect", "--no-publish", "--source", "wire", "--config", str(config_file)]
+    assert main(collect) == 0
+    assert wire_lines() == ["wire: 2 new, 0 merged, 0 updated, 0 unchanged"]
+    assert main(collect) == 0  # the same bytes again
+    assert wire_lines() == []
+    assert main([*collect, "--verbose"]) == 0
+    assert wire_lines() == ["wire: not modified"]

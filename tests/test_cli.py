@@ -210,3 +210,21 @@ def test_piped_collect_logs_read_sources_and_304s_only_at_debug(config_file: Pat
     assert wire_lines() == []
     assert main([*collect, "--verbose"]) == 0
     assert wire_lines() == ["wire: not modified"]
+
+
+def test_collect_json_reports_the_pass(config_file: Path, capsys) -> None:
+    assert main(["collect", "--json", "--config", str(config_file)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["seconds"] >= 0 and report["started"] <= report["finished"]
+    assert (report["changed"], report["errors"]) == (2, 0)
+    assert report["published"] > 0
+    wire, seeds = report["sources"]
+    assert (wire["source"], wire["new"] + wire["merged"], wire["not_modified"]) == (
+        "wire",
+        2,
+        False,
+    )
+    assert (seeds["source"], seeds["file_errors"]) == ("seeds", [])
+    assert main(["collect", "--json", "--source", "wire", "--config", str(config_file)]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["published"] == 0 and again["sources"][0]["not_modified"] is True

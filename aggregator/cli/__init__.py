@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only collect; leave the feeds as they are until the next publish",
     )
+    collect.add_argument(
+        "--json", action="store_true", help="print the pass as one JSON object, not a table"
+    )
     add("publish", "regenerate every category feed from the store", cmd_publish)
     add("serve", "serve the publish folder over HTTP", cmd_serve)
     add(

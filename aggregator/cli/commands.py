@@ -41,7 +41,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_collect(args: argparse.Namespace, config: Config) -> int:
-    """One collection pass now, then publish; prints per-source counts."""
+    """One collection pass now, then publish; prints per-source counts (or JSON)."""
     unknown = [name for name in args.source or () if name not in {s.name for s in config.sources}]
     if unknown:
         raise ConfigError.single(config.path, f"--source: unknown source {unknown[0]!r}")
@@ -59,6 +59,9 @@ def cmd_collect(args: argparse.Namespace, config: Config) -> int:
             )
         finally:
             fetcher.close()
+    if args.json:
+        print(json.dumps(output.pass_json(report, published), indent=2, ensure_ascii=False))
+        return EXIT_OK
     rows = [output.summary_row(r) for r in report.sources]
     output.table(
         ["source", "new", "merged", "updated", "unchanged", "not modified", "errors"], rows

@@ -8,10 +8,11 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from aggregator.models import Article, SourceReport
+from aggregator.models import Article, PassReport, PublishReport, SourceReport
 
 log = logging.getLogger("wiredesk")
 
@@ -34,6 +35,20 @@ def summary_row(report: SourceReport) -> list[object]:
         "yes" if report.not_modified else "",
         errors or "",
     ]
+
+
+def pass_json(report: PassReport, published: PublishReport | None) -> dict[str, Any]:
+    """What ``collect --json`` prints: the pass's times (``seconds``: the collection alone,
+    without start-up and publishing), its totals and one object per source."""
+    return {
+        "started": iso(report.started),
+        "finished": iso(report.finished),
+        "seconds": round((report.finished - report.started).total_seconds(), 3),
+        "changed": len(report.changed_ids),
+        "errors": report.errors,
+        "published": len(published.written) if published else 0,
+        "sources": [asdict(source) for source in report.sources],
+    }
 
 
 def count(number: int, singular: str, plural: str = "") -> str:

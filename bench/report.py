@@ -27,13 +27,16 @@ def _peak(*steps: dict[str, Any]) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    """The human summary: step, Wiredesk, reader, ratio, peak MB (Wiredesk / reader)."""
+    """The human summary: step, Wiredesk, reader, ratio (wall), ratio in-process, peak MB
+    (Wiredesk / reader)."""
     wd, rd, ratio = results["wiredesk"], results["reader"], results["ratios"]
+    inside = results.get("ratios_in_process", {})
     n = results["workload"]
     rows = [
         (
             f"seed ingest ({n['seeds']} files)",
             _fmt_step(wd["seeds"], "files"),
+            "",
             "",
             "",
             _peak(wd["seeds"]),
@@ -52,23 +55,38 @@ def table(results: dict[str, Any]) -> str:
                 _fmt_step(wd[step], unit),
                 _fmt_step(rd[step], unit),
                 f"{r:.2f}x" if r else "-",
+                f"{inside[step]:.2f}x" if inside.get(step) else "-",
                 _peak(wd[step], rd[step]),
             )
         )
     rows.append(
-        ("full publish (10 cat. x 3)", _fmt_step(wd["publish"], ""), "", "", _peak(wd["publish"]))
+        (
+            "full publish (10 cat. x 3)",
+            _fmt_step(wd["publish"], ""),
+            "",
+            "",
+            "",
+            _peak(wd["publish"]),
+        )
     )
     for kind in ("plain", "conditional"):
         step = wd[f"serve_{kind}"]
         rows.append(
-            (f"serve /{SERVED_CATEGORY}.rss {kind}", _fmt_step(step, "req"), "", "", _peak(step))
+            (
+                f"serve /{SERVED_CATEGORY}.rss {kind}",
+                _fmt_step(step, "req"),
+                "",
+                "",
+                "",
+                _peak(step),
+            )
         )
     for count, entry in results["scale"].items():
         for what in ("publish", "search"):
             label = f"{what} @ {int(count):,} stored"
-            rows.append((label, _fmt_step(entry[what], ""), "", "", _peak(entry[what])))
-    header = ("step", "Wiredesk", "reader", "ratio", "peak MB")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(5)]
+            rows.append((label, _fmt_step(entry[what], ""), "", "", "", _peak(entry[what])))
+    header = ("step", "Wiredesk", "reader", "ratio", "in-process", "peak MB")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     lines = [_line(header, widths), _line(tuple("-" * w for w in widths), widths)]
     lines += [_line(row, widths) for row in rows]
     errors = sorted(set(_errors(results)))

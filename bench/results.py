@@ -35,6 +35,8 @@ def median_step(samples: list[Sample], count: int | None = None) -> dict[str, An
     }
     if count is not None:
         folded.update(count=count, per_second=count / seconds if seconds else None)
+    if all("in_process_seconds" in s for s in samples):
+        folded["in_process_seconds"] = statistics.median(s["in_process_seconds"] for s in samples)
     if "per_second" in samples[0]:
         folded["per_second"] = statistics.median(s["per_second"] for s in samples)
     return folded
@@ -46,4 +48,15 @@ def ratios(wd: dict[str, Any], rd: dict[str, Any]) -> dict[str, float | None]:
     for step in PASSES:
         ours, theirs = wd[step].get("per_second"), rd[step].get("per_second")
         out[step] = ours / theirs if ours and theirs else None
+    return out
+
+
+def ratios_in_process(wd: dict[str, Any], rd: dict[str, Any]) -> dict[str, float | None]:
+    """The same ratios from the time each program reports for the pass itself, without
+    interpreter start-up, imports, config and store opening: what a daemon's later passes
+    see. Both handle the same feeds, so throughput ratio = reader's time / Wiredesk's."""
+    out: dict[str, float | None] = {}
+    for step in PASSES:
+        ours, theirs = wd[step].get("in_process_seconds"), rd[step].get("in_process_seconds")
+        out[step] = theirs / ours if ours and theirs else None
     return out

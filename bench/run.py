@@ -26,7 +26,7 @@ if __package__ in (None, ""):
 from bench import OUT, BenchError, peer, wiredesk
 from bench.proc import Measured
 from bench.report import table
-from bench.results import PASSES, Sample, median_step, ratios, sample
+from bench.results import PASSES, Sample, median_step, ratios, ratios_in_process, sample
 from bench.scale import scale_steps
 from bench.server import FeedServer
 from bench.workload import Workload, change_feeds, generate_feeds, write_seeds
@@ -81,22 +81,24 @@ QUICK = Params(
 CHANGED_FRACTION = 0.1
 
 
-def _timed_step(server: FeedServer, run: Callable[[], Measured]) -> Sample:
+def _timed_step(server: FeedServer, run: Callable[[], Measured]) -> tuple[Sample, Measured]:
     server.reset_counts()
     measured = run()
-    return sample(measured, "wiredesk", server={str(k): v for k, v in server.counts().items()})
+    counts = {str(k): v for k, v in server.counts().items()}
+    return sample(measured, "wiredesk", server=counts), measured
 
 
 def _collect_step(server: FeedServer, config: Path, params: Params) -> Sample:
     """A timed ``collect``, then an untimed ``sources --json`` to see which sources failed."""
-    step = _timed_step(
+    step, measured = _timed_step(
         server,
         lambda: wiredesk.cli(
-            ["collect", "--no-publish", "--config", str(config)], timeout=params.timeout
+            ["collect", "--no-publish", "--json", "--config", str(config)], timeout=params.timeout
         ),
     )
     if step["error"]:
         return step
+    step["in_process_seconds"] = json.loads(measured.stdout)["seconds"]
     check = wiredesk.check_sources(config, timeout=params.timeout)
     step.update(sources_failed=check.failed, stored=check.articles)
     if check.error:
@@ -146,7 +148,7 @@ def wiredesk_run(
     _let_sources_fall_due()
     steps["changed_pass"] = _collect_step(server, config, params)
     publish = ["publish", "--config", str(config)]
-    steps["publish"] = _timed_step(server, lambda: wiredesk.cli(publish, timeout=params.timeout))
+    steps["publish"], _ = _timed_step(server, lambda: wiredesk.cli(publish, timeout=params.timeout))
     steps.update(_serve_steps(config, port, params))
     return steps
 
@@ -196,11 +198,13 @@ def reader_run(
         server.serve(version)
         server.reset_counts()
         measured = peer.update(python, db, workers, timeout=params.timeout)
+        inside = json.loads(measured.stdout) if measured.ok else None
         steps[step] = sample(
             measured,
             "reader",
             server={str(k): v for k, v in server.counts().items()},
-            reader=json.loads(measured.stdout) if measured.ok else None,
+            reader=inside,
+            **({"in_process_seconds": inside["seconds"]} if inside else {}),
         )
     return steps
 
@@ -257,6 +261,7 @@ def run(params: Params) -> dict[str, Any]:
         "wiredesk": wd,
         "scale": scale,
         "ratios": ratios(wd, rd),
+        "ratios_in_process": ratios_in_process(wd, rd),
         "seconds_total": time.perf_counter() - started,
     }
 

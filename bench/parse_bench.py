@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import feedparser  # the baseline only; the package keeps feedparser inside parse.py
+import feedparser  # the baseline only; the package keeps feedparser inside aggregator.parse
 
 from aggregator.models import FetchResult
 from aggregator.parse import parse_feed

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+import xml.sax
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import feedparser
 import pytest
 from pytest_httpserver import HTTPServer
 
+from aggregator import parse
 from aggregator.errors import ParseError
 from aggregator.models import Enclosure, FetchResult
 from aggregator.parse import parse_feed
@@ -464,3 +467,25 @@ def test_empty_and_nested_items_are_not_keyed() -> None:
     assert len(parsed.item_keys) == 1
     again = parse_feed("desk", result(body), now=NOW, known=parsed.item_keys)
     assert again.skipped == 1 and len(again.articles) == 1  # the empty item, parsed again
+
+
+def test_the_buffering_sax_driver_parses_exactly_like_the_stock_one(monkeypatch) -> None:
+    text = "Line one &amp; two\n" * 400 + "<![CDATA[ <b>raw</b> ]]> &#233;t&#233; &lt;ok&gt;"
+    body = rss(
+        item(f"<description>{text}</description><author>a@b.example (Ay &amp; Bee)</author>")
+    )
+    buffered = parse_feed("desk", result(body), now=NOW)
+    monkeypatch.setattr(
+        feedparser.api,
+        "PREFERRED_XML_PARSERS",
+        [d for d in feedparser.api.PREFERRED_XML_PARSERS if d != parse.SAX_DRIVER],
+    )
+    stock = parse_feed("desk", result(body), now=NOW)
+    assert buffered == stock
+    assert "Line one &amp; two\nLine one" in buffered.articles[0].summary
+
+
+def test_feedparser_gets_the_buffering_sax_driver() -> None:
+    driver = xml.sax.make_parser(feedparser.api.PREFERRED_XML_PARSERS)
+    driver.reset()
+    assert driver._parser.buffer_text

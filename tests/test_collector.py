@@ -394,8 +394,13 @@ def test_a_changed_feed_parses_only_its_new_and_edited_entries(
 ):
     storm = ("storm-1", "Storm warning for the Aegean coast", "Tue, 03 Mar 2026 09:00:00 +0000")
     fixed = (GRAIN[0], "Grain corridor talks resume in Istanbul", GRAIN[2])
-    httpserver.expect_ordered_request("/rss").respond_with_data(rss(FERRY, GRAIN))
-    httpserver.expect_ordered_request("/rss").respond_with_data(rss(storm, FERRY, fixed))
+    feed = "application/rss+xml"
+    httpserver.expect_ordered_request("/rss").respond_with_data(
+        rss(FERRY, GRAIN), content_type=feed
+    )
+    httpserver.expect_ordered_request("/rss").respond_with_data(
+        rss(storm, FERRY, fixed), content_type=feed
+    )
     config = make_config(tmp_path, f"- {{name: wire, url: '{httpserver.url_for('/rss')}'}}\n")
     collect(config, store, fetcher, now=NOW)
     first_keys = store.source_state("wire").item_keys

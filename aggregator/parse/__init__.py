@@ -53,17 +53,16 @@ def parse_feed(
         raise ParseError(source, "not a feed: the response body is empty")
     data = document.without_doctype(source, text)
     items = known_entries.scan_items(data, result.url)
-    data = known_entries.without(data, [i for i in items if i.key in known])
     skipped = sum(1 for i in items if i.key in known)
-    parsed = feedparser.parse(
-        io.BytesIO(data),
-        response_headers={
-            "content-type": f"{media_type or 'application/xml'}; charset=utf-8",
-            "content-location": result.url,
-        },
-        sanitize_html=False,
-        resolve_relative_uris=False,
+    parsed = _feedparse(
+        known_entries.without(data, [i for i in items if i.key in known]), result.url, media_type
     )
+    if skipped and (parsed.bozo or not parsed.version):
+        # Cutting changed how feedparser reads the rest (a namespace or the version was
+        # declared on a cut entry): parse the whole document after all.
+        parsed, skipped = _feedparse(data, result.url, media_type), 0
+    if parsed.bozo:
+        items = []  # parsed leniently: entries are not independent of each other
     _check_is_feed(source, parsed, text, media_type, skipped=skipped)
     articles = tuple(article(source, entry, result.url, now) for entry in parsed.entries)
     warnings = (f"{source}: parsed leniently: {_reason(parsed)}",) if parsed.bozo else ()
@@ -75,6 +74,18 @@ def parse_feed(
         warnings=warnings,
         item_keys=frozenset(i.key for i in items),
         skipped=skipped,
+    )
+
+
+def _feedparse(data: bytes, url: str, media_type: str) -> Any:
+    return feedparser.parse(
+        io.BytesIO(data),
+        response_headers={
+            "content-type": f"{media_type or 'application/xml'}; charset=utf-8",
+            "content-location": url,
+        },
+        sanitize_html=False,
+        resolve_relative_uris=False,
     )
 
 

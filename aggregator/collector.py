@@ -251,7 +251,7 @@ def _collect_feed(
     for warning in parsed.warnings:
         log.warning("%s", warning)
     report = _report(source.name, ingested, parsed.warnings)
-    return replace(report, unchanged=report.unchanged + parsed.skipped), ingested
+    return replace(report, unchanged=report.unchanged + parsed.skipped_entries), ingested
 
 
 def _collect_folder(

@@ -155,7 +155,7 @@ class ParsedFeed:
     articles: tuple[Article, ...] = ()
     warnings: tuple[str, ...] = ()  # e.g. a bozo feed that still gave entries
     item_keys: frozenset[str] = frozenset()  # of every entry in the body, parsed or not
-    skipped: int = 0  # entries not parsed: their key was among the known ones
+    skipped_entries: int = 0  # not parsed: their key was among the known ones
 
 
 @dataclass(**FROZEN)

@@ -422,10 +422,10 @@ def titles(parsed) -> list[str]:
 def test_known_entries_are_skipped_and_new_ones_parsed(document, one: str) -> None:
     first = parse_feed("desk", result(document([1, 2])), now=NOW)
     assert titles(first) == ["Story 1", "Story 2"] and len(first.item_keys) == 2
-    assert first.skipped == 0
+    assert first.skipped_entries == 0
     later = parse_feed("desk", result(document([3, 1, 2])), now=NOW, known=first.item_keys)
     assert titles(later) == ["Story 3"]
-    assert later.skipped == 2
+    assert later.skipped_entries == 2
     assert first.item_keys < later.item_keys and len(later.item_keys) == 3
     assert later.title.endswith("desk")
 
@@ -461,7 +461,7 @@ def test_cutting_entries_never_loses_what_they_declared() -> None:
     )
     first = parse_feed("desk", result(body), now=NOW)
     again = parse_feed("desk", result(body), now=NOW, known=first.item_keys)
-    assert titles(again) == ["Story 1", "Story 2"] and again.skipped == 0
+    assert titles(again) == ["Story 1", "Story 2"] and again.skipped_entries == 0
 
 
 def test_a_broken_document_gets_no_keys_and_is_parsed_whole() -> None:
@@ -476,7 +476,7 @@ def test_empty_and_nested_items_are_not_keyed() -> None:
     parsed = parse_feed("desk", result(body), now=NOW)
     assert len(parsed.item_keys) == 1
     again = parse_feed("desk", result(body), now=NOW, known=parsed.item_keys)
-    assert again.skipped == 1 and len(again.articles) == 1  # the empty item, parsed again
+    assert again.skipped_entries == 1 and len(again.articles) == 1  # the empty item, parsed again
 
 
 def test_the_buffering_sax_driver_parses_exactly_like_the_stock_one(monkeypatch) -> None:

@@ -73,7 +73,7 @@ def parse_feed(
         articles=articles,
         warnings=warnings,
         item_keys=frozenset(i.key for i in items),
-        skipped=skipped,
+        skipped_entries=skipped,
     )
 
 

@@ -53,10 +53,9 @@ def parse_feed(
         raise ParseError(source, "not a feed: the response body is empty")
     data = document.without_doctype(source, text)
     items = known_entries.scan_items(data, result.url)
-    skipped = sum(1 for i in items if i.key in known)
-    parsed = _feedparse(
-        known_entries.without(data, [i for i in items if i.key in known]), result.url, media_type
-    )
+    cut = [i for i in items if i.key in known]
+    skipped = len(cut)
+    parsed = _feedparse(known_entries.without(data, cut), result.url, media_type)
     if skipped and (parsed.bozo or not parsed.version):
         # Cutting changed how feedparser reads the rest (a namespace or the version was
         # declared on a cut entry): parse the whole document after all.

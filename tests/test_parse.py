@@ -495,6 +495,20 @@ def test_the_buffering_sax_driver_parses_exactly_like_the_stock_one(monkeypatch)
     assert "Line one &amp; two\nLine one" in buffered.articles[0].summary
 
 
+def test_memoised_base_joins_parse_exactly_like_feedparsers_own(monkeypatch) -> None:
+    body = (FEEDS / "atom10.xml").read_bytes()
+    fetched = result(body, url="https://observatory.example/atom")
+    joins = feedparser.mixin.make_safe_absolute_uri
+    joins.cache_clear()
+    memoised = parse_feed("obs", fetched, now=NOW)
+    assert joins.cache_info().hits > 0
+    monkeypatch.setattr(
+        feedparser.mixin, "make_safe_absolute_uri", feedparser.urls.make_safe_absolute_uri
+    )
+    assert memoised == parse_feed("obs", fetched, now=NOW)
+    assert memoised.articles[1].link == "https://mirror.example/obs/dome"  # a nested base
+
+
 def test_feedparser_gets_the_buffering_sax_driver() -> None:
     driver = xml.sax.make_parser(feedparser.api.PREFERRED_XML_PARSERS)
     driver.reset()

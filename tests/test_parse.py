@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
+import nh3
 import pytest
 from pytest_httpserver import HTTPServer
 
 from aggregator import parse
 from aggregator.errors import ParseError
 from aggregator.models import Enclosure, FetchResult
-from aggregator.parse import parse_feed
+from aggregator.parse import known, parse_feed
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"
@@ -444,6 +445,17 @@ def test_keys_depend_on_the_feed_url_and_the_context_of_the_entry() -> None:
     assert moved.item_keys.isdisjoint(first.item_keys)
     rebased = body.replace("<channel>", '<channel xml:base="https://cdn.example/">')
     assert parse_feed("desk", result(rebased), now=NOW).item_keys.isdisjoint(first.item_keys)
+
+
+def test_keys_change_when_feedparser_or_nh3_is_upgraded(monkeypatch) -> None:
+    body = rss(item("<description>Same bytes</description>"))
+    before = parse_feed("desk", result(body), now=NOW).item_keys
+    for library in (feedparser, nh3):
+        assert f" {library.__version__}" in known._PARSED_BY
+        upgraded = known._PARSED_BY.replace(f" {library.__version__}", " 99.0")
+        monkeypatch.setattr(known, "_PARSED_BY", upgraded)
+        assert parse_feed("desk", result(body), now=NOW).item_keys.isdisjoint(before)
+        monkeypatch.undo()
 
 
 def test_a_leniently_parsed_feed_gets_no_keys() -> None:

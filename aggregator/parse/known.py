@@ -9,10 +9,18 @@ from collections.abc import Iterator
 from typing import NamedTuple
 from xml.parsers.expat import ExpatError, ParserCreate
 
+import feedparser
+import nh3
+
 from aggregator import __version__
 
-# Bump when parse maps an entry differently, so stored entries are parsed again.
+# Bump when parse maps an entry differently, so stored entries are parsed again; an upgrade
+# of Wiredesk, feedparser or nh3 changes the key by itself.
 _ITEM_RULES = "1"
+_PARSED_BY = (
+    f"wiredesk {__version__}/{_ITEM_RULES}, "
+    f"feedparser {feedparser.__version__}, nh3 {nh3.__version__}"
+)
 _ITEM_NAMES = {"item", "entry"}
 
 
@@ -71,7 +79,7 @@ def _is_entry(name: str, ancestors: list[tuple[str, dict[str, str]]]) -> bool:
 
 def _item_key(feed_url: str, ancestors: list[tuple[str, dict[str, str]]], item: bytes) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"{__version__}/{_ITEM_RULES}\n{feed_url}\n{ancestors!r}\n".encode())
+    digest.update(f"{_PARSED_BY}\n{feed_url}\n{ancestors!r}\n".encode())
     digest.update(item)
     return digest.hexdigest()
 

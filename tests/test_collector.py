@@ -11,16 +11,15 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from aggregator.collector import (
+from aggregator.collector import collect, run_pass
+from aggregator.collector.schedule import (
     MAX_BACKOFF,
     after_failure,
     after_success,
     backoff,
-    collect,
     effective_url,
     is_due,
     jitter,
-    run_pass,
 )
 from aggregator.config import Config, FetchConfig, load_config
 from aggregator.errors import FetchError, ParseError
@@ -312,7 +311,7 @@ def test_source_errors_survive_a_trip_between_processes() -> None:
 
 
 def test_many_feeds_are_parsed_in_worker_processes(tmp_path, store, fetcher, httpserver):
-    from aggregator.collector import PARSE_INLINE_FIRST, PARSE_POOL_MIN
+    from aggregator.collector.parsers import PARSE_INLINE_FIRST, PARSE_POOL_MIN
 
     count = max(PARSE_POOL_MIN, PARSE_INLINE_FIRST) + 2
     for number in range(count):

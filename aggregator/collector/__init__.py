@@ -8,23 +8,24 @@
     publish the categories whose stories changed, and ping the WebSub hub
 
 One source's failure goes into its report and the pass goes on. When each source is due
-again is decided by the pure functions at the bottom, from its state and ``now``.
+again is decided by the pure functions of ``schedule``, from its state and ``now``; where
+a body is parsed (this process or one per core), by ``parsers``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
-import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from aggregator import parse, publish, seeds
+from aggregator import publish, seeds
+from aggregator.collector.parsers import Parsers
+from aggregator.collector.schedule import after_failure, after_success, effective_url, is_due
 from aggregator.config import Config, Source
 from aggregator.errors import FetchError, SourceError
 from aggregator.fetch import Fetcher
@@ -40,14 +41,6 @@ from aggregator.models import (
 from aggregator.store import Store
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF = timedelta(hours=24)
-MAX_RETRY_AFTER = timedelta(days=7)
-JITTER = 0.05  # of the interval, at most MAX_JITTER: spreads sources that share an interval
-MAX_JITTER = timedelta(minutes=2)
-
-PARSE_POOL_MIN = 8  # due feeds from which parsing may move to one process per core
-PARSE_INLINE_FIRST = 4  # bodies parsed in this process before the pool starts
 
 Progress = Callable[[SourceReport], None]
 Parser = Callable[[str, FetchResult, datetime, frozenset[str]], ParsedFeed]
@@ -97,7 +90,7 @@ def collect(
     changed: list[str] = []
     feeds = sum(1 for s in due if not s.is_seed_folder)
     with (
-        closing(_Parsers(feeds)) as parser,
+        closing(Parsers(feeds)) as parser,
         ThreadPoolExecutor(config.fetch.workers, thread_name_prefix="collect") as pool,
     ):
         futures = [
@@ -127,44 +120,6 @@ def collect(
         sources=tuple(reports),
         changed_ids=tuple(dict.fromkeys(changed)),
     )
-
-
-class _Parsers:
-    """Where feeds are parsed. feedparser is pure Python and holds the GIL, so once a pass
-    has parsed a few bodies and may have many more (``feeds`` due), the rest go to one
-    process per core while threads keep fetching and storing. A pass of a few changed
-    feeds never pays for starting processes."""
-
-    def __init__(self, feeds: int) -> None:
-        self._lock = threading.Lock()
-        self._parsed = 0
-        self._may_pool = feeds >= PARSE_POOL_MIN and (os.cpu_count() or 1) > 1
-        self._pool: ProcessPoolExecutor | None = None
-
-    def __call__(
-        self, source: str, result: FetchResult, now: datetime, known: frozenset[str]
-    ) -> ParsedFeed:
-        with self._lock:
-            self._parsed += 1
-            if self._may_pool and self._pool is None and self._parsed > PARSE_INLINE_FIRST:
-                self._pool = _process_pool()
-            pool = self._pool
-        if pool is None:
-            return parse.parse_feed(source, result, now=now, known=known)
-        return pool.submit(parse.parse_feed, source, result, now=now, known=known).result()
-
-    def close(self) -> None:
-        """Stop the worker processes, if any were started."""
-        if self._pool is not None:
-            self._pool.shutdown()
-
-
-def _process_pool() -> ProcessPoolExecutor:
-    # forkserver: workers fork from a clean single-threaded process, never from this one
-    # while its fetch threads hold locks.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["aggregator.parse"])
-    return ProcessPoolExecutor(os.cpu_count(), mp_context=context)
 
 
 def prune(config: Config, store: Store, *, now: datetime) -> int:
@@ -294,73 +249,3 @@ def _report(name: str, ingested: IngestResult, warnings: tuple[str, ...]) -> Sou
         unchanged=ingested.unchanged,
         warnings=warnings,
     )
-
-
-# --- when is a source due: pure functions of its state and the clock -----------------------
-
-
-def effective_url(source: Source, state: SourceState) -> str:
-    """The URL to fetch: the stored one after a permanent redirect, unless the config's URL
-    was edited since (then the edit wins)."""
-    if state.url and state.origin_url == source.url:
-        return state.url
-    return source.url or ""
-
-
-def is_due(state: SourceState | None, now: datetime, *, url: str = "") -> bool:
-    """True when a source should be collected in a pass at ``now``. A source disabled by
-    410 Gone stays off until its configured ``url`` is edited."""
-    if state is None:
-        return True
-    if state.disabled:
-        return bool(url) and url != state.origin_url
-    return state.next_due is None or state.next_due <= now
-
-
-def jitter(name: str, interval: timedelta, now: datetime) -> timedelta:
-    """A small, repeatable delay that spreads sources sharing one interval."""
-    digest = hashlib.sha256(f"{name}|{now.isoformat()}".encode()).digest()
-    fraction = int.from_bytes(digest[:4], "big") / 2**32
-    return min(interval * JITTER, MAX_JITTER) * fraction
-
-
-def after_success(
-    state: SourceState, *, now: datetime, interval: timedelta, status: int | None
-) -> SourceState:
-    """The state after a successful fetch or scan: streak reset, due in one interval."""
-    return replace(
-        state,
-        last_fetch=now,
-        last_status=status,
-        error_streak=0,
-        last_error="",
-        disabled=False,
-        next_due=now + interval + jitter(state.name, interval, now),
-    )
-
-
-def after_failure(
-    state: SourceState, error: SourceError, *, now: datetime, interval: timedelta
-) -> SourceState:
-    """The state after a failed fetch: 410 disables the source; 429/503 wait at least their
-    Retry-After; every other failure backs off exponentially, capped at 24 hours."""
-    streak = state.error_streak + 1
-    status = error.status if isinstance(error, FetchError) else None
-    delay = backoff(interval, streak)
-    if isinstance(error, FetchError) and error.retry_after is not None:
-        delay = min(max(delay, timedelta(seconds=error.retry_after)), MAX_RETRY_AFTER)
-    return replace(
-        state,
-        last_fetch=now,
-        last_status=status,
-        error_streak=streak,
-        last_error=str(error),
-        disabled=status == 410,
-        next_due=now + delay,
-    )
-
-
-def backoff(interval: timedelta, streak: int) -> timedelta:
-    """How long to wait after ``streak`` failures in a row: the interval, doubled per
-    failure after the first, never more than MAX_BACKOFF (nor less than the interval)."""
-    return max(interval, min(interval * 2 ** min(streak - 1, 16), MAX_BACKOFF))

@@ -10,6 +10,8 @@ bomb is refused after ``max_bytes`` instead of being inflated into memory.
 
 Known limit: the deadline is checked before each read of the *body*; the status line and
 headers are bounded by the per-read timeout only.
+
+The one-line message of each failure is worded by ``messages``.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from http import HTTPStatus
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
 
@@ -33,8 +33,14 @@ from requests.adapters import HTTPAdapter
 from aggregator import __version__
 from aggregator.config import FetchConfig
 from aggregator.errors import FetchError
+from aggregator.fetch.messages import (
+    network_message,
+    read_message,
+    retry_after,
+    size,
+    status_message,
+)
 from aggregator.models import FetchResult
-from aggregator.text import parse_http_date
 
 DEFAULT_USER_AGENT = (
     f"Wiredesk/{__version__} (RSS/Atom aggregator; python-requests/{requests.__version__})"
@@ -157,10 +163,10 @@ class Fetcher:
                 hub, data=form, timeout=timeout, allow_redirects=False, stream=True
             )
         except requests.RequestException as e:
-            raise FetchError(hub, _network_message(e, hub, timeout)) from e
+            raise FetchError(hub, network_message(e, hub, timeout)) from e
         response.close()
         if not response.ok:
-            raise FetchError(hub, _status_message(response, None), status=response.status_code)
+            raise FetchError(hub, status_message(response, None), status=response.status_code)
 
     @contextmanager
     def _host_slot(self, url: str) -> Iterator[None]:
@@ -181,7 +187,7 @@ class Fetcher:
                 timeout=(remaining, remaining),
             )
         except requests.RequestException as e:
-            raise FetchError(deadline.source, _network_message(e, url, deadline.timeout)) from e
+            raise FetchError(deadline.source, network_message(e, url, deadline.timeout)) from e
 
     def _result(
         self, response: requests.Response, deadline: _Deadline, permanent_url: str
@@ -189,9 +195,9 @@ class Fetcher:
         headers = {key.lower(): value for key, value in response.headers.items()}
         status = response.status_code
         if status != 304 and not 200 <= status < 300:
-            retry = _retry_after(headers) if status in _RETRY_AFTER_STATUSES else None
+            retry = retry_after(headers) if status in _RETRY_AFTER_STATUSES else None
             raise FetchError(
-                deadline.source, _status_message(response, retry), status=status, retry_after=retry
+                deadline.source, status_message(response, retry), status=status, retry_after=retry
             )
         content = b"" if status == 304 else self._read(response, deadline)
         request = response.request.headers
@@ -209,7 +215,7 @@ class Fetcher:
     def _read(self, response: requests.Response, deadline: _Deadline) -> bytes:
         """The decoded body, read one socket read at a time against the deadline and cap."""
         cap = self._settings.max_bytes
-        too_big = FetchError(deadline.source, f"response over the {_size(cap)} cap")
+        too_big = FetchError(deadline.source, f"response over the {size(cap)} cap")
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise too_big
@@ -227,7 +233,7 @@ class Fetcher:
                     raise too_big
         except (urllib3.exceptions.HTTPError, OSError) as e:
             raise FetchError(
-                deadline.source, _read_message(e, response.url, deadline.timeout)
+                deadline.source, read_message(e, response.url, deadline.timeout)
             ) from e
 
 
@@ -263,88 +269,3 @@ def _redirect_target(source: str, response: requests.Response) -> str:
     if urlsplit(target).scheme not in ("http", "https"):
         raise FetchError(source, f"redirected to a non-HTTP URL ({target})")
     return target
-
-
-def _status_message(response: requests.Response, retry_after: float | None) -> str:
-    try:
-        reason = HTTPStatus(response.status_code).phrase
-    except ValueError:
-        reason = response.reason or "error"
-    message = f"HTTP {response.status_code} {reason}"
-    return message if retry_after is None else f"{message} (retry in {_duration(retry_after)})"
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from a Retry-After of seconds or an HTTP-date (measured from the
-    response's Date, so clock skew between us and the server does not matter)."""
-    value = headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    when, sent = parse_http_date(value), parse_http_date(headers.get("date", ""))
-    if when is None:
-        return None
-    return max(0.0, (when - (sent or datetime.now(UTC))).total_seconds())
-
-
-def _network_message(error: requests.RequestException, url: str, timeout: float) -> str:
-    if isinstance(error, requests.Timeout):
-        return f"timed out after {timeout:g}s"
-    if isinstance(error, requests.exceptions.SSLError):
-        return f"TLS error ({url})"
-    if isinstance(error, requests.ConnectionError):
-        if _caused_by(error, ConnectionRefusedError):
-            return f"connection refused ({url})"
-        return f"cannot connect ({url}): {_root(error)}"
-    return f"request failed ({url}): {_root(error)}"
-
-
-def _read_message(error: BaseException, url: str, timeout: float) -> str:
-    if _caused_by(error, TimeoutError) or isinstance(error, urllib3.exceptions.TimeoutError):
-        return f"timed out after {timeout:g}s"
-    if isinstance(error, urllib3.exceptions.DecodeError):
-        return f"cannot decode the compressed body ({url})"
-    return f"connection broken while reading ({url}): {_root(error)}"
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """The error, what it wraps (urllib3 keeps the cause in ``reason``) and its causes."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        reason = getattr(current, "reason", None)
-        nested = current.args[0] if current.args else None
-        current = (
-            reason
-            if isinstance(reason, BaseException)
-            else nested
-            if isinstance(nested, BaseException)
-            else current.__cause__ or current.__context__
-        )
-
-
-def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
-    return any(isinstance(e, kind) for e in _chain(error))
-
-
-def _root(error: BaseException) -> str:
-    *_, last = _chain(error)
-    return str(last) or type(last).__name__
-
-
-def _size(count: int) -> str:
-    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if count >= factor:
-            return f"{count / factor:g} {unit}"
-    return f"{count} bytes"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"

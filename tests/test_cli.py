@@ -161,6 +161,28 @@ def test_a_closed_pipe_is_not_a_traceback() -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_pass_with_nothing_to_parse_or_publish_loads_neither_feedparser_nor_feedgen(
+    config_file: Path,
+) -> None:
+    assert main(["collect", "--config", str(config_file)]) == 0
+    script = (
+        "import sys\n"
+        "from aggregator import cli\n"
+        f"assert cli.main(['collect', '--config', {str(config_file)!r}]) == 0\n"
+        "print(sorted(m for m in ('feedparser', 'feedgen') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert "no source is due" in result.stdout
+    assert result.stdout.strip().endswith("[]")
+
+
 def test_a_pass_with_nothing_due_says_so(config_file: Path, capsys) -> None:
     main(["collect", "--config", str(config_file)])
     capsys.readouterr()

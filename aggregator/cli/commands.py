@@ -1,5 +1,9 @@
 """The CLI's commands: each takes the parsed arguments and the loaded config, calls the
-library and returns an exit code. Only they and ``output`` print."""
+library and returns an exit code. Only they and ``output`` print.
+
+feedparser (``parse``), feedgen (``publish``), the daemon and the server are imported by
+the commands that use them: a cron ``collect`` where every feed answers 304 starts ~35 ms
+sooner without them."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from aggregator import filters, parse, publish
+from aggregator import filters
 from aggregator.cli import output
 from aggregator.collector import run_pass
 from aggregator.config import Category, Config
@@ -21,7 +25,6 @@ from aggregator.errors import ConfigError, WiredeskError
 from aggregator.fetch import Fetcher
 from aggregator.models import Article, FetchResult
 from aggregator.opml import export_opml, import_opml
-from aggregator.publish.items import story_link
 from aggregator.schema import schema_text
 from aggregator.store import ArticleQuery, Store, open_store
 
@@ -78,6 +81,8 @@ def cmd_collect(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_publish(args: argparse.Namespace, config: Config) -> int:
     """Regenerate every category feed from the store."""
+    from aggregator import publish
+
     with _open(config) as store:
         report = publish.publish(config, store)
     print(
@@ -210,6 +215,8 @@ def cmd_preview(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_add(args: argparse.Namespace, config: Config) -> int:
     """Add a feed (or the feed a web page announces) to the config file."""
+    from aggregator import parse
+
     timeout = config.defaults.timeout.total_seconds()
     with Fetcher(config.fetch) as fetcher:
 
@@ -295,6 +302,8 @@ def _fields(query: ArticleQuery) -> dict[str, Any]:
 def _article_json(
     article: Article, categories: Sequence[Any], now: datetime, base_url: str
 ) -> dict[str, Any]:
+    from aggregator.publish.items import story_link
+
     return {
         "id": article.id,
         "title": article.title,

@@ -23,7 +23,7 @@ from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from aggregator import publish, seeds
+from aggregator import seeds
 from aggregator.collector.parsers import Parsers
 from aggregator.collector.schedule import after_failure, after_success, effective_url, is_due
 from aggregator.config import Config, Source
@@ -67,6 +67,8 @@ def run_pass(
     pruned = prune(config, store, now=now)
     if not publish_changes or (not report.changed and not pruned):
         return report, None
+    from aggregator import publish  # feedgen loads only when a pass has something to publish
+
     published = publish.publish(config, store, changed_ids=None if pruned else report.changed_ids)
     ping_hub(config, fetcher, published)
     return report, published

@@ -9,7 +9,6 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 
-from aggregator import parse
 from aggregator.models import FetchResult, ParsedFeed
 
 PARSE_POOL_MIN = 8  # due feeds from which parsing may move to one process per core
@@ -32,6 +31,8 @@ class Parsers:
         self, source: str, result: FetchResult, now: datetime, known: frozenset[str]
     ) -> ParsedFeed:
         """``parse.parse_feed`` of one fetched body, here or in a worker process."""
+        from aggregator import parse  # feedparser loads only when a pass has a body to parse
+
         with self._lock:
             self._parsed += 1
             if self._may_pool and self._pool is None and self._parsed > PARSE_INLINE_FIRST:

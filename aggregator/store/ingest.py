@@ -15,6 +15,7 @@ from datetime import datetime
 
 from aggregator import dedup
 from aggregator.models import Article, IngestResult
+from aggregator.store import words as word_index
 from aggregator.store.rows import (
     ARTICLE_COLUMNS,
     Carried,
@@ -25,7 +26,6 @@ from aggregator.store.rows import (
     labels,
     to_micros,
 )
-from aggregator.store.schema import fill_headline_words
 from aggregator.store.text import plain_text
 
 _UPSERT = (
@@ -94,7 +94,7 @@ class Ingest:
         """Decide and write every article; returns what happened to each story.
 
         Raises sqlite3.Error from the database (the caller rolls back)."""
-        self._keep_word_index()
+        word_index.keep_fresh(self._conn, matching=self._similarity is not None)
         self._preload(articles)
         for article in articles:
             self._one(article)
@@ -109,22 +109,6 @@ class Ingest:
             updated=tuple(updated),
             unchanged=out.unchanged,
         )
-
-    def _keep_word_index(self) -> None:
-        """Write headline words only while near-duplicate matching is on: a pass without
-        it marks the word index stale, and the next pass with it rebuilds the index."""
-        if self._similarity is None:
-            self._conn.execute(
-                "UPDATE meta SET value = 0 WHERE name = 'headline_words' AND value = 1"
-            )
-            return
-        (fresh,) = self._conn.execute(
-            "SELECT value FROM meta WHERE name = 'headline_words'"
-        ).fetchone()
-        if not fresh:
-            self._conn.execute("DELETE FROM headline_words")
-            fill_headline_words(self._conn)
-            self._conn.execute("UPDATE meta SET value = 1 WHERE name = 'headline_words'")
 
     def _preload(self, articles: Sequence[Article]) -> None:
         guids = json.dumps([a.guid for a in articles])
@@ -206,18 +190,13 @@ class Ingest:
     def _near(self, article: Article, day: int, threshold: float) -> _Story | None:
         words = dedup.headline_words(article.title)
         need = dedup.min_shared_words(len(words), threshold)
-        stored = self._conn.execute(
-            "SELECT article_pk FROM headline_words"
-            " WHERE word IN (SELECT value FROM json_each(?)) AND day BETWEEN ? AND ?"
-            " GROUP BY article_pk HAVING count(*) >= ?",
-            (json.dumps(sorted(words)), day - 1, day + 1, need),
-        ).fetchall()
-        self._load(pk for (pk,) in stored)
+        stored = word_index.sharing(self._conn, words, day, need)
+        self._load(stored)
         shared: dict[int, int] = {}
         for word in words:
             for pk in self._new_words.get(word, ()):
                 shared[pk] = shared.get(pk, 0) + 1
-        candidates = {pk for (pk,) in stored} | {pk for pk, n in shared.items() if n >= need}
+        candidates = set(stored) | {pk for pk, n in shared.items() if n >= need}
         scored = [
             (dedup.similarity(self._stories[pk].article.title, article.title), -pk)
             for pk in candidates
@@ -322,17 +301,10 @@ class Ingest:
             ],
         )
         if self._similarity is not None:
-            self._write_words([s for s in dirty if _differ(s, lambda a: (a.title, day_number(a)))])
-
-    def _write_words(self, reworded: list[_Story]) -> None:
-        self._conn.executemany(
-            "DELETE FROM headline_words WHERE article_pk = ?",
-            [(s.pk,) for s in reworded if s.loaded],
-        )
-        self._conn.executemany(
-            "INSERT INTO headline_words (word, day, article_pk) VALUES (?, ?, ?)",
-            [(w, s.day, s.pk) for s in reworded for w in dedup.headline_words(s.article.title)],
-        )
+            reworded = [s for s in dirty if _differ(s, lambda a: (a.title, day_number(a)))]
+            word_index.rewrite(
+                conn, ((s.pk, s.day, s.article.title, s.loaded is not None) for s in reworded)
+            )
 
 
 def _differ(story: _Story, facet: Callable[[Article], object]) -> bool:

@@ -21,7 +21,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 
-from aggregator import dedup
+from aggregator.store import words
 from aggregator.store.rows import labels
 from aggregator.store.text import plain_text
 
@@ -158,19 +158,7 @@ def _create_v2(conn: sqlite3.Connection) -> None:
             )
         ),
     )
-    fill_headline_words(conn)
-
-
-def fill_headline_words(conn: sqlite3.Connection) -> None:
-    """Index the headline words of every stored story (into an empty ``headline_words``)."""
-    conn.executemany(
-        "INSERT INTO headline_words (word, day, article_pk) VALUES (?, ?, ?)",
-        (
-            (word, day, pk)
-            for pk, title, day in conn.execute("SELECT pk, title, day FROM articles")
-            for word in dedup.headline_words(title)
-        ),
-    )
+    words.fill(conn)
 
 
 def _create_v3(conn: sqlite3.Connection) -> None:

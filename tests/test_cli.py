@@ -149,14 +149,7 @@ def test_a_closed_pipe_is_not_a_traceback() -> None:
         "cli.cmd_check = closed\n"
         f"sys.exit(cli.main(['check', '--config', {str(ROOT / 'config/feeds.yaml')!r}]))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        cwd=ROOT,
-    )
+    result = _python(script)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
 
@@ -171,16 +164,22 @@ def test_a_pass_with_nothing_to_parse_or_publish_loads_neither_feedparser_nor_fe
         f"assert cli.main(['collect', '--config', {str(config_file)!r}]) == 0\n"
         "print(sorted(m for m in ('feedparser', 'feedgen') if m in sys.modules))\n"
     )
-    result = subprocess.run(
+    result = _python(script)
+    assert result.returncode == 0, result.stderr
+    assert "no source is due" in result.stdout
+    assert result.stdout.strip().endswith("[]")
+
+
+def _python(script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh interpreter from the project root."""
+    return subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         timeout=60,
         cwd=ROOT,
     )
-    assert "no source is due" in result.stdout
-    assert result.stdout.strip().endswith("[]")
 
 
 def test_a_pass_with_nothing_due_says_so(config_file: Path, capsys) -> None:

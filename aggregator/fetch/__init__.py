@@ -1,4 +1,4 @@
-"""URL + validators -> FetchResult. The only importer of requests.
+"""URL + validators -> FetchResult. The only package that imports requests.
 
 One ``Fetcher`` holds one ``requests.Session`` (pooled connections) for a whole pass and is
 called from the collector's worker threads. Politeness: a User-Agent naming Wiredesk, gzip

@@ -1,5 +1,5 @@
 """FetchResult -> ParsedFeed: the bytes made safe, parsed by feedparser, normalised into
-Articles. The only importer of feedparser.
+Articles. The only package that imports feedparser.
 
 The steps, one module each: ``document`` decodes the body and refuses or strips what is
 unsafe in its prolog, so feedparser gets UTF-8 without a DOCTYPE or control characters;

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from aggregator import dedup
 from aggregator.models import Article, IngestResult
@@ -46,12 +47,14 @@ class _Story:
     day: int = 0
     loaded: Article | None = None  # as it was stored before this pass; None when new
 
-    def set(self, article: Article) -> None:
+    def set(self, article: Article, **changes: Any) -> None:
+        """Hold ``article`` (with ``changes``) as told by this story's carriers."""
         self.article = replace(
             article,
             link=dedup.primary_link((link, seed) for _, _, link, seed in self.carriers),
             sources=tuple(dict.fromkeys(source for source, _, _, _ in self.carriers)),
             links=tuple(dict.fromkeys(link for _, _, link, _ in self.carriers if link)),
+            **changes,
         )
         self.key, self.day = dedup.normalise_headline(article.title), day_number(article)
 
@@ -249,7 +252,7 @@ class Ingest:
         pk, self._next_pk = self._next_pk, self._next_pk + 1
         carried = (self._source, article.guid, article.link, article.is_seed)
         story = _Story(pk=pk, article=article, carriers=[carried], new=True, changed=True)
-        story.set(replace(article, first_seen=self._now))
+        story.set(article, first_seen=self._now)
         self._register(story)
         self._new_carriers.append((pk, *carried))
         for word in dedup.headline_words(article.title):

@@ -19,6 +19,7 @@ from aggregator.errors import PublishError
 from aggregator.models import Article
 from aggregator.publish import publish
 from aggregator.publish.files import write_if_changed
+from aggregator.publish.items import byline
 from tests.fakes import FakeStore
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
@@ -419,14 +420,14 @@ def test_feeds_keep_the_rules_the_w3c_validator_checks(folder: Path) -> None:
     for path in folder.glob("*.atom"):
         feed = ElementTree.fromstring(path.read_bytes())
         assert feed.findtext(f"{ATOM}id") and feed.findtext(f"{ATOM}title")
-        assert feed.findtext(f"{ATOM}author/{ATOM}name")
+        assert feed.find(f"{ATOM}author") is None  # every entry would inherit it
         assert RFC3339.match(feed.findtext(f"{ATOM}updated") or "")
         hrefs = [link.get("href") or "" for link in feed.iter(f"{ATOM}link")]
         assert hrefs and all(HTTP.match(href) for href in hrefs)
         ids = [entry.findtext(f"{ATOM}id") for entry in feed.iter(f"{ATOM}entry")]
         assert len(ids) == len(set(ids))
         for entry in feed.iter(f"{ATOM}entry"):
-            assert entry.findtext(f"{ATOM}title")
+            assert entry.findtext(f"{ATOM}title") and entry.findtext(f"{ATOM}author/{ATOM}name")
             assert RFC3339.match(entry.findtext(f"{ATOM}updated") or "")
             assert entry.find(f"{ATOM}content") is not None
 
@@ -447,3 +448,33 @@ def test_incremental_publish_lets_old_stories_age_out_of_a_max_age_category(
     report = publish(recent, store, changed_ids=[], now=later)
     assert "recent.rss" in report.written
     assert len(parse(folder / "recent.rss").entries) == 0 < before
+
+
+def test_no_story_is_credited_to_the_desk_nor_republishes_an_email(folder: Path) -> None:
+    agency = story(1, "Baku hosts gas summit")  # no author of its own
+    signed = story(2, "Yerevan gas deal", author="reporter@wire.example.com (Ani Petrosyan)")
+    publish(make_config(folder), FakeStore([agency, signed]))
+    document = json.loads((folder / "all.json").read_text(encoding="utf-8"))
+    assert "authors" not in document and "author" not in document
+    assert [i["authors"] for i in document["items"]] == [
+        [{"name": "The Wire"}],
+        [{"name": "Ani Petrosyan"}],
+    ]
+    atom = feedparser.parse((folder / "all.atom").read_bytes())
+    assert "author" not in atom.feed
+    assert [e.author for e in atom.entries] == ["The Wire", "Ani Petrosyan"]
+    assert b"@" not in (folder / "all.rss").read_bytes().split(b"<item>", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("author", "published"),
+    [
+        ("Ani Petrosyan (ani@wire.example.com)", "Ani Petrosyan"),
+        ("ani@wire.example.com (Ani Petrosyan)", "Ani Petrosyan"),
+        ("Ani Petrosyan <ani@wire.example.com>", "Ani Petrosyan"),
+        ("ani@wire.example.com", ""),
+        ("AP (Associated Press)", "AP (Associated Press)"),
+    ],
+)
+def test_an_email_glued_into_a_name_is_dropped(author: str, published: str) -> None:
+    assert byline(author) == published

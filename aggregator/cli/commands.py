@@ -302,7 +302,7 @@ def _fields(query: ArticleQuery) -> dict[str, Any]:
 def _article_json(
     article: Article, categories: Sequence[Any], now: datetime, base_url: str
 ) -> dict[str, Any]:
-    from aggregator.publish.items import story_link
+    from aggregator.publish.items import attachment, byline, enclosures, story_link
 
     return {
         "id": article.id,
@@ -313,12 +313,13 @@ def _article_json(
         "section": article.section,
         "categories": [c.name for c in categories if filters.matches(c, article, now=now)],
         "tags": list(article.tags),
-        "author": article.author,
+        "author": byline(article.author),
         "published": output.iso(article.published),
         "updated": output.iso(article.updated),
         "summary": article.summary,
         "content": article.content,
         "related": list(article.related),
+        "enclosures": [attachment(e) for e in enclosures(article)],
     }
 
 

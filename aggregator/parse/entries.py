@@ -56,7 +56,7 @@ def article(source: str, entry: Any, feed_url: str, now: datetime) -> Article:
         author=plain(entry.get("author", "")),
         section=tags[0] if tags else "",
         tags=tags,
-        enclosures=_enclosures(entry.get("enclosures", ()), feed_url),
+        enclosures=_enclosures(entry, feed_url),
     )
 
 
@@ -108,17 +108,20 @@ def _date(parsed: struct_time | None, now: datetime) -> datetime | None:
     return min(value, now.astimezone(UTC))
 
 
-def _enclosures(items: Any, feed_url: str) -> tuple[Enclosure, ...]:
-    found = []
-    for item in items:
+def _enclosures(entry: Any, feed_url: str) -> tuple[Enclosure, ...]:
+    """The entry's enclosures, then its Media RSS ``media:content`` (podcast images)."""
+    found = {}
+    media = [
+        {"href": m.get("url", ""), "type": m.get("type"), "length": m.get("filesize")}
+        for m in entry.get("media_content", ())
+    ]
+    for item in (*entry.get("enclosures", ()), *media):
         url = web_link(item.get("href", ""), feed_url)
-        if url:
+        if url and url not in found:
             length = str(item.get("length") or "0").strip()
-            found.append(
-                Enclosure(
-                    url=url,
-                    type=plain(item.get("type") or ""),
-                    length=int(length) if length.isdigit() else 0,
-                )
+            found[url] = Enclosure(
+                url=url,
+                type=plain(item.get("type") or ""),
+                length=int(length) if length.isdigit() else 0,
             )
-    return tuple(found)
+    return tuple(found.values())

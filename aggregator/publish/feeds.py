@@ -11,16 +11,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from feedgen.ext.base import BaseExtension
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from aggregator import __version__
 from aggregator.filters import plain_text
-from aggregator.publish.items import FORMATS, Channel, Item
+from aggregator.models import Enclosure
+from aggregator.publish.items import FORMATS, Channel, Item, attachment
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 _ATOM_NS = "http://www.w3.org/2005/Atom"
+_MEDIA_NS = "http://search.yahoo.com/mrss/"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the updated date of a feed with no stories
 
 
@@ -62,13 +64,52 @@ class _RSSHub(BaseExtension):
         return feed
 
 
+class _Media(BaseExtension):
+    """Declares the Media RSS namespace, for the enclosures beyond an RSS item's first."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"media": _MEDIA_NS}
+
+
+class _Enclosures(BaseEntryExtension):
+    """An entry's enclosures: Atom ``<link rel="enclosure">`` with type and length (feedgen
+    1.0 drops the rel and type of entry links); in RSS, which allows one ``<enclosure>``
+    an item, the first, and the others as ``<media:content>``."""
+
+    def __init__(self) -> None:
+        self.enclosures: tuple[Enclosure, ...] = ()
+
+    def extend_atom(self, entry: Any) -> Any:
+        for enclosure in self.enclosures:
+            link = xml_elem("link", entry, href=enclosure.url, rel="enclosure")
+            link.attrib["type"] = enclosure.type
+            if enclosure.length:
+                link.attrib["length"] = str(enclosure.length)
+        return entry
+
+    def extend_rss(self, entry: Any) -> Any:
+        if not self.enclosures:
+            return entry
+        first, *rest = self.enclosures
+        tag = xml_elem("enclosure", entry, url=first.url)
+        tag.attrib.update({"length": str(first.length), "type": first.type})
+        for enclosure in rest:
+            content = xml_elem(f"{{{_MEDIA_NS}}}content", entry, url=enclosure.url)
+            content.attrib["type"] = enclosure.type
+            if enclosure.length:
+                content.attrib["fileSize"] = str(enclosure.length)
+        return entry
+
+
 def _generator(channel: Channel, items: Sequence[Item]) -> FeedGenerator:
     feed = FeedGenerator()
     feed.load_extension("dc", atom=False, rss=True)
+    feed.register_extension("wiredesk_media", _Media, _Enclosures)
     feed.id(channel.url(".atom"))
     feed.title(channel.title)
     feed.description(channel.description)
-    feed.author({"name": channel.author})
+    # No feed-level author: every entry without its own would inherit it (RFC 4287 4.2.1,
+    # JSON Feed 1.1), crediting an agency's story to the desk.
     feed.generator("Wiredesk", version=__version__)
     feed.updated(_updated(items))
     if channel.language:
@@ -102,6 +143,7 @@ def _entry(feed: FeedGenerator, item: Item) -> None:
         entry.summary(item.summary, type="html")
     if item.source_url:
         entry.source(url=item.source_url, title=item.source_title)
+    entry.wiredesk_media.enclosures = item.enclosures
 
 
 def _json_feed(channel: Channel, items: Sequence[Item]) -> bytes:
@@ -112,7 +154,6 @@ def _json_feed(channel: Channel, items: Sequence[Item]) -> bytes:
         "home_page_url": channel.base_url,
         "feed_url": channel.url(".json"),
         "description": channel.description,
-        "authors": [{"name": channel.author}],
     }
     if channel.language:
         document["language"] = channel.language
@@ -135,5 +176,7 @@ def _json_item(item: Item) -> dict[str, Any]:
         entry["authors"] = [{"name": item.author}]
     if item.categories:
         entry["tags"] = list(item.categories)
+    if item.enclosures:
+        entry["attachments"] = [attachment(e) for e in item.enclosures]
     entry["_wiredesk"] = {"id": item.article_id, "sources": item.sources, "links": item.links}
     return entry

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import html
+import mimetypes
 import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from aggregator.config import Category, Config, Source
-from aggregator.models import FROZEN, Article
+from aggregator.models import FROZEN, Article, Enclosure
 from aggregator.text import strip_control
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+# "Name (mail@host)", "mail@host (Name)", "Name <mail@host>" and a bare address
+_EMAIL = re.compile(r"[^\s()<>@,;]+@[^\s()<>@,;]+\.[^\s()<>@,;]+")
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)|<\s*>|\[\s*\]")
+_BRACKETED = re.compile(r"\((.*)\)|<(.*)>|\[(.*)\]")
 _URL_SAFE = "%/:=&?~#+!$,;'@()*[]"
 FORMATS = {
     ".rss": "application/rss+xml",
@@ -73,7 +79,7 @@ class Item:
     article_id: str
     title: str
     link: str  # "" when the story has no http(s) link and no permalink page
-    author: str
+    author: str  # the story's own author, else the source that carried it
     categories: tuple[str, ...]
     published: datetime
     updated: datetime
@@ -83,6 +89,7 @@ class Item:
     source_url: str  # its feed URL; "" for a seed folder
     sources: tuple[str, ...]  # every source's name
     links: tuple[str, ...]  # every http(s) link that carried the story
+    enclosures: tuple[Enclosure, ...]  # http(s) media, each with a MIME type
 
 
 def channel(config: Config, category: Category) -> Channel:
@@ -114,7 +121,7 @@ def item(article: Article, sources: Mapping[str, Source], base_url: str) -> Item
         article_id=article.id,
         title=strip_control(article.title).strip() or "(untitled)",
         link=story_link(article, base_url),
-        author=strip_control(article.author).strip(),
+        author=byline(article.author) or titles[0],
         categories=_unique(strip_control(c).strip() for c in (article.section, *article.tags)),
         published=article.published,
         updated=max(article.updated or article.published, article.published),
@@ -124,7 +131,41 @@ def item(article: Article, sources: Mapping[str, Source], base_url: str) -> Item
         source_url=http_url(first.url or "") if first else "",
         sources=carriers,
         links=links,
+        enclosures=enclosures(article),
     )
+
+
+def byline(author: str) -> str:
+    """``author`` as published: control characters and any e-mail address removed
+    (``Name (mail@host)`` becomes ``Name``), since feeds are read by everyone."""
+    name = _EMPTY_BRACKETS.sub("", _EMAIL.sub("", strip_control(author))).strip(" ,;-")
+    if bracketed := _BRACKETED.fullmatch(name):  # what was left of "mail@host (Name)"
+        name = next(group for group in bracketed.groups() if group is not None)
+    return " ".join(name.split())
+
+
+def enclosures(article: Article) -> tuple[Enclosure, ...]:
+    """The http(s) enclosures of ``article``, first occurrence of each URL kept; a missing
+    MIME type is guessed from the URL (every format requires one)."""
+    found: dict[str, Enclosure] = {}
+    for enclosure in article.enclosures:
+        url = http_url(enclosure.url)
+        if url and url not in found:
+            kind = strip_control(enclosure.type).strip() or _guess_type(url)
+            found[url] = Enclosure(url=url, type=kind, length=max(enclosure.length, 0))
+    return tuple(found.values())
+
+
+def attachment(enclosure: Enclosure) -> dict[str, Any]:
+    """``enclosure`` as a JSON Feed 1.1 attachment (also what ``articles --json`` prints)."""
+    found: dict[str, Any] = {"url": enclosure.url, "mime_type": enclosure.type}
+    if enclosure.length:
+        found["size_in_bytes"] = enclosure.length
+    return found
+
+
+def _guess_type(url: str) -> str:
+    return mimetypes.guess_type(urlsplit(url).path)[0] or "application/octet-stream"
 
 
 def story_links(article: Article) -> tuple[str, ...]:

@@ -222,7 +222,14 @@ class ImportResult:
     added: tuple[str, ...] = ()  # names of the sources added
     skipped: tuple[str, ...] = ()  # one line per subscription not added, with the reason
     categories_created: tuple[str, ...] = ()
-    categories_extended: tuple[str, ...] = ()
+    # existing categories a folder matched, left as they were: name -> the new sources
+    # of that folder, added as sources only
+    categories_kept: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def nothing_new(self) -> bool:
+        """True when the import added no source and no category."""
+        return not self.added and not self.categories_created
 
 
 @dataclass(**FROZEN)

@@ -122,25 +122,51 @@ def test_remove_takes_a_source_out_and_keeps_the_comments(
 # --- OPML and schema --------------------------------------------------------------------
 
 
-def test_import_opml_then_export_it(capsys, config: Path) -> None:
-    code, out, _ = run(capsys, config, "import-opml", str(HERE / "desk.opml"))
+def test_import_opml_leaves_what_a_category_means_unchanged(
+    capsys, config: Path, site: HTTPServer, collected: dict[str, str], tmp_path: Path
+) -> None:
+    opml = tmp_path / "reader.opml"
+    opml.write_text(
+        f"""<opml version="2.0"><body>
+        <outline text="Coast">
+          <outline type="rss" xmlUrl="{site.url_for("/dunes.atom")}"/>
+          <outline text="A page, not a feed" xmlUrl="{site.url_for("/two-feeds.html")}"/>
+        </outline>
+        <outline text="Quay" xmlUrl="{site.url_for("/quay.rss")}"/>
+        </body></opml>""",
+        encoding="utf-8",
+    )
+    before = run(capsys, config, "preview", "coast")
+    code, out, _ = run(capsys, config, "import-opml", str(opml))
+    assert code == 0
+    assert out.splitlines() == [
+        "added 1 source: dune-watch",
+        "category coast already exists and was left as it is: dune-watch added as sources only",
+        f"skipped {site.url_for('/two-feeds.html')}: check failed: "
+        f"{site.url_for('/two-feeds.html')}: not a feed: the server sent an HTML page",
+        f"skipped {site.url_for('/quay.rss')}: already configured as 'quay'",
+    ]
+    assert run(capsys, config, "preview", "coast") == before
+    coast = load_config(config).categories[0]
+    assert (coast.include, coast.sources) == (("lighthouse",), ())
+    assert load_config(config).sources[-1].title == "Dune Watch"  # the feed's own title
+    code, out, _ = run(capsys, config, "import-opml", str(opml))
+    assert code == 0 and out.startswith(f"nothing new in {opml}: no source or category to add")
+
+
+def test_import_opml_unchecked_then_export_it(capsys, config: Path) -> None:
+    code, out, _ = run(capsys, config, "import-opml", "--no-check", str(HERE / "desk.opml"))
     assert code == 0
     assert out.splitlines()[:2] == [
         "added 3 sources: tide-tables, gull-gazette, inland-courier",
-        "extended category coast",
+        "category coast already exists and was left as it is: "
+        "tide-tables, gull-gazette added as sources only",
     ]
-    code, out, _ = run(capsys, config, "import-opml", str(HERE / "desk.opml"))
-    assert code == 0 and out.startswith("added 0 sources")
     code, out, _ = run(capsys, config, "export-opml")
     assert code == 0
     body = etree.fromstring(out.encode("utf-8")).find("body")
-    coast = body.find("outline[@text='coast']")
-    assert [o.get("xmlUrl") for o in coast] == [
-        "https://tides.example/feed.xml",
-        "https://gulls.example/rss",
-    ]
     top = [o.get("xmlUrl") for o in body.findall("outline[@xmlUrl]")]
-    assert "https://inland.example/atom.xml" in top
+    assert "https://inland.example/atom.xml" in top and "https://tides.example/feed.xml" in top
 
 
 def test_schema_prints_the_shipped_schema(capsys) -> None:

@@ -6,9 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from aggregator.config import load_config
-from aggregator.models import Subscription
+from aggregator.errors import ParseError
+from aggregator.models import ParsedFeed, Subscription
 from aggregator.opml import OpmlError, export_opml, import_opml, read_opml
 from tests.conftest import FIXTURES
 
@@ -70,7 +72,7 @@ def sub(url: str, title: str, *folders: str, html: str = "") -> Subscription:
             "newsboat",
             [
                 sub("https://lakeside.example/index.xml", "Lakeside Gazette", html="https://lakeside.example/"),
-                sub("https://untitled.example/rss", "untitled.example"),
+                sub("https://untitled.example/rss", ""),
                 sub("exec:~/bin/weather-to-rss.sh", "Weather script"),
             ],
         ),
@@ -78,7 +80,7 @@ def sub(url: str, title: str, *folders: str, html: str = "") -> Subscription:
             "quirks",
             [
                 sub("https://fjord.example/atom", "Fjord Daily", "News", "Regional", "North"),
-                sub("https://notitle.example/feeds/all.rss", "notitle.example"),
+                sub("https://notitle.example/feeds/all.rss", ""),
                 sub("https://fjord.example/atom", "Fjord Daily (again)"),
                 sub("https://everything.example/rss", "Everything Blog", "All"),
             ],
@@ -117,7 +119,7 @@ def test_import_adds_sources_and_turns_folders_into_categories(empty: Path) -> N
     assert result.skipped == (
         "https://fjord.example/atom: listed twice in the file as 'fjord-daily'",
     )
-    assert result.categories_created == ("news", "regional", "north", "all-2")
+    assert result.categories_created == ("news", "news-regional", "news-regional-north", "all-2")
     config = load_config(empty)
     assert [(s.name, s.title, s.url) for s in config.sources] == [
         ("fjord-daily", "Fjord Daily", "https://fjord.example/atom"),
@@ -126,8 +128,8 @@ def test_import_adds_sources_and_turns_folders_into_categories(empty: Path) -> N
     ]
     assert [(c.name, c.title, c.sources) for c in config.categories] == [
         ("news", "News", ("fjord-daily",)),
-        ("regional", "Regional", ("fjord-daily",)),
-        ("north", "North", ("fjord-daily",)),
+        ("news-regional", "Regional", ("fjord-daily",)),
+        ("news-regional-north", "North", ("fjord-daily",)),
         ("all-2", "All", ("everything-blog",)),
     ]
     assert empty.read_text().startswith("# nothing yet\nstore: wire.db\n\nsources:\n")
@@ -182,7 +184,7 @@ def test_import_skips_urls_that_are_not_http(empty: Path) -> None:
     assert result.added == ("lakeside-gazette", "untitled-example")
 
 
-def test_a_folder_named_like_a_category_extends_it(commented: Path, tmp_path: Path) -> None:
+def test_a_folder_named_like_a_category_leaves_it_alone(commented: Path, tmp_path: Path) -> None:
     opml = tmp_path / "subs.opml"
     opml.write_text(
         '<opml version="2.0"><body><outline text="Harbour">'
@@ -193,9 +195,10 @@ def test_a_folder_named_like_a_category_extends_it(commented: Path, tmp_path: Pa
     )
     before = commented.read_text().splitlines(keepends=True)
     result = import_opml(commented, opml)
-    assert (result.categories_created, result.categories_extended) == ((), ("harbour",))
+    assert result.categories_created == ()
+    assert result.categories_kept == {"harbour": ("quay-watch",)}
     harbour = load_config(commented).categories[0]
-    assert harbour.sources == ("harbour-wire", "quay-watch")
+    assert harbour.sources == ("harbour-wire",)
     assert harbour.include == ("ferry", "port", "quay")
     after = commented.read_text().splitlines(keepends=True)
     changed = [line for line in after if line not in before]
@@ -203,8 +206,78 @@ def test_a_folder_named_like_a_category_extends_it(commented: Path, tmp_path: Pa
         "  - name: quay-watch\n",
         "    title: Quay Watch\n",
         "    url: https://quay.example/rss\n",
-        "    sources: [harbour-wire, quay-watch]\n",
     ]
+
+
+def test_folders_with_no_usable_name_get_a_clear_slug(empty: Path, tmp_path: Path) -> None:
+    opml = tmp_path / "subs.opml"
+    opml.write_text(
+        '<opml version="2.0"><body>'
+        '<outline text="★★★"><outline text="Stars" xmlUrl="https://stars.example/rss"/></outline>'
+        '<outline text="新闻"><outline text="Xinwen" xmlUrl="https://xw.example/rss"/>'
+        '<outline text="···"><outline text="Dots" xmlUrl="https://dots.example/rss"/></outline>'
+        "</outline></body></opml>",
+        encoding="utf-8",
+    )
+    result = import_opml(empty, opml)
+    assert result.categories_created == ("folder", "folder-2", "folder-2-folder")
+    titles = {c.name: (c.title, c.sources) for c in load_config(empty).categories}
+    assert titles == {
+        "folder": ("★★★", ("stars",)),
+        "folder-2": ("新闻", ("xinwen", "dots")),
+        "folder-2-folder": ("···", ("dots",)),
+    }
+    assert import_opml(empty, opml).nothing_new
+
+
+def test_checked_feeds_take_their_own_title_and_broken_ones_are_skipped(
+    empty: Path,
+) -> None:
+    seen = []
+
+    def check(url: str) -> ParsedFeed:
+        seen.append(url)
+        if "everything" in url:
+            raise ParseError(url, "not a feed: the server sent an HTML page")
+        return ParsedFeed(title=f"  Own title of\n{url.split('/')[2]} ")
+
+    result = import_opml(empty, OPML / "quirks.opml", check=check)
+    assert seen == [
+        "https://fjord.example/atom",
+        "https://notitle.example/feeds/all.rss",
+        "https://everything.example/rss",
+    ]
+    assert result.skipped[-1] == (
+        "https://everything.example/rss: check failed: "
+        "https://everything.example/rss: not a feed: the server sent an HTML page"
+    )
+    config = load_config(empty)
+    assert [(s.name, s.title) for s in config.sources] == [
+        ("fjord-daily", "Fjord Daily"),
+        ("own-title-of-notitle-example", "Own title of notitle.example"),
+    ]
+    assert "all-2" not in {c.name for c in config.categories}  # its one feed was skipped
+
+
+def test_export_keeps_nested_folders_and_lists_a_feed_once_per_folder(empty: Path) -> None:
+    import_opml(empty, OPML / "quirks.opml")
+    import_opml(empty, OPML / "feedly.opml")
+    body = etree.fromstring(export_opml(load_config(empty))).find("body")
+    assert body is not None
+    shape = [
+        (o.get("text"), [(c.get("text"), len(c)) for c in o]) for o in body if not o.get("xmlUrl")
+    ]
+    assert shape == [
+        ("News", [("Regional", 1)]),
+        ("All", [("Everything Blog", 0)]),
+        ("Tech", [("Byte Ledger", 0), ("Orbit Notes", 0)]),
+        ("Must read", [("Byte Ledger", 0)]),
+    ]
+    north = body.find("outline[@text='News']/outline/outline[@text='North']")
+    assert north is not None and [o.get("xmlUrl") for o in north] == ["https://fjord.example/atom"]
+    exported = empty.parent / "exported.opml"
+    exported.write_bytes(export_opml(load_config(empty)))
+    assert read_opml(exported)[0].folders == ("News", "Regional", "North")
 
 
 def test_export_groups_sources_by_the_categories_that_list_them(commented: Path) -> None:

@@ -133,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
         "import-opml", "add the subscriptions of an OPML file as sources", cmd_import_opml
     )
     import_cmd.add_argument("file", metavar="FILE", type=Path, help="an OPML file")
+    import_cmd.add_argument(
+        "--no-check",
+        action="store_true",
+        help="add the feeds without fetching them first to check that each is a feed",
+    )
     add("export-opml", "print the configured feeds as OPML 2.0", cmd_export_opml)
     schema = add("schema", "print the JSON Schema of the config file", cmd_schema)
     schema.set_defaults(needs_config=False)

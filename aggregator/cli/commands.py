@@ -215,17 +215,7 @@ def cmd_preview(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_add(args: argparse.Namespace, config: Config) -> int:
     """Add a feed (or the feed a web page announces) to the config file."""
-    from aggregator import parse
-
-    timeout = config.defaults.timeout.total_seconds()
-    with Fetcher(config.fetch) as fetcher:
-
-        def fetch(url: str) -> FetchResult:
-            return fetcher.fetch(url, url, timeout=timeout)
-
-        def check(result: FetchResult) -> Any:
-            return parse.parse_feed(result.url, result, now=datetime.now(UTC))
-
+    with _feed_reader(config) as (fetch, check):
         added = add_feed(
             config.path,
             args.url,
@@ -247,13 +237,22 @@ def cmd_remove(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_import_opml(args: argparse.Namespace, config: Config) -> int:
-    """Add every subscription of an OPML file as a source; folders become categories."""
-    result = import_opml(config.path, args.file)
-    print(f"added {len(result.added)} sources: {', '.join(result.added) or '-'}")
+    """Add every subscription of an OPML file as a source, each fetched and checked unless
+    --no-check; folders become categories unless a category of that name exists."""
+    with _feed_reader(config) as (fetch, check):
+        checker = None if args.no_check else (lambda url: check(fetch(url)))
+        result = import_opml(config.path, args.file, check=checker)
+    if result.nothing_new:
+        print(f"nothing new in {args.file}: no source or category to add")
+    else:
+        print(f"added {output.count(len(result.added), 'source')}: {', '.join(result.added)}")
     for name in result.categories_created:
         print(f"created category {name}")
-    for name in result.categories_extended:
-        print(f"extended category {name}")
+    for name, added in result.categories_kept.items():
+        print(
+            f"category {name} already exists and was left as it is: "
+            f"{', '.join(added)} added as sources only"
+        )
     for reason in result.skipped:
         print(f"skipped {reason}")
     return EXIT_OK
@@ -321,6 +320,26 @@ def _article_json(
         "related": list(article.related),
         "enclosures": [attachment(e) for e in enclosures(article)],
     }
+
+
+@contextmanager
+def _feed_reader(
+    config: Config,
+) -> Iterator[tuple[Callable[[str], FetchResult], Callable[[FetchResult], Any]]]:
+    """A fetch (URL -> response) and a check (response -> parsed feed) for ``add`` and
+    ``import-opml``, with the defaults' timeout."""
+    from aggregator import parse
+
+    timeout = config.defaults.timeout.total_seconds()
+    with Fetcher(config.fetch) as fetcher:
+
+        def fetch(url: str) -> FetchResult:
+            return fetcher.fetch(url, url, timeout=timeout)
+
+        def check(result: FetchResult) -> Any:
+            return parse.parse_feed(result.url, result, now=datetime.now(UTC))
+
+        yield fetch, check
 
 
 @contextmanager

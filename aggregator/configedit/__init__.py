@@ -1,4 +1,4 @@
-"""Edit the YAML config in place: add and remove sources, add and extend categories.
+"""Edit the YAML config in place: add and remove sources, add categories.
 
 People write the config by hand, so an edit changes only the lines it adds or removes:
 ruamel.yaml (round-trip mode) tells where each list item stands, and the edit splices
@@ -36,16 +36,16 @@ def normalise_url(url: str) -> str:
     return f"//{host}{port}{parts.path or '/'}{query}"
 
 
-def unique_name(title: str, taken: set[str]) -> str:
+def unique_name(title: str, taken: set[str], *, fallback: str = "feed") -> str:
     """A source name made from a feed title: lowercase ASCII letters, digits and ``-``,
     accents transliterated, at most 40 characters, with ``-2``, ``-3``... appended while
-    the name is in ``taken``. A title with no usable letters gives ``feed``."""
+    the name is in ``taken``. A title with no usable letters gives ``fallback``."""
     ascii_text = (
         unicodedata.normalize("NFKD", title.lower().translate(_LETTERS))
         .encode("ascii", "ignore")
         .decode("ascii")
     )
-    base = _NOT_SLUG.sub("-", ascii_text).strip("-")[:MAX_NAME].rstrip("-") or "feed"
+    base = _NOT_SLUG.sub("-", ascii_text).strip("-")[:MAX_NAME].rstrip("-") or fallback
     name, number = base, 1
     while name in taken:
         number += 1

@@ -10,7 +10,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,32 +98,6 @@ class ConfigDocument:
         if match is not None:
             comment = f"  {match.group(2)}" if match.group(2) else ""
             self._splice(lines, line, line + 1, [f"{match.group(1)} []{comment}"])
-
-    def extend_sources(self, category: str, names: Iterable[str]) -> None:
-        """Add ``names`` to the ``sources:`` of an existing category, written as one flow
-        list ``sources: [a, b]`` (a comment on the old ``sources`` line is lost)."""
-        lines, tree = self._parse()
-        items = tree["categories"]
-        index = next(i for i, item in enumerate(items) if item.get("name") == category)
-        item = items[index]
-        if items.fa.flow_style() or item.fa.flow_style():
-            self._flow_problem(tree, "categories")
-        old = item.get("sources") or []
-        merged = [*([old] if isinstance(old, str) else old)]
-        merged += [name for name in names if name not in merged]
-        if "sources" not in item:
-            _, indent = _item_indent(items, index, lines)
-            end = _item_end(items, index, lines)
-            self._splice(lines, end, end, [" " * indent + _render_pair("sources", merged)])
-            return
-        line, column = item.lc.key("sources")
-        value = item["sources"]
-        if isinstance(value, CommentedSeq) and value and not value.fa.flow_style():
-            end = _item_end(value, len(value) - 1, lines)
-        else:
-            end = _block_end(lines, line, column)
-        head = lines[line][:column]
-        self._splice(lines, line, end, [head + _render_pair("sources", merged)])
 
     def save(self) -> None:
         """Validate the edited text with ``load_config`` and atomically replace the file.

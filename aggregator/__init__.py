@@ -9,7 +9,8 @@ The pipeline, one module per stage::
     daemon (APScheduler) ─────┘                                      └─ one Article type
 
 ``models`` holds the values that cross these boundaries, ``errors`` the exception tree,
-and ``cli`` turns argv into calls and exit codes.
+and ``cli`` turns argv into calls and exit codes. Beside the daemon, ``health`` decides
+what ``/healthz`` says and ``metrics`` keeps what ``/metrics`` serves.
 """
 
 __version__ = "0.1.0"

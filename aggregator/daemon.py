@@ -11,19 +11,24 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from wsgiref.types import WSGIApplication
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from aggregator import publish
+from aggregator import __version__, publish
 from aggregator.collector import run_pass
+from aggregator.collector.schedule import schedule_status
 from aggregator.config import Config, load_config
 from aggregator.errors import ConfigError, WiredeskError
 from aggregator.fetch import Fetcher
-from aggregator.models import Health, PassReport
+from aggregator.health import OVERDUE_INTERVALS, PassHistory, pass_failed
+from aggregator.metrics import Metrics
+from aggregator.models import Health
 from aggregator.server import FeedServer, make_app, max_age_for
 from aggregator.store import Store, open_store
 
@@ -31,7 +36,7 @@ log = logging.getLogger(__name__)
 
 TICK_MAX = timedelta(seconds=30)  # how often due sources are looked for, at most
 WATCH_EVERY = 2.0  # seconds between looks at the config file's mtime
-UNHEALTHY_AFTER = 3  # failed passes in a row
+Clock = Callable[[], datetime]
 
 
 def tick_for(config: Config) -> timedelta:
@@ -40,40 +45,28 @@ def tick_for(config: Config) -> timedelta:
     return max(timedelta(seconds=1), min(shortest, TICK_MAX))
 
 
-def pass_failed(report: PassReport) -> bool:
-    """True when a pass collected something and every source of it failed."""
-    collected = [s for s in report.sources if not s.skipped]
-    return bool(collected) and all(s.error for s in collected)
+def overdue_after(config: Config) -> timedelta:
+    """How long without a finished pass before collection is overdue: a few ticks, or a
+    few whole-fetch deadlines when those are longer (a pass may wait out one)."""
+    longest = max((config.timeout(s) for s in config.sources), default=config.defaults.timeout)
+    return max(tick_for(config), longest) * OVERDUE_INTERVALS
 
 
-@dataclass
-class PassHistory:
-    """What /healthz reports of the passes so far."""
-
-    last: PassReport | None = None
-    failed_in_a_row: int = 0
-    last_error: str = ""
-    passes: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def record(self, report: PassReport | None, error: str = "") -> None:
-        """Remember one pass (or the error that ended it)."""
-        with self.lock:
-            self.passes += 1
-            failed = report is None or pass_failed(report)
-            self.failed_in_a_row = self.failed_in_a_row + 1 if failed else 0
-            self.last_error = error
-            self.last = report or self.last
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Daemon:
     """Scheduler + server + signal handling around one store and one fetcher."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, clock: Clock = _now) -> None:
+        """Open the store and the fetcher of ``config``; ``clock`` tells the time."""
         self.config = config
+        self.clock = clock
         self.store: Store = open_store(config.store, similarity=config.dedup.similarity)
         self.fetcher = Fetcher(config.fetch)
-        self.history = PassHistory()
+        self.history = PassHistory(started=clock())
+        self.metrics = Metrics()
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
         self.scheduler = BackgroundScheduler(timezone=UTC)
@@ -84,17 +77,23 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; returns the exit code."""
         self._install_signal_handlers()
-        publish.publish(self.config, self.store)
-        app = make_app(
-            self.config.publish.dir, max_age=max_age_for(self.config), health=self.health
-        )
-        self.server = FeedServer(app)
+        self.metrics.record_publish(publish.publish(self.config, self.store))
+        self.server = FeedServer(self.app())
         self.server.start(self.config.server.host, self.config.server.port)
+        address = f"http://{self.config.server.host}:{self.server.port}/"
         log.info(
-            "serving %s on http://%s:%s/",
+            "wiredesk %s: config %s, store %s, serving %s on %s",
+            __version__,
+            self.config.path,
+            self.config.store,
             self.config.publish.dir,
-            self.config.server.host,
-            self.server.port,
+            address,
+            extra={
+                "version": __version__,
+                "config": str(self.config.path),
+                "store": self.config.store,
+                "address": address,
+            },
         )
         self._schedule()
         self.scheduler.start()
@@ -107,28 +106,52 @@ class Daemon:
             self._shut_down()
         return 0
 
+    def app(self) -> WSGIApplication:
+        """The HTTP app of this daemon: the publish folder, /healthz and /metrics."""
+        return make_app(
+            self.config.publish.dir,
+            max_age=max_age_for(self.config),
+            health=self.health,
+            metrics=self.metrics.page,
+        )
+
     def collect_now(self) -> None:
         """One scheduled pass: collect what is due, publish what changed."""
         # The flag before the config: a reload in between leaves it set for the next pass.
         full_publish = self.full_publish_pending.is_set()
         self.full_publish_pending.clear()
         config = self.config
+        now, started = self.clock(), time.perf_counter()
         try:
             if full_publish:
-                publish.publish(config, self.store)
+                self.metrics.record_publish(publish.publish(config, self.store))
+            status = schedule_status(config, self.store.source_states(), now)
+            self.history.record_schedule(status)
+            self.metrics.record_schedule(status)
             report, published = run_pass(
-                config, self.store, self.fetcher, now=datetime.now(UTC), stop=self.stopping
+                config, self.store, self.fetcher, now=now, stop=self.stopping
             )
+            stored = self.store.story_count()
         except Exception as e:
             # Stories stored before the failure are in no changed list any more: the next
             # pass republishes everything so none is left out of the feeds.
             self.full_publish_pending.set()
-            self.history.record(None, str(e))
+            self.history.record(None, now=self.clock(), error=str(e))
+            self.metrics.record_error()
             if not isinstance(e, WiredeskError):
                 raise  # a bug: APScheduler logs it with its traceback
             log.error("pass failed: %s", e)
             return
-        self.history.record(report)
+        self.history.record(report, now=self.clock())
+        self.metrics.record_pass(
+            report,
+            ok=not pass_failed(report),
+            seconds=time.perf_counter() - started,
+            finished=self.clock().timestamp(),
+        )
+        self.metrics.record_stored(stored)
+        if published:
+            self.metrics.record_publish(published)
         collected = [s for s in report.sources if not s.skipped]
         if collected:
             log.info(
@@ -150,6 +173,7 @@ class Daemon:
                 log.error("  %s", problem)
             return
         old, self.config = self.config, new
+        self.metrics.keep_sources(source.name for source in new.sources)
         log.info(
             "config reloaded: %d sources, %d categories",
             len(new.sources),
@@ -167,26 +191,12 @@ class Daemon:
         self._schedule()
 
     def health(self) -> Health:
-        """What /healthz reports: the scheduler's state and the last pass."""
-        with self.history.lock:
-            last = self.history.last
-            details: dict[str, object] = {
-                "scheduler": "running" if self.scheduler.running else "stopped",
-                "passes": self.history.passes,
-                "failed_passes_in_a_row": self.history.failed_in_a_row,
-                "last_error": self.history.last_error,
-                "last_pass": None
-                if last is None
-                else {
-                    "started": last.started.isoformat(),
-                    "finished": last.finished.isoformat(),
-                    "sources": len([s for s in last.sources if not s.skipped]),
-                    "errors": last.errors,
-                    "changed": len(last.changed_ids),
-                },
-            }
-            ok = self.scheduler.running and self.history.failed_in_a_row < UNHEALTHY_AFTER
-        return Health(ok=ok, details={"status": "ok" if ok else "failing", **details})
+        """What /healthz reports: the scheduler's state and the passes so far."""
+        return self.history.health(
+            running=self.scheduler.running,
+            now=self.clock(),
+            overdue_after=overdue_after(self.config),
+        )
 
     def _schedule(self) -> None:
         self.scheduler.add_job(

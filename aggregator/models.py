@@ -124,6 +124,17 @@ class SourceReport:
     error: str = ""  # the source failed as a whole
     file_errors: tuple[str, ...] = ()  # seed files that were skipped, each with its reason
     warnings: tuple[str, ...] = ()  # accepted with a note, e.g. a feed parsed leniently
+    status: int | None = None  # the HTTP status answered (None for a seed folder, no answer)
+    error_kind: str = ""  # the class of ``error``: FetchError, ParseError, SeedError...
+    seconds: float = 0.0  # the whole source, fetch to store
+    fetch_seconds: float = 0.0
+    parse_seconds: float = 0.0
+    store_seconds: float = 0.0
+
+    @property
+    def brought(self) -> int:
+        """How many stories this source added, merged into or updated."""
+        return self.new + self.merged + self.updated
 
 
 @dataclass(**FROZEN)
@@ -175,11 +186,27 @@ class PublishReport:
     unchanged: tuple[str, ...] = ()  # files whose bytes were already right, left untouched
     removed: tuple[str, ...] = ()  # feeds of categories no longer in the config
     changed_feeds: tuple[str, ...] = ()  # absolute URLs of feeds whose bytes changed (WebSub)
+    seconds: float = 0.0  # how long the publish took
+
+
+@dataclass(**FROZEN)
+class ScheduleStatus:
+    """How the sources stand against their due times at one moment; made by
+    ``collector.schedule.schedule_status``, read by the health check and the metrics."""
+
+    due: int = 0  # due now
+    overdue: int = 0  # due for longer than their interval
+    lag_seconds: float = 0.0  # how long the longest-waiting due source has waited
+    late: str = ""  # that source's name
+    late_intervals: float = 0.0  # its wait, in its own intervals
+    backoff: int = 0  # failing, waiting longer than their interval
+    disabled: int = 0  # switched off by 410 Gone
 
 
 @dataclass(**FROZEN)
 class Health:
-    """How the running daemon is doing; made by the daemon, served by the server's /healthz."""
+    """How the running daemon is doing; made by ``health.assess``, served as it is by the
+    server's /healthz (``details`` holds ``status`` and the ``reasons`` when failing)."""
 
     ok: bool
     details: Mapping[str, object] = field(default_factory=dict)  # e.g. scheduler, last pass

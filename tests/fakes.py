@@ -75,6 +75,10 @@ class FakeStore:
                 counts[name] = counts.get(name, 0) + 1
         return counts
 
+    def story_count(self) -> int:
+        """How many stories are stored."""
+        return len(self.stories)
+
     def prune(self, *, now: datetime, retention: timedelta) -> int:
         """Drop stories first seen before ``now - retention``."""
         old = [

@@ -4,6 +4,7 @@ back with feedparser; articles and sources as JSON; exit codes."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -219,18 +220,34 @@ def test_a_seed_story_links_under_the_base_url_in_force(config_file: Path, capsy
     assert dock["link"] == f"https://desk.example/articles/{dock['id']}.html"
 
 
-def test_piped_collect_logs_read_sources_and_304s_only_at_debug(config_file: Path, capsys):
+def test_piped_collect_logs_sources_that_brought_something_and_304s_only_at_debug(
+    config_file: Path, capsys
+):
     def wire_lines() -> list[str]:
         err = capsys.readouterr().err.splitlines()
-        return [line.split(" wiredesk: ")[1] for line in err if " wiredesk: wire: " in line]
+        found = (
+            re.search(r" aggregator\.collector: (wire: .*) in [\d.]+ s$", line) for line in err
+        )
+        return [match[1] for match in found if match]
 
     collect = ["collect", "--no-publish", "--source", "wire", "--config", str(config_file)]
     assert main(collect) == 0
-    assert wire_lines() == ["wire: 2 new, 0 merged, 0 updated, 0 unchanged"]
+    assert wire_lines() == ["wire: 2 new, 0 merged, 0 updated"]
     assert main(collect) == 0  # the same bytes again
     assert wire_lines() == []
     assert main([*collect, "--verbose"]) == 0
     assert wire_lines() == ["wire: not modified"]
+
+
+def test_json_logs_put_each_sources_counts_in_fields(config_file: Path, capsys) -> None:
+    main(["collect", "--log-format", "json", "--source", "wire", "--config", str(config_file)])
+    records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    ours = {record["logger"].split(".")[0] for record in records} - {"werkzeug"}  # the test's
+    assert ours == {"aggregator"}
+    (wire,) = [record for record in records if record.get("source") == "wire"]
+    assert (wire["new"], wire["merged"], wire["updated"], wire["status"]) == (2, 0, 0, 200)
+    assert isinstance(wire["duration_s"], float) and wire["duration_s"] >= 0
+    assert wire["level"] == "INFO" and wire["message"].startswith("wire: 2 new, 0 merged")
 
 
 def test_collect_json_reports_the_pass(config_file: Path, capsys) -> None:

@@ -3,6 +3,7 @@ config on SIGHUP (keeping the last good one on a broken edit) and stops on SIGTE
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 import requests
 from pytest_httpserver import HTTPServer
 
+from aggregator import __version__
 from aggregator.config import load_config
 from aggregator.daemon import tick_for
 from tests.conftest import ROOT
@@ -64,7 +66,7 @@ def daemon(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, Path, str]]:
     config.write_text(config_text(port), encoding="utf-8")
     log = (tmp_path / "daemon.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "run.py"), "--config", str(config)],
+        [sys.executable, str(ROOT / "run.py"), "--log-format", "json", "--config", str(config)],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -89,6 +91,14 @@ def test_daemon_lifecycle(daemon, tmp_path: Path, httpserver: HTTPServer) -> Non
     process, config, base = daemon
     wait_for(lambda: "New ferry line" in served(base, "all.rss"), "the first pass to publish")
     assert requests.get(base + "healthz", timeout=2).json()["scheduler"] == "running"
+    assert "wiredesk_passes_total" in served(base, "metrics")
+    records = [json.loads(line) for line in (tmp_path / "daemon.log").read_text().splitlines()]
+    start = next(r for r in records if "version" in r)
+    assert start["version"] == __version__
+    assert (start["config"], start["address"]) == (str(config), base)
+    assert start["store"] == str(tmp_path / "data" / "wiredesk.db")
+    seeds = next(r for r in records if r.get("source") == "seeds")
+    assert (seeds["new"], seeds["merged"], seeds["status"]) == (1, 0, None)
 
     (tmp_path / "seeds" / "grain.txt").write_text(
         SEED.replace("New ferry line links", "Grain ships reach"), encoding="utf-8"
@@ -145,7 +155,7 @@ def test_a_failed_pass_makes_the_next_one_publish_everything(tmp_path: Path, mon
         monkeypatch.setattr(daemon_module, "run_pass", real_pass)
         desk.collect_now()  # nothing is due now, yet the stored story gets published
         assert "New ferry line" in (tmp_path / "feeds" / "all.rss").read_text(encoding="utf-8")
-        assert desk.history.failed_in_a_row == 0
+        assert desk.history.failed_in_a_row == 1  # a pass with nothing due tells nothing
     finally:
         desk.store.close()
         desk.fetcher.close()

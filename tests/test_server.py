@@ -310,14 +310,16 @@ def test_healthz_without_a_daemon(site: Site) -> None:
     assert json.loads(reply.body) == {"status": "ok", "scheduler": "not running (serve only)"}
 
 
-def test_healthz_reports_the_daemon(tmp_path: Path) -> None:
+def test_healthz_serves_the_daemons_verdict_as_it_is(tmp_path: Path) -> None:
     finished = datetime(2024, 4, 2, 6, 10, tzinfo=UTC)
-    state = {"health": Health(ok=True, details={"scheduler": "running", "last_pass": finished})}
+    healthy_details = {"status": "ok", "scheduler": "running", "last_pass": finished}
+    state = {"health": Health(ok=True, details=healthy_details)}
     for site in serve(tmp_path, health=lambda: state["health"]):
         healthy = site.get("/healthz")
-        state["health"] = Health(ok=False, details={"scheduler": "running", "errors": 3})
+        state["health"] = Health(ok=False, details={"status": "failing", "reasons": ["x"]})
         failing = site.get("/healthz")
         head = site.get("/healthz", method="HEAD")
+        no_metrics = site.get("/metrics")
     assert healthy.status == 200
     assert json.loads(healthy.body) == {
         "status": "ok",
@@ -325,8 +327,9 @@ def test_healthz_reports_the_daemon(tmp_path: Path) -> None:
         "last_pass": "2024-04-02T06:10:00+00:00",
     }
     assert failing.status == 503
-    assert json.loads(failing.body) == {"status": "failing", "scheduler": "running", "errors": 3}
+    assert json.loads(failing.body) == {"status": "failing", "reasons": ["x"]}
     assert head.status == 503 and head.body == b""
+    assert no_metrics.status == 404  # metrics are the daemon's; `serve` alone has none
 
 
 def test_one_debug_line_per_request(site: Site, caplog: pytest.LogCaptureFixture) -> None:

@@ -14,8 +14,6 @@ from typing import Any
 
 from aggregator.models import Article, PassReport, PublishReport, SourceReport
 
-log = logging.getLogger("wiredesk")
-
 
 def article_table(articles: Sequence[Article]) -> None:
     """Print stories as a table: published, sources, title, id."""
@@ -68,34 +66,16 @@ def short(text: str | None) -> str:
 
 @contextmanager
 def progress(total: int) -> Iterator[Callable[[SourceReport], None]]:
-    """A live progress bar on a terminal; otherwise one log line per source that was read
-    (a source that answered 304 only at debug level: a pass of 500 unchanged feeds
-    logs nothing but its table)."""
+    """A live progress bar on a terminal; otherwise nothing (the collector logs a line per
+    source that brought something)."""
     if not sys.stderr.isatty():
-        yield _log_progress
+        yield lambda report: None
         return
     from rich.progress import Progress
 
     with Progress(transient=True) as bar:
         task = bar.add_task("collecting", total=total)
         yield lambda report: bar.update(task, advance=1, description=report.source)
-
-
-def _log_progress(report: SourceReport) -> None:
-    if report.error:
-        return  # already logged as a warning by the collector
-    level = logging.DEBUG if report.not_modified else logging.INFO
-    log.log(level, "%s", describe(report))
-
-
-def describe(report: SourceReport) -> str:
-    """One source's outcome as a log line."""
-    if report.not_modified:
-        return f"{report.source}: not modified"
-    return (
-        f"{report.source}: {report.new} new, {report.merged} merged, "
-        f"{report.updated} updated, {report.unchanged} unchanged"
-    )
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -121,20 +101,28 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         )
 
 
+# What every LogRecord has; anything else on a record came as ``extra=`` fields.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
 class JsonLogFormatter(logging.Formatter):
-    """One JSON object per log record."""
+    """One JSON object per log record: time, level, logger, message, and every field the
+    caller passed as ``extra`` (``source``, ``new``, ``merged``, ``status``...) as its own key."""
 
     def format(self, record: logging.LogRecord) -> str:
-        """The record as a JSON line with time, level, logger and message."""
-        entry = {
+        """The record as a JSON line."""
+        entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
+        entry.update(
+            (key, value) for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES
+        )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

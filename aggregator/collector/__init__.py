@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 
 from aggregator import seeds
 from aggregator.collector.parsers import Parsers
+from aggregator.collector.report import Stopwatch, failed_report, log_outcome, outcome
 from aggregator.collector.schedule import after_failure, after_success, effective_url, is_due
 from aggregator.config import Config, Source
 from aggregator.errors import FetchError, SourceError
@@ -157,9 +159,14 @@ def _collect_source(
     state = state or SourceState(name=source.name)
     if stop is not None and stop.is_set():
         return SourceReport(source=source.name, skipped=True), IngestResult()
+    started = time.perf_counter()
     if source.is_seed_folder:
-        return _collect_folder(config, store, source, state, now)
-    return _collect_feed(config, store, fetcher, parser, source, state, now)
+        report, ingested = _collect_folder(config, store, source, state, now)
+    else:
+        report, ingested = _collect_feed(config, store, fetcher, parser, source, state, now)
+    report = replace(report, seconds=time.perf_counter() - started)
+    log_outcome(report)
+    return report, ingested
 
 
 def _collect_feed(
@@ -173,14 +180,16 @@ def _collect_feed(
 ) -> tuple[SourceReport, IngestResult]:
     url = effective_url(source, state)
     interval = config.interval(source)
+    watch = Stopwatch()
     try:
-        result = fetcher.fetch(
-            source.name,
-            url,
-            etag=state.etag if url == state.url else "",
-            last_modified=state.last_modified if url == state.url else "",
-            timeout=config.timeout(source).total_seconds(),
-        )
+        with watch.stage("fetch"):
+            result = fetcher.fetch(
+                source.name,
+                url,
+                etag=state.etag if url == state.url else "",
+                last_modified=state.last_modified if url == state.url else "",
+                timeout=config.timeout(source).total_seconds(),
+            )
         succeeded = after_success(state, now=now, interval=interval, status=result.status)
         succeeded = replace(
             succeeded,
@@ -189,26 +198,31 @@ def _collect_feed(
             etag=result.etag or state.etag,
             last_modified=result.last_modified or state.last_modified,
         )
+        unchanged = SourceReport(source=source.name, not_modified=True, status=result.status)
         if result.not_modified:
-            store.save_source_state(succeeded)
-            return SourceReport(source=source.name, not_modified=True), IngestResult()
+            with watch.stage("store"):
+                store.save_source_state(succeeded)
+            return watch.report(unchanged), IngestResult()
         body_hash = hashlib.sha256(result.content).hexdigest()
         if body_hash == state.content_hash:
             # The server ignores validators but sent the same bytes: nothing to parse.
-            store.save_source_state(succeeded)
-            return SourceReport(source=source.name, not_modified=True), IngestResult()
-        parsed = parser(source.name, result, now, state.item_keys)
+            with watch.stage("store"):
+                store.save_source_state(succeeded)
+            return watch.report(unchanged), IngestResult()
+        with watch.stage("parse"):
+            parsed = parser(source.name, result, now, state.item_keys)
     except SourceError as e:
         failed = after_failure(state, e, now=now, interval=interval)
         store.save_source_state(replace(failed, origin_url=source.url or "", url=url))
-        log.warning("%s", e)
-        return SourceReport(source=source.name, error=str(e)), IngestResult()
+        return watch.report(failed_report(source.name, e)), IngestResult()
     succeeded = replace(succeeded, content_hash=body_hash, item_keys=parsed.item_keys)
-    ingested = store.ingest(source.name, parsed.articles, succeeded)
+    with watch.stage("store"):
+        ingested = store.ingest(source.name, parsed.articles, succeeded)
     for warning in parsed.warnings:
         log.warning("%s", warning)
-    report = _report(source.name, ingested, parsed.warnings)
-    return replace(report, unchanged=report.unchanged + parsed.skipped_entries), ingested
+    report = outcome(source.name, ingested, parsed.warnings)
+    report = replace(report, unchanged=report.unchanged + parsed.skipped_entries)
+    return watch.report(replace(report, status=result.status)), ingested
 
 
 def _collect_folder(
@@ -219,12 +233,13 @@ def _collect_folder(
     now: datetime,
 ) -> tuple[SourceReport, IngestResult]:
     interval = config.interval(source)
+    watch = Stopwatch()
     try:
-        scan = seeds.scan_folder(source, state.file_stamps)
+        with watch.stage("parse"):
+            scan = seeds.scan_folder(source, state.file_stamps)
     except SourceError as e:
         store.save_source_state(after_failure(state, e, now=now, interval=interval))
-        log.warning("%s", e)
-        return SourceReport(source=source.name, error=str(e)), IngestResult()
+        return watch.report(failed_report(source.name, e)), IngestResult()
     problems = tuple(str(e) for e in scan.errors)
     for problem in problems:
         log.warning("%s", problem)
@@ -235,19 +250,8 @@ def _collect_folder(
         file_stamps=dict(scan.stamps),
         last_error=problems[0] if problems else "",
     )
-    ingested = store.ingest(source.name, scan.articles, succeeded)
-    report = _report(source.name, ingested, ())
-    return replace(
-        report, unchanged=report.unchanged + scan.unchanged, file_errors=problems
-    ), ingested
-
-
-def _report(name: str, ingested: IngestResult, warnings: tuple[str, ...]) -> SourceReport:
-    return SourceReport(
-        source=name,
-        new=len(ingested.new),
-        merged=len(ingested.merged),
-        updated=len(ingested.updated),
-        unchanged=ingested.unchanged,
-        warnings=warnings,
-    )
+    with watch.stage("store"):
+        ingested = store.ingest(source.name, scan.articles, succeeded)
+    report = outcome(source.name, ingested, ())
+    report = replace(report, unchanged=report.unchanged + scan.unchanged, file_errors=problems)
+    return watch.report(report), ingested

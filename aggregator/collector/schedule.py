@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from aggregator.config import Source
+from aggregator.config import Config, Source
 from aggregator.errors import FetchError, SourceError
-from aggregator.models import SourceState
+from aggregator.models import ScheduleStatus, SourceState
 
 MAX_BACKOFF = timedelta(hours=24)
 MAX_RETRY_AFTER = timedelta(days=7)
@@ -82,3 +83,34 @@ def backoff(interval: timedelta, streak: int) -> timedelta:
     """How long to wait after ``streak`` failures in a row: the interval, doubled per
     failure after the first, never more than MAX_BACKOFF (nor less than the interval)."""
     return max(interval, min(interval * 2 ** min(streak - 1, 16), MAX_BACKOFF))
+
+
+def schedule_status(
+    config: Config, states: Mapping[str, SourceState], now: datetime
+) -> ScheduleStatus:
+    """How the configured sources stand at ``now``: how many are due, how many have waited
+    longer than their interval (the scheduler lags), which waited longest and for how many
+    of its intervals, and how many are backing off after failures or are disabled."""
+    due = overdue = backing_off = disabled = 0
+    late, lag, late_intervals = "", timedelta(0), 0.0
+    for source in config.sources:
+        state = states.get(source.name) or SourceState(name=source.name)
+        interval = config.interval(source)
+        disabled += state.disabled
+        backing_off += bool(state.error_streak) and not state.disabled
+        if not is_due(state, now, url=source.url or ""):
+            continue
+        waited = now - state.next_due if state.next_due else timedelta(0)
+        due += 1
+        overdue += waited > interval
+        if waited > lag:
+            late, lag, late_intervals = source.name, waited, waited / interval
+    return ScheduleStatus(
+        due=due,
+        overdue=overdue,
+        lag_seconds=lag.total_seconds(),
+        late=late,
+        late_intervals=late_intervals,
+        backoff=backing_off,
+        disabled=disabled,
+    )

@@ -16,6 +16,7 @@ OPML, and ``files`` writes atomically and only when the bytes change.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
@@ -157,6 +158,7 @@ class _Report:
         self.written: list[str] = []
         self.unchanged: list[str] = []
         self.removed: list[str] = []
+        self.started = time.perf_counter()
 
     def write(self, name: str, data: bytes) -> None:
         changed = write_if_changed(self.folder / name, data)
@@ -173,4 +175,5 @@ class _Report:
             unchanged=tuple(self.unchanged),
             removed=tuple(self.removed),
             changed_feeds=tuple(f"{self.base_url}{name}" for name in feeds),
+            seconds=time.perf_counter() - self.started,
         )

@@ -1,4 +1,5 @@
-"""HTTP for the publish folder: the feeds with validators and gzip, and ``/healthz``.
+"""HTTP for the publish folder: the feeds with validators and gzip, ``/healthz`` and
+``/metrics``.
 
 ::
 
@@ -6,7 +7,8 @@
     app.py     make_app: the WSGI app (reads the publish folder; never opens the store)
     run.py     FeedServer (waitress in a thread, for the daemon), serve_forever (`serve`)
 
-The daemon tells the server how it is doing through a callable returning ``Health``.
+The daemon tells the server how it is doing through a callable returning ``Health``
+(decided by ``aggregator.health``), and hands it its metrics page.
 """
 
 from aggregator.server.app import HealthCheck, make_app

@@ -1,4 +1,5 @@
-"""The WSGI app: the publish folder's files with validators and gzip, and ``/healthz``."""
+"""The WSGI app: the publish folder's files with validators and gzip, ``/healthz`` and
+``/metrics``."""
 
 from __future__ import annotations
 
@@ -18,30 +19,37 @@ from pathlib import Path
 from typing import BinaryIO
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+from aggregator.health import SERVE_ONLY
 from aggregator.models import FROZEN, Health
 from aggregator.server import rules
 
 log = logging.getLogger(__name__)
 
 HealthCheck = Callable[[], Health]
+MetricsPage = Callable[[], tuple[str, bytes]]  # (Content-Type, body)
 
 HEALTH_PATH = "/healthz"
-SERVE_ONLY_HEALTH = {"status": "ok", "scheduler": "not running (serve only)"}
+METRICS_PATH = "/metrics"
 GZIP_MAX_BYTES = 32 * 1024**2  # larger files go out uncompressed rather than held in memory
 GZIP_CACHE_ENTRIES = 64  # a few formats of a few dozen categories
 
 
 def make_app(
-    publish_dir: Path, *, max_age: int, health: HealthCheck | None = None
+    publish_dir: Path,
+    *,
+    max_age: int,
+    health: HealthCheck | None = None,
+    metrics: MetricsPage | None = None,
 ) -> WSGIApplication:
-    """A WSGI app serving the files of ``publish_dir`` and ``/healthz``.
+    """A WSGI app serving the files of ``publish_dir``, ``/healthz`` and ``/metrics``.
 
     GET and HEAD only (others get 405); ETag, Last-Modified, 304s, gzip, ``Cache-Control:
     public, max-age=<max_age>``; 404 for anything outside the folder, dotfiles and temp
-    files. ``/healthz`` answers 200 or 503 with ``health()`` as JSON; without ``health``
-    it reports a serve-only process as healthy. The app raises only what ``health`` raises.
+    files. ``/healthz`` answers 200 or 503 with ``health().details`` as JSON; without
+    ``health`` it reports a serve-only process as healthy. ``/metrics`` serves what
+    ``metrics()`` returns (404 without it). The app raises only what those two raise.
     """
-    return _FeedApp(root=publish_dir.resolve(), max_age=max_age, health=health)
+    return _FeedApp(root=publish_dir.resolve(), max_age=max_age, health=health, metrics=metrics)
 
 
 @dataclass(**FROZEN)
@@ -52,10 +60,13 @@ class _Reply:
 
 
 class _FeedApp:
-    def __init__(self, *, root: Path, max_age: int, health: HealthCheck | None) -> None:
+    def __init__(
+        self, *, root: Path, max_age: int, health: HealthCheck | None, metrics: MetricsPage | None
+    ) -> None:
         self.root = root
         self.max_age = max_age
         self.health = health
+        self.metrics = metrics
         self.gzipped = _LRU(GZIP_CACHE_ENTRIES)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -64,6 +75,8 @@ class _FeedApp:
             reply = _plain(HTTPStatus.METHOD_NOT_ALLOWED, ("Allow", "GET, HEAD"))
         elif path == HEALTH_PATH:
             reply = self.health_reply()
+        elif path == METRICS_PATH and self.metrics is not None:
+            reply = _metrics_reply(self.metrics)
         else:
             reply = self.file_reply(path, environ)
         headers = [*reply.headers, ("X-Content-Type-Options", "nosniff")]
@@ -82,16 +95,10 @@ class _FeedApp:
         return [] if method == "HEAD" else [reply.body]
 
     def health_reply(self) -> _Reply:
-        if self.health is None:
-            ok, payload = True, SERVE_ONLY_HEALTH
-        else:
-            health = self.health()
-            ok = health.ok
-            details = {key: value for key, value in health.details.items() if key != "status"}
-            payload = {"status": "ok" if ok else "failing", **details}
-        body = json.dumps(payload, default=_json_value, ensure_ascii=False).encode()
+        health = SERVE_ONLY if self.health is None else self.health()
+        body = json.dumps(health.details, default=_json_value, ensure_ascii=False).encode()
         return _Reply(
-            status=HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE,
+            status=HTTPStatus.OK if health.ok else HTTPStatus.SERVICE_UNAVAILABLE,
             headers=(
                 ("Content-Type", "application/json; charset=utf-8"),
                 ("Cache-Control", "no-store"),
@@ -143,6 +150,15 @@ class _FeedApp:
             body = self.gzipped.put(key, gzip.compress(file.read(), compresslevel=6, mtime=0))
         headers += (("Content-Encoding", "gzip"),)
         return _Reply(status=HTTPStatus.OK, headers=headers, body=body)
+
+
+def _metrics_reply(metrics: MetricsPage) -> _Reply:
+    content_type, body = metrics()
+    return _Reply(
+        status=HTTPStatus.OK,
+        headers=(("Content-Type", content_type), ("Cache-Control", "no-store")),
+        body=body,
+    )
 
 
 def _plain(status: HTTPStatus, *headers: tuple[str, str]) -> _Reply:

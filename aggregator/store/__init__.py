@@ -56,6 +56,9 @@ class Store(Protocol):
     def article_counts(self) -> dict[str, int]:
         """How many stories each source carried, by source name."""
 
+    def story_count(self) -> int:
+        """How many stories are stored."""
+
     def prune(self, *, now: datetime, retention: timedelta) -> int:
         """Delete stories first seen before ``now - retention``; returns how many."""
 

@@ -71,7 +71,6 @@ class Daemon:
         self.reload_requested = threading.Event()
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.server: FeedServer | None = None
-        self.full_publish_pending = threading.Event()
         self._config_mtime = _mtime(config.path)
 
     def run(self) -> int:
@@ -116,15 +115,14 @@ class Daemon:
         )
 
     def collect_now(self) -> None:
-        """One scheduled pass: collect what is due, publish what changed."""
-        # The flag before the config: a reload in between leaves it set for the next pass.
-        full_publish = self.full_publish_pending.is_set()
-        self.full_publish_pending.clear()
+        """One scheduled pass: collect what is due, publish what is pending.
+
+        Stories stored by a pass that fails before it publishes stay pending in the store,
+        and a config edit changes the digest the manifest holds for each file it affects:
+        either way the next pass publishes them, with no flag kept here."""
         config = self.config
         now, started = self.clock(), time.perf_counter()
         try:
-            if full_publish:
-                self.metrics.record_publish(publish.publish(config, self.store))
             status = schedule_status(config, self.store.source_states(), now)
             self.history.record_schedule(status)
             self.metrics.record_schedule(status)
@@ -133,9 +131,6 @@ class Daemon:
             )
             stored = self.store.story_count()
         except Exception as e:
-            # Stories stored before the failure are in no changed list any more: the next
-            # pass republishes everything so none is left out of the feeds.
-            self.full_publish_pending.set()
             self.history.record(None, now=self.clock(), error=str(e))
             self.metrics.record_error()
             if not isinstance(e, WiredeskError):
@@ -185,8 +180,6 @@ class Daemon:
             changed.append("publish.dir")
         if changed:
             log.warning("changes to %s take effect after a restart", ", ".join(changed))
-        if (old.categories, old.publish) != (new.categories, new.publish):
-            self.full_publish_pending.set()
         # The next pass runs now, in the scheduler's thread, so passes never overlap.
         self._schedule()
 

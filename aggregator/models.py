@@ -204,6 +204,30 @@ class ScheduleStatus:
 
 
 @dataclass(**FROZEN)
+class PublishedFile:
+    """One file of the publish folder as Wiredesk last wrote it: a row of the store's publish
+    manifest. Made by publish after writing, kept by the store, read back by the next publish
+    to know which files are its own, what each listed and whether it is still intact."""
+
+    name: str  # relative to the publish folder, e.g. "world.rss" or "articles/x.html"
+    sha256: str  # hex digest of the bytes written
+    size: int  # and the file's size and mtime then: a stat that still matches needs no hash
+    mtime_ns: int
+    lists: tuple[str, ...] = ()  # the story ids the file lists, newest first
+    built_for: str = ""  # digest of the config values the file was rendered from
+
+
+@dataclass(**FROZEN)
+class PendingStories:
+    """The stories changed (or deleted) since they were last published; made by the store
+    from what ingest and prune committed, read by publish, which hands ``through`` back
+    when it has published them."""
+
+    ids: frozenset[str] = frozenset()
+    through: int = 0  # the store's change counter when read: what publishing clears
+
+
+@dataclass(**FROZEN)
 class Health:
     """How the running daemon is doing; made by ``health.assess``, served as it is by the
     server's /healthz (``details`` holds ``status`` and the ``reasons`` when failing)."""

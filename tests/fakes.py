@@ -2,7 +2,8 @@
 
 It answers ``ArticleQuery`` the way the Store protocol promises (newest published first,
 unset fields do not filter) and counts how many articles it handed out, so tests can check
-that a caller reads lazily.
+that a caller reads lazily. Every story put in is pending publication until a publish
+records it, and the publish manifest is a dict.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
-from aggregator.models import Article, IngestResult, SourceState
+from aggregator.models import Article, IngestResult, PendingStories, PublishedFile, SourceState
 from aggregator.store import ArticleQuery
 
 
@@ -23,13 +24,22 @@ class FakeStore:
     """An in-memory Store: articles by id, no dedup (each article is its own story)."""
 
     def __init__(self, articles: Iterable[Article] = ()) -> None:
-        self.stories: dict[str, Article] = {a.id: a for a in articles}
+        self.stories: dict[str, Article] = {}
         self.states: dict[str, SourceState] = {}
+        self.pending: dict[str, int] = {}  # story id -> change counter
+        self.seq = 0
+        self.manifest: dict[str, PublishedFile] = {}
+        self.put(*articles)
         self.handed_out = 0
 
     def put(self, *articles: Article) -> None:
-        """Add or replace stories."""
+        """Add or replace stories; they are pending publication."""
         self.stories.update((a.id, a) for a in articles)
+        self._mark(a.id for a in articles)
+
+    def _mark(self, ids: Iterable[str]) -> None:
+        self.seq += 1
+        self.pending.update((id_, self.seq) for id_ in ids)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -86,7 +96,27 @@ class FakeStore:
         ]
         for article_id in old:
             del self.stories[article_id]
+        self._mark(old)
         return len(old)
+
+    def pending_stories(self) -> PendingStories:
+        """The stories put in or pruned since the last recorded publish."""
+        return PendingStories(
+            ids=frozenset(self.pending), through=max(self.pending.values(), default=0)
+        )
+
+    def published_files(self) -> dict[str, PublishedFile]:
+        """The manifest."""
+        return dict(self.manifest)
+
+    def record_published(
+        self, files: Sequence[PublishedFile], removed: Sequence[str], *, through: int
+    ) -> None:
+        """Keep ``files``, forget ``removed``, clear what was pending up to ``through``."""
+        self.manifest.update((f.name, f) for f in files)
+        for name in removed:
+            self.manifest.pop(name, None)
+        self.pending = {i: seq for i, seq in self.pending.items() if seq > through}
 
 
 def _wanted(article: Article, query: ArticleQuery) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from datetime import UTC, datetime, timedelta
@@ -288,19 +289,24 @@ def test_a_reader_never_sees_a_partial_file(tmp_path: Path) -> None:
 
 def test_removed_categories_are_cleaned_up_and_other_files_kept(folder: Path) -> None:
     config = make_config(folder)
-    publish(config, FakeStore(STORIES), now=NOW)
+    store = FakeStore(STORIES)
+    publish(config, store, now=NOW)
     (folder / "README.md").write_text("Generated feeds live here.\n")
     (folder / "notes.txt").write_text("keep\n")
     (folder / "manifest.json").write_text('{"name": "a web app"}\n')
     (folder / "podcast.rss").write_text(
         "<rss><channel><generator>Other</generator></channel></rss>"
     )
+    # another desk's feed, copied in by hand: it says Wiredesk, but the manifest never held it
+    (folder / "mirror.atom").write_bytes((folder / "energy.atom").read_bytes())
+    (folder / "mirror.json").write_bytes((folder / "energy.json").read_bytes())
     fewer = config.model_copy(update={"categories": config.categories[:1]})
-    report = publish(fewer, FakeStore(STORIES), now=NOW)
+    report = publish(fewer, store, now=NOW)
     assert sorted(report.removed) == ["energy.atom", "energy.json", "energy.rss"]
     assert not list(folder.glob("energy.*"))
     assert (folder / "README.md").exists() and (folder / "notes.txt").exists()
     assert (folder / "manifest.json").exists() and (folder / "podcast.rss").exists()
+    assert (folder / "mirror.atom").exists() and (folder / "mirror.json").exists()
     assert (folder / "caucasus.rss").exists() and (folder / "all.rss").exists()
     outlines = ElementTree.parse(folder / "index.opml").getroot().findall("./body/outline")
     assert [o.get("xmlUrl") for o in outlines] == [f"{BASE}all.rss", f"{BASE}caucasus.rss"]
@@ -312,18 +318,19 @@ def test_incremental_publish_rewrites_only_the_touched_categories(folder: Path) 
     publish(config, store, now=NOW)
     caucasus = stamp(folder / "caucasus.rss")
     store.put(story(0, "Gas pipeline opens"))
-    report = publish(config, store, changed_ids=["s0"], now=NOW)
+    report = publish(config, store, now=NOW)
     assert sorted(report.written) == sorted(
         f"{name}.{suffix}" for name in ("all", "energy") for suffix in ("rss", "atom", "json")
     )
     assert sorted(report.unchanged) == ["index.html", "index.opml"]
     assert stamp(folder / "caucasus.rss") == caucasus
     assert parse(folder / "energy.rss").entries[0].title == "Gas pipeline opens"
-    nothing = publish(config, store, changed_ids=[], now=NOW)
+    assert store.pending == {}, "published: nothing is pending any more"
+    nothing = publish(config, store, now=NOW)
     assert nothing.written == ()
     assert sorted(nothing.unchanged) == ["index.html", "index.opml"]
     (folder / "caucasus.atom").unlink()
-    repaired = publish(config, store, changed_ids=[], now=NOW)
+    repaired = publish(config, store, now=NOW)
     assert "caucasus.atom" in repaired.written
 
 
@@ -332,7 +339,7 @@ def test_incremental_publish_drops_a_story_that_left_a_category(folder: Path) ->
     store = FakeStore(STORIES)
     publish(config, store, now=NOW)
     store.put(story(3, "Prices fall", section="Economy"))
-    report = publish(config, store, changed_ids=["s3"], now=NOW)
+    report = publish(config, store, now=NOW)
     assert "energy.rss" in report.written
     assert [e.title for e in parse(folder / "energy.rss").entries] == ["Baku hosts gas summit"]
 
@@ -363,7 +370,8 @@ def test_seed_stories_get_an_escaped_permalink_page(folder: Path) -> None:
     assert 'datetime="2024-05-10T11:00:00+00:00"' in page
     entry = parse(folder / "caucasus.rss").entries[0]
     assert entry.link == f"{BASE}articles/s1.html"
-    report = publish(config, store, changed_ids=["s1"], now=NOW)
+    store.put(seed)
+    report = publish(config, store, now=NOW)
     assert "articles/s1.html" in report.unchanged
 
 
@@ -445,7 +453,7 @@ def test_incremental_publish_lets_old_stories_age_out_of_a_max_age_category(
     publish(recent, store, now=NOW)
     before = len(parse(folder / "recent.rss").entries)
     later = NOW + timedelta(days=1)
-    report = publish(recent, store, changed_ids=[], now=later)
+    report = publish(recent, store, now=later)
     assert "recent.rss" in report.written
     assert len(parse(folder / "recent.rss").entries) == 0 < before
 
@@ -478,3 +486,55 @@ def test_no_story_is_credited_to_the_desk_nor_republishes_an_email(folder: Path)
 )
 def test_an_email_glued_into_a_name_is_dropped(author: str, published: str) -> None:
     assert byline(author) == published
+
+
+def test_the_store_keeps_what_each_feed_lists_and_a_touched_file_is_not_rewritten(
+    folder: Path,
+) -> None:
+    config = make_config(folder)
+    store = FakeStore(STORIES)
+    publish(config, store, now=NOW)
+    assert store.manifest["energy.json"].lists == ("s1", "s3")
+    assert store.manifest["caucasus.rss"].lists == ("s1", "s2", "s5")
+    energy = folder / "energy.rss"
+    inode = energy.stat().st_ino
+    os.utime(energy, ns=(1, 1))  # the same bytes under another stat: a copied folder
+    report = publish(config, store, now=NOW)
+    assert report.written == () and energy.stat().st_ino == inode
+    assert store.manifest["energy.rss"].mtime_ns == 1, "the new stat is remembered"
+
+
+def test_a_config_edit_rewrites_the_files_it_changes_with_no_story_pending(folder: Path) -> None:
+    seed = story(1, "Baku seed", link="", path="baku.txt", source="seeds")
+    config = make_config(folder)
+    store = FakeStore([seed, *STORIES[1:]])
+    publish(config, store, now=NOW)
+    narrower = config.model_copy(
+        update={"categories": (config.categories[0], Category(name="energy", include=("council",)))}
+    )
+    report = publish(narrower, store, now=NOW)
+    assert sorted(report.written) == ["energy.atom", "energy.json", "energy.rss"]
+    assert [e.title for e in parse(folder / "energy.rss").entries] == ["Yerevan council meets"]
+    moved = narrower.model_copy(
+        update={"publish": narrower.publish.model_copy(update={"base_url": "https://new.example/"})}
+    )
+    report = publish(moved, store, now=NOW)
+    assert len(report.written) == 3 * 3 + 2 + 1, "every feed, both indexes, the seed page"
+    assert "https://new.example/articles/s1.html" in (folder / "all.rss").read_text()
+
+
+def test_a_pruned_story_leaves_its_feeds_and_its_page(folder: Path) -> None:
+    old = story(9, "Baku seed from long ago", link="", path="baku.txt", source="seeds")
+    config = make_config(folder)
+    store = FakeStore([*STORIES[:2], old])
+    publish(config, store, now=NOW)
+    assert (folder / "articles" / "s9.html").exists()
+    assert store.prune(now=NOW, retention=timedelta(hours=8)) == 1
+    report = publish(config, store, now=NOW)
+    assert "articles/s9.html" in report.removed
+    assert not (folder / "articles" / "s9.html").exists()
+    assert [e.title for e in parse(folder / "caucasus.rss").entries] == [
+        "Baku hosts gas summit",
+        "Yerevan football derby",
+    ]
+    assert "articles/s9.html" not in store.manifest

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import StoreError
-from aggregator.models import Article, SourceState
+from aggregator.models import Article, PendingStories, PublishedFile, SourceState
 from aggregator.store import ArticleQuery, open_store, sqlite
 from aggregator.store.schema import MIGRATIONS, V1, V2, VERSION
 from aggregator.store.sqlite import SQLiteStore
@@ -542,7 +542,7 @@ WRITER = """
 import sys, time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from aggregator.models import Article, SourceState
+from aggregator.models import Article, PendingStories, PublishedFile, SourceState
 from aggregator.store.sqlite import SQLiteStore
 
 class Stall(Mapping):
@@ -591,3 +591,63 @@ def test_a_writer_killed_mid_transaction_leaves_a_clean_store(tmp_path: Path) ->
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert check.execute("SELECT count(*) FROM articles_fts").fetchone() == (301,)
+
+
+def test_what_ingest_and_prune_change_stays_pending_until_a_publish_clears_it(
+    store: SQLiteStore,
+) -> None:
+    store.ingest(
+        "aa", [article("aa", 1, "Ferry timetable"), article("aa", 2, "Wheat harvest")], state("aa")
+    )
+    read = store.pending_stories()
+    assert read.ids == {"aa-1", "aa-2"}
+    # changed again (and a new story) after the publish read what was pending
+    store.ingest("aa", [article("aa", 1, "Ferry timetable", summary="Now daily")], state("aa"))
+    store.ingest("bb", [article("bb", 3, "Court ruling")], state("bb"))
+    store.ingest("aa", [article("aa", 1, "Ferry timetable", summary="Now daily")], state("aa"))
+    store.record_published([], [], through=read.through)
+    assert store.pending_stories().ids == {"aa-1", "bb-3"}
+    store.record_published([], [], through=store.pending_stories().through)
+    assert store.pending_stories() == PendingStories(ids=frozenset(), through=0)
+    assert store.prune(now=datetime.now(UTC) + timedelta(days=2), retention=timedelta(days=1)) == 3
+    assert store.pending_stories().ids == {"aa-1", "aa-2", "bb-3"}, "pruned: feeds must drop them"
+
+
+def test_the_publish_manifest_keeps_each_file_until_it_is_removed(store: SQLiteStore) -> None:
+    feed = PublishedFile(
+        name="all.json",
+        sha256="ab" * 32,
+        size=120,
+        mtime_ns=7,
+        lists=("aa-2", "aa-1"),
+        built_for="c1",
+    )
+    page = PublishedFile(name="articles/x.html", sha256="cd" * 32, size=9, mtime_ns=8)
+    store.record_published([feed, page], [], through=0)
+    assert store.published_files() == {"all.json": feed, "articles/x.html": page}
+    newer = PublishedFile(name="all.json", sha256="ef" * 32, size=99, mtime_ns=9, lists=())
+    store.record_published([newer], ["articles/x.html"], through=0)
+    assert store.published_files() == {"all.json": newer}
+
+
+def test_a_version_4_database_gets_a_manifest_and_its_seed_stories_pending(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    with sqlite3.connect(path) as conn:
+        for migrate in MIGRATIONS[:4]:
+            migrate(conn)
+        for pk, path_ in ((1, "seeds/a.txt"), (2, "")):
+            conn.execute(
+                "INSERT INTO articles VALUES (?, ?, 'g', 'aa', 'T', 'k', 1, 1, NULL, 1, '', '',"
+                " '', '', '', '[]', '[]', '[]', ?)",
+                (pk, f"old-{pk}", path_),
+            )
+        conn.execute("PRAGMA user_version = 4")
+    conn.close()
+    migrated = SQLiteStore(str(path))
+    assert migrated.pending_stories().ids == {"old-1"}, "its page enters the manifest"
+    assert migrated.published_files() == {}
+    migrated.ingest("aa", [article("aa", 9, "Wheat harvest")], state("aa"))
+    assert migrated.pending_stories().ids == {"old-1", "aa-9"}
+    migrated.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)

@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument(
         "--no-publish",
         action="store_true",
-        help="only collect; leave the feeds as they are until the next publish",
+        help="only collect; what changed stays pending until the next pass that publishes",
     )
     collect.add_argument(
         "--json", action="store_true", help="print the pass as one JSON object, not a table"

@@ -84,7 +84,7 @@ def cmd_publish(args: argparse.Namespace, config: Config) -> int:
     from aggregator import publish
 
     with _open(config) as store:
-        report = publish.publish(config, store)
+        report = publish.publish(config, store, full=True)
     print(
         f"published to {config.publish.dir}: {len(report.written)} written, "
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"

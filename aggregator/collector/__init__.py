@@ -5,9 +5,12 @@
         folder: scan seed files (only new or changed ones) ─▶ store.ingest
         then:   remember the source's state and when it is next due
     prune old stories (retention)
-    publish the categories whose stories changed, and ping the WebSub hub
+    publish whatever is pending (the stories changed since the last publish, by this pass
+    or by one that died first) or behind on disk, and ping the WebSub hub
 
-One source's failure goes into its report and the pass goes on. When each source is due
+Ingest and prune mark the stories they change as pending publication in the same
+transaction, so publishing needs no list from this pass. One source's failure goes into
+its report and the pass goes on. When each source is due
 again is decided by the pure functions of ``schedule``, from its state and ``now``; where
 a body is parsed (this process or one per core), by ``parsers``.
 """
@@ -24,7 +27,7 @@ from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from aggregator import seeds
+from aggregator import publish, seeds
 from aggregator.collector.parsers import Parsers
 from aggregator.collector.report import Stopwatch, failed_report, log_outcome, outcome
 from aggregator.collector.schedule import after_failure, after_success, effective_url, is_due
@@ -59,19 +62,19 @@ def run_pass(
     stop: threading.Event | None = None,
     publish_changes: bool = True,
 ) -> tuple[PassReport, PublishReport | None]:
-    """Collect every due source (or exactly ``only``), prune, and publish what changed
-    (unless ``publish_changes`` is False: then a later full publish catches up).
+    """Collect every due source (or exactly ``only``), prune, and publish whatever is
+    pending or behind (unless ``publish_changes`` is False: the changes then stay pending
+    for the next pass or ``publish``).
 
-    Returns the pass report and the publish report (None when nothing was published).
-    Raises StoreError or PublishError; a source's own failure is only reported.
+    Returns the pass report and the publish report (None when publishing was skipped).
+    Raises StoreError or PublishError; a source's own failure is only reported. What was
+    stored stays pending publication when publishing fails.
     """
     report = collect(config, store, fetcher, now=now, only=only, progress=progress, stop=stop)
-    pruned = prune(config, store, now=now)
-    if not publish_changes or (not report.changed and not pruned):
+    prune(config, store, now=now)
+    if not publish_changes:
         return report, None
-    from aggregator import publish  # feedgen loads only when a pass has something to publish
-
-    published = publish.publish(config, store, changed_ids=None if pruned else report.changed_ids)
+    published = publish.publish(config, store)
     ping_hub(config, fetcher, published)
     return report, published
 

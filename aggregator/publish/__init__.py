@@ -3,109 +3,208 @@ an OPML and an HTML index of them, and a permalink page per seed story.
 
 ::
 
-    publish(config, store)                      full: every category, page and index;
-                                                feeds of removed categories are deleted
-    publish(config, store, changed_ids=ids)     incremental: only what those stories touch
+    publish(config, store)              catch up: whatever is behind is rewritten
+    publish(config, store, full=True)   every category and seed page rendered again
+
+What is behind is learned from the store, never from the published files: the stories
+changed since the last publish (``Store.pending_stories``, marked in the transaction that
+changed them) and the publish manifest (``Store.published_files``: each file's name,
+sha256, the story ids it listed and a digest of the config it was built for). So a pass
+that died before publishing, a ``collect --no-publish``, a hand-deleted or edited file, a
+config edit and a store moved to another machine are all caught up by the next publish.
 
 Each category reads the store lazily, newest first, and stops at ``publish.max_items``
 stories its rule selects, so the cost follows the feed, not the store. ``items`` cleans the
 values, ``feeds`` renders them (the only importer of feedgen), ``pages`` writes the HTML and
-OPML, and ``files`` writes atomically and only when the bytes change.
+OPML, and ``files`` writes atomically, only when the bytes change, into the manifest.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
-from pathlib import Path
 
-from aggregator.config import Category, Config, Rule
+from aggregator import __version__
+from aggregator.config import Category, Config, Rule, Source
 from aggregator.filters import ALL_CATEGORY, categories_with_all, matches, store_query
-from aggregator.models import Article, PublishReport
-from aggregator.publish import feeds, pages
-from aggregator.publish.files import remove, write_if_changed
+from aggregator.models import Article, PublishedFile, PublishReport
+from aggregator.publish import pages
+from aggregator.publish.files import Folder
 from aggregator.publish.items import FORMATS, channel, item, page_name
 from aggregator.store import ArticleQuery, Store
 
 __all__ = ["publish"]
 
+_INDEXES = ("index.opml", "index.html")
+_IDS_PER_QUERY = 500  # pending ids are read in chunks: one IN list of 100k is slow
+
 
 def publish(
-    config: Config,
-    store: Store,
-    *,
-    changed_ids: Sequence[str] | None = None,
-    now: datetime | None = None,
+    config: Config, store: Store, *, full: bool = False, now: datetime | None = None
 ) -> PublishReport:
-    """Write the publish folder from ``store``.
+    """Bring the publish folder up to date with ``store``, then record in the store what
+    it now holds and clear the stories that were pending.
 
-    With ``changed_ids=None`` everything is regenerated and the feeds of categories no
-    longer in the config are removed. With ``changed_ids`` (the stories a collection pass
-    added or changed) only the categories those stories are in, or were in, are rewritten,
-    with the permalink pages of the changed seed stories. The OPML and HTML indexes are
-    always checked (and written only if they differ). ``now`` (default: the clock)
-    decides ``max_age``. Returns what was written, left unchanged and removed.
+    A category is rendered again when a pending story is selected by it now or was listed
+    in it (it may have left it), when one of its files is missing, edited or not yet in the
+    manifest, when it was built for other config values, or when its rule has a
+    ``max_age``; a seed page when its story is pending or its file is behind. Files the
+    manifest lists that the config no longer produces (removed categories, pages of
+    deleted stories) are deleted; no other file is. With ``full`` every category and seed
+    page is rendered. A file is only written when its bytes change. ``now`` (default: the
+    clock) decides ``max_age``. Returns what was written, left unchanged and removed.
 
     Raises PublishError naming the file when one cannot be written or removed, and
-    whatever the store raises (StoreError) when it cannot be read.
+    whatever the store raises (StoreError); the pending stories then stay pending.
     """
-    now = now or datetime.now(UTC)
-    folder = config.publish.dir
-    categories = categories_with_all(config)
-    sources = {source.name: source for source in config.sources}
-    report = _Report(folder, config.publish.base_url)
-    if changed_ids is None:
-        todo, seeds = categories, store.articles(ArticleQuery(seeds_only=True))
-    else:
-        changed = _changed(store, changed_ids)
-        todo = tuple(c for c in categories if _touched(c, changed, changed_ids, folder, now))
-        seeds = (a for a in changed if a.is_seed)
-    for category in todo:
-        selected = _select(category, store, limit=config.publish.max_items, now=now)
-        items = [item(a, sources, config.publish.base_url) for a in selected]
-        for suffix, data in feeds.render(channel(config, category), items).items():
-            report.write(f"{category.name}{suffix}", data)
-    home = channel(config, ALL_CATEGORY)
-    for article in seeds:
-        report.write(page_name(article.id), pages.article_page(article, sources, home))
-    _write_indexes(config, categories, report)
-    if changed_ids is None:
-        for name in _stale_feeds(folder, {c.name for c in categories}):
-            report.remove(name)
-    return report.done()
+    started = time.perf_counter()
+    run = _Run(config, store, now or datetime.now(UTC), full=full)
+    run.pages_and_changes()
+    run.categories()
+    run.indexes()
+    run.clean_up()
+    store.record_published(
+        list(run.folder.changes.values()), run.folder.removed, through=run.pending.through
+    )
+    return _report(run.folder, config.publish.base_url, started)
 
 
-_OUR_MARKS = (b">Wiredesk</generator>", b'"_wiredesk":')
+class _Run:
+    """One publish: what the store says is pending and published, and the folder."""
+
+    def __init__(self, config: Config, store: Store, now: datetime, *, full: bool) -> None:
+        self.config, self.store, self.now, self.full = config, store, now, full
+        self.pending = store.pending_stories()
+        self.folder = Folder(config.publish.dir, store.published_files())
+        self.all = categories_with_all(config)
+        self.built_for = {c.name: _digest(config, c) for c in self.all}
+        self.sources = {source.name: source for source in config.sources}
+        self.todo = {c.name for c in self.all if full or self._behind(c)}
+
+    def _behind(self, category: Category) -> bool:
+        """True when ``category``'s feeds may differ with no pending story selected by it:
+        a file is not current, it listed a pending story, or its stories age out of it."""
+        names = [f"{category.name}{suffix}" for suffix in FORMATS]
+        if not all(self.folder.current(name, self.built_for[category.name]) for name in names):
+            return True
+        return _ages(category) or not self.pending.ids.isdisjoint(self.folder.lists(names[0]))
+
+    def pages_and_changes(self) -> None:
+        """Add every category a pending story is selected by to ``todo``; write the pages of
+        the pending seed stories (of every seed story when ``full``) and of the pages that
+        are behind; delete the pages of stories that are gone or no longer seeds."""
+        rest = [c for c in self.all if c.name not in self.todo]
+        # with every category rendered anyway, only the pending seed stories matter here
+        for article in _by_ids(self.store, self.pending.ids, seeds_only=not rest):
+            self.todo.update(c.name for c in rest if matches(c, article, now=self.now))
+            self._page(article)
+        if self.full:
+            for article in self.store.articles(ArticleQuery(seeds_only=True)):
+                self._page(article)
+        digest = self.built_for[ALL_CATEGORY.name]
+        owned = {name: _story_of(entry) for name, entry in self.folder.manifest.items()}
+        owned = {name: story for name, story in owned.items() if story is not None}
+        behind = {
+            story
+            for name, story in owned.items()
+            if not self.folder.done(name) and not self.folder.current(name, digest)
+        }
+        for article in _by_ids(self.store, behind - self.pending.ids):
+            self._page(article)
+        doubtful = self.pending.ids | behind
+        for name, story in owned.items():
+            if not self.folder.done(name) and (self.full or story in doubtful):
+                self.folder.remove(name)
+
+    def _page(self, article: Article) -> None:
+        name = page_name(article.id)
+        if article.is_seed and not self.folder.done(name):
+            home = channel(self.config, ALL_CATEGORY)
+            data = pages.article_page(article, self.sources, home)
+            self.folder.write(
+                name, data, lists=(article.id,), built_for=self.built_for[ALL_CATEGORY.name]
+            )
+
+    def categories(self) -> None:
+        """Render every category in ``todo`` into its three feeds."""
+        todo = [c for c in self.all if c.name in self.todo]
+        if not todo:
+            return
+        # feedgen loads only when a feed is rendered: a pass with nothing to publish skips it
+        from aggregator.publish import feeds
+
+        base_url, limit = self.config.publish.base_url, self.config.publish.max_items
+        for category in todo:
+            selected = _select(category, self.store, limit=limit, now=self.now)
+            items = [item(a, self.sources, base_url) for a in selected]
+            ids = [a.id for a in selected]
+            for suffix, data in feeds.render(channel(self.config, category), items).items():
+                self.folder.write(
+                    f"{category.name}{suffix}",
+                    data,
+                    lists=ids,
+                    built_for=self.built_for[category.name],
+                )
+
+    def indexes(self) -> None:
+        """Write ``index.opml`` and ``index.html`` (only when their bytes change)."""
+        channels = [channel(self.config, category) for category in self.all]
+        publish = self.config.publish
+        self.folder.write(_INDEXES[0], pages.opml(publish.title, channels))
+        self.folder.write(_INDEXES[1], pages.index(publish.title, publish.language, channels))
+
+    def clean_up(self) -> None:
+        """Delete the files the manifest lists that the config no longer produces (the
+        feeds of removed categories); never a file the manifest does not list."""
+        wanted = {f"{c.name}{suffix}" for c in self.all for suffix in FORMATS} | set(_INDEXES)
+        for name, entry in sorted(self.folder.manifest.items()):
+            if name not in wanted and _story_of(entry) is None:
+                self.folder.remove(name)
 
 
-def _changed(store: Store, changed_ids: Sequence[str]) -> tuple[Article, ...]:
-    return tuple(store.articles(ArticleQuery(ids=tuple(changed_ids)))) if changed_ids else ()
+def _by_ids(store: Store, ids: Iterable[str], *, seeds_only: bool = False) -> Iterator[Article]:
+    """The stories of ``ids`` that exist (only seed stories if ``seeds_only``), in no
+    particular order, read in chunks."""
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), _IDS_PER_QUERY):
+        chunk = tuple(ordered[start : start + _IDS_PER_QUERY])
+        yield from store.articles(ArticleQuery(ids=chunk, seeds_only=seeds_only))
+
+
+def _story_of(entry: PublishedFile) -> str | None:
+    """The story id when ``entry`` is a seed story's permalink page, else None."""
+    if len(entry.lists) == 1 and page_name(entry.lists[0]) == entry.name:
+        return entry.lists[0]
+    return None
+
+
+def _digest(config: Config, category: Category) -> str:
+    """A digest of every config value ``category``'s files are rendered from (for ``all``,
+    also the seed pages): its rule and channel, ``max_items`` and the sources' names,
+    titles and URLs, and this Wiredesk's version."""
+    values = {
+        "category": category.model_dump(mode="json"),
+        "channel": dataclasses.asdict(channel(config, category)),
+        "max_items": config.publish.max_items,
+        "sources": [_source_values(s) for s in config.sources],
+        "version": __version__,
+    }
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _source_values(source: Source) -> tuple[str, str | None, str | None]:
+    return source.name, source.title, source.url
 
 
 def _select(category: Category, store: Store, *, limit: int, now: datetime) -> list[Article]:
     """The newest ``limit`` stories ``category`` selects, reading no more than needed."""
     candidates = store.articles(store_query(category, now=now))
     return list(islice((a for a in candidates if matches(category, a, now=now)), limit))
-
-
-def _touched(
-    category: Category,
-    changed: Iterable[Article],
-    changed_ids: Sequence[str],
-    folder: Path,
-    now: datetime,
-) -> bool:
-    """True when ``category``'s feeds may differ: a changed story is selected by it now,
-    or is listed in its feed (it may have left it), or its feeds are missing."""
-    if _ages(category) or any(matches(category, article, now=now) for article in changed):
-        return True
-    if not all((folder / f"{category.name}{suffix}").is_file() for suffix in FORMATS):
-        return True
-    listed = _listed_ids(folder / f"{category.name}.json")
-    return listed is None or not listed.isdisjoint(changed_ids)
 
 
 def _ages(rule: Rule) -> bool:
@@ -115,65 +214,12 @@ def _ages(rule: Rule) -> bool:
     return rule.max_age is not None or any(_ages(sub) for sub in subs)
 
 
-def _listed_ids(path: Path) -> frozenset[str] | None:
-    """The story ids a published JSON Feed lists, or None when it is missing or unreadable."""
-    try:
-        document = json.loads(path.read_bytes())
-        return frozenset(entry["_wiredesk"]["id"] for entry in document["items"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _write_indexes(config: Config, categories: Sequence[Category], report: _Report) -> None:
-    channels = [channel(config, category) for category in categories]
-    report.write("index.opml", pages.opml(config.publish.title, channels))
-    report.write("index.html", pages.index(config.publish.title, config.publish.language, channels))
-
-
-def _stale_feeds(folder: Path, names: set[str]) -> Iterator[str]:
-    """The feed files Wiredesk wrote in ``folder`` for categories not in ``names``; never a
-    file it did not write, whatever its name."""
-    if not folder.is_dir():
-        return
-    for path in sorted(folder.iterdir()):
-        if path.suffix in FORMATS and path.stem not in names and _written_by_us(path):
-            yield path.name
-
-
-def _written_by_us(path: Path) -> bool:
-    try:
-        with path.open("rb") as file:
-            head = file.read(4096)
-    except OSError:
-        return False
-    return any(mark in head for mark in _OUR_MARKS)
-
-
-class _Report:
-    """Writes files into the publish folder and remembers what happened to each."""
-
-    def __init__(self, folder: Path, base_url: str) -> None:
-        self.folder = folder
-        self.base_url = base_url
-        self.written: list[str] = []
-        self.unchanged: list[str] = []
-        self.removed: list[str] = []
-        self.started = time.perf_counter()
-
-    def write(self, name: str, data: bytes) -> None:
-        changed = write_if_changed(self.folder / name, data)
-        (self.written if changed else self.unchanged).append(name)
-
-    def remove(self, name: str) -> None:
-        remove(self.folder / name)
-        self.removed.append(name)
-
-    def done(self) -> PublishReport:
-        feeds = [name for name in self.written if Path(name).suffix in FORMATS]
-        return PublishReport(
-            written=tuple(self.written),
-            unchanged=tuple(self.unchanged),
-            removed=tuple(self.removed),
-            changed_feeds=tuple(f"{self.base_url}{name}" for name in feeds),
-            seconds=time.perf_counter() - self.started,
-        )
+def _report(folder: Folder, base_url: str, started: float) -> PublishReport:
+    feeds = [name for name in folder.written if name.endswith(tuple(FORMATS))]
+    return PublishReport(
+        written=tuple(folder.written),
+        unchanged=tuple(folder.unchanged),
+        removed=tuple(folder.removed),
+        changed_feeds=tuple(f"{base_url}{name}" for name in feeds),
+        seconds=time.perf_counter() - started,
+    )

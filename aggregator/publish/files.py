@@ -1,18 +1,123 @@
-"""Writing the publish folder: atomically, and only when the bytes change.
+"""Writing the publish folder: atomically, only when the bytes change, and into the manifest.
 
 A feed file that is rewritten with the same bytes would get a new Last-Modified and ETag,
 and every subscriber would download it again; so unchanged files are left alone. A changed
 file is written to a temp file in the same folder and renamed over the old one, so a reader
 sees either the old document or the new one, never half of one.
+
+``Folder`` keeps the publish manifest (the store's ``published_files``): which files are
+Wiredesk's, the sha256 and stat of the bytes it wrote, the story ids each lists and the
+config it was built for. Whether a listed file is still intact costs a stat, and a hash
+only when the stat differs; nothing is learned by reading the published documents back.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from aggregator.errors import PublishError
+from aggregator.models import PublishedFile
+
+
+class Folder:
+    """The publish folder as the manifest knows it. Writes go through ``write`` and
+    ``remove``; ``changes`` and ``removed`` are then what the store must record."""
+
+    def __init__(self, root: Path, manifest: Mapping[str, PublishedFile]) -> None:
+        self.root = root
+        self.manifest = dict(manifest)  # as this publish leaves it
+        self._stored = manifest  # as the store holds it
+        self.written: list[str] = []
+        self.unchanged: list[str] = []
+        self.removed: list[str] = []
+        self.changes: dict[str, PublishedFile] = {}  # manifest rows new or different
+        self._intact: dict[str, bool] = {}
+
+    def lists(self, name: str) -> tuple[str, ...]:
+        """The story ids ``name`` listed when it was last written; () when not ours."""
+        entry = self.manifest.get(name)
+        return entry.lists if entry else ()
+
+    def current(self, name: str, built_for: str) -> bool:
+        """True when ``name`` is ours, was built for ``built_for`` and is intact on disk."""
+        entry = self.manifest.get(name)
+        return entry is not None and entry.built_for == built_for and self.intact(name)
+
+    def intact(self, name: str) -> bool:
+        """True when the file ``name`` still holds the bytes the manifest records for it:
+        its size and mtime match, or else its sha256 does. False when missing or not ours."""
+        if name not in self._intact:
+            self._intact[name] = self._check(name)
+        return self._intact[name]
+
+    def done(self, name: str) -> bool:
+        """True when ``name`` was already written (or found right) by this publish."""
+        return name in self.written or name in self.unchanged
+
+    def write(
+        self, name: str, data: bytes, *, lists: Sequence[str] = (), built_for: str = ""
+    ) -> None:
+        """Make the file ``name`` hold ``data`` and enter it in the manifest with the story
+        ids it ``lists`` and the config digest it was ``built_for``.
+
+        Raises PublishError naming the path when it cannot be written.
+        """
+        path = self.root / name
+        digest = hashlib.sha256(data).hexdigest()
+        entry = self.manifest.get(name)
+        if entry is not None and entry.sha256 == digest and self.intact(name):
+            changed, entry = False, self.manifest[name]  # intact() may have refreshed it
+        else:
+            changed = write_if_changed(path, data)
+            entry = _entry(name, path, digest)
+        (self.written if changed else self.unchanged).append(name)
+        self._enter(replace(entry, lists=tuple(lists), built_for=built_for))
+
+    def remove(self, name: str) -> None:
+        """Delete the file ``name`` and drop it from the manifest.
+
+        Raises PublishError naming the path when it cannot be removed."""
+        remove(self.root / name)
+        self.manifest.pop(name, None)
+        self.changes.pop(name, None)
+        self.removed.append(name)
+
+    def _check(self, name: str) -> bool:
+        entry = self.manifest.get(name)
+        if entry is None:
+            return False
+        path = self.root / name
+        try:
+            info = path.stat()
+            if (info.st_size, info.st_mtime_ns) == (entry.size, entry.mtime_ns):
+                return True
+            intact = hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256
+        except OSError:
+            return False
+        if intact:  # the same bytes under a new stat (a copied folder): remember it
+            self._enter(replace(entry, size=info.st_size, mtime_ns=info.st_mtime_ns))
+        return intact
+
+    def _enter(self, entry: PublishedFile) -> None:
+        self.manifest[entry.name] = entry
+        if self._stored.get(entry.name) == entry:
+            self.changes.pop(entry.name, None)
+        else:
+            self.changes[entry.name] = entry
+
+
+def _entry(name: str, path: Path, digest: str) -> PublishedFile:
+    """The manifest row of the file just written at ``path``."""
+    try:
+        info = path.stat()
+    except OSError as e:
+        raise PublishError(f"{path}: cannot read back: {e.strerror or e}") from e
+    return PublishedFile(name=name, sha256=digest, size=info.st_size, mtime_ns=info.st_mtime_ns)
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

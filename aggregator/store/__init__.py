@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from aggregator.models import FROZEN, Article, IngestResult, SourceState
+from aggregator.models import (
+    FROZEN,
+    Article,
+    IngestResult,
+    PendingStories,
+    PublishedFile,
+    SourceState,
+)
 
 
 @dataclass(**FROZEN)
@@ -45,7 +52,8 @@ class Store(Protocol):
 
     def ingest(self, source: str, articles: Sequence[Article], state: SourceState) -> IngestResult:
         """Store one source's articles of one pass and its new state in one transaction,
-        folding each article into an existing story when dedup says it is the same one."""
+        folding each article into an existing story when dedup says it is the same one;
+        the changed stories are marked pending publication in that same transaction."""
 
     def article(self, article_id: str) -> Article | None:
         """One story by id, with all its sources and links."""
@@ -60,7 +68,21 @@ class Store(Protocol):
         """How many stories are stored."""
 
     def prune(self, *, now: datetime, retention: timedelta) -> int:
-        """Delete stories first seen before ``now - retention``; returns how many."""
+        """Delete stories first seen before ``now - retention``, marking them pending
+        publication (their feeds and pages must drop them); returns how many."""
+
+    def pending_stories(self) -> PendingStories:
+        """The stories changed or deleted since a publish last cleared them."""
+
+    def published_files(self) -> dict[str, PublishedFile]:
+        """The publish manifest: every file publishing wrote and still owns, by name."""
+
+    def record_published(
+        self, files: Sequence[PublishedFile], removed: Sequence[str], *, through: int
+    ) -> None:
+        """After a publish: enter ``files`` in the manifest (replacing rows of the same
+        name), drop ``removed`` from it and clear the pending stories marked up to
+        ``through`` (``PendingStories.through``; later marks stay), in one transaction."""
 
 
 def open_store(location: str, *, similarity: float | None = None) -> Store:

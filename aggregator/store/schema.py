@@ -11,6 +11,12 @@ instead of being collected and sorted; keys labels by ``dedup.fold_case``; and a
 only while near-duplicate matching is on, and rebuilt when it is turned on again).
 Version 4 adds each source's ``item_keys``: the keys of the entries of its last parsed
 body, so a changed body parses only its new and edited entries.
+Version 5 adds the publish state: ``publish_pending``, the stories changed or deleted since
+they were last published (written in the transaction that changes them, cleared when a
+publish is done, so a pass that dies between the two is caught up by the next one), and
+``published_files``, the manifest of every file publishing wrote (name, sha256, stat, the
+story ids it lists, the config it was built for). Every seed story starts out pending, so
+the first publish after the upgrade enters each permalink page in the manifest.
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -141,9 +147,31 @@ V4 = (
 )
 
 
-def _create_v1(conn: sqlite3.Connection) -> None:
-    for statement in V1:
-        conn.execute(statement)
+V5 = (
+    # seq: the change counter when the story was last changed; a publish clears only the
+    # rows up to the counter it read, never a change committed while it was writing
+    "CREATE TABLE publish_pending (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE published_files (
+        name TEXT PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        lists TEXT NOT NULL,
+        built_for TEXT NOT NULL
+    )""",
+    "INSERT INTO meta (name, value) VALUES ('publish_seq', 1)",
+    "INSERT INTO publish_pending (id, seq) SELECT id, 1 FROM articles WHERE path != ''",
+)
+
+
+def _plain(statements: tuple[str, ...]) -> Callable[[sqlite3.Connection], None]:
+    """The migration that runs ``statements`` and nothing else."""
+
+    def run(conn: sqlite3.Connection) -> None:
+        for statement in statements:
+            conn.execute(statement)
+
+    return run
 
 
 def _create_v2(conn: sqlite3.Connection) -> None:
@@ -176,16 +204,12 @@ def _create_v3(conn: sqlite3.Connection) -> None:
     )
 
 
-def _create_v4(conn: sqlite3.Connection) -> None:
-    for statement in V4:
-        conn.execute(statement)
-
-
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _create_v1,
+    _plain(V1),
     _create_v2,
     _create_v3,
-    _create_v4,
+    _plain(V4),
+    _plain(V5),
 )
 VERSION = len(MIGRATIONS)
 

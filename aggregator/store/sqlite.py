@@ -1,5 +1,5 @@
 """The SQLite backend of the ``Store`` protocol (the only importer of sqlite3, with its
-siblings ``schema``, ``rows`` and ``ingest``).
+siblings ``schema``, ``rows``, ``ingest``, ``words`` and ``published``).
 
 One connection in autocommit mode behind a lock serves every thread; each write is an
 explicit ``BEGIN IMMEDIATE`` transaction. WAL lets other processes (the CLI while the
@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aggregator.errors import StoreError
-from aggregator.models import Article, IngestResult, SourceState
-from aggregator.store import ArticleQuery
+from aggregator.models import Article, IngestResult, PendingStories, PublishedFile, SourceState
+from aggregator.store import ArticleQuery, published
 from aggregator.store.ingest import Ingest
 from aggregator.store.query import After, page_sql
 from aggregator.store.rows import (
@@ -138,6 +138,7 @@ class SQLiteStore:
         with self._transaction() as conn:
             ingest = Ingest(conn, source, similarity=self.similarity, now=datetime.now(UTC))
             result = ingest.run(articles)
+            published.mark(conn, result.changed_ids)
             conn.execute(_SAVE_STATE, source_row(state))
         return result
 
@@ -203,9 +204,36 @@ class SQLiteStore:
                 " ON CONFLICT DO UPDATE SET first_seen = max(first_seen, excluded.first_seen)",
                 (cutoff,),
             )
+            # their feeds and pages must lose them, as they would a changed story
+            gone = conn.execute("SELECT id FROM articles WHERE first_seen < ?", (cutoff,))
+            published.mark(conn, [id_ for (id_,) in gone])
             deleted = conn.execute("DELETE FROM articles WHERE first_seen < ?", (cutoff,)).rowcount
             conn.execute(
                 "DELETE FROM tombstones WHERE first_seen < ?",
                 (to_micros(now - 2 * retention),),
             )
         return deleted
+
+    def pending_stories(self) -> PendingStories:
+        """The stories changed or deleted since they were last published.
+
+        Raises StoreError when the database cannot be read."""
+        with self._guard() as conn:
+            return published.pending(conn)
+
+    def published_files(self) -> dict[str, PublishedFile]:
+        """The publish manifest: every file publishing wrote, by name.
+
+        Raises StoreError when the database cannot be read."""
+        with self._guard() as conn:
+            return published.manifest(conn)
+
+    def record_published(
+        self, files: Sequence[PublishedFile], removed: Sequence[str], *, through: int
+    ) -> None:
+        """Enter ``files`` in the manifest, drop ``removed`` from it and clear the pending
+        stories up to ``through``, in one transaction.
+
+        Raises StoreError when the database is locked, full or read-only."""
+        with self._transaction() as conn:
+            published.record(conn, files, removed, through)

@@ -1,0 +1,77 @@
+"""The publish state in SQLite (schema version 5): the stories waiting to be published and
+the manifest of the files publishing wrote.
+
+Changes are marked inside the transaction that commits them (ingest, prune), so a process
+that dies before it publishes leaves them pending for the next one. Each marking
+transaction takes the next value of the ``publish_seq`` counter in ``meta``; a publish
+clears only the rows up to the highest ``seq`` it read, so a story changed again while it
+was writing stays pending.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from aggregator.models import PendingStories, PublishedFile
+
+_FILE_COLUMNS = "name, sha256, size, mtime_ns, lists, built_for"
+
+
+def mark(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
+    """Record the stories ``ids`` as changed since they were last published, inside the
+    caller's transaction. Raises sqlite3.Error."""
+    wanted = json.dumps(list(ids))
+    if wanted == "[]":
+        return
+    conn.execute("UPDATE meta SET value = value + 1 WHERE name = 'publish_seq'")
+    (seq,) = conn.execute("SELECT value FROM meta WHERE name = 'publish_seq'").fetchone()
+    # "WHERE true": without it SQLite would read ON CONFLICT as part of the SELECT's join
+    conn.execute(
+        "INSERT INTO publish_pending (id, seq) SELECT value, ? FROM json_each(?) WHERE true"
+        " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq",
+        (seq, wanted),
+    )
+
+
+def pending(conn: sqlite3.Connection) -> PendingStories:
+    """The stories waiting to be published and the counter that clears them."""
+    rows = conn.execute("SELECT id, seq FROM publish_pending").fetchall()
+    return PendingStories(
+        ids=frozenset(id_ for id_, _ in rows), through=max((seq for _, seq in rows), default=0)
+    )
+
+
+def manifest(conn: sqlite3.Connection) -> dict[str, PublishedFile]:
+    """Every file publishing wrote, by name."""
+    rows = conn.execute(f"SELECT {_FILE_COLUMNS} FROM published_files").fetchall()
+    return {
+        name: PublishedFile(
+            name=name,
+            sha256=sha256,
+            size=size,
+            mtime_ns=mtime_ns,
+            lists=tuple(json.loads(lists)),
+            built_for=built_for,
+        )
+        for name, sha256, size, mtime_ns, lists, built_for in rows
+    }
+
+
+def record(
+    conn: sqlite3.Connection,
+    files: Sequence[PublishedFile],
+    removed: Sequence[str],
+    through: int,
+) -> None:
+    """Enter ``files`` in the manifest, drop ``removed`` from it and clear the pending
+    stories up to ``through``, inside the caller's transaction. Raises sqlite3.Error."""
+    conn.executemany(
+        f"INSERT INTO published_files ({_FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size,"
+        " mtime_ns = excluded.mtime_ns, lists = excluded.lists, built_for = excluded.built_for",
+        [(f.name, f.sha256, f.size, f.mtime_ns, json.dumps(f.lists), f.built_for) for f in files],
+    )
+    conn.executemany("DELETE FROM published_files WHERE name = ?", [(name,) for name in removed])
+    conn.execute("DELETE FROM publish_pending WHERE seq <= ?", (through,))

@@ -27,9 +27,9 @@ def without_tags(markup: str, separator: str = " ") -> str:
 
 def parse_http_date(value: str) -> datetime | None:
     """An HTTP date (RFC 9110, or the obsolete forms) as an aware datetime; None when it
-    is not one."""
+    is not one (nor when its year or hour is beyond what a datetime holds)."""
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

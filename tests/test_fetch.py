@@ -216,6 +216,36 @@ def test_unavailable_with_retry_after_date(fetcher: Fetcher) -> None:
     assert (caught.value.status, caught.value.retry_after) == (503, 300.0)
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [
+        ("99999999999999999999", 86400.0),  # 1e20 s overflowed timedelta
+        ("9" * 400, 86400.0),  # float() of it is inf
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 86400.0),  # far future
+        ("Mon, 01 Jan 1990 00:00:00 GMT", 0.0),  # in the past
+        ("Mon, 01 Jan 99999999999999999999 00:00:00 GMT", None),  # a year no datetime holds
+        ("\u00b2", None),  # str.isdigit() says yes, float() says no
+    ],
+)
+def test_retry_after_is_clamped_to_the_backoff_cap(
+    retry_after: str, expected: float | None
+) -> None:
+    from aggregator.fetch.messages import retry_after as read_retry_after
+
+    headers = {"retry-after": retry_after, "date": "Wed, 01 May 2024 10:00:00 GMT"}
+    assert read_retry_after(headers) == expected
+
+
+def test_an_absurd_retry_after_reads_as_a_day(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        "", status=503, headers={"Retry-After": "99999999999999999999"}
+    )
+    with pytest.raises(
+        FetchError, match=r"^desk: HTTP 503 Service Unavailable \(retry in 24.0h\)$"
+    ):
+        fetcher.fetch("desk", httpserver.url_for("/feed"), timeout=5)
+
+
 def test_server_error_then_recovery(httpserver: HTTPServer, fetcher: Fetcher) -> None:
     httpserver.expect_oneshot_request("/feed").respond_with_data("boom", status=500)
     url = serve_feed(httpserver)
@@ -250,6 +280,31 @@ def test_dripping_server_hits_the_total_deadline(fetcher: Fetcher) -> None:
             fetcher.fetch("desk", url, timeout=1)
     # loose: dripping the whole body would take 200 s
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"HTTP/1.1 200 OK\r\nX-Drip: ", b"HTTP/1.1 200 OK"],
+    ids=["headers", "status line"],
+)
+def test_dripped_status_line_and_headers_hit_the_total_deadline(
+    fetcher: Fetcher, head: bytes
+) -> None:
+    # Each byte arrives well within any per-read timeout; only a total deadline ends it.
+    outcome: list[BaseException] = []
+
+    def fetch(url: str) -> None:
+        try:
+            fetcher.fetch("desk", url, timeout=1)
+        except FetchError as e:
+            outcome.append(e)
+
+    with raw_server(head, drip=True) as url:
+        worker = threading.Thread(target=fetch, args=(url,), daemon=True)
+        worker.start()
+        worker.join(15)  # liveness bound: dripping a 64 KB header line takes hours
+        assert not worker.is_alive(), "the fetch outlived its deadline"
+    assert [str(e) for e in outcome] == ["desk: timed out after 1s"]
 
 
 def test_body_over_the_cap_while_streaming(httpserver: HTTPServer, fetcher: Fetcher) -> None:

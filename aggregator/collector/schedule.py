@@ -1,5 +1,9 @@
 """When a source is due: pure functions of its state and the clock. The collector asks
-``is_due`` before a pass and records ``after_success`` or ``after_failure`` after it."""
+``is_due`` before a pass and records ``after_success`` or ``after_failure`` after it.
+
+Every wait that comes from the network (Retry-After) or the config (interval) is clamped
+before it meets a datetime: ``Retry-After: 99999999999999999999`` would otherwise overflow
+``timedelta`` and stop every pass, not just its own source."""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ from datetime import datetime, timedelta
 
 from aggregator.config import Config, Source
 from aggregator.errors import FetchError, SourceError
+from aggregator.fetch.messages import RETRY_AFTER_CAP
 from aggregator.models import ScheduleStatus, SourceState
 
 MAX_BACKOFF = timedelta(hours=24)
-MAX_RETRY_AFTER = timedelta(days=7)
+MAX_RETRY_AFTER = RETRY_AFTER_CAP  # as the fetcher reads it, so its message stays true
+MAX_INTERVAL = timedelta(days=366)  # the longest wait between two fetches, whatever the config
 JITTER = 0.05  # of the interval, at most MAX_JITTER: spreads sources that share an interval
 MAX_JITTER = timedelta(minutes=2)
 
@@ -54,7 +60,7 @@ def after_success(
         error_streak=0,
         last_error="",
         disabled=False,
-        next_due=now + interval + jitter(state.name, interval, now),
+        next_due=later(now, _bounded(interval) + jitter(state.name, _bounded(interval), now)),
     )
 
 
@@ -67,7 +73,7 @@ def after_failure(
     status = error.status if isinstance(error, FetchError) else None
     delay = backoff(interval, streak)
     if isinstance(error, FetchError) and error.retry_after is not None:
-        delay = min(max(delay, timedelta(seconds=error.retry_after)), MAX_RETRY_AFTER)
+        delay = max(delay, retry_wait(error.retry_after))
     return replace(
         state,
         last_fetch=now,
@@ -75,13 +81,14 @@ def after_failure(
         error_streak=streak,
         last_error=str(error),
         disabled=status == 410,
-        next_due=now + delay,
+        next_due=later(now, delay),
     )
 
 
 def backoff(interval: timedelta, streak: int) -> timedelta:
     """How long to wait after ``streak`` failures in a row: the interval, doubled per
     failure after the first, never more than MAX_BACKOFF (nor less than the interval)."""
+    interval = _bounded(interval)
     return max(interval, min(interval * 2 ** min(streak - 1, 16), MAX_BACKOFF))
 
 
@@ -114,3 +121,24 @@ def schedule_status(
         backoff=backing_off,
         disabled=disabled,
     )
+
+
+def retry_wait(seconds: float) -> timedelta:
+    """The wait a Retry-After of ``seconds`` earns: 0 to MAX_RETRY_AFTER (NaN counts as 0,
+    infinity as the cap)."""
+    if not seconds > 0:
+        return timedelta(0)
+    return timedelta(seconds=min(seconds, MAX_RETRY_AFTER.total_seconds()))
+
+
+def later(now: datetime, delay: timedelta) -> datetime:
+    """``now + delay``, the delay clamped to 0..MAX_INTERVAL and the sum to the last
+    representable moment, so no wait can overflow a datetime."""
+    try:
+        return now + min(max(delay, timedelta(0)), MAX_INTERVAL)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=now.tzinfo)
+
+
+def _bounded(interval: timedelta) -> timedelta:
+    return min(max(interval, timedelta(0)), MAX_INTERVAL)

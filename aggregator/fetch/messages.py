@@ -3,14 +3,21 @@ and the wait a Retry-After asks for. Pure functions."""
 
 from __future__ import annotations
 
+import http.client
+import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
 import requests
 import urllib3
 
 from aggregator.text import parse_http_date
+
+# A server may ask for a pause, not park a feed for good: a longer Retry-After is read as
+# this (the collector's backoff cap), and an absurd one (1e20 s) cannot overflow anything.
+RETRY_AFTER_CAP = timedelta(hours=24)
+_SECONDS = re.compile(r"[0-9]+")
 
 
 def status_message(response: requests.Response, retry_after: float | None) -> str:
@@ -25,16 +32,18 @@ def status_message(response: requests.Response, retry_after: float | None) -> st
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from a Retry-After of seconds or an HTTP-date (measured from the
-    response's Date, so clock skew between us and the server does not matter)."""
+    response's Date, so clock skew between us and the server does not matter), within
+    0..RETRY_AFTER_CAP; None when there is none or it is neither."""
     value = headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    when, sent = parse_http_date(value), parse_http_date(headers.get("date", ""))
-    if when is None:
-        return None
-    return max(0.0, (when - (sent or datetime.now(UTC))).total_seconds())
+    if _SECONDS.fullmatch(value):
+        # float() of a 400-digit number is inf, never an error; min() tames it
+        wait = float(value)
+    else:
+        when, sent = parse_http_date(value), parse_http_date(headers.get("date", ""))
+        if when is None:
+            return None
+        wait = (when - (sent or datetime.now(UTC))).total_seconds()
+    return min(max(wait, 0.0), RETRY_AFTER_CAP.total_seconds())
 
 
 def network_message(error: requests.RequestException, url: str, timeout: float) -> str:
@@ -46,6 +55,12 @@ def network_message(error: requests.RequestException, url: str, timeout: float) 
     if isinstance(error, requests.ConnectionError):
         if _caused_by(error, ConnectionRefusedError):
             return f"connection refused ({url})"
+        if _caused_by(error, http.client.RemoteDisconnected):
+            return f"the server closed the connection without answering ({url})"
+        if _caused_by(error, ConnectionResetError):
+            return f"connection reset by the server ({url})"
+        if _caused_by(error, http.client.HTTPException):
+            return f"invalid response ({url}): {_root(error)}"
         return f"cannot connect ({url}): {_root(error)}"
     return f"request failed ({url}): {_root(error)}"
 

@@ -6,6 +6,7 @@
      ├── ConfigError              the YAML config is unreadable or invalid; the CLI exits 2
      ├── SourceError              one source failed this pass; the pass goes on without it
      │    ├── FetchError          network failure, timeout, HTTP error status, body too large
+     │    │    └── FetchAbandoned  cut short because Wiredesk is stopping (not the source's fault)
      │    ├── ParseError          the bytes are not a usable feed (bad XML, HTML page, attack)
      │    └── SeedError           a seed file is not in the seed-article shape
      ├── StoreError               the database cannot be opened, is locked or is full
@@ -78,6 +79,10 @@ class FetchError(SourceError):
         self.status = status
         self.retry_after = retry_after
         super().__init__(source, message)
+
+
+class FetchAbandoned(FetchError):
+    """The fetch was not started, or was cut, because Wiredesk is stopping."""
 
 
 class ParseError(SourceError):

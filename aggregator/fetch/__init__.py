@@ -5,11 +5,9 @@ called from the collector's worker threads. Politeness: a User-Agent naming Wire
 and deflate, conditional GET, at most ``per_host`` requests at once to one host, redirects
 followed by hand (bounded, http(s) only). Safety: ``timeout`` is a deadline for the whole
 fetch, not per read (requests' own timeout would let a server drip a byte a second
-forever), and the body is read in bounded chunks counted *after* decompression, so a gzip
-bomb is refused after ``max_bytes`` instead of being inflated into memory.
-
-Known limit: the deadline is checked before each read of the *body*; the status line and
-headers are bounded by the per-read timeout only.
+forever): ``deadline`` holds every socket read of the status line, headers and body to
+it. The body is read in bounded chunks counted *after* decompression, so a gzip bomb is
+refused after ``max_bytes`` instead of being inflated into memory.
 
 The one-line message of each failure is worded by ``messages``.
 """
@@ -22,17 +20,16 @@ import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
 from aggregator import __version__
 from aggregator.config import FetchConfig
-from aggregator.errors import FetchError
+from aggregator.errors import FetchAbandoned, FetchError
+from aggregator.fetch.deadline import Cutoff, Deadline, DeadlineAdapter, bounded_by
 from aggregator.fetch.messages import (
     network_message,
     read_message,
@@ -53,6 +50,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _CHUNK = 64 * 1024
+_SLOT_POLL_SECONDS = 0.25
 
 
 def _ca_bundle() -> str | bool:
@@ -67,7 +65,7 @@ class Fetcher:
         """Open a session whose connection pool fits ``settings.workers`` threads."""
         self._settings = settings
         self._session = requests.Session()
-        adapter = HTTPAdapter(
+        adapter = DeadlineAdapter(
             pool_connections=settings.workers, pool_maxsize=settings.workers, max_retries=0
         )
         self._session.mount("http://", adapter)
@@ -82,6 +80,7 @@ class Fetcher:
             self._session.verify = _ca_bundle()
         self._hosts: dict[str, threading.BoundedSemaphore] = {}
         self._hosts_lock = threading.Lock()
+        self._cutoff = Cutoff()
 
     def __enter__(self) -> Fetcher:
         """Use the fetcher as a context manager that closes it on exit."""
@@ -118,30 +117,55 @@ class Fetcher:
         ``permanent_url`` when every redirect on the way was 301/308.
         Raises FetchError for network failures, the deadline, an error status (``status``
         set; ``retry_after`` in seconds for 429/503 with Retry-After), too many or
-        non-http(s) redirects, and a body over ``max_bytes``.
+        non-http(s) redirects, and a body over ``max_bytes``; FetchAbandoned when ``refuse``
+        or ``cut`` stopped it.
         """
+        try:
+            return self._fetch(source, url, etag=etag, last_modified=last_modified, timeout=timeout)
+        except FetchAbandoned:
+            raise
+        except FetchError as e:
+            if self._cutoff.is_cut:
+                raise FetchAbandoned(source, "cut short: Wiredesk is stopping") from e
+            raise
+
+    def refuse(self) -> None:
+        """Start no more fetches: those waiting for a host slot, and any asked for later,
+        raise FetchAbandoned. Running ones go on (``cut`` ends them)."""
+        self._cutoff.refuse()
+
+    def cut(self) -> None:
+        """End every running fetch now (FetchAbandoned), and start no more."""
+        self._cutoff.cut()
+
+    def _fetch(
+        self, source: str, url: str, *, etag: str, last_modified: str, timeout: float
+    ) -> FetchResult:
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        deadline: _Deadline | None = None
+        deadline: Deadline | None = None
         seen = {url}
         permanent = True
         for _hop in range(self._settings.max_redirects + 1):
-            with self._host_slot(url):
-                deadline = deadline or _Deadline(source, timeout, time.monotonic() + timeout)
-                response = self._send(url, headers, deadline)
-                try:
-                    if response.status_code not in _REDIRECTS:
-                        moved = url if permanent and len(seen) > 1 else ""
-                        result = self._result(response, deadline, moved)
-                        # Read to the end: the connection goes back to the pool for the
-                        # next feed on this host (requests' close() would drop it).
-                        response.raw.release_conn()
-                        return result
-                finally:
-                    response.close()
+            with self._host_slot(source, url):
+                deadline = deadline or Deadline(
+                    source, timeout, time.monotonic() + timeout, self._cutoff
+                )
+                with bounded_by(deadline):
+                    response = self._send(url, headers, deadline)
+                    try:
+                        if response.status_code not in _REDIRECTS:
+                            moved = url if permanent and len(seen) > 1 else ""
+                            result = self._result(response, deadline, moved)
+                            # Read to the end: the connection goes back to the pool for the
+                            # next feed on this host (requests' close() would drop it).
+                            response.raw.release_conn()
+                            return result
+                    finally:
+                        response.close()
             permanent = permanent and response.status_code in _PERMANENT
             url = _redirect_target(source, response)
             if url in seen:
@@ -169,14 +193,21 @@ class Fetcher:
             raise FetchError(hub, status_message(response, None), status=response.status_code)
 
     @contextmanager
-    def _host_slot(self, url: str) -> Iterator[None]:
+    def _host_slot(self, source: str, url: str) -> Iterator[None]:
         host = urlsplit(url).netloc.lower()
         with self._hosts_lock:
             slot = self._hosts.setdefault(host, threading.BoundedSemaphore(self._settings.per_host))
-        with slot:
-            yield
+        # Waiting in short steps: a stop must keep a queued fetch from ever starting.
+        while not self._cutoff.refused.is_set():
+            if slot.acquire(timeout=_SLOT_POLL_SECONDS):
+                try:
+                    yield
+                finally:
+                    slot.release()
+                return
+        raise FetchAbandoned(source, "not started: Wiredesk is stopping")
 
-    def _send(self, url: str, headers: Mapping[str, str], deadline: _Deadline) -> requests.Response:
+    def _send(self, url: str, headers: Mapping[str, str], deadline: Deadline) -> requests.Response:
         remaining = deadline.remaining()
         try:
             return self._session.get(
@@ -190,7 +221,7 @@ class Fetcher:
             raise FetchError(deadline.source, network_message(e, url, deadline.timeout)) from e
 
     def _result(
-        self, response: requests.Response, deadline: _Deadline, permanent_url: str
+        self, response: requests.Response, deadline: Deadline, permanent_url: str
     ) -> FetchResult:
         headers = {key.lower(): value for key, value in response.headers.items()}
         status = response.status_code
@@ -212,7 +243,7 @@ class Fetcher:
             permanent_url=permanent_url,
         )
 
-    def _read(self, response: requests.Response, deadline: _Deadline) -> bytes:
+    def _read(self, response: requests.Response, deadline: Deadline) -> bytes:
         """The decoded body, read one socket read at a time against the deadline and cap."""
         cap = self._settings.max_bytes
         too_big = FetchError(deadline.source, f"response over the {size(cap)} cap")
@@ -223,7 +254,6 @@ class Fetcher:
         body = bytearray()
         try:
             while True:
-                _set_read_timeout(raw, deadline.remaining())
                 # read1 returns after one socket read and inflates at most _CHUNK bytes.
                 chunk = raw.read1(_CHUNK, decode_content=True)
                 if not chunk:
@@ -235,30 +265,6 @@ class Fetcher:
             raise FetchError(
                 deadline.source, read_message(e, response.url, deadline.timeout)
             ) from e
-
-
-def _set_read_timeout(raw: urllib3.HTTPResponse, seconds: float) -> None:
-    """Bound the next socket read by what is left of the deadline."""
-    connection = raw.connection
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        sock.settimeout(seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class _Deadline:
-    """When one whole fetch of ``source`` must be over (``time.monotonic`` seconds)."""
-
-    source: str
-    timeout: float
-    end: float
-
-    def remaining(self) -> float:
-        """Seconds left; raises FetchError once none are."""
-        left = self.end - time.monotonic()
-        if left <= 0:
-            raise FetchError(self.source, f"timed out after {self.timeout:g}s")
-        return left
 
 
 def _redirect_target(source: str, response: requests.Response) -> str:

@@ -1,6 +1,8 @@
 """The long-running daemon: APScheduler drives collection passes, a thread serves the feeds.
 
-Signals: SIGTERM/SIGINT stop it cleanly (exit 0); SIGHUP, or an edit of the config file on
+Signals: SIGTERM/SIGINT stop it cleanly (exit 0) within seconds: fetches still waiting
+for a host slot never start, running ones get STOP_GRACE seconds and are then cut, and
+what was stored stays stored. SIGHUP, or an edit of the config file on
 disk, reloads the config. A broken edit is logged with every problem and the daemon keeps
 running on the last good config. Each source's next due time lives in the store, so a
 restart does not refetch everything at once.
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 TICK_MAX = timedelta(seconds=30)  # how often due sources are looked for, at most
 WATCH_EVERY = 2.0  # seconds between looks at the config file's mtime
 Clock = Callable[[], datetime]
+STOP_GRACE = 2.0  # seconds running fetches get to finish after SIGTERM
 
 
 def tick_for(config: Config) -> timedelta:
@@ -71,6 +74,8 @@ class Daemon:
         self.reload_requested = threading.Event()
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.server: FeedServer | None = None
+        self._idle = threading.Event()  # no pass is running
+        self._idle.set()
         self._config_mtime = _mtime(config.path)
 
     def run(self) -> int:
@@ -120,6 +125,15 @@ class Daemon:
         Stories stored by a pass that fails before it publishes stay pending in the store,
         and a config edit changes the digest the manifest holds for each file it affects:
         either way the next pass publishes them, with no flag kept here."""
+        if self.stopping.is_set():
+            return
+        self._idle.clear()
+        try:
+            self._pass()
+        finally:
+            self._idle.set()
+
+    def _pass(self) -> None:
         config = self.config
         now, started = self.clock(), time.perf_counter()
         try:
@@ -219,6 +233,10 @@ class Daemon:
 
     def _shut_down(self) -> None:
         self.stopping.set()
+        self.fetcher.refuse()
+        if not self._idle.wait(STOP_GRACE):
+            log.info("stopping: cutting the fetches still running")
+        self.fetcher.cut()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         if self.server is not None:

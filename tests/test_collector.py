@@ -14,12 +14,14 @@ from werkzeug import Response
 from aggregator.collector import collect, run_pass
 from aggregator.collector.schedule import (
     MAX_BACKOFF,
+    MAX_INTERVAL,
     after_failure,
     after_success,
     backoff,
     effective_url,
     is_due,
     jitter,
+    later,
 )
 from aggregator.config import Config, FetchConfig, load_config
 from aggregator.errors import FetchError, ParseError
@@ -145,6 +147,22 @@ def test_retry_after_is_honoured_and_gone_disables() -> None:
     assert not is_due(state, NOW + timedelta(days=30))
 
 
+@pytest.mark.parametrize("seconds", [1e20, float("inf"), float("nan"), -5.0])
+def test_an_absurd_retry_after_cannot_overflow_the_due_time(seconds: float) -> None:
+    busy = FetchError("a", "HTTP 429 Too Many Requests", status=429, retry_after=seconds)
+    state = after_failure(SourceState(name="a"), busy, now=NOW, interval=HOUR)
+    assert NOW + HOUR <= state.next_due <= NOW + MAX_BACKOFF
+
+
+def test_an_absurd_interval_cannot_overflow_the_due_time() -> None:
+    huge = timedelta(weeks=999999)
+    ok = after_success(SourceState(name="a"), now=NOW, interval=huge, status=200)
+    failed = after_failure(ok, ParseError("a", "not a feed"), now=NOW, interval=huge)
+    assert NOW < ok.next_due <= NOW + MAX_INTERVAL + timedelta(minutes=2)
+    assert NOW < failed.next_due <= NOW + MAX_INTERVAL
+    assert later(datetime.max.replace(tzinfo=UTC), HOUR) == datetime.max.replace(tzinfo=UTC)
+
+
 def test_parse_errors_back_off_too() -> None:
     state = after_failure(
         SourceState(name="a"), ParseError("a", "not a feed"), now=NOW, interval=HOUR
@@ -255,6 +273,35 @@ def test_one_broken_source_never_stops_the_others(tmp_path, store, fetcher, http
     assert report.errors == 2
     assert report.sources[2].new == 1
     assert store.article_counts() == {"good": 1}
+
+
+def test_an_unforeseen_error_stays_in_its_sources_report(tmp_path, store, httpserver, caplog):
+    # A bug in one source's path (here a fetcher that trips on one URL) is that source's
+    # error: the pass goes on, the state is saved, the source backs off.
+    class Tripping(Fetcher):
+        def fetch(self, source, url, **kwargs):
+            if source == "buggy":
+                raise OverflowError("date value out of range")
+            return super().fetch(source, url, **kwargs)
+
+    httpserver.expect_request("/good").respond_with_data(rss(GRAIN))
+    config = make_config(
+        tmp_path,
+        f"""\
+        - {{name: buggy, url: '{httpserver.url_for("/bad")}'}}
+        - {{name: good, url: '{httpserver.url_for("/good")}'}}
+        """,
+    )
+    with Tripping(config.fetch) as fetcher:
+        report, _ = run_pass(config, store, fetcher, now=NOW)
+    buggy, good = report.sources
+    assert buggy.error == (
+        "buggy: unexpected error (OverflowError: date value out of range); see the log"
+    )
+    assert good.new == 1
+    state = store.source_state("buggy")
+    assert (state.error_streak, state.next_due) == (1, NOW + HOUR)
+    assert "Traceback" in caplog.text or any(r.exc_info for r in caplog.records)
 
 
 def test_seed_and_feed_of_one_story_become_one_article(tmp_path, store, fetcher, httpserver):

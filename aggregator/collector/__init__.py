@@ -10,7 +10,10 @@
 
 Ingest and prune mark the stories they change as pending publication in the same
 transaction, so publishing needs no list from this pass. One source's failure goes into
-its report and the pass goes on. When each source is due
+its report and the pass goes on: a SourceError is the source's own fault; any other
+exception raised while collecting it (a bug, or input no one foresaw) is logged with its
+traceback and recorded as that source's error (``guard``), so one feed can never stop the
+whole desk. Only a StoreError ends the pass. When each source is due
 again is decided by the pure functions of ``schedule``, from its state and ``now``; where
 a body is parsed (this process or one per core), by ``parsers``.
 """
@@ -28,11 +31,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from aggregator import publish, seeds
+from aggregator.collector.guard import Stops, contain, skipped
 from aggregator.collector.parsers import Parsers
 from aggregator.collector.report import Stopwatch, failed_report, log_outcome, outcome
 from aggregator.collector.schedule import after_failure, after_success, effective_url, is_due
 from aggregator.config import Config, Source
-from aggregator.errors import FetchError, SourceError
+from aggregator.errors import FetchAbandoned, FetchError, SourceError, StoreError
 from aggregator.fetch import Fetcher
 from aggregator.models import (
     FetchResult,
@@ -96,13 +100,22 @@ def collect(
     reports: list[SourceReport] = []
     changed: list[str] = []
     feeds = sum(1 for s in due if not s.is_seed_folder)
+    halt = threading.Event()  # set when the pass ends early: running sources store nothing
     with (
         closing(Parsers(feeds)) as parser,
         ThreadPoolExecutor(config.fetch.workers, thread_name_prefix="collect") as pool,
     ):
         futures = [
             pool.submit(
-                _collect_source, config, store, fetcher, parser, s, states.get(s.name), now, stop
+                _collect_source,
+                config,
+                store,
+                fetcher,
+                parser,
+                s,
+                states.get(s.name),
+                now,
+                Stops(stop, halt),
             )
             for s in due
         ]
@@ -115,7 +128,8 @@ def collect(
                     progress(source_report)
         except BaseException:
             # Ctrl-C, or a store failure: start no more sources; running fetches end within
-            # their own deadline and what they stored stays stored.
+            # their own deadline, store nothing more, and what they stored stays stored.
+            halt.set()
             for future in futures:
                 future.cancel()
             raise
@@ -157,16 +171,23 @@ def _collect_source(
     source: Source,
     state: SourceState | None,
     now: datetime,
-    stop: threading.Event | None,
+    stops: Stops,
 ) -> tuple[SourceReport, IngestResult]:
     state = state or SourceState(name=source.name)
-    if stop is not None and stop.is_set():
-        return SourceReport(source=source.name, skipped=True), IngestResult()
+    if stops.stopping() or stops.halt.is_set():
+        return skipped(source.name)
     started = time.perf_counter()
-    if source.is_seed_folder:
-        report, ingested = _collect_folder(config, store, source, state, now)
-    else:
-        report, ingested = _collect_feed(config, store, fetcher, parser, source, state, now)
+    try:
+        if source.is_seed_folder:
+            report, ingested = _collect_folder(config, store, source, state, now)
+        else:
+            report, ingested = _collect_feed(
+                config, store, fetcher, parser, source, state, now, stops.halt
+            )
+    except StoreError:
+        raise
+    except Exception as e:
+        report, ingested = contain(config, store, source, state, now, e)
     report = replace(report, seconds=time.perf_counter() - started)
     log_outcome(report)
     return report, ingested
@@ -180,6 +201,7 @@ def _collect_feed(
     source: Source,
     state: SourceState,
     now: datetime,
+    halt: threading.Event,
 ) -> tuple[SourceReport, IngestResult]:
     url = effective_url(source, state)
     interval = config.interval(source)
@@ -193,6 +215,8 @@ def _collect_feed(
                 last_modified=state.last_modified if url == state.url else "",
                 timeout=config.timeout(source).total_seconds(),
             )
+        if halt.is_set():
+            return skipped(source.name)
         succeeded = after_success(state, now=now, interval=interval, status=result.status)
         succeeded = replace(
             succeeded,
@@ -214,7 +238,12 @@ def _collect_feed(
             return watch.report(unchanged), IngestResult()
         with watch.stage("parse"):
             parsed = parser(source.name, result, now, state.item_keys)
+    except FetchAbandoned:
+        # Wiredesk is stopping: not the source's fault, and it stays due for the next run.
+        return skipped(source.name)
     except SourceError as e:
+        if halt.is_set():
+            return skipped(source.name)
         failed = after_failure(state, e, now=now, interval=interval)
         store.save_source_state(replace(failed, origin_url=source.url or "", url=url))
         return watch.report(failed_report(source.name, e)), IngestResult()

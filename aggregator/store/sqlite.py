@@ -4,12 +4,19 @@ siblings ``schema``, ``rows``, ``ingest``, ``words`` and ``published``).
 One connection in autocommit mode behind a lock serves every thread; each write is an
 explicit ``BEGIN IMMEDIATE`` transaction. WAL lets other processes (the CLI while the
 daemon runs) read while one writes.
+
+When another process holds the write lock for the whole busy timeout, the write fails
+with "database is locked", and so does, at once, every write that was already queued
+behind it: each thread waiting out its own timeout in turn made a locked store take
+minutes to say so. A store that cannot be written says "read-only".
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -41,6 +48,26 @@ _SAVE_STATE = (
 )
 
 
+_LOCKED = (
+    f"database is locked: another process held it for {BUSY_TIMEOUT_MS / 1000:g}s"
+    " (a second Wiredesk on the same store?)"
+)
+
+
+def _why(location: str, error: Exception) -> str:
+    """What went wrong opening or writing ``location``, in words a user can act on:
+    "read-only" when the file or its folder cannot be written (SQLite only says it is
+    "unable to open database file")."""
+    if location != ":memory:":
+        path = Path(location)
+        for target in (path, path.parent):
+            if target.exists() and not os.access(target, os.W_OK):
+                return f"read-only ({target} cannot be written)"
+    if getattr(error, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
+        return f"read-only: {error}"
+    return str(error)
+
+
 class SQLiteStore:
     """A store in one SQLite file (or ``:memory:``), created and migrated on open."""
 
@@ -53,6 +80,7 @@ class SQLiteStore:
         self.location = location
         self.similarity = similarity
         self._lock = threading.Lock()
+        self._locked_at = float("-inf")  # when a write last waited out the busy timeout
         self._conn = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -63,7 +91,9 @@ class SQLiteStore:
                 self.location, isolation_level=None, check_same_thread=False, timeout=0
             )
         except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"{self.location}: cannot open the store: {e}") from e
+            raise StoreError(
+                f"{self.location}: cannot open the store: {_why(self.location, e)}"
+            ) from e
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -75,7 +105,9 @@ class SQLiteStore:
             migrate(conn)
         except (sqlite3.Error, ValueError) as e:
             conn.close()
-            raise StoreError(f"{self.location}: cannot open the store: {e}") from e
+            raise StoreError(
+                f"{self.location}: cannot open the store: {_why(self.location, e)}"
+            ) from e
         return conn
 
     @contextmanager
@@ -84,12 +116,23 @@ class SQLiteStore:
             try:
                 yield self._conn
             except sqlite3.Error as e:
-                raise StoreError(f"{self.location}: {e}") from e
+                raise StoreError(f"{self.location}: {_why(self.location, e)}") from e
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        asked = time.monotonic()
         with self._guard() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            if self._locked_at >= asked:
+                # The lock was held for a whole busy timeout while this write queued behind
+                # another thread's: the other process still has it.
+                raise StoreError(f"{self.location}: {_LOCKED}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                if e.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+                    self._locked_at = time.monotonic()
+                    raise StoreError(f"{self.location}: {_LOCKED}") from e
+                raise
             try:
                 yield conn
             except BaseException:

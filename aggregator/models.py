@@ -130,6 +130,7 @@ class SourceReport:
     fetch_seconds: float = 0.0
     parse_seconds: float = 0.0
     store_seconds: float = 0.0
+    declined: str = ""  # why parse's fast path left the body to feedparser (ParsedFeed.declined)
 
     @property
     def brought(self) -> int:
@@ -167,6 +168,7 @@ class ParsedFeed:
     warnings: tuple[str, ...] = ()  # e.g. a bozo feed that still gave entries
     item_keys: frozenset[str] = frozenset()  # of every entry in the body, parsed or not
     skipped_entries: int = 0  # not parsed: their key was among the known ones
+    declined: str = ""  # why the lxml fast path left the body to feedparser; "" if it read it
 
 
 @dataclass(**FROZEN)

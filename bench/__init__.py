@@ -14,6 +14,8 @@
     results.py       samples of the runs -> medians, throughputs, ratios
     report.py        the printed table
     run.py           ``python bench/run.py``: every step, medians, the table and --json
+    parse_bench.py   CPU time of parsing alone: one feed, or the workload's 500 bodies
+    parse_diff.py    ``python bench/parse_diff.py PATH...``: the fast path against feedparser
 
 Nothing here is imported by the ``aggregator`` package; ``reader`` is never a project
 dependency.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.results import PASSES
 from bench.wiredesk import SERVED_CATEGORY
 
 CELL = 56  # widest table cell; the full error is listed under the table and in --json
@@ -90,7 +91,19 @@ def table(results: dict[str, Any]) -> str:
     lines = [_line(header, widths), _line(tuple("-" * w for w in widths), widths)]
     lines += [_line(row, widths) for row in rows]
     errors = sorted(set(_errors(results)))
-    return "\n".join(lines + (["", "errors:", *errors] if errors else []))
+    return "\n".join(lines + _parsers(wd) + (["", "errors:", *errors] if errors else []))
+
+
+def _parsers(wd: dict[str, Any]) -> list[str]:
+    """Which parser read the feeds of each pass: the fast path, or feedparser and why."""
+    lines = []
+    for step in PASSES:
+        counts = wd.get(step, {}).get("parsers")
+        if counts:
+            parts = [f"{parser} {n}" for parser, n in sorted(counts.items(), key=lambda c: -c[1])]
+            lines.append(f"  {step}: " + ", ".join(parts))
+    heading = "feeds by parser (the fast path, or the reason it left a feed to feedparser):"
+    return ["", heading, *lines] if lines else []
 
 
 def _errors(value: Any) -> list[str]:

@@ -21,6 +21,21 @@ def sample(measured: Measured, who: str, **extra: Any) -> Sample:
     }
 
 
+FAST = "fast path"
+
+
+def parsers(sources: list[dict[str, Any]]) -> dict[str, int]:
+    """How many parsed feeds of a ``collect --json`` pass the lxml fast path read, and how
+    many it left to feedparser, by its reason (sources not modified or failed are left out)."""
+    counts: dict[str, int] = {}
+    for source in sources:
+        if source.get("not_modified") or source.get("skipped") or source.get("error"):
+            continue
+        parser = source.get("declined") or FAST
+        counts[parser] = counts.get(parser, 0) + 1
+    return counts
+
+
 def median_step(samples: list[Sample], count: int | None = None) -> dict[str, Any]:
     """Fold the samples of one step across runs: median seconds, largest peak, and the
     throughput ``count / median`` when a count is given. The first error wins."""
@@ -39,6 +54,8 @@ def median_step(samples: list[Sample], count: int | None = None) -> dict[str, An
         folded["in_process_seconds"] = statistics.median(s["in_process_seconds"] for s in samples)
     if "per_second" in samples[0]:
         folded["per_second"] = statistics.median(s["per_second"] for s in samples)
+    if "parsers" in samples[0]:
+        folded["parsers"] = samples[0]["parsers"]  # the same feeds in every run
     return folded
 
 

@@ -26,7 +26,15 @@ if __package__ in (None, ""):
 from bench import OUT, BenchError, peer, wiredesk
 from bench.proc import Measured
 from bench.report import table
-from bench.results import PASSES, Sample, median_step, ratios, ratios_in_process, sample
+from bench.results import (
+    PASSES,
+    Sample,
+    median_step,
+    parsers,
+    ratios,
+    ratios_in_process,
+    sample,
+)
 from bench.scale import scale_steps
 from bench.server import FeedServer
 from bench.workload import Workload, change_feeds, generate_feeds, write_seeds
@@ -98,7 +106,9 @@ def _collect_step(server: FeedServer, config: Path, params: Params) -> Sample:
     )
     if step["error"]:
         return step
-    step["in_process_seconds"] = json.loads(measured.stdout)["seconds"]
+    collected = json.loads(measured.stdout)
+    step["in_process_seconds"] = collected["seconds"]
+    step["parsers"] = parsers(collected["sources"])
     check = wiredesk.check_sources(config, timeout=params.timeout)
     step.update(sources_failed=check.failed, stored=check.articles)
     if check.error:

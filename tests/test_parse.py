@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import html
+import re
 import time
 import xml.sax
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import nh3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from aggregator import parse
 from aggregator.errors import ParseError
 from aggregator.models import Enclosure, FetchResult
 from aggregator.parse import known, parse_feed
+from aggregator.parse.entries import plain, web_link
+from aggregator.text import strip_control
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"
@@ -525,3 +532,109 @@ def test_feedparser_gets_the_buffering_sax_driver() -> None:
     driver = xml.sax.make_parser(feedparser.api.PREFERRED_XML_PARSERS)
     driver.reset()
     assert driver._parser.buffer_text
+
+
+# --- a malformed URL drops that URL, never the entry ----------------------------------------
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_malformed_url_is_dropped_with_a_warning(fast_path: bool) -> None:
+    body = rss(
+        item(
+            '<guid isPermaLink="false">g-1</guid><enclosure url="http://[bad/x.mp3" length="1"/>'
+            '<enclosure url="/ok.mp3" type="audio/mpeg"/>',
+            link="http://[bad/story",
+        )
+        + item("", title="Next", link="/next")
+    )
+    parsed = parse_feed("desk", result(body), now=NOW, fast_path=fast_path)
+    assert (parsed.declined == "") == fast_path
+    first, second = parsed.articles
+    assert first.link == "" and first.guid == "g-1" and first.title == "A story"
+    assert first.enclosures == (Enclosure(url="https://news.example/ok.mp3", type="audio/mpeg"),)
+    assert second.link == "https://news.example/next"
+    # (feedparser itself already turns the unjoinable link into "")
+    assert parsed.warnings == (
+        "desk: entry 1 (g-1): dropped the malformed URL 'http://[bad/x.mp3' (Invalid IPv6 URL)",
+    )
+
+
+def test_a_malformed_feed_url_drops_the_links_it_would_resolve() -> None:
+    body = rss(
+        item(
+            "<description>&lt;a href='x'&gt;x&lt;/a&gt;</description>"
+            '<enclosure url="/a.mp3"/><enclosure url="https://cdn.example/b.mp3"/>'
+        ),
+        channel="<link>http://[bad/</link>",
+    ).replace("<link>https://news.example/</link>", "")
+    parsed = parse_feed("desk", result(body, url="http://[bad/feed"), now=NOW)
+    assert parsed.link == "" and parsed.articles[0].link == ""
+    only = parsed.articles[0]
+    assert only.summary == '<a rel="noopener noreferrer">x</a>'  # no usable base: not linked
+    assert only.enclosures == (Enclosure(url="https://cdn.example/b.mp3"),)
+    assert parsed.warnings == (
+        "desk: entry 1 (A story): dropped the malformed URL '/a.mp3' (Invalid IPv6 URL)",
+    )
+
+
+# --- the cheaper Article step gives what the old one gave -------------------------------------
+
+TEXT = st.text(
+    alphabet=st.sampled_from("ab <>&;#x9amp\t\r\n\xa0\x00\x85\u2028é/:?=\"'"), max_size=30
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT)
+def test_plain_text_without_markup_skips_nh3_and_gives_the_same(value: str) -> None:
+    cleaned = nh3.clean(value, tags=set(), clean_content_tags={"script", "style"})
+    reference = re.sub(r"\s+", " ", strip_control(html.unescape(cleaned))).strip()
+    assert plain(value) == reference
+
+
+URLS = st.builds(
+    "".join,
+    st.lists(
+        st.sampled_from(
+            [
+                "http://",
+                "https://",
+                "HTTP://",
+                "/",
+                "a",
+                ".",
+                "..",
+                "?",
+                "#",
+                ";",
+                "=",
+                "&",
+                "\t",
+                "\n",
+                " ",
+                "[",
+                "]",
+                "@",
+                ":",
+                "%20",
+                "é",
+                "x.example",
+            ]
+        ),
+        max_size=8,
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(URLS, st.sampled_from(["https://news.example/feeds/", "http://a.example/b?c#d", ""]))
+def test_absolute_urls_are_not_joined_again_and_links_are_the_same(url: str, base: str) -> None:
+    try:
+        joined = urljoin(base, strip_control(url.strip())) if url else ""
+        parts = urlsplit(joined)
+        reference = joined if parts.scheme in ("http", "https") and parts.netloc else ""
+    except ValueError:
+        reference = "malformed"
+    problems: list[str] = []
+    link = web_link(url, base, problems.append)
+    assert (link if not problems else "malformed") == reference

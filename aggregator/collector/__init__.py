@@ -252,8 +252,13 @@ def _collect_feed(
         ingested = store.ingest(source.name, parsed.articles, succeeded)
     for warning in parsed.warnings:
         log.warning("%s", warning)
+    if parsed.declined:
+        log.debug(
+            "%s: parsed by feedparser: the fast path declined (%s)", source.name, parsed.declined
+        )
     report = outcome(source.name, ingested, parsed.warnings)
-    report = replace(report, unchanged=report.unchanged + parsed.skipped_entries)
+    unchanged = report.unchanged + parsed.skipped_entries
+    report = replace(report, unchanged=unchanged, declined=parsed.declined)
     return watch.report(replace(report, status=result.status)), ingested
 
 

@@ -1,15 +1,21 @@
-"""One feedparser entry -> one Article: plain-text titles, sanitised HTML with absolute
-links (nh3), UTC dates never later than now, a stable id."""
+"""One parsed entry -> one Article: plain-text titles, sanitised HTML with absolute links
+(nh3), UTC dates never later than now, a stable id.
+
+``Entry`` holds exactly the values of a feedparser entry that make an Article, so the two
+parsers fill it alike: ``from_feedparser`` reads them out of a feedparser entry, the fast
+path (``parse.fast``) builds them straight from the tree.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from time import struct_time
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -20,29 +26,117 @@ from aggregator.text import strip_control
 _WHITESPACE = re.compile(r"\s+")
 _SCHEMES = {"http", "https", "mailto"}
 _DROP_WITH_CONTENT = {"script", "style"}
+# An absolute http(s) URL that ``urljoin`` gives back unchanged: it has a host, and none of
+# the characters after which it may rewrite one (it drops an empty query, fragment or path
+# parameter, and removes tabs and newlines).
+_ABSOLUTE = re.compile(r"https?://[^/?#;\t\n\r][^?#;\t\n\r]*")
+
+Warn = Callable[[str], None]
 
 
-def article(source: str, entry: Any, feed_url: str, now: datetime) -> Article:
-    """The Article of one feedparser ``entry`` of ``source``; relative links resolve
-    against ``feed_url``, and ``now`` stands in for a missing date."""
-    title = plain(entry.get("title", ""))
-    link = web_link(entry.get("link", ""), feed_url)
-    published = _date(entry.get("published_parsed"), now)
-    # dict.get: FeedParserDict.get("updated*") falls back to the published date
-    updated = _date(dict.get(entry, "updated_parsed"), now)
-    guid = (
-        entry.get("id", "").strip()
-        or link
-        or _sha256(title + (entry.get("published") or dict.get(entry, "updated") or ""))
-    )
-    contents = [c for c in entry.get("content", ()) if c.get("value")]
-    content = max(contents, key=lambda c: len(c["value"]), default=None)
+class Text(NamedTuple):
+    """A text construct: its value, media type and the base its relative links resolve on."""
+
+    value: str
+    type: str = ""
+    base: str = ""
+
+
+class Link(NamedTuple):
+    """An enclosure as the feed gave it: the raw attribute values."""
+
+    href: str
+    type: str = ""
+    length: str = ""
+
+
+class Entry(NamedTuple):
+    """What an Article is made of, as feedparser reads it from one entry."""
+
+    title: str = ""
+    link: str = ""
+    id: str = ""
+    published: str = ""  # the date as written, for the guid of an entry without one
+    updated: str = ""
+    published_parsed: struct_time | None = None
+    updated_parsed: struct_time | None = None
+    summary: Text | None = None
+    contents: tuple[Text, ...] = ()
+    tags: tuple[str, ...] = ()  # terms as written, "" for a category without one
+    author: str = ""
+    enclosures: tuple[Link, ...] = ()  # then any Media RSS media:content
+
+
+def from_feedparser(entry: Any) -> Entry:
+    """The Entry of a feedparser entry. An element feedparser has no code for is stored
+    under its own name, so a field can hold another type (``<date a="1">`` makes
+    ``updated`` a dict): such a value counts as missing."""
     summary = entry.get("summary_detail")
-    if content and summary and summary.get("value") == content["value"]:
-        summary = None  # feedparser copies the content into an absent summary
-    tags = tuple(
-        dict.fromkeys(term for t in entry.get("tags", ()) if (term := plain(t.get("term") or "")))
+    return Entry(
+        title=_string(entry.get("title")),
+        link=_string(entry.get("link")),
+        id=_string(entry.get("id")),
+        published=_string(entry.get("published")),
+        # dict.get: FeedParserDict.get("updated*") falls back to the published date
+        updated=_string(dict.get(entry, "updated")),
+        published_parsed=_time(entry.get("published_parsed")),
+        updated_parsed=_time(dict.get(entry, "updated_parsed")),
+        summary=_text(summary) if isinstance(summary, Mapping) else None,
+        contents=tuple(_text(c) for c in _mappings(entry, "content")),
+        tags=tuple(_string(t.get("term")) for t in _mappings(entry, "tags")),
+        author=_string(entry.get("author")),
+        enclosures=(
+            *(
+                Link(_string(e.get("href")), _string(e.get("type")), _string(e.get("length")))
+                for e in _mappings(entry, "enclosures")
+            ),
+            # Media RSS media:content (podcast images); the fast path declines media:*
+            *(
+                Link(_string(m.get("url")), _string(m.get("type")), _string(m.get("filesize")))
+                for m in _mappings(entry, "media_content")
+            ),
+        ),
     )
+
+
+def _string(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _time(value: object) -> struct_time | None:
+    return value if isinstance(value, struct_time) else None
+
+
+def _mappings(entry: Any, key: str) -> list[Mapping[str, Any]]:
+    try:
+        values = entry.get(key, ())
+    except TypeError:  # "enclosures" when an unknown <links> element replaced the list
+        return []
+    if not isinstance(values, list):
+        return []
+    return [value for value in values if isinstance(value, Mapping)]
+
+
+def _text(detail: Mapping[str, Any]) -> Text:
+    return Text(
+        _string(detail.get("value")), _string(detail.get("type")), _string(detail.get("base"))
+    )
+
+
+def article(source: str, entry: Entry, feed_url: str, now: datetime, warn: Warn) -> Article:
+    """The Article of ``entry`` of ``source``; relative links resolve against
+    ``feed_url``, ``now`` stands in for a missing date, and a malformed URL is dropped
+    with a line to ``warn`` (the entry is kept)."""
+    title = plain(entry.title)
+    link = web_link(entry.link, feed_url, warn)
+    published = _date(entry.published_parsed, now)
+    updated = _date(entry.updated_parsed, now)
+    guid = entry.id.strip() or link or _sha256(title + (entry.published or entry.updated))
+    content = max((c for c in entry.contents if c.value), key=_length, default=None)
+    summary = entry.summary
+    if content and summary and summary.value == content.value:
+        summary = None  # feedparser copies the content into an absent summary
+    tags = tuple(dict.fromkeys(term for t in entry.tags if (term := plain(t))))
     return Article(
         id=_sha256(f"{source}\n{guid}")[:32],
         guid=guid,
@@ -51,13 +145,17 @@ def article(source: str, entry: Any, feed_url: str, now: datetime) -> Article:
         published=published or updated or now,
         updated=updated,
         link=link,
-        summary=_html(summary, feed_url),
-        content=_html(content, feed_url),
-        author=plain(entry.get("author", "")),
+        summary=_html(summary, feed_url, warn),
+        content=_html(content, feed_url, warn),
+        author=plain(entry.author),
         section=tags[0] if tags else "",
         tags=tags,
-        enclosures=_enclosures(entry, feed_url),
+        enclosures=_enclosures(entry.enclosures, feed_url, warn),
     )
+
+
+def _length(text: Text) -> int:
+    return len(text.value)
 
 
 def _sha256(text: str) -> str:
@@ -66,18 +164,20 @@ def _sha256(text: str) -> str:
 
 def plain(value: str) -> str:
     """Text without tags or entities, whitespace collapsed, control characters dropped."""
-    text = html.unescape(nh3.clean(value, tags=set(), clean_content_tags=_DROP_WITH_CONTENT))
-    return _WHITESPACE.sub(" ", strip_control(text)).strip()
+    if "<" in value or "&" in value:
+        value = html.unescape(nh3.clean(value, tags=set(), clean_content_tags=_DROP_WITH_CONTENT))
+    # Without markup, nh3 and unescape give the text back as it was: skip the HTML parse.
+    return _WHITESPACE.sub(" ", strip_control(value)).strip()
 
 
-def _html(detail: Mapping[str, Any] | None, feed_url: str) -> str:
-    """Sanitised HTML of a feedparser text construct, its URLs absolute against its base."""
-    if not detail or not detail.get("value"):
+def _html(detail: Text | None, feed_url: str, warn: Warn) -> str:
+    """Sanitised HTML of a text construct, its URLs absolute against its base."""
+    if not detail or not detail.value:
         return ""
-    value = strip_control(detail["value"])
-    if detail.get("type") == "text/plain":
+    value = strip_control(detail.value)
+    if detail.type == "text/plain":
         return html.escape(value, quote=False)
-    base = next((b for b in (detail.get("base") or "", feed_url) if _is_web(b)), "")
+    base = next((b for b in (detail.base, feed_url) if _is_web_base(b)), "")
     return nh3.clean(
         value,
         clean_content_tags=_DROP_WITH_CONTENT,
@@ -86,19 +186,36 @@ def _html(detail: Mapping[str, Any] | None, feed_url: str) -> str:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _is_web_base(url: str) -> bool:
+    """Whether ``url`` can be the base of an entry's links (a feed has a handful)."""
+    try:
+        return _is_web(url)
+    except ValueError:
+        return False
+
+
 def _is_web(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-def web_link(url: str, base: str) -> str:
-    """``url`` made absolute against ``base``; "" unless the result is http(s)."""
-    absolute = urljoin(base, strip_control(url.strip())) if url else ""
-    return absolute if _is_web(absolute) else ""
+def web_link(url: str, base: str, warn: Warn) -> str:
+    """``url`` made absolute against ``base``; "" unless the result is http(s). A URL
+    that cannot be parsed (``http://[bad``) gives "" and a line to ``warn``."""
+    if not url:
+        return ""
+    url = strip_control(url.strip())
+    try:
+        absolute = url if _ABSOLUTE.fullmatch(url) else urljoin(base, url)
+        return absolute if _is_web(absolute) else ""
+    except ValueError as e:
+        warn(f"dropped the malformed URL {url!r} ({e})")
+        return ""
 
 
 def _date(parsed: struct_time | None, now: datetime) -> datetime | None:
-    """A feedparser UTC time tuple as an aware datetime, never later than ``now``."""
+    """A UTC time tuple as an aware datetime, never later than ``now``."""
     if not parsed:
         return None
     try:
@@ -108,20 +225,15 @@ def _date(parsed: struct_time | None, now: datetime) -> datetime | None:
     return min(value, now.astimezone(UTC))
 
 
-def _enclosures(entry: Any, feed_url: str) -> tuple[Enclosure, ...]:
-    """The entry's enclosures, then its Media RSS ``media:content`` (podcast images)."""
-    found = {}
-    media = [
-        {"href": m.get("url", ""), "type": m.get("type"), "length": m.get("filesize")}
-        for m in entry.get("media_content", ())
-    ]
-    for item in (*entry.get("enclosures", ()), *media):
-        url = web_link(item.get("href", ""), feed_url)
+def _enclosures(items: tuple[Link, ...], feed_url: str, warn: Warn) -> tuple[Enclosure, ...]:
+    found: dict[str, Enclosure] = {}
+    for item in items:
+        url = web_link(item.href, feed_url, warn)
         if url and url not in found:
-            length = str(item.get("length") or "0").strip()
+            length = str(item.length or "0").strip()
             found[url] = Enclosure(
                 url=url,
-                type=plain(item.get("type") or ""),
+                type=plain(item.type),
                 length=int(length) if length.isdigit() else 0,
             )
     return tuple(found.values())

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from aggregator.dedup.fold import Fold
 from aggregator.models import (
     FROZEN,
     Article,
@@ -33,6 +34,17 @@ class ArticleQuery:
     search: str | None = None  # full-text query over title, summary and content
     seeds_only: bool = False  # only stories carried by a seed file
     limit: int | None = None
+
+
+@dataclass(**FROZEN)
+class CarrierFold:
+    """One source's item in a story and the rule that folded it in; made by the store,
+    printed by ``wiredesk why``."""
+
+    source: str
+    guid: str
+    link: str
+    fold: Fold
 
 
 class Store(Protocol):
@@ -83,6 +95,12 @@ class Store(Protocol):
         """After a publish: enter ``files`` in the manifest (replacing rows of the same
         name), drop ``removed`` from it and clear the pending stories marked up to
         ``through`` (``PendingStories.through``; later marks stay), in one transaction."""
+
+    def fold_reasons(self, article_id: str) -> tuple[CarrierFold, ...] | None:
+        """Every carrier of a story and why it was folded in; None when there is no story."""
+
+    def split(self, article_id: str, source: str, *, now: datetime) -> str:
+        """Separate ``source``'s item from a story into its own, for good; returns its id."""
 
 
 def open_store(location: str, *, similarity: float | None = None) -> Store:

@@ -1,39 +1,40 @@
 """One source's articles of one pass into the store, inside the caller's transaction.
 
-Reads everything it may match against in a few bulk queries, decides each article in
-memory (update, merge, tombstoned, new) with the pure rules of ``aggregator.dedup``,
-then writes the changed stories back with ``executemany``.
+Reads everything it may match against in a few bulk queries (stories by guid, id and
+dedup key; the series history of those keys; the stories this source was split out of),
+decides each article in memory (update, merge, tombstoned, new) with the pure rules of
+``aggregator.dedup``, then writes the changed stories back with ``executemany``. Each new
+carrier records the rule that folded it (``dedup.fold.Fold``).
+
+An item never joins a story its own source already carries under another guid: the feed
+itself says they differ (issue 20, item 4).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from aggregator import dedup
+from aggregator.dedup import fold
 from aggregator.models import Article, IngestResult
+from aggregator.store import lookup
 from aggregator.store import words as word_index
 from aggregator.store.rows import (
     ARTICLE_COLUMNS,
     Carried,
     article_from_row,
-    article_row,
     carriers_of,
     day_number,
-    labels,
     to_micros,
 )
-from aggregator.store.text import plain_text
+from aggregator.store.write import Changed, NewCarrier, write_carriers, write_stories
 
-_UPSERT = (
-    f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES ({', '.join('?' * 19)})"
-    " ON CONFLICT (pk) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS.split(", ")[1:])
-)
+_FIRST = fold.Fold(fold.FIRST)
 
 
 @dataclass(slots=True)
@@ -56,7 +57,7 @@ class _Story:
             links=tuple(dict.fromkeys(link for _, _, link, _ in self.carriers if link)),
             **changes,
         )
-        self.key, self.day = dedup.normalise_headline(article.title), day_number(article)
+        self.key, self.day = dedup.dedup_key(article.title), day_number(article)
 
 
 @dataclass(slots=True)
@@ -84,11 +85,16 @@ class Ingest:
         self._now = now
         self._stories: dict[int, _Story] = {}
         self._by_guid: dict[str, int] = {}
+        self._shared_guid: dict[str, int] = {}  # guids other sources carry too
         self._by_id: dict[str, int] = {}
         self._by_key: dict[str, set[int]] = {}
+        self._uses: dict[str, set[tuple[str, int]]] = {}
+        self._vetoed: set[int] = set()
         self._tombstones: set[tuple[str, int]] = set()
-        self._new_words: dict[str, set[int]] = {}
-        self._new_carriers: list[tuple[int, str, str, str, bool]] = []
+        self._new_carriers: list[NewCarrier] = []
+        self._copies: dict[str, Article] = {}  # this source's own items, by guid
+        self._first_copies: list[tuple[str, str, Article]] = []  # (source, guid, item)
+        self._used: set[tuple[str, int]] = set()  # (dedup key, day) this source used
         self._moved_links: list[tuple[str, str, str]] = []
         self._outcome = _Outcome()
         self._next_pk = 1
@@ -114,28 +120,10 @@ class Ingest:
         )
 
     def _preload(self, articles: Sequence[Article]) -> None:
-        guids = json.dumps([a.guid for a in articles])
-        ids = json.dumps([a.id for a in articles])
-        keys = json.dumps(list({dedup.normalise_headline(a.title) for a in articles}))
-        pks = [
-            pk
-            for (pk,) in self._conn.execute(
-                "SELECT article_pk FROM carriers WHERE source = ?"
-                " AND guid IN (SELECT value FROM json_each(?))"
-                " UNION SELECT pk FROM articles WHERE id IN (SELECT value FROM json_each(?))"
-                " UNION SELECT pk FROM articles"
-                " WHERE dedup_key IN (SELECT value FROM json_each(?))",
-                (self._source, guids, ids, keys),
-            )
-        ]
-        self._load(pks)
-        self._tombstones = set(
-            self._conn.execute(
-                "SELECT dedup_key, day FROM tombstones"
-                " WHERE dedup_key IN (SELECT value FROM json_each(?))",
-                (keys,),
-            )
-        )
+        found = lookup.context(self._conn, self._source, articles)
+        self._shared_guid, self._uses = found.shared_guid, found.uses
+        self._vetoed, self._tombstones = found.vetoed, found.tombstones
+        self._load(found.pks)
         (self._next_pk,) = self._conn.execute(
             "SELECT coalesce(max(pk), 0) + 1 FROM articles"
         ).fetchone()
@@ -166,49 +154,75 @@ class Ingest:
         if article.guid in self._by_guid:
             self._update(self._stories[self._by_guid[article.guid]], article)
             return
-        key, day = dedup.normalise_headline(article.title), day_number(article)
-        story = self._same_story(article, key, day)
-        if story is None and self._tombstoned(key, day):
+        key, day = dedup.dedup_key(article.title), day_number(article)
+        found = self._same_story(article, key, day)
+        if found is None and self._tombstoned(key, day):
             self._outcome.unchanged += 1
-        elif story is None:
+        elif found is None:
             self._insert(article)
         else:
-            self._merge(story, article)
+            self._merge(*found, article)
+        if key:
+            self._uses.setdefault(key, set()).add((self._source, day))
+            self._used.add((key, day))
 
-    def _same_story(self, article: Article, key: str, day: int) -> _Story | None:
+    def _may_join(self, story: _Story) -> bool:
+        """False for a story this source already carries (under another guid: its own feed
+        says the items differ) or was split out of by hand."""
+        return story.pk not in self._vetoed and all(c[0] != self._source for c in story.carriers)
+
+    def _same_story(self, article: Article, key: str, day: int) -> tuple[_Story, fold.Fold] | None:
         if article.id in self._by_id:
-            return self._stories[self._by_id[article.id]]
-        matches = [
-            self._stories[pk]
-            for pk in self._by_key.get(key, ())
-            if self._stories[pk].key == key and abs(self._stories[pk].day - day) <= 1
+            return self._stories[self._by_id[article.id]], fold.Fold(fold.SAME_ID)
+        shared = self._shared_guid.get(article.guid)
+        if shared is not None and self._may_join(self._stories[shared]):
+            return self._stories[shared], fold.Fold(fold.SAME_GUID)
+        item = fold.side_of(article)
+        window = [
+            story
+            for pk in (self._by_key.get(key, ()) if key else ())
+            if (story := self._stories[pk]).key == key and abs(story.day - day) <= 1
         ]
-        if matches:
-            return min(matches, key=lambda s: (abs(s.day - day), s.pk))
-        return None if self._similarity is None else self._near(article, day, self._similarity)
+        open_ = [story for story in window if self._may_join(story)]
+        generic = fold.generic_reason(
+            item,
+            *(fold.side_of(s.article) for s in window),
+            series=self._series(key, day, open_),
+            kept_apart=len(window) > 1 or len(open_) < len(window),
+        )
+        best = _best((s, fold.headline_fold(item, fold.side_of(s.article), generic)) for s in open_)
+        if best is not None or self._similarity is None:
+            return best
+        return self._near(item, self._similarity)
+
+    def _series(self, key: str, day: int, stories: Iterable[_Story]) -> bool:
+        """True when this source, or one carrying ``stories``, used ``key`` on another
+        occasion: a day outside the dedup window of ``day``."""
+        sources = {self._source} | {c[0] for s in stories for c in s.carriers}
+        return any(s in sources and abs(d - day) > 1 for s, d in self._uses.get(key, ()))
 
     def _tombstoned(self, key: str, day: int) -> bool:
-        return any((key, d) in self._tombstones for d in (day - 1, day, day + 1))
+        return bool(key) and any((key, d) in self._tombstones for d in (day - 1, day, day + 1))
 
-    def _near(self, article: Article, day: int, threshold: float) -> _Story | None:
-        words = dedup.headline_words(article.title)
-        need = dedup.min_shared_words(len(words), threshold)
-        stored = word_index.sharing(self._conn, words, day, need)
+    def _near(self, item: fold.Side, threshold: float) -> tuple[_Story, fold.Fold] | None:
+        words = dedup.headline_words(item.title)
+        need = dedup.min_shared_words(len(words), threshold - fold.NEAR_MARGIN)
+        stored = word_index.sharing(self._conn, words, item.day, need)
         self._load(stored)
-        shared: dict[int, int] = {}
-        for word in words:
-            for pk in self._new_words.get(word, ()):
-                shared[pk] = shared.get(pk, 0) + 1
-        candidates = set(stored) | {pk for pk, n in shared.items() if n >= need}
-        scored = [
-            (dedup.similarity(self._stories[pk].article.title, article.title), -pk)
-            for pk in candidates
-            if abs(self._stories[pk].day - day) <= 1
-        ]
-        best = max(scored, default=None)
-        if best is None or best[0] < threshold:
-            return None
-        return self._stories[-best[1]]
+        # stories new in this pass are this source's own, which it never joins
+        candidates = [self._stories[pk] for pk in stored if self._may_join(self._stories[pk])]
+        return _best(
+            (
+                s,
+                fold.near_fold(
+                    item,
+                    fold.side_of(s.article),
+                    threshold,
+                    series=self._series(s.key, item.day, [s]),
+                ),
+            )
+            for s in candidates
+        )
 
     def _update(self, story: _Story, article: Article) -> None:
         for i, (source, guid, link, seed) in enumerate(story.carriers):
@@ -228,6 +242,7 @@ class Ingest:
             )
         else:
             revised = dedup.merge(story.article, article)
+            self._copies[article.guid] = article
         before = story.article
         story.set(revised)
         if story.article == before:
@@ -237,11 +252,16 @@ class Ingest:
         self._by_key.setdefault(story.key, set()).add(story.pk)
         self._outcome.updated[story.article.id] = None
 
-    def _merge(self, story: _Story, article: Article) -> None:
+    def _merge(self, story: _Story, why: fold.Fold, article: Article) -> None:
+        if len(story.carriers) == 1:
+            # the first carrier's own item, kept so that ``split`` can give it back
+            source, guid, _, _ = story.carriers[0]
+            self._first_copies.append((source, guid, story.article))
         story.carriers.append((self._source, article.guid, article.link, article.is_seed))
         self._new_carriers.append(
-            (story.pk, self._source, article.guid, article.link, article.is_seed)
+            NewCarrier(story.pk, self._source, article.guid, article.link, article.is_seed, why)
         )
+        self._copies[article.guid] = article
         self._by_guid[article.guid] = story.pk
         story.set(dedup.merge(story.article, article))
         story.changed = True
@@ -254,62 +274,36 @@ class Ingest:
         story = _Story(pk=pk, article=article, carriers=[carried], new=True, changed=True)
         story.set(article, first_seen=self._now)
         self._register(story)
-        self._new_carriers.append((pk, *carried))
-        for word in dedup.headline_words(article.title):
-            self._new_words.setdefault(word, set()).add(pk)
+        self._new_carriers.append(
+            NewCarrier(pk, self._source, article.guid, article.link, article.is_seed, _FIRST)
+        )
         self._outcome.new.append(story.article.id)
 
     def _write(self) -> None:
         dirty = [s for s in self._stories.values() if s.changed]
         conn = self._conn
-        conn.executemany(_UPSERT, [article_row(s.pk, s.article) for s in dirty])
-        conn.executemany(
-            "INSERT INTO carriers (article_pk, source, guid, link, seed, published)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+        write_stories(
+            conn,
+            [Changed(pk=s.pk, article=s.article, loaded=s.loaded) for s in dirty],
+            words=self._similarity is not None,
+        )
+        write_carriers(
+            conn,
+            self._source,
             [
-                (*carried, to_micros(self._stories[carried[0]].article.published))
-                for carried in self._new_carriers
+                replace(c, published=to_micros(self._stories[c.pk].article.published))
+                for c in self._new_carriers
             ],
+            copies=[*self._first_copies, *((self._source, g, a) for g, a in self._copies.items())],
+            moved_links=self._moved_links,
+            used=self._used,
         )
-        conn.executemany(
-            "UPDATE carriers SET link = ? WHERE source = ? AND guid = ?", self._moved_links
-        )
-        # an edit usually touches one field: rewrite only the index rows it changes
-        relabelled = [s for s in dirty if _differ(s, lambda a: labels(a.section, a.tags))]
-        retexted = [s for s in dirty if _differ(s, lambda a: (a.title, a.summary, a.content))]
-        conn.executemany(
-            "DELETE FROM labels WHERE article_pk = ?", [(s.pk,) for s in relabelled if s.loaded]
-        )
-        conn.executemany(
-            "INSERT INTO labels (label, published, article_pk) VALUES (?, ?, ?)",
-            [
-                (label, to_micros(s.article.published), s.pk)
-                for s in relabelled
-                for label in labels(s.article.section, s.article.tags)
-            ],
-        )
-        conn.executemany(
-            "DELETE FROM articles_fts WHERE rowid = ?", [(s.pk,) for s in retexted if s.loaded]
-        )
-        conn.executemany(
-            "INSERT INTO articles_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)",
-            [
-                (
-                    s.pk,
-                    s.article.title,
-                    plain_text(s.article.summary),
-                    plain_text(s.article.content),
-                )
-                for s in retexted
-            ],
-        )
-        if self._similarity is not None:
-            reworded = [s for s in dirty if _differ(s, lambda a: (a.title, day_number(a)))]
-            word_index.rewrite(
-                conn, ((s.pk, s.day, s.article.title, s.loaded is not None) for s in reworded)
-            )
 
 
-def _differ(story: _Story, facet: Callable[[Article], object]) -> bool:
-    """True when ``facet`` of the story differs from what was stored (or it is new)."""
-    return story.loaded is None or facet(story.loaded) != facet(story.article)
+def _best(folds: Iterable[tuple[_Story, fold.Fold | None]]) -> tuple[_Story, fold.Fold] | None:
+    """The candidate with the strongest fold (an unscored rule beats any score), then the
+    lowest pk (the oldest story); None when nothing folds."""
+    found = [(s, f) for s, f in folds if f is not None]
+    if not found:
+        return None
+    return min(found, key=lambda sf: (-(1.0 if sf[1].score is None else sf[1].score), sf[0].pk))

@@ -54,7 +54,7 @@ def article_row(pk: int, article: Article) -> Row:
         article.guid,
         article.source,
         article.title,
-        dedup.normalise_headline(article.title),
+        dedup.dedup_key(article.title),
         day_number(article),
         to_micros(article.published),
         maybe_micros(article.updated),

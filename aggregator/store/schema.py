@@ -17,6 +17,13 @@ publish is done, so a pass that dies between the two is caught up by the next on
 ``published_files``, the manifest of every file publishing wrote (name, sha256, stat, the
 story ids it lists, the config it was built for). Every seed story starts out pending, so
 the first publish after the upgrade enters each permalink page in the manifest.
+Version 6 (the generic-headline rule, issue 21) records on each carrier why it joined its
+story (``reason``, ``score``) and, once a story has several carriers, the carrier's own
+``item`` (its row as JSON, for ``split``); adds ``headline_uses`` (which source used which
+dedup key on which day: the series history) and ``fold_vetoes`` (a source split out of a
+story never folds into it again); re-keys stories and tombstones by ``dedup.dedup_key``
+(diacritics folded, placeholders empty) and marks the headline word index for a rebuild.
+Stories folded before stay as they are.
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -27,6 +34,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 
+from aggregator import dedup
 from aggregator.store import words
 from aggregator.store.rows import labels
 from aggregator.store.text import plain_text
@@ -163,6 +171,25 @@ V5 = (
     "INSERT INTO publish_pending (id, seq) SELECT id, 1 FROM articles WHERE path != ''",
 )
 
+V6 = (
+    "ALTER TABLE carriers ADD COLUMN reason TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE carriers ADD COLUMN score REAL",
+    "ALTER TABLE carriers ADD COLUMN item TEXT",
+    "CREATE INDEX carriers_guid ON carriers (guid)",
+    """CREATE TABLE headline_uses (
+        dedup_key TEXT NOT NULL,
+        source TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        PRIMARY KEY (dedup_key, source, day)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE fold_vetoes (
+        article_pk INTEGER NOT NULL REFERENCES articles (pk) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        PRIMARY KEY (article_pk, source)
+    ) WITHOUT ROWID""",
+    "UPDATE meta SET value = 0 WHERE name = 'headline_words'",
+)
+
 
 def _plain(statements: tuple[str, ...]) -> Callable[[sqlite3.Connection], None]:
     """The migration that runs ``statements`` and nothing else."""
@@ -204,12 +231,37 @@ def _create_v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _create_v6(conn: sqlite3.Connection) -> None:
+    _plain(V6)(conn)
+    conn.executemany(
+        "UPDATE articles SET dedup_key = ? WHERE pk = ?",
+        (
+            (key, pk)
+            for pk, title, old in conn.execute("SELECT pk, title, dedup_key FROM articles")
+            if (key := dedup.dedup_key(title)) != old
+        ),
+    )
+    tombstones = conn.execute("SELECT dedup_key, day, first_seen FROM tombstones").fetchall()
+    conn.execute("DELETE FROM tombstones")
+    conn.executemany(
+        "INSERT INTO tombstones (dedup_key, day, first_seen) VALUES (?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET first_seen = max(first_seen, excluded.first_seen)",
+        ((k, day, seen) for old, day, seen in tombstones if (k := dedup.dedup_key(old))),
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO headline_uses (dedup_key, source, day)"
+        " SELECT a.dedup_key, c.source, a.day FROM carriers c JOIN articles a"
+        " ON a.pk = c.article_pk WHERE a.dedup_key != ''"
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _plain(V1),
     _create_v2,
     _create_v3,
     _plain(V4),
     _plain(V5),
+    _create_v6,
 )
 VERSION = len(MIGRATIONS)
 

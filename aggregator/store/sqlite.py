@@ -24,7 +24,7 @@ from pathlib import Path
 
 from aggregator.errors import StoreError
 from aggregator.models import Article, IngestResult, PendingStories, PublishedFile, SourceState
-from aggregator.store import ArticleQuery, published
+from aggregator.store import ArticleQuery, CarrierFold, folds, published
 from aggregator.store.ingest import Ingest
 from aggregator.store.query import After, page_sql
 from aggregator.store.rows import (
@@ -255,6 +255,11 @@ class SQLiteStore:
                 "DELETE FROM tombstones WHERE first_seen < ?",
                 (to_micros(now - 2 * retention),),
             )
+            # the series history (dedup.fold.SERIES) of a headline ages out with its tombstones
+            conn.execute(
+                "DELETE FROM headline_uses WHERE day < ?",
+                ((now - 2 * retention).astimezone(UTC).date().toordinal(),),
+            )
         return deleted
 
     def pending_stories(self) -> PendingStories:
@@ -280,3 +285,24 @@ class SQLiteStore:
         Raises StoreError when the database is locked, full or read-only."""
         with self._transaction() as conn:
             published.record(conn, files, removed, through)
+
+    def fold_reasons(self, article_id: str) -> tuple[CarrierFold, ...] | None:
+        """Every carrier of the story ``article_id`` and the rule that folded it in, in the
+        order they came; None when no story has that id.
+
+        Raises StoreError when the database cannot be read."""
+        with self._guard() as conn:
+            return folds.reasons(conn, article_id)
+
+    def split(self, article_id: str, source: str, *, now: datetime) -> str:
+        """Separate ``source``'s item from the story ``article_id`` into a story of its own,
+        remembered so that later passes do not fold it back; returns the new story's id.
+
+        Raises StoreError when there is no such story or source to split, or the database
+        is locked, full or read-only."""
+        with self._transaction() as conn:
+            new_id = folds.split(
+                conn, article_id, source, now=now, words=self.similarity is not None
+            )
+            published.mark(conn, [article_id, new_id])
+        return new_id

@@ -1,9 +1,13 @@
 """What "the same story" means. Pure functions, no I/O.
 
-Two articles are the same story when their normalised headlines match and their
-publication dates fall on the same UTC day, one day either side. With a similarity
-threshold set, headlines whose word sets are close enough (Dice coefficient) in that
-window are the same story too. ``merge`` folds a second carrier of a story into the first.
+    __init__.py   headlines to dedup keys and words; ``merge`` folds a carrier into a story
+    fold.py       which rule folds two items: generic headlines, body similarity, reasons
+
+Two articles are the same story when their dedup keys (normalised headlines) match and
+their publication dates fall on the same UTC day, one day either side, unless the
+headline is generic (``fold.generic_reason``): then their bodies must agree too. With a
+similarity threshold set, headlines whose word sets are close enough (Dice coefficient)
+in that window are the same story too.
 """
 
 from __future__ import annotations
@@ -41,8 +45,43 @@ _FOLD = _PunctuationToSpace()
 def normalise_headline(headline: str) -> str:
     """The dedup form of a headline: NFKC, no HTML tags or entities, case-folded, every
     quote, dash and other punctuation folded away, whitespace collapsed."""
-    text = fold_case(without_tags(headline))
+    return folded_text(headline)
+
+
+def folded_text(markup: str) -> str:
+    """``normalise_headline`` of any HTML fragment (a body too), without the cache."""
+    text = fold_case(without_tags(markup))
     return _WHITESPACE.sub(" ", text.translate(_FOLD)).strip()
+
+
+def without_marks(text: str) -> str:
+    """``text`` without its diacritics (combining marks); "ı" and "ø" stay as they are."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )
+
+
+# What a headline is when a feed has none to give: never a key that stories fold by.
+PLACEHOLDERS = frozenset({"", "untitled", "no title", "notitle", "none", "null", "n a", "title"})
+# Signs agencies spell out or leave as they are: "Fish & chips", "Rates rise 5%".
+_SPELLED = str.maketrans({"&": " and ", "%": " percent ", "ı": "i"})
+
+
+@functools.lru_cache(maxsize=65536)
+def headline_key(headline: str) -> str:
+    """``normalise_headline`` with "&" and "%" spelled out and diacritics folded (so
+    "Türkiye" meets "Turkiye", "Darıca" "Darica"); "" for a headline that names no story
+    (empty, or a placeholder such as "Untitled" or "(no title)"). Its words are what
+    near-duplicate matching compares."""
+    key = without_marks(folded_text(without_tags(headline).translate(_SPELLED)))
+    return "" if key in PLACEHOLDERS else key
+
+
+def dedup_key(headline: str) -> str:
+    """The key the store folds stories by: ``headline_key`` without its spaces, so that
+    "re-opens" meets "reopens" and "Grain-corridor" "Grain corridor"."""
+    return headline_key(headline).replace(" ", "")
 
 
 def fold_case(text: str) -> str:
@@ -61,8 +100,9 @@ def story_day(published: datetime) -> date:
 
 
 def headline_words(headline: str) -> frozenset[str]:
-    """The distinct words of a normalised headline, which near-duplicate matching compares."""
-    return frozenset(normalise_headline(headline).split())
+    """The distinct words of a headline's ``headline_key``, which near-duplicate matching
+    compares."""
+    return frozenset(headline_key(headline).split())
 
 
 def similarity(a: str, b: str) -> float:

@@ -1,0 +1,119 @@
+"""Changed stories back into ``articles`` and the indexes derived from each row (labels,
+full-text search, headline words), rewriting only the index rows an edit changes (shared
+by ``ingest`` and ``split``); and a pass's new carriers with their fold reasons, own
+items and series history. Runs inside the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from aggregator.dedup.fold import Fold
+from aggregator.models import Article
+from aggregator.store import words as word_index
+from aggregator.store.rows import ARTICLE_COLUMNS, article_row, day_number, labels, to_micros
+from aggregator.store.text import plain_text
+
+_UPSERT = (
+    f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES ({', '.join('?' * 19)})"
+    " ON CONFLICT (pk) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS.split(", ")[1:])
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A story to write: its row key, what it is now, and what was stored (None if new)."""
+
+    pk: int
+    article: Article
+    loaded: Article | None
+
+
+def write_stories(conn: sqlite3.Connection, dirty: Sequence[Changed], *, words: bool) -> None:
+    """Upsert the ``dirty`` stories and their index rows; the headline word index too
+    when ``words`` (near-duplicate matching is on). Raises sqlite3.Error."""
+    conn.executemany(_UPSERT, [article_row(s.pk, s.article) for s in dirty])
+    relabelled = [s for s in dirty if _differ(s, lambda a: labels(a.section, a.tags))]
+    retexted = [s for s in dirty if _differ(s, lambda a: (a.title, a.summary, a.content))]
+    conn.executemany(
+        "DELETE FROM labels WHERE article_pk = ?", [(s.pk,) for s in relabelled if s.loaded]
+    )
+    conn.executemany(
+        "INSERT INTO labels (label, published, article_pk) VALUES (?, ?, ?)",
+        [
+            (label, to_micros(s.article.published), s.pk)
+            for s in relabelled
+            for label in labels(s.article.section, s.article.tags)
+        ],
+    )
+    conn.executemany(
+        "DELETE FROM articles_fts WHERE rowid = ?", [(s.pk,) for s in retexted if s.loaded]
+    )
+    conn.executemany(
+        "INSERT INTO articles_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)",
+        [
+            (s.pk, s.article.title, plain_text(s.article.summary), plain_text(s.article.content))
+            for s in retexted
+        ],
+    )
+    if words:
+        reworded = [s for s in dirty if _differ(s, lambda a: (a.title, day_number(a)))]
+        word_index.rewrite(
+            conn,
+            (
+                (s.pk, day_number(s.article), s.article.title, s.loaded is not None)
+                for s in reworded
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewCarrier:
+    """A source's item newly carrying a story, and the rule that folded it in."""
+
+    pk: int  # the story's
+    source: str
+    guid: str
+    link: str
+    seed: bool
+    why: Fold
+    published: int = 0  # the story's, in microseconds (see ``carriers_source``)
+
+
+def write_carriers(
+    conn: sqlite3.Connection,
+    source: str,
+    carriers: Sequence[NewCarrier],
+    *,
+    copies: Iterable[tuple[str, str, Article]],
+    moved_links: Sequence[tuple[str, str, str]],
+    used: Iterable[tuple[str, int]],
+) -> None:
+    """Insert ``carriers``; keep the ``(source, guid, item)`` copies a split needs; move the
+    ``(link, source, guid)`` links; record the ``(dedup key, day)`` headlines ``source``
+    used. Raises sqlite3.Error."""
+    conn.executemany(
+        "INSERT INTO carriers (article_pk, source, guid, link, seed, published, reason, score)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (c.pk, c.source, c.guid, c.link, c.seed, c.published, c.why.rule, c.why.score)
+            for c in carriers
+        ],
+    )
+    conn.executemany(
+        "UPDATE carriers SET item = ? WHERE source = ? AND guid = ?",
+        [(json.dumps(article_row(0, item)), src, guid) for src, guid, item in copies],
+    )
+    conn.executemany("UPDATE carriers SET link = ? WHERE source = ? AND guid = ?", moved_links)
+    conn.executemany(
+        "INSERT OR IGNORE INTO headline_uses (dedup_key, source, day) VALUES (?, ?, ?)",
+        [(key, source, day) for key, day in used],
+    )
+
+
+def _differ(story: Changed, facet: Callable[[Article], object]) -> bool:
+    """True when ``facet`` of the story differs from what was stored (or it is new)."""
+    return story.loaded is None or facet(story.loaded) != facet(story.article)

@@ -1,0 +1,143 @@
+"""The generic-headline rule and the fold decisions of ``dedup.fold`` (pure)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aggregator import dedup
+from aggregator.dedup import fold
+
+DAY = 739_000
+STORY = (
+    "A magnitude 5.4 earthquake struck the Bayrakli district of Izmir at 10:12 local time, "
+    "the disaster agency said, and eleven people were treated for minor injuries."
+)
+
+
+@pytest.mark.parametrize(
+    "headline",
+    ["Live updates", "Morning briefing", "Photos of the day", "Weather", "Sports roundup"],
+)
+def test_stock_headlines_are_short_in_informative_words(headline: str) -> None:
+    assert fold.generic_reason(side(headline)) == fold.SHORT
+    assert fold.generic_reason(side("Explainer: what we know so far")) == fold.SHORT
+
+
+def test_a_short_headline_that_names_its_event_is_distinctive() -> None:
+    assert fold.generic_reason(side("Earthquake hits Izmir")) is None
+    assert fold.generic_reason(side("EARTHQUAKE HITS IZMIR")) is None  # casing cannot tell
+    assert fold.generic_reason(side("Parliament passes 2027 budget")) is None
+    # no name, no number and few words: two cities' accidents share this headline
+    accident = side("Two killed in traffic accident", "Two people died on the coast road.")
+    assert fold.generic_reason(accident) == fold.UNNAMED
+    assert fold.generic_reason(accident, side("TWO KILLED IN TRAFFIC ACCIDENT")) == fold.UNNAMED
+    # a first word is a name when the body capitalises it where grammar does not
+    runoff = "Erdogan wins runoff"
+    assert fold.generic_reason(side(runoff, "Crowds cheered as Erdogan spoke.")) is None
+    assert fold.generic_reason(side(runoff, "Erdogan won 52 percent.")) == fold.UNNAMED
+
+
+def test_history_and_kept_apart_stories_make_a_distinctive_headline_generic() -> None:
+    title = "Borsa Istanbul closing report: shares and lira"
+    assert fold.generic_reason(side(title)) is None
+    assert fold.generic_reason(side(title), series=True) == fold.SERIES
+    assert fold.generic_reason(side(title), kept_apart=True) == fold.KEPT_APART
+
+
+def test_dedup_keys_fold_diacritics_signs_and_hyphens_and_drop_placeholders() -> None:
+    same = [
+        ("Türkiye’s inflation slows to 38%", "TURKIYE'S INFLATION SLOWS TO 38 PERCENT"),
+        ("Metro links Gebze to Darıca", "Metro links Gebze to Darica"),
+        ("Floods in São Paulo", "Floods in Sao Paulo"),
+        ("Fish &amp; chips award", "Fish and chips award"),
+        ("Port of Mersin re-opens", "Port of Mersin reopens"),
+    ]
+    for a, b in same:
+        assert dedup.dedup_key(a) == dedup.dedup_key(b) != ""
+    for placeholder in ["", "  ", "Untitled", "(no title)", "[No Title]", "<b></b>"]:
+        assert dedup.dedup_key(placeholder) == ""
+        assert dedup.headline_words(placeholder) == frozenset()
+
+
+def side(title: str, body: str = "", link: str = "", day: int = DAY) -> fold.Side:
+    return fold.Side(title=title, day=day, body=body, links=frozenset({link}) - {""})
+
+
+def test_a_generic_headline_folds_on_agreeing_bodies_or_the_same_link() -> None:
+    copy = STORY.replace("were treated for minor injuries", "had minor injuries")
+    folded = fold.headline_fold(side("Live updates", STORY), side("LIVE UPDATES", copy), "x")
+    assert folded is not None and folded.score is not None and 0.5 < folded.score < 1
+    assert folded.describe().startswith("generic headline (x) + body similarity 0.")
+    other = "Election night in Lisbon: the first exit poll puts the Socialists ahead with 31."
+    assert fold.headline_fold(side("Live updates", STORY), side("Live updates", other), "x") is None
+    link = "https://a.example/1"
+    by_link = fold.headline_fold(side("Weather", link=link), side("Weather", link=link), "x")
+    assert by_link == fold.Fold("generic headline (x) + same link")
+
+
+def test_a_distinctive_headline_folds_within_one_day_either_side() -> None:
+    one = side("Earthquake hits Izmir")
+    assert fold.headline_fold(one, side("Earthquake hits İzmir", day=DAY + 1), None) == fold.Fold(
+        fold.SAME_HEADLINE
+    )
+    assert fold.headline_fold(one, side("Earthquake hits Izmir", day=DAY + 2), None) is None
+    assert fold.headline_fold(side(""), side(""), None) is None
+
+
+def test_near_duplicates_that_name_other_places_or_numbers_need_agreeing_bodies() -> None:
+    istanbul, izmir = "Two killed as storm hits Istanbul", "Two killed as storm hits Izmir"
+    assert dedup.similarity(istanbul, izmir) >= 0.8
+    assert fold.near_fold(side(istanbul), side(izmir), 0.8) is None
+    rates = ("Central bank holds rate at 45 percent", "Central bank holds rate at 2.5 percent")
+    assert fold.near_fold(side(rates[0]), side(rates[1]), 0.7) is None
+    reworded = fold.near_fold(
+        side("Galatasaray sign Brazilian striker Lucas Moreira"),
+        side("Brazilian striker Lucas Moreira joins Galatasaray"),
+        0.8,
+    )
+    assert reworded is not None and reworded.describe() == "near-duplicate 0.83"
+
+
+WORDS_A = st.lists(st.sampled_from(["ankara", "lira", "budget", "wheat", "ferry"]), min_size=12)
+WORDS_B = st.lists(st.sampled_from(["lisbon", "poll", "tennis", "comet", "opera"]), min_size=12)
+GENERIC = st.sampled_from(["Live updates", "Weather", "Morning briefing", "Photos of the day"])
+
+
+@given(GENERIC, WORDS_A, WORDS_B, st.integers(-1, 1))
+def test_a_generic_headline_never_folds_bodies_that_share_nothing(
+    headline: str, a: list[str], b: list[str], shift: int
+) -> None:
+    first = side(headline, " ".join(a), "https://a.example/1")
+    second = side(headline.upper(), " ".join(b), "https://b.example/2", DAY + shift)
+    reason = fold.generic_reason(side(headline))
+    assert reason is not None
+    assert fold.headline_fold(first, second, reason) is None
+    assert fold.near_fold(first, second, 0.5) is None
+
+
+TITLES = st.sampled_from(
+    [
+        "Live updates",
+        "Earthquake hits Izmir",
+        "Magnitude 5.4 earthquake hits Izmir, eleven injured",
+        "Two killed as storm hits Istanbul",
+        "Two killed as storm hits Izmir",
+        "Central bank holds policy rate at 45 percent",
+        "Central bank keeps policy rate unchanged at 45 percent",
+        "",
+    ]
+)
+BODIES = st.sampled_from(["", STORY, STORY[:120], "Storm winds toppled trees in Istanbul."])
+
+
+@given(TITLES, TITLES, BODIES, BODIES, st.integers(-2, 2), st.floats(0.5, 1))
+def test_fold_decisions_are_symmetric(
+    t1: str, t2: str, b1: str, b2: str, shift: int, threshold: float
+) -> None:
+    a, b = side(t1, b1), side(t2, b2, day=DAY + shift)
+    generic = fold.generic_reason(a, b)
+    assert fold.headline_fold(a, b, generic) == fold.headline_fold(b, a, generic)
+    assert fold.near_fold(a, b, threshold) == fold.near_fold(b, a, threshold)
+    assert fold.body_similarity(b1, b2) == fold.body_similarity(b2, b1)

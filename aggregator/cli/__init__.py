@@ -2,6 +2,7 @@
 
     __init__.py   the argument parser and main(): errors become exit codes
     commands.py   one function per command
+    folds.py      why and split: how stories were folded, and undoing a wrong fold
     output.py     tables, progress and log lines
 
 Exit codes: 0 success, 1 runtime failure (a WiredeskError), 2 usage or config error.
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aggregator import __version__
-from aggregator.cli import output
+from aggregator.cli import folds, output
 from aggregator.cli.commands import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="add the feeds without fetching them first to check that each is a feed",
     )
     add("export-opml", "print the configured feeds as OPML 2.0", cmd_export_opml)
+    folds.register(add)
     schema = add("schema", "print the JSON Schema of the config file", cmd_schema)
     schema.set_defaults(needs_config=False)
     parser.set_defaults(handler=cmd_run)

@@ -1,0 +1,74 @@
+"""``wiredesk why ID`` and ``wiredesk split ID SOURCE``: which rule folded each source's
+item into a story, and taking a wrongly folded item back out of it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aggregator.config import Config
+from aggregator.errors import WiredeskError
+from aggregator.store import open_store
+
+EXIT_OK = 0
+Adder = Callable[[str, str, Callable[[argparse.Namespace, Config], int]], argparse.ArgumentParser]
+
+
+def register(add: Adder) -> None:
+    """Add the ``why`` and ``split`` commands through the parser's ``add``."""
+    why = add("why", "say which rule folded each source's item into a story", cmd_why)
+    why.add_argument("id", metavar="ID", help="a story id (see articles --json)")
+    why.add_argument("--json", action="store_true", help="print one JSON object")
+    split = add(
+        "split",
+        "separate a source's wrongly folded item into a story of its own, for good",
+        cmd_split,
+    )
+    split.add_argument("id", metavar="ID", help="the story id")
+    split.add_argument("source", metavar="SOURCE", help="the source whose item to separate")
+
+
+def cmd_why(args: argparse.Namespace, config: Config) -> int:
+    """Print each carrier of a story with the rule that folded it in."""
+    store = open_store(config.store, similarity=config.dedup.similarity)
+    try:
+        article = store.article(args.id)
+        carriers = store.fold_reasons(args.id)
+    finally:
+        store.close()
+    if article is None or carriers is None:
+        raise WiredeskError(f"{args.id}: no stored story has this id")
+    if args.json:
+        payload = {
+            "id": article.id,
+            "title": article.title,
+            "carriers": [
+                {
+                    "source": c.source,
+                    "guid": c.guid,
+                    "link": c.link,
+                    "rule": c.fold.rule,
+                    "score": c.fold.score,
+                }
+                for c in carriers
+            ],
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{article.title} ({article.id})")
+    for c in carriers:
+        print(f"  {c.source}: {c.fold.describe()}  {c.link or c.guid}")
+    return EXIT_OK
+
+
+def cmd_split(args: argparse.Namespace, config: Config) -> int:
+    """Separate one source's item from a story; later passes keep it apart."""
+    store = open_store(config.store, similarity=config.dedup.similarity)
+    try:
+        new_id = store.split(args.id, args.source, now=datetime.now(UTC))
+    finally:
+        store.close()
+    print(f"{args.id}: {args.source}'s item is now story {new_id}; run publish to update feeds")
+    return EXIT_OK

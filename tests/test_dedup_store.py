@@ -244,7 +244,10 @@ def test_split_gives_each_item_its_own_text_and_keeps_the_story_id(store: SQLite
     )
     put(store, item("cc", 1, "LIVE UPDATES", QUAKE + " Even more text follows here."))
     assert stories(store) == {"aa-1": ("aa", "bb", "cc")}
-    assert store.split("aa-1", "aa", now=WHEN) not in {"aa-1", "bb-1", "cc-1"}
+    store.record_published([], [], through=store.pending_stories().through)
+    new_id = store.split("aa-1", "aa", now=WHEN)
+    assert new_id not in {"aa-1", "bb-1", "cc-1"}
+    assert store.pending_stories().ids == {"aa-1", new_id}  # both feeds' items change
     found = stories(store)
     assert found["aa-1"] == ("bb", "cc") and ("aa",) in found.values()
     story = store.article("aa-1")

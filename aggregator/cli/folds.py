@@ -70,5 +70,5 @@ def cmd_split(args: argparse.Namespace, config: Config) -> int:
         new_id = store.split(args.id, args.source, now=datetime.now(UTC))
     finally:
         store.close()
-    print(f"{args.id}: {args.source}'s item is now story {new_id}; run publish to update feeds")
+    print(f"{args.id}: {args.source}'s item is now story {new_id}; the next publish shows both")
     return EXIT_OK

@@ -119,7 +119,7 @@ class Child:
 
     def _sample(self) -> None:
         while not self._done.wait(SAMPLE_SECONDS):
-            self._peak_kb = max(self._peak_kb, _tree_memory_kb(self.pid))
+            self._peak_kb = max(self._peak_kb, tree_memory_kb(self.pid))
 
 
 def run_measured(
@@ -148,7 +148,7 @@ def _state(pid: int) -> str:
     return stat.rsplit(")", 1)[-1].split()[0]
 
 
-def _tree_memory_kb(pid: int) -> int:
+def tree_memory_kb(pid: int) -> int:
     """The larger of the tree's summed VmRSS and its largest VmHWM, in KiB (0 once gone)."""
     total, highest, pending = 0, 0, [pid]
     while pending:

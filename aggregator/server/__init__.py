@@ -6,6 +6,7 @@
     rules.py   pure decisions: which file a path names, Content-Type, ETag, 304, gzip
     app.py     make_app: the WSGI app (reads the publish folder; never opens the store)
     run.py     FeedServer (waitress in a thread, for the daemon), serve_forever (`serve`)
+    edge.py    limits per client and requests refused before the app (RFC 9112)
 
 The daemon tells the server how it is doing through a callable returning ``Health``
 (decided by ``aggregator.health``), and hands it its metrics page.

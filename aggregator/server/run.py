@@ -1,5 +1,6 @@
 """Running the app on waitress: in a background thread for the daemon, or in the
-foreground for ``wiredesk serve``. The only importer of waitress."""
+foreground for ``wiredesk serve``, under the limits and request checks of ``edge`` (the
+only other importer of waitress)."""
 
 from __future__ import annotations
 
@@ -15,19 +16,25 @@ from waitress.trigger import trigger
 from aggregator.config import Config
 from aggregator.errors import WiredeskError
 from aggregator.server.app import HealthCheck, make_app
+from aggregator.server.edge import Limits, channel_for
 
 log = logging.getLogger(__name__)
 
 THREADS = 4
+# A config edit or a hand-run publish reaches a subscriber within a day, whatever the
+# intervals (a daily conditional GET costs a 304).
+MAX_AGE_SECONDS = 86_400
 STOP_WAIT_SECONDS = 0.5  # for the loop, then again for the workers: stop ends within a second
 
 
 class FeedServer:
     """A WSGI app on waitress in a background thread; start and stop it from any thread."""
 
-    def __init__(self, app: WSGIApplication) -> None:
-        """Wrap ``app``; nothing listens until ``start``."""
+    def __init__(self, app: WSGIApplication, *, limits: Limits | None = None) -> None:
+        """Wrap ``app``, to be served under ``limits`` (the defaults of ``Limits`` unless
+        given); nothing listens until ``start``."""
         self._app = app
+        self._limits = limits or Limits()
         self._server: BaseWSGIServer | MultiSocketServer | None = None
         self._socket_map: dict = {}
         self._waker: trigger | None = None
@@ -45,11 +52,21 @@ class FeedServer:
         socket_map: dict = {}
         try:
             server = create_server(
-                self._app, map=socket_map, host=host, port=port, threads=THREADS, ident="wiredesk"
+                self._app,
+                map=socket_map,
+                host=host,
+                port=port,
+                threads=THREADS,
+                ident="wiredesk",
+                **self._limits.waitress(),
             )
         except (OSError, ValueError) as e:
             wasyncore.close_all(socket_map)  # the addresses bound before the one that failed
             raise WiredeskError(f"{host}:{port}: cannot listen: {e}") from e
+        channel = channel_for(self._limits)
+        for listener in list(socket_map.values()):  # one per address of a MultiSocketServer
+            if isinstance(listener, BaseWSGIServer):
+                listener.channel_class = channel
         # A name like "localhost" may bind several addresses and give a MultiSocketServer.
         listening = (
             server.effective_listen
@@ -85,9 +102,10 @@ class FeedServer:
 
 def max_age_for(config: Config) -> int:
     """Seconds a subscriber may cache a feed: the shortest collection interval, as no feed
-    changes sooner (``defaults.interval`` when there are no sources)."""
+    changes sooner (``defaults.interval`` when there are no sources), at most a day."""
     intervals = [config.interval(source) for source in config.sources]
-    return int(min(intervals, default=config.defaults.interval).total_seconds())
+    shortest = min(intervals, default=config.defaults.interval).total_seconds()
+    return int(min(shortest, MAX_AGE_SECONDS))
 
 
 def serve_forever(config: Config, *, health: HealthCheck | None = None) -> None:

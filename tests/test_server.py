@@ -391,6 +391,8 @@ def test_max_age_is_the_shortest_interval(tmp_path: Path) -> None:
     assert max_age_for(load_config(config_file)) == 300
     config_file.write_text("defaults: {interval: 2h}\n")
     assert max_age_for(load_config(config_file)) == int(timedelta(hours=2).total_seconds())
+    config_file.write_text("defaults: {interval: 30d}\n")
+    assert max_age_for(load_config(config_file)) == 86_400  # at most a day
 
 
 def free_port() -> int:

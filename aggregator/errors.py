@@ -26,15 +26,18 @@ class WiredeskError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ConfigProblem:
-    """One problem in a config file, at a line, under a key path."""
+    """One problem in a config file, at a line (and column, for YAML syntax), under a key
+    path."""
 
     file: str
     line: int | None
     key: str
     message: str
+    column: int | None = None
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
+        where += f":{self.column}" if self.line and self.column else ""
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 

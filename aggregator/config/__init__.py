@@ -1,8 +1,12 @@
 """YAML -> Config: typed, immutable, and every error with file:line:key.
 
-    values.py   durations, sizes, slugs, time zones, regexes, paths
-    model.py    the pydantic models (Config, Source, Category, ...)
-    loader.py   load_config: ruamel.yaml with line numbers, every problem at once
+    values.py   durations, sizes, slugs, time zones, language tags, encodings, regexes
+    kinds.py    what a key takes (text, whole number, duration...), each with its range
+    build.py    option() declares a key; build() turns YAML values into a model
+    model.py    the frozen dataclasses (Config, Source, Category, ...)
+    yamlfile.py PyYAML (libyaml) events -> values with lines, bounded in depth and size
+    loader.py   load_config: every problem at once, as file:line: key: message
+    checks.py   what `check` adds: folders that must exist, values worth a warning
 
 Relative paths resolve against the config file's folder.
 """
@@ -19,7 +23,7 @@ from aggregator.config.model import (
     ServerConfig,
     Source,
 )
-from aggregator.config.values import format_duration, parse_duration, parse_size
+from aggregator.config.values import Invalid, format_duration, parse_duration, parse_size
 
 __all__ = [
     "Category",
@@ -27,6 +31,7 @@ __all__ = [
     "DedupConfig",
     "DefaultsConfig",
     "FetchConfig",
+    "Invalid",
     "PublishConfig",
     "Rule",
     "ServerConfig",

@@ -1,135 +1,184 @@
-"""The config as typed, immutable pydantic models; unknown keys are errors."""
+"""The config as frozen dataclasses. Every key is declared with its kind, range and help
+(``build.option``), so that loading, its messages and the JSON Schema share one source."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationInfo,
-    field_validator,
-    model_validator,
+from aggregator.config.build import Context, Items, Nested, build, option
+from aggregator.config.kinds import (
+    Choice,
+    Duration,
+    Folder,
+    Number,
+    Size,
+    StoreLocation,
+    Text,
+    Url,
+    Whole,
 )
-
 from aggregator.config.values import (
     DEFAULT_CONFIG,
     DEFAULT_FIELDS,
-    Duration,
-    FieldName,
-    Regexes,
-    RelPath,
-    Size,
-    Slug,
-    TimeZone,
-    Words,
-    relative_path,
+    FIELDS,
+    SLUG_PATTERN,
+    Invalid,
+    encoding,
+    language,
+    quote,
+    regex,
+    slug,
+    time_zone,
 )
 
+SECOND, MINUTE, HOUR, DAY = (timedelta(seconds=s) for s in (1, 60, 3600, 86400))
+# The longest interval, timeout and age worth writing: more is a typo, and would overflow
+# the date arithmetic of due times and pruning.
+LONGEST_INTERVAL, LONGEST_TIMEOUT, LONGEST_AGE = 30 * DAY, 10 * MINUTE, 3650 * DAY
 
-class Model(BaseModel):
-    """Base of every config object: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+_SLUG = Text(longest=64, check=slug, pattern=SLUG_PATTERN)
+_WORDS = Items(Text(longest=200), most=1000, one=True)
 
 
+def _relative_glob(value: str) -> str:
+    if not value.strip() or value.startswith(("/", "\\")) or ".." in Path(value).parts:
+        raise Invalid(
+            f"expected a file pattern inside the folder, like *.txt; found {quote(value)}"
+        )
+    return value
+
+
+class Model:
+    """Base of every config object: built from YAML by ``model_validate``, immutable."""
+
+    __slots__ = ()
+
+    @classmethod
+    def model_validate(cls, data: Any, *, context: dict[str, Any] | None = None) -> Any:
+        """Build from a mapping of YAML values; paths resolve against ``context["base"]``.
+
+        Raises ConfigError (no file: the keys name where) listing every problem.
+        """
+        from aggregator.config.loader import key_path
+        from aggregator.errors import ConfigError, ConfigProblem
+
+        ctx = Context(base=(context or {}).get("base", Path.cwd()))
+        built = build(cls, data, ctx)
+        if ctx.problems:
+            raise ConfigError(
+                [ConfigProblem("", None, key_path(loc), m) for loc, m in ctx.problems]
+            )
+        return built
+
+    def model_copy(self, *, update: dict[str, Any]) -> Any:
+        """A copy with the fields of ``update`` replaced."""
+        return dataclasses.replace(self, **update)  # type: ignore[type-var]
+
+
+frozen = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@frozen
 class PublishConfig(Model):
     """Where and how the category feeds are written."""
 
-    dir: RelPath = Field(
-        default=Path("../feeds"),
-        validate_default=True,  # the default is relative to the config file too
+    dir: Path = option(
+        Folder(),
+        Path("../feeds"),
+        written="../feeds",
         description="folder the feeds are written to",
     )
-    base_url: str = Field(
-        default="http://127.0.0.1:8080/",
-        pattern=r"^https?://[^\s]+/$",
+    base_url: str = option(
+        Url(slash=True),
+        "http://127.0.0.1:8080/",
         description="public URL of the publish folder, ending in /",
     )
-    max_items: int = Field(default=50, ge=1, le=10000, description="newest articles per feed")
-    title: str = Field(default="Wiredesk", description="prefix of every feed title")
-    language: str | None = Field(default=None, description="feed language, e.g. en")
-    hub: str | None = Field(
-        default=None, pattern=r"^https?://", description="WebSub hub to ping after changes"
+    max_items: int = option(Whole(1, 10000), 50, description="newest articles per feed")
+    title: str = option(Text(), "Wiredesk", description="prefix of every feed title")
+    language: str | None = option(
+        Text(longest=35, check=language), None, description="feed language (BCP 47), e.g. en"
     )
+    hub: str | None = option(Url(), None, description="WebSub hub to ping after changes")
 
 
+@frozen
 class ServerConfig(Model):
     """The HTTP server for the publish folder."""
 
-    host: str = Field(default="127.0.0.1", description="address to listen on")
-    port: int = Field(default=8080, ge=1, le=65535, description="port to listen on")
+    host: str = option(Text(longest=255), "127.0.0.1", description="address to listen on")
+    port: int = option(Whole(1, 65535), 8080, description="port to listen on")
 
 
+@frozen
 class DefaultsConfig(Model):
     """Values every source inherits unless it sets its own."""
 
-    interval: Duration = Field(default=timedelta(minutes=30), description="time between fetches")
-    timeout: Duration = Field(default=timedelta(seconds=20), description="whole-fetch deadline")
+    interval: timedelta = option(
+        Duration(SECOND, LONGEST_INTERVAL), 30 * MINUTE, description="time between fetches"
+    )
+    timeout: timedelta = option(
+        Duration(SECOND, LONGEST_TIMEOUT), 20 * SECOND, description="whole-fetch deadline"
+    )
 
 
+@frozen
 class FetchConfig(Model):
     """How feeds are fetched over HTTP."""
 
-    workers: int = Field(default=8, ge=1, le=64, description="sources fetched at once")
-    per_host: int = Field(default=2, ge=1, le=16, description="requests at once to one host")
-    max_bytes: Size = Field(default=10 * 1024**2, description="largest body accepted")
-    max_redirects: int = Field(default=5, ge=0, le=20, description="redirects followed")
+    workers: int = option(Whole(1, 64), 8, description="sources fetched at once")
+    per_host: int = option(Whole(1, 16), 2, description="requests at once to one host")
+    max_bytes: int = option(Size(1024, 1024**3), 10 * 1024**2, description="largest body accepted")
+    max_redirects: int = option(Whole(0, 20), 5, description="redirects followed")
 
 
+@frozen
 class DedupConfig(Model):
     """How duplicate stories are recognised."""
 
-    similarity: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
+    similarity: float | None = option(
+        Number(0, 1),
+        None,
         description="opt-in near-duplicate headline threshold (0..1); off when unset",
     )
 
 
+@frozen
 class Source(Model):
     """One source: a feed URL or a folder of seed articles."""
 
-    name: Slug = Field(description="unique name of the source")
-    url: str | None = Field(default=None, pattern=r"^https?://", description="feed URL")
-    path: RelPath | None = Field(default=None, description="folder of seed articles")
-    title: str | None = Field(default=None, description="display name")
-    interval: Duration | None = Field(default=None, description="overrides defaults.interval")
-    timeout: Duration | None = Field(default=None, description="overrides defaults.timeout")
-    timezone: TimeZone = Field(default="UTC", description="time zone of seed dates (IANA)")
-    glob: str = Field(default="*.txt", description="which files of the folder are seeds")
-    encoding: str = Field(default="utf-8", description="fallback when a file is not UTF-8")
+    name: str = option(_SLUG, description="unique name of the source")
+    url: str | None = option(Url(), None, description="feed URL")
+    path: Path | None = option(Folder(), None, description="folder of seed articles")
+    title: str | None = option(Text(), None, description="display name")
+    interval: timedelta | None = option(
+        Duration(SECOND, LONGEST_INTERVAL), None, description="overrides defaults.interval"
+    )
+    timeout: timedelta | None = option(
+        Duration(SECOND, LONGEST_TIMEOUT), None, description="overrides defaults.timeout"
+    )
+    timezone: str = option(
+        Text(longest=64, check=time_zone), "UTC", description="time zone of seed dates (IANA)"
+    )
+    glob: str = option(
+        Text(longest=200, check=_relative_glob),
+        "*.txt",
+        description="which files of the folder are seeds",
+    )
+    encoding: str = option(
+        Text(longest=40, check=encoding),
+        "utf-8",
+        description="fallback when a file is not UTF-8",
+    )
 
-    @field_validator("glob")
-    @classmethod
-    def _relative_glob(cls, value: str) -> str:
-        if not value.strip() or value.startswith(("/", "\\")) or ".." in Path(value).parts:
-            raise ValueError(
-                f"expected a file pattern inside the folder, like *.txt; found {value!r}"
-            )
-        return value
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str) -> str:
-        import codecs
-
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown encoding {value!r}") from None
-        return value
-
-    @model_validator(mode="after")
-    def _url_or_path(self) -> Source:
+    def _invalid(self) -> str | None:
         if (self.url is None) == (self.path is None):
-            found = "both" if self.url else "neither"
-            raise ValueError(f"a source needs exactly one of 'url' or 'path'; found {found}")
-        return self
+            both = "both" if self.url else "neither"
+            return f"a source needs exactly one of 'url' or 'path'; found {both}"
+        return None
 
     @property
     def is_seed_folder(self) -> bool:
@@ -137,69 +186,98 @@ class Source(Model):
         return self.path is not None
 
 
+@frozen
 class Rule(Model):
     """A category rule: every condition that is set must hold."""
 
-    include: Words = Field(default=(), description="any of these whole words (case-insensitive)")
-    exclude: Words = Field(default=(), description="none of these whole words")
-    regex: Regexes = Field(default=(), description="any of these regexes (case-insensitive)")
-    fields: tuple[FieldName, ...] = Field(
-        default=DEFAULT_FIELDS, description="fields the words and regexes look in"
+    include: tuple[str, ...] = option(
+        _WORDS, (), description="any of these whole words (case-insensitive)"
     )
-    sources: Words = Field(default=(), description="only articles carried by these sources")
-    section: Words = Field(default=(), description="only these sections / feed categories")
-    max_age: Duration | None = Field(default=None, description="only articles newer than this")
-    all_of: tuple[Rule, ...] = Field(default=(), alias="all", description="every sub-rule holds")
-    any_of: tuple[Rule, ...] = Field(default=(), alias="any", description="some sub-rule holds")
-    not_: Rule | None = Field(default=None, alias="not", description="this sub-rule fails")
+    exclude: tuple[str, ...] = option(_WORDS, (), description="none of these whole words")
+    regex: tuple[str, ...] = option(
+        Items(Text(longest=1000, check=regex), most=100, one=True),
+        (),
+        description="any of these regexes (case-insensitive)",
+    )
+    fields: tuple[str, ...] = option(
+        Items(Choice(FIELDS), most=len(FIELDS), one=True),
+        DEFAULT_FIELDS,
+        description="fields the words and regexes look in",
+    )
+    sources: tuple[str, ...] = option(
+        _WORDS, (), description="only articles carried by these sources"
+    )
+    section: tuple[str, ...] = option(
+        _WORDS, (), description="only these sections / feed categories"
+    )
+    max_age: timedelta | None = option(
+        Duration(MINUTE, LONGEST_AGE), None, description="only articles newer than this"
+    )
+    all_of: tuple[Rule, ...] = option(
+        Items(Nested(lambda: Rule), most=100),
+        (),
+        alias="all",
+        description="every sub-rule holds",
+    )
+    any_of: tuple[Rule, ...] = option(
+        Items(Nested(lambda: Rule), most=100),
+        (),
+        alias="any",
+        description="some sub-rule holds",
+    )
+    not_: Rule | None = option(
+        Nested(lambda: Rule), None, alias="not", description="this sub-rule fails"
+    )
 
 
+@frozen
 class Category(Rule):
     """A published category feed and the rule that selects its articles."""
 
-    name: Slug = Field(description="file name of the feed: lowercase letters, digits, - and _")
-    title: str | None = Field(default=None, description="feed title")
-    description: str | None = Field(default=None, description="feed description")
+    name: str = option(
+        _SLUG, description="file name of the feed: lowercase letters, digits, - and _"
+    )
+    title: str | None = option(Text(), None, description="feed title")
+    description: str | None = option(Text(longest=1000), None, description="feed description")
 
 
+@frozen
 class Config(Model):
     """The whole config file."""
 
-    store: str = Field(
-        default="../data/wiredesk.db",
-        validate_default=True,  # the default is relative to the config file too
+    store: str = option(
+        StoreLocation(),
+        "../data/wiredesk.db",
+        written="../data/wiredesk.db",
         description="SQLite file or database URL",
     )
-    retention: Duration | None = Field(
-        default=None, description="prune articles first seen longer ago than this"
+    retention: timedelta | None = option(
+        Duration(HOUR, LONGEST_AGE),
+        None,
+        description="prune articles first seen longer ago than this",
     )
-    # Built from {} with the loader's context, so its paths resolve against the config file.
-    publish: PublishConfig = Field(default_factory=dict, validate_default=True)
-    server: ServerConfig = ServerConfig()
-    defaults: DefaultsConfig = DefaultsConfig()
-    fetch: FetchConfig = FetchConfig()
-    dedup: DedupConfig = DedupConfig()
-    sources: tuple[Source, ...] = ()
-    categories: tuple[Category, ...] = ()
-    _path: Path = PrivateAttr(default=DEFAULT_CONFIG)
-
-    @property
-    def path(self) -> Path:
-        """The file this config was loaded from."""
-        return self._path
-
-    @field_validator("store")
-    @classmethod
-    def _store_location(cls, value: str, info: ValidationInfo) -> str:
-        if "://" in value:
-            if not value.startswith("sqlite:///"):
-                scheme = value.split("://", 1)[0]
-                raise ValueError(
-                    f"unsupported database URL scheme {scheme!r}; "
-                    "expected a file path or sqlite:///path"
-                )
-            value = value.removeprefix("sqlite:///")
-        return str(relative_path(Path(value), info))
+    publish: PublishConfig = option(
+        Nested(lambda: PublishConfig), factory=PublishConfig, written={}, description="feeds"
+    )
+    server: ServerConfig = option(
+        Nested(lambda: ServerConfig), factory=ServerConfig, description="the HTTP server"
+    )
+    defaults: DefaultsConfig = option(
+        Nested(lambda: DefaultsConfig), factory=DefaultsConfig, description="source defaults"
+    )
+    fetch: FetchConfig = option(
+        Nested(lambda: FetchConfig), factory=FetchConfig, description="HTTP fetching"
+    )
+    dedup: DedupConfig = option(
+        Nested(lambda: DedupConfig), factory=DedupConfig, description="duplicate stories"
+    )
+    sources: tuple[Source, ...] = option(
+        Items(Nested(lambda: Source), most=100_000), (), description="feeds and seed folders"
+    )
+    categories: tuple[Category, ...] = option(
+        Items(Nested(lambda: Category), most=10_000), (), description="published categories"
+    )
+    path: Path = field(default=DEFAULT_CONFIG, compare=False)  # the file it was loaded from
 
     def source(self, name: str) -> Source:
         """The source called ``name``; KeyError if there is none."""
@@ -215,6 +293,3 @@ class Config(Model):
     def timeout(self, source: Source) -> timedelta:
         """The whole-fetch deadline of ``source``."""
         return source.timeout or self.defaults.timeout
-
-
-Rule.model_rebuild()

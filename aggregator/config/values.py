@@ -1,44 +1,86 @@
-"""The value types of the config: durations, sizes, slugs, time zones, regexes and
-paths, each with the message a user sees when it is wrong."""
+"""The value types of the config: durations, sizes, slugs, time zones, language tags,
+encodings and regexes, each parsed by a function that raises ``Invalid`` with the words a
+user sees when it is wrong. Standard library only, so that importing it costs nothing."""
 
 from __future__ import annotations
 
+import codecs
+import difflib
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import (
-    AfterValidator,
-    BeforeValidator,
-    ValidationInfo,
-    WithJsonSchema,
-)
 
 DEFAULT_CONFIG = Path("config/feeds.yaml")
 CONFIG_ENV = "WIREDESK_CONFIG"
 FIELDS = ("title", "summary", "content", "author", "tags", "section")
 DEFAULT_FIELDS = ("title", "summary", "content")
+QUOTE_LIMIT = 80
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+DURATION_PATTERN = r"^\s*(\d+)\s*([smhdw])\s*$"
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+SIZE_PATTERN = r"^\s*(\d+)\s*([KkMmGg]?[Bb])?\s*$"
+_DURATION = re.compile(DURATION_PATTERN)
+_SLUG = re.compile(SLUG_PATTERN)
+_SIZE = re.compile(SIZE_PATTERN)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|MB|GB)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+# RFC 5646 language tags: language[-script][-region](-variant)*(-extension)*[-x-private];
+# the 4-8 letter languages the grammar reserves are left out, so 'English' is refused.
+_LANGUAGE = re.compile(
+    r"^[a-z]{2,3}(?:-[a-z]{3}){0,3}(?:-[a-z]{4})?(?:-(?:[a-z]{2}|\d{3}))?"
+    r"(?:-(?:[a-z\d]{5,8}|\d[a-z\d]{3}))*(?:-[a-wyz\d](?:-[a-z\d]{2,8})+)*"
+    r"(?:-x(?:-[a-z\d]{1,8})+)?$|^x(?:-[a-z\d]{1,8})+$",
+    re.IGNORECASE,
+)
+
+
+class Invalid(ValueError):
+    """A config value is wrong; the message says how, in words a user reads."""
+
+
+def quote(value: object) -> str:
+    """``value`` as a message shows it: text quoted and cut to about 80 characters, lists
+    and mappings named rather than printed."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, str) and len(value) > QUOTE_LIMIT:
+        return f"{value[: QUOTE_LIMIT - 3]!r}… ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= QUOTE_LIMIT else f"{text[: QUOTE_LIMIT - 3]}…"
 
 
 def parse_duration(value: object) -> timedelta:
     """Turn ``90s``, ``15m``, ``2h``, ``1d`` or ``1w`` into a positive timedelta.
 
-    Raises ValueError naming what was expected.
+    Raises Invalid naming what was expected (``0s``: "must be longer than 0").
     """
     if isinstance(value, timedelta) and value > timedelta(0):
         return value  # built in code rather than read from YAML
+    seconds = duration_seconds(value)
+    if seconds > timedelta.max.days * 86400:
+        raise Invalid(f"must be at most {timedelta.max.days}d; found {quote(value)}")
+    return timedelta(seconds=seconds)
+
+
+def duration_seconds(value: object) -> int:
+    """The whole seconds of a duration as written (``15m`` is 900), not yet bounded.
+
+    Raises Invalid naming what was expected (``0s``: "must be longer than 0").
+    """
     match = _DURATION.match(value) if isinstance(value, str) else None
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"expected a duration like 90s, 15m, 2h or 1d; found {value!r}")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    if not match:
+        raise Invalid(f"expected a duration like 90s, 15m, 2h or 1d; found {quote(value)}")
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds == 0:
+        raise Invalid(f"must be longer than 0; found {quote(value)}")
+    return seconds
 
 
 def format_duration(value: timedelta) -> str:
@@ -49,78 +91,90 @@ def format_duration(value: timedelta) -> str:
 
 
 def parse_size(value: object) -> int:
-    """Turn ``10MB``, ``512KB`` or a plain byte count into a positive number of bytes."""
+    """Turn ``10MB``, ``512KB`` or a plain byte count into a positive number of bytes.
+
+    Raises Invalid naming what was expected.
+    """
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     match = _SIZE.match(value) if isinstance(value, str) else None
     if not match or int(match.group(1)) == 0:
-        raise ValueError(f"expected a size like 10MB, 512KB or a byte count; found {value!r}")
+        raise Invalid(f"expected a size like 10MB, 512KB or a byte count; found {quote(value)}")
     return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()]
 
 
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {value!r}; expected an IANA name like Europe/Istanbul"
-        ) from None
-    return value
+def format_size(value: int) -> str:
+    """A byte count as the config writes it: ``10MB``, ``512KB``, ``100B``."""
+    unit = next(u for u in ("gb", "mb", "kb", "b") if value % _SIZE_UNITS[u] == 0)
+    return f"{value // _SIZE_UNITS[unit]}{unit.upper()}"
 
 
-def _slug(value: str) -> str:
+def slug(value: str) -> str:
+    """``value`` if it is a slug (it becomes a file name); raises Invalid otherwise."""
     if not _SLUG.match(value):
-        raise ValueError(
-            f"expected a slug of lowercase letters, digits, '-' and '_' "
-            f"(it becomes a file name); found {value!r}"
+        raise Invalid(
+            "expected a slug of lowercase letters, digits, '-' and '_' "
+            f"(it becomes a file name); found {quote(value)}"
         )
     return value
 
 
-def _regex(value: str) -> str:
+def time_zone(value: str) -> str:
+    """``value`` if it names an IANA time zone; raises Invalid with the closest name."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
-        re.compile(value)
-    except re.error as e:
-        raise ValueError(f"invalid regex {value!r}: {e}") from None
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise Invalid(f"unknown time zone {quote(value)}{_closest_zone(value)}") from None
     return value
 
 
-def relative_path(value: Path, info: ValidationInfo) -> Path:
-    """``value`` resolved against the config file's folder (the loader's context)."""
-    base = (info.context or {}).get("base", Path.cwd())
-    return (base / value.expanduser()).resolve()
+def _closest_zone(value: str) -> str:
+    from zoneinfo import available_timezones
+
+    zones = available_timezones()
+    by_folded = {zone.casefold(): zone for zone in zones}
+    by_city = {zone.rsplit("/", 1)[-1].casefold(): zone for zone in zones}
+    wanted = value.strip().replace(" ", "_").casefold()
+    found = by_folded.get(wanted) or by_city.get(wanted)
+    if found is None:
+        close = difflib.get_close_matches(wanted, list(by_folded), n=1, cutoff=0.7)
+        found = by_folded[close[0]] if close else None
+    if found is None:
+        return "; expected an IANA name like Europe/Istanbul"
+    return f"; did you mean {found!r}?"
 
 
-def _as_list(value: object) -> object:
-    return [value] if isinstance(value, str) else value
+def language(value: str) -> str:
+    """``value`` if it is a BCP 47 language tag (``en``, ``en-GB``, ``pt-BR``, ``zh-Hant``)."""
+    if not _LANGUAGE.match(value):
+        raise Invalid(f"expected a language tag like en, en-GB or pt-BR; found {quote(value)}")
+    return value
 
 
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    WithJsonSchema({"type": "string", "pattern": _DURATION.pattern, "examples": ["15m"]}),
-]
-Size = Annotated[
-    int,
-    BeforeValidator(parse_size),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": r"^\s*\d+\s*([KkMmGg]?[Bb])?\s*$"},
-                {"type": "integer", "minimum": 1},
-            ]
-        }
-    ),
-]
-TimeZone = Annotated[str, AfterValidator(_timezone)]
-Regex = Annotated[str, AfterValidator(_regex)]
-RelPath = Annotated[Path, AfterValidator(relative_path)]
-Slug = Annotated[
-    str,
-    AfterValidator(_slug),
-    WithJsonSchema({"type": "string", "pattern": _SLUG.pattern}),
-]
-_ONE_OR_MORE = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
-Words = Annotated[tuple[str, ...], BeforeValidator(_as_list), WithJsonSchema(_ONE_OR_MORE)]
-Regexes = Annotated[tuple[Regex, ...], BeforeValidator(_as_list), WithJsonSchema(_ONE_OR_MORE)]
-FieldName = Literal["title", "summary", "content", "author", "tags", "section"]
+def encoding(value: str) -> str:
+    """``value`` if Python can decode bytes with it; ``rot13`` and ``base64`` are codecs
+    but not text encodings, and are refused here rather than on the first seed file."""
+    try:
+        codecs.lookup(value)
+        b"abc".decode(value)
+    except LookupError:
+        message = f"unknown text encoding {quote(value)}; expected one like utf-8 or cp1254"
+        raise Invalid(message) from None
+    return value
+
+
+def regex(value: str) -> str:
+    """``value`` if it compiles as a regular expression; raises Invalid with the reason."""
+    try:
+        re.compile(value)
+    except (re.error, RecursionError, OverflowError) as e:
+        raise Invalid(f"invalid regex {quote(value)}: {e}") from None
+    return value
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """``; did you mean 'x'?`` for the choice closest to ``word``, or ``""``."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -155,6 +155,9 @@ def test_a_closed_pipe_is_not_a_traceback() -> None:
     assert "Traceback" not in result.stderr
 
 
+HEAVY = ("feedparser", "feedgen", "requests", "lxml", "pydantic", "ruamel", "multiprocessing")
+
+
 def test_a_pass_with_nothing_to_parse_or_publish_loads_neither_feedparser_nor_feedgen(
     config_file: Path,
 ) -> None:
@@ -163,11 +166,29 @@ def test_a_pass_with_nothing_to_parse_or_publish_loads_neither_feedparser_nor_fe
         "import sys\n"
         "from aggregator import cli\n"
         f"assert cli.main(['collect', '--config', {str(config_file)!r}]) == 0\n"
-        "print(sorted(m for m in ('feedparser', 'feedgen') if m in sys.modules))\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     result = _python(script)
     assert result.returncode == 0, result.stderr
     assert "no source is due" in result.stdout
+    assert result.stdout.strip().endswith("[]")
+
+
+def test_help_loads_neither_the_config_nor_any_commands_library() -> None:
+    script = (
+        "import sys\n"
+        "from aggregator import cli\n"
+        "try:\n"
+        "    cli.main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "wanted = ('yaml', 'sqlite3', 'aggregator.config', 'aggregator.store') + "
+        f"{HEAVY!r}\n"
+        "print(sorted(m for m in wanted if m in sys.modules))\n"
+    )
+    result = _python(script)
+    assert result.returncode == 0, result.stderr
+    assert "usage: wiredesk" in result.stdout
     assert result.stdout.strip().endswith("[]")
 
 

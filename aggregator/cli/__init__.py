@@ -37,7 +37,6 @@ from aggregator.cli.commands import (
     cmd_serve,
     cmd_sources,
 )
-from aggregator.config import config_path, load_config
 from aggregator.errors import ConfigError, WiredeskError
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -164,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not getattr(args, "needs_config", True):
             return args.handler(args, None)
+        from aggregator.config import config_path, load_config
+
         config = load_config(config_path(getattr(args, "config", None)))
         return args.handler(args, config)
     except ConfigError as e:

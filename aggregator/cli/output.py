@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aggregator.models import Article, PassReport, PublishReport, SourceReport
+if TYPE_CHECKING:
+    from aggregator.models import Article, PassReport, PublishReport, SourceReport
 
 
 def article_table(articles: Sequence[Article]) -> None:

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from aggregator import publish, seeds
 from aggregator.collector.guard import Stops, contain, skipped
@@ -37,7 +38,6 @@ from aggregator.collector.report import Stopwatch, failed_report, log_outcome, o
 from aggregator.collector.schedule import after_failure, after_success, effective_url, is_due
 from aggregator.config import Config, Source
 from aggregator.errors import FetchAbandoned, FetchError, SourceError, StoreError
-from aggregator.fetch import Fetcher
 from aggregator.models import (
     FetchResult,
     IngestResult,
@@ -48,6 +48,9 @@ from aggregator.models import (
     SourceState,
 )
 from aggregator.store import Store
+
+if TYPE_CHECKING:
+    from aggregator.fetch import Fetcher  # made by the caller; typing only
 
 log = logging.getLogger(__name__)
 

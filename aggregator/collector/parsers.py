@@ -3,13 +3,15 @@ process per core for many."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aggregator.models import FetchResult, ParsedFeed
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 PARSE_POOL_MIN = 8  # due feeds from which parsing may move to one process per core
 PARSE_INLINE_FIRST = 4  # bodies parsed in this process before the pool starts
@@ -49,6 +51,9 @@ class Parsers:
 
 
 def _process_pool() -> ProcessPoolExecutor:
+    import multiprocessing  # here: a pass with nothing to parse never needs it
+    from concurrent.futures import ProcessPoolExecutor
+
     # forkserver: workers fork from a clean single-threaded process, never from this one
     # while its fetch threads hold locks.
     context = multiprocessing.get_context("forkserver")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,13 @@ INVALID: Any = object()  # what a value that had a problem builds into
 _NOT_WRITTEN = object()
 
 
-@dataclass
 class Context:
     """One load: the config file's folder (paths resolve against it) and every problem
     found so far, each as (key path, message)."""
 
-    base: Path
-    problems: list[tuple[Loc, str]] = field(default_factory=list)
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.problems: list[tuple[Loc, str]] = []
 
     def resolve(self, path: Path) -> Path:
         """``path`` resolved against the config file's folder."""
@@ -42,14 +42,12 @@ class Context:
             return INVALID
 
 
-@dataclass(frozen=True)
 class Option:
     """How one dataclass field is written in YAML: its kind, key, help and default."""
 
-    kind: Kind
-    description: str
-    alias: str | None = None
-    written: Any = _NOT_WRITTEN  # a default to parse as if the file said it (paths)
+    def __init__(self, kind: Kind, description: str, alias: str | None, written: Any) -> None:
+        self.kind, self.description, self.alias = kind, description, alias
+        self.written = written  # a default to parse as if the file said it (paths)
 
 
 def option(
@@ -94,24 +92,28 @@ def build(model: type, data: Any, ctx: Context, loc: Loc = ()) -> Any:
             ctx.problems.append(((*loc, key), f"unknown key{suggest(str(key), keys)}"))
     values, complete = {}, True
     for key, (name, opt, default) in keys.items():
-        where = (*loc, key)
         value = data.get(key, _NOT_WRITTEN)
         if value is None and default is None:
             value = _NOT_WRITTEN  # `key:` with nothing after it, where nothing is the default
         if value is _NOT_WRITTEN:
             if default is dataclasses.MISSING:
-                ctx.problems.append((where, "required key is missing"))
+                ctx.problems.append(((*loc, key), "required key is missing"))
                 complete = False
             elif opt.written is not _NOT_WRITTEN:
-                values[name] = ctx.parse(opt.kind, opt.written, where)
-            continue
-        if value is None:
-            ctx.problems.append((where, "has no value; write one after the ':' or remove the key"))
+                value = opt.written
+            else:
+                continue
+        elif value is None:
+            message = "has no value; write one after the ':' or remove the key"
+            ctx.problems.append(((*loc, key), message))
             complete = False
+        if value is _NOT_WRITTEN or value is None:
             continue
-        values[name] = ctx.parse(opt.kind, value, where)
-        complete = complete and values[name] is not INVALID
-    if not complete or INVALID in values.values():
+        parsed = ctx.parse(opt.kind, value, (*loc, key))
+        if parsed is INVALID:
+            complete = False
+        values[name] = parsed
+    if not complete:
         return INVALID
     built = model(**values)
     check = getattr(built, "_invalid", None)  # a rule across keys, such as url-or-path
@@ -122,12 +124,12 @@ def build(model: type, data: Any, ctx: Context, loc: Loc = ()) -> Any:
     return built
 
 
-@dataclass(frozen=True)
 class Nested(Kind):
     """A mapping that builds into another model (``model`` is a function, so a rule can
     hold rules)."""
 
-    model: Callable[[], type]
+    def __init__(self, model: Callable[[], type]) -> None:
+        self.model = model
 
     def parse(self, value: Any, ctx: Context, loc: Loc) -> Any:
         """The built model; its own problems are already in ``ctx``."""
@@ -142,14 +144,12 @@ class Nested(Kind):
         return {"$ref": f"#/$defs/{model.__name__}"}
 
 
-@dataclass(frozen=True)
 class Items(Kind):
     """A list of at most ``most`` values of ``item``; with ``one``, a single value is
     taken as a list of one (``include: Karabakh``)."""
 
-    item: Kind
-    most: int
-    one: bool = False
+    def __init__(self, item: Kind, most: int, *, one: bool = False) -> None:
+        self.item, self.most, self.one = item, most, one
 
     def parse(self, value: Any, ctx: Context, loc: Loc) -> Any:
         """A tuple of parsed items; each item's problem is noted at its index."""

@@ -1,11 +1,13 @@
 """The kinds of value a config key takes: each parses what YAML gave (raising ``Invalid``
 in plain words, with a range for every number, duration, size and text) and describes
-itself as JSON Schema for editors."""
+itself as JSON Schema for editors.
+
+Kinds are plain classes rather than dataclasses: making a dataclass costs about a
+millisecond, and the CLI's start-up is counted in tens of them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,13 +49,16 @@ class Kind:
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
 class Text(Kind):
     """Text of at most ``longest`` characters, optionally checked by ``check``."""
 
-    longest: int = 300
-    check: Callable[[str], str] | None = None
-    pattern: str | None = None  # the JSON Schema pattern matching what ``check`` accepts
+    def __init__(
+        self,
+        longest: int = 300,
+        check: Callable[[str], str] | None = None,
+        pattern: str | None = None,  # the JSON Schema pattern matching what ``check`` takes
+    ) -> None:
+        self.longest, self.check, self.pattern = longest, check, pattern
 
     def parse(self, value: Any, ctx: Context, loc: Loc) -> Any:
         """``value`` if it is text within the limits; raises Invalid otherwise."""
@@ -70,12 +75,12 @@ class Text(Kind):
         return {**schema, "pattern": self.pattern} if self.pattern else schema
 
 
-@dataclass(frozen=True)
 class Url(Text):
     """An http(s) URL; with ``slash``, one ending in ``/``."""
 
-    longest: int = 2048
-    slash: bool = False
+    def __init__(self, slash: bool = False) -> None:
+        super().__init__(longest=2048)
+        self.slash = slash
 
     def parse(self, value: Any, ctx: Context, loc: Loc) -> Any:
         """``value`` if it is an http(s) URL (ending in / when asked); raises Invalid."""
@@ -97,12 +102,11 @@ class Url(Text):
         }
 
 
-@dataclass(frozen=True)
 class Whole(Kind):
     """A whole number from ``least`` to ``most``."""
 
-    least: int
-    most: int
+    def __init__(self, least: int, most: int) -> None:
+        self.least, self.most = least, most
 
     def parse(self, value: Any, ctx: Context, loc: Loc) -> Any:
         """``value`` if it is a whole number in range; raises Invalid otherwise."""
@@ -117,12 +121,11 @@ class Whole(Kind):
         return {"type": "integer", "minimum": self.least, "maximum": self.most}
 
 
-@dataclass(frozen=True)
 class Number(Kind):
     """A number from ``least`` to ``most``."""
 
-    least: float
-    most: float
+    def __init__(self, least: float, most: float) -> None:
+        self.least, self.most = least, most
 
     def parse(self, value: Any, ctx: Context, loc: Loc) -> Any:
         """``value`` as a float if it is a number in range; raises Invalid otherwise."""
@@ -137,12 +140,11 @@ class Number(Kind):
         return {"type": "number", "minimum": self.least, "maximum": self.most}
 
 
-@dataclass(frozen=True)
 class Duration(Kind):
     """A duration (``90s``, ``15m``) from ``least`` to ``most``."""
 
-    least: timedelta
-    most: timedelta
+    def __init__(self, least: timedelta, most: timedelta) -> None:
+        self.least, self.most = least, most
 
     def parse(self, value: Any, ctx: Context, loc: Loc) -> Any:
         """``value`` as a timedelta in range; raises Invalid otherwise."""
@@ -160,12 +162,11 @@ class Duration(Kind):
         return {"type": "string", "pattern": DURATION_PATTERN, "examples": ["15m"]}
 
 
-@dataclass(frozen=True)
 class Size(Kind):
     """A size (``10MB``, ``512KB`` or a byte count) from ``least`` to ``most`` bytes."""
 
-    least: int
-    most: int
+    def __init__(self, least: int, most: int) -> None:
+        self.least, self.most = least, most
 
     def parse(self, value: Any, ctx: Context, loc: Loc) -> Any:
         """``value`` in bytes, in range; raises Invalid otherwise."""
@@ -187,11 +188,11 @@ class Size(Kind):
         }
 
 
-@dataclass(frozen=True)
 class Choice(Kind):
     """One of a fixed set of words."""
 
-    choices: tuple[str, ...]
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        self.choices = choices
 
     def parse(self, value: Any, ctx: Context, loc: Loc) -> Any:
         """``value`` if it is one of the choices; raises Invalid otherwise."""
@@ -204,11 +205,11 @@ class Choice(Kind):
         return {"enum": list(self.choices), "type": "string"}
 
 
-@dataclass(frozen=True)
 class Folder(Text):
     """A path, resolved against the config file's folder."""
 
-    longest: int = 4096
+    def __init__(self) -> None:
+        super().__init__(longest=4096)
 
     def parse(self, value: Any, ctx: Context, loc: Loc) -> Any:
         """``value`` as an absolute Path; raises Invalid when it is not a usable path."""
@@ -218,7 +219,6 @@ class Folder(Text):
         return ctx.resolve(Path(text))
 
 
-@dataclass(frozen=True)
 class StoreLocation(Folder):
     """The store: a SQLite file path or ``sqlite:///path``; other database URLs are refused."""
 

@@ -1,0 +1,129 @@
+"""How long the CLI takes to start: ``wiredesk --help``, ``check`` and a cron ``collect``
+with nothing due, each a whole process, against a 500-source config written the way
+people write one (block style, comments).
+
+    python bench/startup.py [--runs 10] [--sources 500]
+
+A local HTTP server answers the one first ``collect`` that makes every source fresh
+(interval 1d); then each command runs ``--runs`` times and the median and fastest wall
+times are printed with the median CPU time (user + system), which a busy machine skews
+less. Standard library only, so it times whatever ``aggregator`` the interpreter imports
+(``PYTHONPATH=/path/to/old/checkout python bench/startup.py`` times an older one; the
+commands run in a temporary folder, so the current one does not shadow it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+RSS = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>http://x/</link>'
+    b"<item><title>One story</title><link>http://x/1</link><guid>1</guid>"
+    b"<pubDate>Mon, 30 Nov 2026 10:00:00 GMT</pubDate></item></channel></rss>"
+)
+
+
+class _Feed(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("Content-Length", str(len(RSS)))
+        self.end_headers()
+        self.wfile.write(RSS)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def write_config(folder: Path, port: int, sources: int) -> Path:
+    """A hand-written-looking config of ``sources`` feeds on 127.0.0.1:``port``."""
+    lines = [
+        "# A desk of many feeds, as a person keeps it.",
+        "store: data/wiredesk.db",
+        "publish:",
+        "  dir: feeds",
+        "  base_url: http://127.0.0.1:8080/",
+        "defaults:",
+        "  interval: 1d        # nothing is due again today",
+        "fetch:",
+        "  workers: 16",
+        "  per_host: 16",
+        "sources:",
+    ]
+    for number in range(sources):
+        lines += [
+            f"  - name: feed-{number}",
+            f"    title: Feed number {number}",
+            f"    url: http://127.0.0.1:{port}/feed/{number}.xml",
+        ]
+    lines += ["categories:", "  - name: world", "    include: [world, global]"]
+    path = folder / "feeds.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def timed(command: Sequence[str], runs: int, cwd: Path) -> tuple[float, float, float]:
+    """Median wall, fastest wall and median CPU seconds of ``runs`` runs of ``command``."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(
+            command, check=True, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), min(walls), statistics.median(cpus)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print one line per command."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=10, help="runs of each command")
+    parser.add_argument("--sources", type=int, default=500, help="feeds in the config")
+    args = parser.parse_args(argv)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Feed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cli = [sys.executable, "-m", "aggregator.cli"]
+    with tempfile.TemporaryDirectory(prefix="wiredesk-startup-") as tmp:
+        config = write_config(Path(tmp), server.server_address[1], args.sources)
+        # The first run also writes the bytecode caches that every later run reads.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        subprocess.run(
+            [*cli, "collect", "--config", str(config)],
+            check=True,
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+        )
+        server.shutdown()
+        print(f"{args.sources} sources, {args.runs} runs each, load {os.getloadavg()[0]:.1f}")
+        for name, extra in (
+            ("--help", ["--help"]),
+            ("check", ["check", "--config", str(config)]),
+            ("collect (nothing due)", ["collect", "--config", str(config)]),
+        ):
+            median, fastest, cpu = timed([*cli, *extra], args.runs, Path(tmp))
+            print(
+                f"{name:<22} median {median * 1000:4.0f} ms  fastest {fastest * 1000:4.0f} ms  "
+                f"cpu median {cpu * 1000:4.0f} ms"
+            )
+        bare = timed([sys.executable, "-c", "pass"], args.runs, Path(tmp))[0]
+        print(f"{'python -c pass':<22} median {bare * 1000:4.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

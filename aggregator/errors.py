@@ -18,6 +18,12 @@ Anything else that escapes is a bug, and is left to propagate with its traceback
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+
+# A server may ask for a pause, not park a feed for good: a longer Retry-After is read as
+# this (the collector's backoff cap), and an absurd one (1e20 s) cannot overflow anything.
+# Here rather than in fetch, so the collector's due-time maths needs no HTTP library.
+RETRY_AFTER_CAP = timedelta(hours=24)
 
 
 class WiredeskError(Exception):

@@ -13,8 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from aggregator.config import Config, Source
-from aggregator.errors import FetchError, SourceError
-from aggregator.fetch.messages import RETRY_AFTER_CAP
+from aggregator.errors import RETRY_AFTER_CAP, FetchError, SourceError
 from aggregator.models import ScheduleStatus, SourceState
 
 MAX_BACKOFF = timedelta(hours=24)

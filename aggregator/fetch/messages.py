@@ -6,17 +6,15 @@ from __future__ import annotations
 import http.client
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http import HTTPStatus
 
 import requests
 import urllib3
 
+from aggregator.errors import RETRY_AFTER_CAP
 from aggregator.text import parse_http_date
 
-# A server may ask for a pause, not park a feed for good: a longer Retry-After is read as
-# this (the collector's backoff cap), and an absurd one (1e20 s) cannot overflow anything.
-RETRY_AFTER_CAP = timedelta(hours=24)
 _SECONDS = re.compile(r"[0-9]+")
 
 

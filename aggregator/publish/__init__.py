@@ -188,7 +188,7 @@ def _digest(config: Config, category: Category) -> str:
     also the seed pages): its rule and channel, ``max_items`` and the sources' names,
     titles and URLs, and this Wiredesk's version."""
     values = {
-        "category": category.model_dump(mode="json"),
+        "category": dataclasses.asdict(category),
         "channel": dataclasses.asdict(channel(config, category)),
         "max_items": config.publish.max_items,
         "sources": [_source_values(s) for s in config.sources],

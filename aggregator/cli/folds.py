@@ -7,13 +7,15 @@ import argparse
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from aggregator.config import Config
 from aggregator.errors import WiredeskError
-from aggregator.store import open_store
+
+if TYPE_CHECKING:
+    from aggregator.config import Config
 
 EXIT_OK = 0
-Adder = Callable[[str, str, Callable[[argparse.Namespace, Config], int]], argparse.ArgumentParser]
+Adder = Callable[[str, str, Callable[[argparse.Namespace, "Config"], int]], argparse.ArgumentParser]
 
 
 def register(add: Adder) -> None:
@@ -32,6 +34,8 @@ def register(add: Adder) -> None:
 
 def cmd_why(args: argparse.Namespace, config: Config) -> int:
     """Print each carrier of a story with the rule that folded it in."""
+    from aggregator.store import open_store  # here: `wiredesk --help` loads no store
+
     store = open_store(config.store, similarity=config.dedup.similarity)
     try:
         article = store.article(args.id)
@@ -65,6 +69,8 @@ def cmd_why(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_split(args: argparse.Namespace, config: Config) -> int:
     """Separate one source's item from a story; later passes keep it apart."""
+    from aggregator.store import open_store  # here: `wiredesk --help` loads no store
+
     store = open_store(config.store, similarity=config.dedup.similarity)
     try:
         new_id = store.split(args.id, args.source, now=datetime.now(UTC))

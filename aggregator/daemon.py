@@ -2,15 +2,17 @@
 
 Signals: SIGTERM/SIGINT stop it cleanly (exit 0) within seconds: fetches still waiting
 for a host slot never start, running ones get STOP_GRACE seconds and are then cut, and
-what was stored stays stored. SIGHUP, or an edit of the config file on
-disk, reloads the config. A broken edit is logged with every problem and the daemon keeps
-running on the last good config. Each source's next due time lives in the store, so a
-restart does not refetch everything at once.
+what was stored stays stored. A fetch that cannot be cut (still connecting, or resolving
+a host name) is left behind STOP_GRACE seconds later, the process exiting without it.
+SIGHUP, or an edit of the config file on disk, reloads the config. A broken edit is logged
+with every problem and the daemon keeps running on the last good config. Each source's
+next due time lives in the store, so a restart does not refetch everything at once.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -237,12 +239,20 @@ class Daemon:
         if not self._idle.wait(STOP_GRACE):
             log.info("stopping: cutting the fetches still running")
         self.fetcher.cut()
+        stuck = not self._idle.wait(STOP_GRACE)
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=not stuck)
         if self.server is not None:
             self.server.stop()
         self.fetcher.close()
         self.store.close()
+        if stuck:
+            # A fetch still connecting, or resolving a host name, cannot be cut, and the
+            # interpreter would wait for its thread at exit (up to its timeout). What was
+            # stored is committed and the store closed: leave without it.
+            log.warning("stopped; a fetch still connecting was left behind")
+            logging.shutdown()
+            os._exit(0)
         log.info("stopped")
 
 

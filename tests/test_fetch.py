@@ -22,7 +22,7 @@ from pytest_httpserver import HTTPServer
 
 from aggregator import __version__
 from aggregator.config import FetchConfig
-from aggregator.errors import FetchError, ParseError
+from aggregator.errors import FetchAbandoned, FetchError, ParseError
 from aggregator.fetch import Fetcher
 from aggregator.parse import parse_feed
 
@@ -30,6 +30,7 @@ FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 RSS = (FEEDS / "rss20.xml").read_bytes()
 MB = 1024 * 1024
+BOUND = 15  # seconds: a liveness bound on a fetch that must end, not a benchmark
 
 
 @pytest.fixture
@@ -305,6 +306,39 @@ def test_dripped_status_line_and_headers_hit_the_total_deadline(
         worker.join(15)  # liveness bound: dripping a 64 KB header line takes hours
         assert not worker.is_alive(), "the fetch outlived its deadline"
     assert [str(e) for e in outcome] == ["desk: timed out after 1s"]
+
+
+def test_a_refused_fetcher_starts_no_fetch(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/feed").respond_with_data(RSS)
+    with Fetcher(FetchConfig()) as fetcher:
+        fetcher.refuse()
+        with pytest.raises(FetchAbandoned, match=r"^desk: not started: Wiredesk is stopping$"):
+            fetcher.fetch("desk", httpserver.url_for("/feed"), timeout=5)
+    assert httpserver.log == []
+
+
+def test_a_cut_ends_a_running_fetch_long_before_its_deadline() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 1000\r\n\r\n"
+    outcome: list[BaseException] = []
+    with Fetcher(FetchConfig()) as fetcher, raw_server(head, drip=True) as url:
+
+        def fetch() -> None:
+            try:
+                fetcher.fetch("desk", url, timeout=60)
+            except FetchError as e:
+                outcome.append(e)
+
+        worker = threading.Thread(target=fetch, daemon=True)
+        worker.start()
+        worker.join(0.5)  # reading the dripped body by now
+        fetcher.cut()
+        worker.join(BOUND)
+        assert not worker.is_alive(), "the cut fetch ran on"
+    assert [type(e) for e in outcome] == [FetchAbandoned]
+    assert str(outcome[0]) in (
+        "desk: cut short: Wiredesk is stopping",
+        "desk: not started: Wiredesk is stopping",  # only if this machine is very slow
+    )
 
 
 def test_body_over_the_cap_while_streaming(httpserver: HTTPServer, fetcher: Fetcher) -> None:

@@ -122,7 +122,12 @@ def query(config: Path, sql: str, *params: object) -> list[tuple]:
     if not db.exists():
         return []
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
-        return conn.execute(sql, params).fetchall()
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as e:
+            if str(e).startswith("no such table"):
+                return []  # created a moment ago, not migrated yet
+            raise
 
 
 def source_errors(config: Path) -> dict[str, str]:

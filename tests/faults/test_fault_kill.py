@@ -40,7 +40,7 @@ def duplicates(config: Path) -> list[tuple]:
 
 def test_kill_9_mid_collect_leaves_a_sound_store(tmp_path: Path) -> None:
     chance = random.Random()
-    delays = [round(chance.uniform(0.3, 2.0), 2) for _ in range(KILLS)]
+    delays = [round(chance.uniform(0.3, 1.5), 2) for _ in range(KILLS)]
     with FaultServer(rotate=3600) as server:
         sources = [(f"ok{n}", server.url("ok", n)) for n in range(FEEDS)]
         config = write_config(tmp_path, sources, fetch="{workers: 4, per_host: 4}")

@@ -160,10 +160,11 @@ class _Run:
 
     def clean_up(self) -> None:
         """Delete the files the manifest lists that the config no longer produces (the
-        feeds of removed categories); never a file the manifest does not list."""
-        wanted = {f"{c.name}{suffix}" for c in self.all for suffix in FORMATS} | set(_INDEXES)
+        feeds of removed categories): neither written by this publish nor one of the files
+        a category or story has; never a file the manifest does not list."""
+        wanted = {f"{c.name}{suffix}" for c in self.all for suffix in FORMATS}
         for name, entry in sorted(self.folder.manifest.items()):
-            if name not in wanted and _story_of(entry) is None:
+            if not (self.folder.done(name) or name in wanted or _story_of(entry)):
                 self.folder.remove(name)
 
 

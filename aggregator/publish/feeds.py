@@ -149,7 +149,7 @@ def _entry(feed: FeedGenerator, item: Item) -> None:
 def _json_feed(channel: Channel, items: Sequence[Item]) -> bytes:
     document: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
-        "_wiredesk": {"generator": "Wiredesk"},  # marks the file as ours (see stale feeds)
+        "_wiredesk": {"generator": "Wiredesk"},  # JSON Feed 1.1 has no generator field
         "title": channel.title,
         "home_page_url": channel.base_url,
         "feed_url": channel.url(".json"),

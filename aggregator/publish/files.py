@@ -37,6 +37,7 @@ class Folder:
         self.removed: list[str] = []
         self.changes: dict[str, PublishedFile] = {}  # manifest rows new or different
         self._intact: dict[str, bool] = {}
+        self._done: set[str] = set()
 
     def lists(self, name: str) -> tuple[str, ...]:
         """The story ids ``name`` listed when it was last written; () when not ours."""
@@ -57,7 +58,7 @@ class Folder:
 
     def done(self, name: str) -> bool:
         """True when ``name`` was already written (or found right) by this publish."""
-        return name in self.written or name in self.unchanged
+        return name in self._done
 
     def write(
         self, name: str, data: bytes, *, lists: Sequence[str] = (), built_for: str = ""
@@ -76,6 +77,7 @@ class Folder:
             changed = write_if_changed(path, data)
             entry = _entry(name, path, digest)
         (self.written if changed else self.unchanged).append(name)
+        self._done.add(name)
         self._enter(replace(entry, lists=tuple(lists), built_for=built_for))
 
     def remove(self, name: str) -> None:
@@ -96,7 +98,8 @@ class Folder:
             info = path.stat()
             if (info.st_size, info.st_mtime_ns) == (entry.size, entry.mtime_ns):
                 return True
-            intact = hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256
+            with path.open("rb") as file:
+                intact = hashlib.file_digest(file, "sha256").hexdigest() == entry.sha256
         except OSError:
             return False
         if intact:  # the same bytes under a new stat (a copied folder): remember it

@@ -225,7 +225,8 @@ class PendingStories:
     from what ingest and prune committed, read by publish, which hands ``through`` back
     when it has published them."""
 
-    ids: frozenset[str] = frozenset()
+    ids: frozenset[str] | None = frozenset()  # None: more than the reader asked to list
+    seeds: frozenset[str] = frozenset()  # those that are (or were, if deleted) seed stories
     through: int = 0  # the store's change counter when read: what publishing clears
 
 

@@ -1,9 +1,9 @@
 """A store that lives in a dict: the stage boundary for the filter and publish tests.
 
 It answers ``ArticleQuery`` the way the Store protocol promises (newest published first,
-unset fields do not filter) and counts how many articles it handed out, so tests can check
-that a caller reads lazily. Every story put in is pending publication until a publish
-records it, and the publish manifest is a dict.
+unset fields do not filter), counts how many articles it handed out, so tests can check
+that a caller reads lazily, and keeps every query it was asked. Every story put in is
+pending publication until a publish records it, and the publish manifest is a dict.
 """
 
 from __future__ import annotations
@@ -27,14 +27,17 @@ class FakeStore:
         self.stories: dict[str, Article] = {}
         self.states: dict[str, SourceState] = {}
         self.pending: dict[str, int] = {}  # story id -> change counter
+        self.seeds: set[str] = set()  # ids of every seed story ever put in
         self.seq = 0
         self.manifest: dict[str, PublishedFile] = {}
         self.put(*articles)
         self.handed_out = 0
+        self.queries: list[ArticleQuery] = []
 
     def put(self, *articles: Article) -> None:
         """Add or replace stories; they are pending publication."""
         self.stories.update((a.id, a) for a in articles)
+        self.seeds.update(a.id for a in articles if a.is_seed)
         self._mark(a.id for a in articles)
 
     def _mark(self, ids: Iterable[str]) -> None:
@@ -68,6 +71,7 @@ class FakeStore:
 
     def articles(self, query: ArticleQuery) -> Iterator[Article]:
         """Stories matching ``query``, newest published first, handed out one by one."""
+        self.queries.append(query)
         found = sorted(
             (a for a in self.stories.values() if _wanted(a, query)),
             key=lambda a: (a.published, a.id),
@@ -99,10 +103,13 @@ class FakeStore:
         self._mark(old)
         return len(old)
 
-    def pending_stories(self) -> PendingStories:
+    def pending_stories(self, *, at_most: int) -> PendingStories:
         """The stories put in or pruned since the last recorded publish."""
+        seeds = {i for i in self.pending if i in self.seeds}
         return PendingStories(
-            ids=frozenset(self.pending), through=max(self.pending.values(), default=0)
+            ids=frozenset(self.pending) if len(self.pending) <= at_most else None,
+            seeds=frozenset(seeds),
+            through=max(self.pending.values(), default=0),
         )
 
     def published_files(self) -> dict[str, PublishedFile]:

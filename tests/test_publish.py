@@ -538,3 +538,22 @@ def test_a_pruned_story_leaves_its_feeds_and_its_page(folder: Path) -> None:
         "Yerevan football derby",
     ]
     assert "articles/s9.html" not in store.manifest
+
+
+def test_too_many_pending_stories_render_every_category_without_reading_them(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aggregator.publish
+
+    monkeypatch.setattr(aggregator.publish, "_MATCHED_AT_MOST", 2)
+    seed = story(7, "Baku seed", link="", path="baku.txt", source="seeds")
+    store = FakeStore([*STORIES, seed])
+    publish(make_config(folder), store, now=NOW)
+    store.put(story(0, "Gas deal signed"), story(8, "Paris rain"), story(9, "Rome sun"), seed)
+    store.queries.clear()
+    report = publish(make_config(folder), store, now=NOW)
+    by_id = [q.ids for q in store.queries if q.ids is not None]
+    assert by_id == [("s7",)], "only the pending seed story is read by id, for its page"
+    assert "articles/s7.html" in report.unchanged
+    assert parse(folder / "energy.rss").entries[0].title == "Gas deal signed"
+    assert store.pending == {}

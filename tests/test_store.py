@@ -550,7 +550,7 @@ WRITER = """
 import sys, time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from aggregator.models import Article, PendingStories, PublishedFile, SourceState
+from aggregator.models import Article, SourceState
 from aggregator.store.sqlite import SQLiteStore
 
 class Stall(Mapping):
@@ -607,18 +607,30 @@ def test_what_ingest_and_prune_change_stays_pending_until_a_publish_clears_it(
     store.ingest(
         "aa", [article("aa", 1, "Ferry timetable"), article("aa", 2, "Wheat harvest")], state("aa")
     )
-    read = store.pending_stories()
+    read = store.pending_stories(at_most=10)
     assert read.ids == {"aa-1", "aa-2"}
     # changed again (and a new story) after the publish read what was pending
     store.ingest("aa", [article("aa", 1, "Ferry timetable", summary="Now daily")], state("aa"))
     store.ingest("bb", [article("bb", 3, "Court ruling")], state("bb"))
     store.ingest("aa", [article("aa", 1, "Ferry timetable", summary="Now daily")], state("aa"))
     store.record_published([], [], through=read.through)
-    assert store.pending_stories().ids == {"aa-1", "bb-3"}
-    store.record_published([], [], through=store.pending_stories().through)
-    assert store.pending_stories() == PendingStories(ids=frozenset(), through=0)
+    assert store.pending_stories(at_most=10).ids == {"aa-1", "bb-3"}
+    store.record_published([], [], through=store.pending_stories(at_most=10).through)
+    assert store.pending_stories(at_most=10) == PendingStories(ids=frozenset(), through=0)
     assert store.prune(now=datetime.now(UTC) + timedelta(days=2), retention=timedelta(days=1)) == 3
-    assert store.pending_stories().ids == {"aa-1", "aa-2", "bb-3"}, "pruned: feeds must drop them"
+    assert store.pending_stories(at_most=10).ids == {"aa-1", "aa-2", "bb-3"}, "pruned: drop them"
+
+
+def test_too_many_pending_stories_are_counted_and_their_seed_stories_listed(
+    store: SQLiteStore,
+) -> None:
+    store.ingest("aa", [article("aa", n, f"Story {n}") for n in range(5)], state("aa"))
+    store.ingest("seeds", [seed(1, "Ferry timetable")], state("seeds"))
+    assert store.pending_stories(at_most=6).ids is not None
+    many = store.pending_stories(at_most=5)
+    assert (many.ids, many.seeds) == (None, {"seeds-1"})
+    store.prune(now=datetime.now(UTC) + timedelta(days=2), retention=timedelta(days=1))
+    assert store.pending_stories(at_most=5).seeds == {"seeds-1"}, "pruned: its page must go"
 
 
 def test_the_publish_manifest_keeps_each_file_until_it_is_removed(store: SQLiteStore) -> None:
@@ -652,10 +664,10 @@ def test_a_version_4_database_gets_a_manifest_and_its_seed_stories_pending(tmp_p
         conn.execute("PRAGMA user_version = 4")
     conn.close()
     migrated = SQLiteStore(str(path))
-    assert migrated.pending_stories().ids == {"old-1"}, "its page enters the manifest"
+    assert migrated.pending_stories(at_most=10).seeds == {"old-1"}, "its page enters the manifest"
     assert migrated.published_files() == {}
     migrated.ingest("aa", [article("aa", 9, "Wheat harvest")], state("aa"))
-    assert migrated.pending_stories().ids == {"old-1", "aa-9"}
+    assert migrated.pending_stories(at_most=10).ids == {"old-1", "aa-9"}
     migrated.close()
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)

@@ -42,6 +42,9 @@ __all__ = ["publish"]
 
 _INDEXES = ("index.opml", "index.html")
 _IDS_PER_QUERY = 500  # pending ids are read in chunks: one IN list of 100k is slow
+# More pending stories than this (a big collect --no-publish) and every category is
+# rendered: cheaper than reading them all to see which categories they touch.
+_MATCHED_AT_MOST = 2000
 
 
 def publish(
@@ -79,12 +82,15 @@ class _Run:
 
     def __init__(self, config: Config, store: Store, now: datetime, *, full: bool) -> None:
         self.config, self.store, self.now, self.full = config, store, now, full
-        self.pending = store.pending_stories()
+        self.pending = store.pending_stories(at_most=_MATCHED_AT_MOST)
+        # the pending ids known here: all of them, or only the seed stories when too many
+        self.known = self.pending.seeds if self.pending.ids is None else self.pending.ids
         self.folder = Folder(config.publish.dir, store.published_files())
         self.all = categories_with_all(config)
         self.built_for = {c.name: _digest(config, c) for c in self.all}
         self.sources = {source.name: source for source in config.sources}
-        self.todo = {c.name for c in self.all if full or self._behind(c)}
+        everything = full or self.pending.ids is None
+        self.todo = {c.name for c in self.all if everything or self._behind(c)}
 
     def _behind(self, category: Category) -> bool:
         """True when ``category``'s feeds may differ with no pending story selected by it:
@@ -92,7 +98,7 @@ class _Run:
         names = [f"{category.name}{suffix}" for suffix in FORMATS]
         if not all(self.folder.current(name, self.built_for[category.name]) for name in names):
             return True
-        return _ages(category) or not self.pending.ids.isdisjoint(self.folder.lists(names[0]))
+        return _ages(category) or not self.known.isdisjoint(self.folder.lists(names[0]))
 
     def pages_and_changes(self) -> None:
         """Add every category a pending story is selected by to ``todo``; write the pages of
@@ -100,7 +106,8 @@ class _Run:
         are behind; delete the pages of stories that are gone or no longer seeds."""
         rest = [c for c in self.all if c.name not in self.todo]
         # with every category rendered anyway, only the pending seed stories matter here
-        for article in _by_ids(self.store, self.pending.ids, seeds_only=not rest):
+        ids = self.known if rest else self.pending.seeds
+        for article in _by_ids(self.store, ids, seeds_only=not rest):
             self.todo.update(c.name for c in rest if matches(c, article, now=self.now))
             self._page(article)
         if self.full:
@@ -114,9 +121,9 @@ class _Run:
             for name, story in owned.items()
             if not self.folder.done(name) and not self.folder.current(name, digest)
         }
-        for article in _by_ids(self.store, behind - self.pending.ids):
+        for article in _by_ids(self.store, behind - ids):
             self._page(article)
-        doubtful = self.pending.ids | behind
+        doubtful = ids | behind
         for name, story in owned.items():
             if not self.folder.done(name) and (self.full or story in doubtful):
                 self.folder.remove(name)

@@ -20,27 +20,32 @@ _FILE_COLUMNS = "name, sha256, size, mtime_ns, lists, built_for"
 
 
 def mark(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
-    """Record the stories ``ids`` as changed since they were last published, inside the
-    caller's transaction. Raises sqlite3.Error."""
+    """Record the stored stories ``ids`` as changed since they were last published, inside
+    the caller's transaction (before deleting them, for a prune). Raises sqlite3.Error."""
     wanted = json.dumps(list(ids))
     if wanted == "[]":
         return
     conn.execute("UPDATE meta SET value = value + 1 WHERE name = 'publish_seq'")
     (seq,) = conn.execute("SELECT value FROM meta WHERE name = 'publish_seq'").fetchone()
-    # "WHERE true": without it SQLite would read ON CONFLICT as part of the SELECT's join
     conn.execute(
-        "INSERT INTO publish_pending (id, seq) SELECT value, ? FROM json_each(?) WHERE true"
-        " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq",
+        "INSERT INTO publish_pending (id, seq, seed)"
+        " SELECT id, ?, path != '' FROM articles WHERE id IN (SELECT value FROM json_each(?))"
+        " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, seed = excluded.seed",
         (seq, wanted),
     )
 
 
-def pending(conn: sqlite3.Connection) -> PendingStories:
-    """The stories waiting to be published and the counter that clears them."""
-    rows = conn.execute("SELECT id, seq FROM publish_pending").fetchall()
-    return PendingStories(
-        ids=frozenset(id_ for id_, _ in rows), through=max((seq for _, seq in rows), default=0)
-    )
+def pending(conn: sqlite3.Connection, *, at_most: int) -> PendingStories:
+    """The stories waiting to be published (their ids only when there are at most
+    ``at_most``), the seed stories among them, and the counter that clears them."""
+    count, through = conn.execute(
+        "SELECT count(*), coalesce(max(seq), 0) FROM publish_pending"
+    ).fetchone()
+    ids = None
+    if count <= at_most:
+        ids = frozenset(i for (i,) in conn.execute("SELECT id FROM publish_pending"))
+    seeds = frozenset(i for (i,) in conn.execute("SELECT id FROM publish_pending WHERE seed"))
+    return PendingStories(ids=ids, seeds=seeds, through=through)
 
 
 def manifest(conn: sqlite3.Connection) -> dict[str, PublishedFile]:

@@ -262,12 +262,17 @@ class SQLiteStore:
             )
         return deleted
 
-    def pending_stories(self) -> PendingStories:
-        """The stories changed or deleted since they were last published.
+    def pending_stories(self, *, at_most: int) -> PendingStories:
+        """The stories changed or deleted since they were last published (their ids only
+        when there are at most ``at_most``), read from one snapshot.
 
         Raises StoreError when the database cannot be read."""
         with self._guard() as conn:
-            return published.pending(conn)
+            conn.execute("BEGIN")
+            try:
+                return published.pending(conn, at_most=at_most)
+            finally:
+                conn.execute("COMMIT")
 
     def published_files(self) -> dict[str, PublishedFile]:
         """The publish manifest: every file publishing wrote, by name.

@@ -103,11 +103,13 @@ class FakeStore:
         self._mark(old)
         return len(old)
 
-    def pending_stories(self, *, at_most: int) -> PendingStories:
+    def pending_stories(self, *, at_most: int | None = None) -> PendingStories:
         """The stories put in or pruned since the last recorded publish."""
         seeds = {i for i in self.pending if i in self.seeds}
         return PendingStories(
-            ids=frozenset(self.pending) if len(self.pending) <= at_most else None,
+            ids=None
+            if at_most is not None and len(self.pending) > at_most
+            else frozenset(self.pending),
             seeds=frozenset(seeds),
             through=max(self.pending.values(), default=0),
         )

@@ -83,10 +83,10 @@ class Store(Protocol):
         """Delete stories first seen before ``now - retention``, marking them pending
         publication (their feeds and pages must drop them); returns how many."""
 
-    def pending_stories(self, *, at_most: int) -> PendingStories:
+    def pending_stories(self, *, at_most: int | None = None) -> PendingStories:
         """The stories changed or deleted since a publish last cleared them: their ids
         (None when there are more than ``at_most``: reading them all would cost more than
-        it saves) and, always, the ids of the seed stories among them."""
+        it saves; all of them by default) and, always, the seed stories among them."""
 
     def published_files(self) -> dict[str, PublishedFile]:
         """The publish manifest: every file publishing wrote and still owns, by name."""

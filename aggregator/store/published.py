@@ -35,14 +35,14 @@ def mark(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
     )
 
 
-def pending(conn: sqlite3.Connection, *, at_most: int) -> PendingStories:
-    """The stories waiting to be published (their ids only when there are at most
+def pending(conn: sqlite3.Connection, *, at_most: int | None) -> PendingStories:
+    """The stories waiting to be published (their ids unless there are more than
     ``at_most``), the seed stories among them, and the counter that clears them."""
     count, through = conn.execute(
         "SELECT count(*), coalesce(max(seq), 0) FROM publish_pending"
     ).fetchone()
     ids = None
-    if count <= at_most:
+    if at_most is None or count <= at_most:
         ids = frozenset(i for (i,) in conn.execute("SELECT id FROM publish_pending"))
     seeds = frozenset(i for (i,) in conn.execute("SELECT id FROM publish_pending WHERE seed"))
     return PendingStories(ids=ids, seeds=seeds, through=through)

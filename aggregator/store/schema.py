@@ -12,9 +12,8 @@ only while near-duplicate matching is on, and rebuilt when it is turned on again
 Version 4 adds each source's ``item_keys``: the keys of the entries of its last parsed
 body, so a changed body parses only its new and edited entries.
 Version 5 adds the publish state: ``publish_pending``, the stories changed or deleted since
-they were last published, flagged when they are seed stories (written in the transaction
-that changes them, cleared when a publish is done, so a pass that dies between the two is
-caught up by the next one), and
+they were last published (written in the transaction that changes them, cleared when a
+publish is done, so a pass that dies between the two is caught up by the next one), and
 ``published_files``, the manifest of every file publishing wrote (name, sha256, stat, the
 story ids it lists, the config it was built for). Every seed story starts out pending, so
 the first publish after the upgrade enters each permalink page in the manifest.
@@ -25,6 +24,8 @@ dedup key on which day: the series history) and ``fold_vetoes`` (a source split 
 story never folds into it again); re-keys stories and tombstones by ``dedup.dedup_key``
 (diacritics folded, placeholders empty) and marks the headline word index for a rebuild.
 Stories folded before stay as they are.
+Version 7 flags the pending stories that are seed stories, so a publish with a backlog of
+a million pending stories reads only those (whose pages it writes) instead of every one.
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -159,13 +160,7 @@ V4 = (
 V5 = (
     # seq: the change counter when the story was last changed; a publish clears only the
     # rows up to the counter it read, never a change committed while it was writing
-    """CREATE TABLE publish_pending (
-        id TEXT PRIMARY KEY,
-        seq INTEGER NOT NULL,
-        seed INTEGER NOT NULL
-    ) WITHOUT ROWID""",
-    # the pending seed stories are read on their own: their pages are written one by one
-    "CREATE INDEX publish_pending_seeds ON publish_pending (id) WHERE seed",
+    "CREATE TABLE publish_pending (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID",
     """CREATE TABLE published_files (
         name TEXT PRIMARY KEY,
         sha256 TEXT NOT NULL,
@@ -175,7 +170,7 @@ V5 = (
         built_for TEXT NOT NULL
     )""",
     "INSERT INTO meta (name, value) VALUES ('publish_seq', 1)",
-    "INSERT INTO publish_pending (id, seq, seed) SELECT id, 1, 1 FROM articles WHERE path != ''",
+    "INSERT INTO publish_pending (id, seq) SELECT id, 1 FROM articles WHERE path != ''",
 )
 
 V6 = (
@@ -195,6 +190,13 @@ V6 = (
         PRIMARY KEY (article_pk, source)
     ) WITHOUT ROWID""",
     "UPDATE meta SET value = 0 WHERE name = 'headline_words'",
+)
+
+V7 = (
+    "ALTER TABLE publish_pending ADD COLUMN seed INTEGER NOT NULL DEFAULT 0",
+    "UPDATE publish_pending SET seed = 1 WHERE id IN (SELECT id FROM articles WHERE path != '')",
+    # the pending seed stories are read on their own: their pages are written one by one
+    "CREATE INDEX publish_pending_seeds ON publish_pending (id) WHERE seed",
 )
 
 
@@ -269,6 +271,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _plain(V4),
     _plain(V5),
     _create_v6,
+    _plain(V7),
 )
 VERSION = len(MIGRATIONS)
 

@@ -262,7 +262,7 @@ class SQLiteStore:
             )
         return deleted
 
-    def pending_stories(self, *, at_most: int) -> PendingStories:
+    def pending_stories(self, *, at_most: int | None = None) -> PendingStories:
         """The stories changed or deleted since they were last published (their ids only
         when there are at most ``at_most``), read from one snapshot.
 

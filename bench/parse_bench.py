@@ -4,15 +4,19 @@ Run from the repository root: ``python bench/parse_bench.py``. The feed is gener
 RSS 2.0 items whose bodies are 1-3 KB of ordinary article HTML with relative links.
 
 ``--workload`` instead parses the 500 bodies of ``bench/run.py``'s workload once each and
-prints the CPU time of ``parse_feed``, of feedparser alone as ``parse_feed`` runs it
-(sanitiser and resolver off), and of lxml merely reading the same bytes: what a first
-pass must spend on parsing, whoever parses.
+prints the CPU time of ``parse_feed`` (fast path first, as Wiredesk runs it), of
+``parse_feed`` with feedparser alone, of its two halves on the fast path (lxml to entries,
+entries to Articles), of feedparser alone as ``parse_feed`` runs it (sanitiser and resolver
+off), and of lxml merely reading the same bytes: what a first pass must spend on parsing.
+``--profile`` prints the functions ``parse_feed`` spends that time in (cProfile).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import io
+import pstats
 import random
 import sys
 import time
@@ -28,7 +32,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aggregator.models import FetchResult
-from aggregator.parse import parse_feed
+from aggregator.parse import document, fast, parse_feed
+from aggregator.parse.entries import article
 from bench.workload import generate_feeds
 
 URL = "https://bench.example/feeds/all.xml"
@@ -105,15 +110,17 @@ def single_feed() -> None:
 
 
 def workload() -> None:
-    """CPU seconds to parse every body of the benchmark workload once, three ways."""
-    bodies = [(f.body, f"http://127.0.0.1/{f.path}") for f in generate_feeds().feeds]
-    results = [
-        FetchResult(url=url, status=200, content=body, headers={"content-type": "text/xml"})
-        for body, url in bodies
-    ]
+    """CPU seconds to parse every body of the benchmark workload once, several ways."""
+    results = _workload_results()
+    bodies = [(r.content, r.url) for r in results]
+    safe = [(document.without_doctype("b", body.decode()), url) for body, url in bodies]
+    entries = [(e, url) for data, url in safe for e in _fast_entries(data, url)]
     now = datetime.now(UTC)
     rows = [
-        ("parse_feed", lambda: sum(len(parse_feed("b", r, now=now).articles) for r in results)),
+        ("parse_feed, fast path first", lambda: _parse_all(results, now)),
+        ("parse_feed, feedparser alone", lambda: _parse_all(results, now, fast_path=False)),
+        ("  fast path: lxml to entries", lambda: sum(len(_fast_entries(d, u)) for d, u in safe)),
+        ("  Article step: entries to Articles", lambda: _articles(entries, now)),
         (
             "feedparser alone, as parse_feed runs it",
             lambda: sum(
@@ -131,12 +138,51 @@ def workload() -> None:
         ("lxml, reading every element", lambda: sum(_lxml_entries(body) for body, _ in bodies)),
     ]
     print(f"workload: {len(bodies)} feeds, {sum(len(b) for b, _ in bodies) / 2**20:.0f} MB")
-    print(f"{'parser':40} {'entries':>8} {'CPU s':>7} {'ms/entry':>9}")
+    print(f"{'parser':40} {'entries':>8} {'CPU s':>7} {'ms/entry':>9} {'entries/s':>10}")
     for name, run in rows:
         started = time.process_time()
-        entries = run()
+        count = run()
         spent = time.process_time() - started
-        print(f"{name:40} {entries:>8} {spent:>7.2f} {spent / entries * 1000:>9.3f}")
+        print(
+            f"{name:40} {count:>8} {spent:>7.2f} {spent / count * 1000:>9.3f}"
+            f" {count / spent:>10,.0f}"
+        )
+
+
+def profile(top: int = 25) -> None:
+    """The functions parse_feed spends the workload's CPU in, by own time."""
+    results, now = _workload_results(), datetime.now(UTC)
+    profiler = cProfile.Profile()
+    profiler.runcall(_parse_all, results, now)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
+def _workload_results() -> list[FetchResult]:
+    return [
+        FetchResult(
+            url=f"http://127.0.0.1{f.path}",
+            status=200,
+            content=f.body,
+            headers={"content-type": "text/xml"},
+        )
+        for f in generate_feeds().feeds
+    ]
+
+
+def _parse_all(results: list[FetchResult], now: datetime, *, fast_path: bool = True) -> int:
+    return sum(len(parse_feed("b", r, now=now, fast_path=fast_path).articles) for r in results)
+
+
+def _fast_entries(data: bytes, url: str) -> tuple:
+    parsed = fast.parse(data, url, "text/xml")
+    assert isinstance(parsed, fast.FastFeed), parsed  # every workload feed is accepted
+    return parsed.entries
+
+
+def _articles(entries: list, now: datetime) -> int:
+    for entry, url in entries:
+        article("b", entry, url, now, print)
+    return len(entries)
 
 
 def _lxml_entries(body: bytes) -> int:
@@ -156,7 +202,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--workload", action="store_true", help="CPU time over bench/run.py's 500 feeds"
     )
-    if parser.parse_args(argv).workload:
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile of parse_feed over those 500 feeds"
+    )
+    args = parser.parse_args(argv)
+    if args.profile:
+        profile()
+    elif args.workload:
         workload()
     else:
         single_feed()

@@ -20,7 +20,7 @@ from pytest_httpserver import HTTPServer
 from aggregator import parse
 from aggregator.errors import ParseError
 from aggregator.models import Enclosure, FetchResult
-from aggregator.parse import known, parse_feed
+from aggregator.parse import entries, known, parse_feed
 from aggregator.parse.entries import plain, web_link
 from aggregator.text import strip_control
 
@@ -580,7 +580,8 @@ def test_a_malformed_feed_url_drops_the_links_it_would_resolve() -> None:
 # --- the cheaper Article step gives what the old one gave -------------------------------------
 
 TEXT = st.text(
-    alphabet=st.sampled_from("ab <>&;#x9amp\t\r\n\xa0\x00\x85\u2028é/:?=\"'"), max_size=30
+    alphabet=st.sampled_from("ab <>&;#x9amp\t\r\n\xa0\x00\x0c\x7f\x85\u2028\ufeffé/:?=\"'"),
+    max_size=30,
 )
 
 
@@ -590,6 +591,20 @@ def test_plain_text_without_markup_skips_nh3_and_gives_the_same(value: str) -> N
     cleaned = nh3.clean(value, tags=set(), clean_content_tags={"script", "style"})
     reference = re.sub(r"\s+", " ", strip_control(html.unescape(cleaned))).strip()
     assert plain(value) == reference
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT | st.text(max_size=20))
+def test_html_without_markup_skips_nh3_and_gives_the_same(value: str) -> None:
+    problems: list[str] = []
+    summary = entries._html(entries.Text(value, "text/html"), "https://a.example/", problems.append)
+    reference = nh3.clean(
+        strip_control(value),
+        clean_content_tags={"script", "style"},
+        url_schemes={"http", "https", "mailto"},
+        url_relative=("rewrite_with_base", "https://a.example/"),
+    )
+    assert summary == (reference if value else "") and not problems
 
 
 URLS = st.builds(

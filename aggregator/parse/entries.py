@@ -30,6 +30,9 @@ _DROP_WITH_CONTENT = {"script", "style"}
 # the characters after which it may rewrite one (it drops an empty query, fragment or path
 # parameter, and removes tabs and newlines).
 _ABSOLUTE = re.compile(r"https?://[^/?#;\t\n\r][^?#;\t\n\r]*")
+# HTML that nh3 gives back unchanged: no markup, nothing it escapes (> and no-break space)
+# or drops (CR, BOM, NUL).
+_MARKUP_FREE = re.compile("[^<>&\r\xa0\ufeff\x00]*")
 
 Warn = Callable[[str], None]
 
@@ -164,7 +167,7 @@ def _sha256(text: str) -> str:
 
 def plain(value: str) -> str:
     """Text without tags or entities, whitespace collapsed, control characters dropped."""
-    if "<" in value or "&" in value:
+    if not _MARKUP_FREE.fullmatch(value):
         value = html.unescape(nh3.clean(value, tags=set(), clean_content_tags=_DROP_WITH_CONTENT))
     # Without markup, nh3 and unescape give the text back as it was: skip the HTML parse.
     return _WHITESPACE.sub(" ", strip_control(value)).strip()
@@ -177,6 +180,8 @@ def _html(detail: Text | None, feed_url: str, warn: Warn) -> str:
     value = strip_control(detail.value)
     if detail.type == "text/plain":
         return html.escape(value, quote=False)
+    if _MARKUP_FREE.fullmatch(value):
+        return value  # a one-sentence summary: no HTML to parse
     base = next((b for b in (detail.base, feed_url) if _is_web_base(b)), "")
     return nh3.clean(
         value,
@@ -207,11 +212,19 @@ def web_link(url: str, base: str, warn: Warn) -> str:
         return ""
     url = strip_control(url.strip())
     try:
-        absolute = url if _ABSOLUTE.fullmatch(url) else urljoin(base, url)
+        if plainly_absolute(url):
+            return url
+        absolute = urljoin(base, url)
         return absolute if _is_web(absolute) else ""
     except ValueError as e:
         warn(f"dropped the malformed URL {url!r} ({e})")
         return ""
+
+
+def plainly_absolute(url: str) -> bool:
+    """Whether ``url`` is an http(s) URL with a host that ``urljoin`` gives back unchanged
+    and ``urlsplit`` accepts, whatever the base: such a URL needs no join."""
+    return bool(_ABSOLUTE.fullmatch(url)) and url.isascii() and "[" not in url and "]" not in url
 
 
 def _date(parsed: struct_time | None, now: datetime) -> datetime | None:

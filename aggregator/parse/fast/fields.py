@@ -10,6 +10,7 @@ applied to ``Fields``: the entry (or feed) being filled. An element arrives as a
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,13 +22,15 @@ from feedparser.datetimes import _parse_date
 from feedparser.html import _cp1252
 from feedparser.urls import _urljoin
 
-from aggregator.parse.entries import Entry, Link, Text
+from aggregator.parse.entries import Entry, Link, Text, plainly_absolute
 from aggregator.parse.fast.names import Decline, Declined
 
 _FP = mixin._FeedParserMixin
 _HTML_TYPES = _FP.html_types
 _TEXT_TYPES = ("text/plain", "text/html")
 _QUERY_FIX = re.compile("&([A-Za-z0-9_]+);")  # feedparser's repair of "?a=1&b;=2"
+# An entry's published and updated dates are often the same text.
+_parse_date_once = functools.lru_cache(maxsize=256)(_parse_date)
 
 
 @dataclass(slots=True)
@@ -104,6 +107,21 @@ def step(base: str, attrs: dict[str, str]) -> str:
     return _urljoin(base, value)
 
 
+def join(base: str, uri: str) -> str:
+    """feedparser's join of ``uri`` to ``base`` (its ``_urljoin``), without the work for
+    a URL it would give back unchanged."""
+    return uri if plainly_absolute(uri) else _urljoin(base, uri)
+
+
+def enforce_href(attrs: dict[str, str]) -> None:
+    """feedparser's ``_enforce_href``: the first of url, uri, href becomes ``href``."""
+    href = attrs.get("url", attrs.get("uri", attrs.get("href")))
+    if href:
+        attrs.pop("url", None)
+        attrs.pop("uri", None)
+        attrs["href"] = href
+
+
 def text(node: Node) -> str:
     """The text of a leaf element; declines one with children (feedparser's inline
     markup mode) or a comment or PI inside."""
@@ -117,7 +135,7 @@ def popped(raw: str, resolve_on: str | None = None) -> str:
     ``resolve_on`` when given, UTF-8 read as Latin-1 repaired, cp1252 code points mapped."""
     value = raw.strip()
     if resolve_on is not None and value:
-        value = _urljoin(resolve_on, value)
+        value = join(resolve_on, value)
     if value.isascii():
         return value
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
@@ -161,11 +179,11 @@ def on_link(node: Node, fields: Fields) -> None:
     attrs = dict(node.attrs)
     attrs.setdefault("rel", "alternate")
     attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
-    attrs = _FP._enforce_href(attrs)
+    enforce_href(attrs)
     fields.links.append(attrs)
     if "href" in attrs:
         text(node)  # its text, if any, is not read, but children would be
-        attrs["href"] = _urljoin(node.base, attrs["href"])
+        attrs["href"] = join(node.base, attrs["href"])
         if attrs["rel"] == "alternate" and _FP.map_content_type(attrs["type"]) in _HTML_TYPES:
             fields.link = attrs["href"]
         return
@@ -190,13 +208,13 @@ def on_guid(node: Node, fields: Fields) -> None:
 def on_published(node: Node, fields: Fields) -> None:
     fields.once("published")
     fields.published = popped(text(node))
-    fields.published_parsed = _parse_date(fields.published)
+    fields.published_parsed = _parse_date_once(fields.published)
 
 
 def on_updated(node: Node, fields: Fields) -> None:
     fields.once("updated")
     fields.updated = popped(text(node))
-    fields.updated_parsed = _parse_date(fields.updated)
+    fields.updated_parsed = _parse_date_once(fields.updated)
 
 
 def on_category(node: Node, fields: Fields) -> None:
@@ -221,7 +239,8 @@ def _add_tag(fields: Fields, term: str | None, scheme: str | None, label: str | 
 
 def on_enclosure(node: Node, fields: Fields) -> None:
     text(node)
-    attrs = _FP._enforce_href(dict(node.attrs))
+    attrs = dict(node.attrs)
+    enforce_href(attrs)
     attrs["rel"] = "enclosure"
     fields.links.append(attrs)
 

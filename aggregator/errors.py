@@ -4,6 +4,7 @@
 
     WiredeskError                 anything a user can act on; the CLI exits 1 with its message
      ├── ConfigError              the YAML config is unreadable or invalid; the CLI exits 2
+     │    └── UsageError          a command-line argument is wrong (a bad --name, an unknown id)
      ├── SourceError              one source failed this pass; the pass goes on without it
      │    ├── FetchError          network failure, timeout, HTTP error status, body too large
      │    │    └── FetchAbandoned  cut short because Wiredesk is stopping (not the source's fault)
@@ -58,6 +59,13 @@ class ConfigError(WiredeskError):
     def single(cls, file: object, message: str, line: int | None = None) -> ConfigError:
         """A ConfigError of one problem that no key owns (a missing file, a bad option)."""
         return cls([ConfigProblem(str(file), line, "", message)])
+
+
+class UsageError(ConfigError):
+    """A command-line argument is wrong; the message starts with the flag (``--name``)."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__([ConfigProblem(argument, None, "", message)])
 
 
 class SourceError(WiredeskError):

@@ -69,6 +69,10 @@ class FakeStore:
         """One story by id."""
         return self.stories.get(article_id)
 
+    def ids_starting(self, prefix: str, *, limit: int) -> list[str]:
+        """At most ``limit`` story ids that start with ``prefix``, in order."""
+        return sorted(i for i in self.stories if i.startswith(prefix))[:limit]
+
     def articles(self, query: ArticleQuery) -> Iterator[Article]:
         """Stories matching ``query``, newest published first, handed out one by one."""
         self.queries.append(query)

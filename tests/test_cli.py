@@ -101,8 +101,8 @@ def test_sources_json_shows_each_state(config_file: Path, capsys) -> None:
 
 
 def test_unknown_names_are_usage_errors(config_file: Path, capsys) -> None:
-    assert main(["collect", "--config", str(config_file), "--source", "nope"]) == 2
-    assert "unknown source 'nope'" in capsys.readouterr().err
+    assert main(["collect", "--config", str(config_file), "--source", "wier"]) == 2
+    assert capsys.readouterr().err == "--source: unknown source 'wier'; did you mean 'wire'?\n"
     assert main(["articles", "--config", str(config_file), "--category", "nope"]) == 2
 
 

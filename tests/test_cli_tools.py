@@ -12,8 +12,12 @@ from lxml import etree
 from pytest_httpserver import HTTPServer
 
 from aggregator.cli import main
+from aggregator.cli.commands import _story_id
 from aggregator.config import load_config
+from aggregator.errors import UsageError
 from tests.conftest import FIXTURES, ROOT
+from tests.fakes import FakeStore
+from tests.test_dedup import article
 
 HERE = FIXTURES / "cli_tools"
 TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml", ".html": "text/html"}
@@ -222,10 +226,57 @@ def test_why_walks_the_nested_rule(capsys, config, collected) -> None:
     assert json.loads(out)["reason"].startswith("any: no sub-rule matched")
 
 
-def test_why_with_an_unknown_id_is_one_error_line(capsys, config, collected) -> None:
-    code, out, err = run(capsys, config, "preview", "coast", "--why", "0000")
-    assert code == 1 and out == ""
-    assert err == "error: 0000: no stored article has this id\n"
+def test_why_takes_a_unique_id_prefix(capsys, config, collected) -> None:
+    story = collected[STRIKE]
+    others = [i for title, i in collected.items() if title != STRIKE]
+    size = next(n for n in range(1, len(story)) if not any(o.startswith(story[:n]) for o in others))
+    code, out, _ = run(capsys, config, "preview", "coast", "--why", story[:size])
+    assert code == 0
+    assert out.splitlines()[0] == STRIKE
+
+
+def test_why_with_an_unknown_id_is_a_usage_error(capsys, config, collected) -> None:
+    code, out, err = run(capsys, config, "preview", "coast", "--why", "zz-no-such-id")
+    assert code == 2 and out == ""
+    assert err == "--why: no stored story has an id starting 'zz-no-such-id'\n"
+
+
+def test_why_with_a_prefix_of_several_ids_asks_for_more() -> None:
+    stories = FakeStore([article(id=i, guid=i) for i in ("abc1", "abc2", "abd3", "b")])
+    assert _story_id(stories, "abd") == "abd3"
+    assert _story_id(stories, "b") == "b"
+    with pytest.raises(UsageError) as caught:
+        _story_id(stories, "ab")
+    assert (
+        str(caught.value)
+        == "--why: 'ab' starts several stories' ids (abc1, abc2, …); give more of it"
+    )
+    with pytest.raises(UsageError) as caught:
+        _story_id(stories, "abc")
+    assert (
+        str(caught.value)
+        == "--why: 'abc' starts several stories' ids (abc1, abc2); give more of it"
+    )
+
+
+def test_add_blames_a_bad_flag_not_a_line_of_the_file(capsys, config: Path, site) -> None:
+    before = config.read_text(encoding="utf-8")
+    url = site.url_for("/dunes.atom")
+    code, _, err = run(capsys, config, "add", url, "--name", "Bad Name")
+    assert code == 2
+    assert err == (
+        "--name: expected a slug of lowercase letters, digits, '-' and '_' "
+        "(it becomes a file name); found 'Bad Name'\n"
+    )
+    code, _, err = run(capsys, config, "add", url, "--interval", "0s")
+    assert (code, err) == (2, "--interval: must be longer than 0; found '0s'\n")
+    assert config.read_text(encoding="utf-8") == before
+
+
+def test_remove_suggests_the_closest_name(capsys, config: Path) -> None:
+    code, _, err = run(capsys, config, "remove", "quey")
+    assert code == 2
+    assert err == f"{config}: sources: no source named 'quey'; did you mean 'quay'?\n"
 
 
 def test_json_outputs_parse(capsys, config, collected) -> None:

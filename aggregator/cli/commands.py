@@ -13,10 +13,11 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aggregator.cli import output
-from aggregator.errors import ConfigError, WiredeskError
+from aggregator.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from aggregator.config import Category, Config
@@ -41,9 +42,12 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_collect(args: argparse.Namespace, config: Config) -> int:
     """One collection pass now, then publish; prints per-source counts (or JSON)."""
-    unknown = [name for name in args.source or () if name not in {s.name for s in config.sources}]
-    if unknown:
-        raise ConfigError.single(config.path, f"--source: unknown source {unknown[0]!r}")
+    from aggregator.config.values import quote, suggest
+
+    names = {s.name for s in config.sources}
+    for name in args.source or ():
+        if name not in names:
+            raise UsageError("--source", f"unknown source {quote(name)}{suggest(name, names)}")
     from aggregator.collector import run_pass
 
     with _open(config) as store, output.progress(len(args.source or config.sources)) as progress:
@@ -99,7 +103,15 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
-    """Validate the config; reaching here means it loaded without problems."""
+    """Validate the config: it loaded, so look for what ``collect`` would trip over; print
+    the warnings, and every problem (exit 2) or a summary (exit 0)."""
+    from aggregator.config.checks import inspect
+
+    problems, warnings = inspect(config)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    if problems:
+        raise ConfigError(problems)
     seeds = sum(1 for s in config.sources if s.is_seed_folder)
     print(
         f"OK {config.path}: {len(config.sources)} sources "
@@ -178,9 +190,7 @@ def cmd_preview(args: argparse.Namespace, config: Config) -> int:
     now = datetime.now(UTC)
     with _open(config) as store:
         if args.why:
-            article = store.article(args.why)
-            if article is None:
-                raise WiredeskError(f"{args.why}: no stored article has this id")
+            article = store.article(_story_id(store, args.why))
             verdict = filters.explain(category, article, now=now)
         else:
             articles = list(_select(store, category, None, args.limit, now))
@@ -217,7 +227,16 @@ def cmd_preview(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_add(args: argparse.Namespace, config: Config) -> int:
     """Add a feed (or the feed a web page announces) to the config file."""
+    from aggregator.config.model import Source
     from aggregator.discover import add_feed
+
+    # Checked here, so the message blames the flag rather than a line of the edited file.
+    for flag, key, value in (
+        ("--name", "name", args.name),
+        ("--interval", "interval", args.interval),
+    ):
+        if value is not None:
+            _check_option(flag, Source, key, value)
 
     with _feed_reader(config) as (fetch, check):
         added = add_feed(
@@ -338,6 +357,33 @@ def _article_json(
         "related": list(article.related),
         "enclosures": [attachment(e) for e in enclosures(article)],
     }
+
+
+def _check_option(flag: str, model: type, key: str, value: str) -> None:
+    """Raise UsageError naming ``flag`` when ``value`` is not what ``key`` of ``model`` takes."""
+    from aggregator.config.build import Context, options
+
+    ctx = Context(Path.cwd())
+    ctx.parse(options(model)[key][1].kind, value, ())
+    if ctx.problems:
+        raise UsageError(flag, ctx.problems[0][1])
+
+
+def _story_id(store: Store, given: str) -> str:
+    """The id of the one stored story whose id is or starts with ``given``.
+
+    Raises UsageError (exit 2) when none does, or several do."""
+    from aggregator.config.values import quote
+
+    found = store.ids_starting(given, limit=3)
+    if given in found or len(found) == 1:
+        return given if given in found else found[0]
+    if not found:
+        raise UsageError("--why", f"no stored story has an id starting {quote(given)}")
+    shown = ", ".join(found[:2]) + (", …" if len(found) > 2 else "")
+    raise UsageError(
+        "--why", f"{quote(given)} starts several stories' ids ({shown}); give more of it"
+    )
 
 
 class _FetcherOnDemand:

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aggregator.config import Config, Rule
+from aggregator.config.values import quote, suggest
 from aggregator.configedit.document import ConfigDocument
 from aggregator.errors import ConfigError, ConfigProblem
 
@@ -97,8 +98,9 @@ def remove_source(config_path: Path, name: str) -> None:
     """
     document = ConfigDocument(config_path)
     config = document.config
-    if name not in {source.name for source in config.sources}:
-        _refuse(config.path, "sources", f"no source named {name!r}")
+    names = {source.name for source in config.sources}
+    if name not in names:
+        _refuse(config.path, "sources", f"no source named {quote(name)}{suggest(name, names)}")
     users = [c.name for c in config.categories if name in _rule_sources(c)]
     if users:
         _refuse(

@@ -70,6 +70,9 @@ class Store(Protocol):
     def article(self, article_id: str) -> Article | None:
         """One story by id, with all its sources and links."""
 
+    def ids_starting(self, prefix: str, *, limit: int) -> list[str]:
+        """At most ``limit`` story ids that start with ``prefix``, in order."""
+
     def articles(self, query: ArticleQuery) -> Iterator[Article]:
         """Stories matching ``query``, newest published first, read lazily in batches."""
 

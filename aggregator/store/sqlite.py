@@ -196,6 +196,18 @@ class SQLiteStore:
             found = read_articles(conn, rows)
         return found[0] if found else None
 
+    def ids_starting(self, prefix: str, *, limit: int) -> list[str]:
+        """At most ``limit`` story ids that start with ``prefix``, in order (a range of the
+        primary key, so a short prefix costs no scan).
+
+        Raises StoreError when the database cannot be read."""
+        with self._guard() as conn:
+            rows = conn.execute(
+                "SELECT id FROM articles WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                (prefix, prefix + "\U0010ffff", limit),
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def articles(self, query: ArticleQuery) -> Iterator[Article]:
         """Stories matching ``query``, newest published first, read lazily in batches
         (the lock is held only while a batch is read).

@@ -573,7 +573,26 @@ def test_a_malformed_feed_url_drops_the_links_it_would_resolve() -> None:
     assert only.summary == '<a rel="noopener noreferrer">x</a>'  # no usable base: not linked
     assert only.enclosures == (Enclosure(url="https://cdn.example/b.mp3"),)
     assert parsed.warnings == (
+        "desk: entry 1 (A story): dropped the malformed base URL 'http://[bad/feed' "
+        "(Invalid IPv6 URL)",
         "desk: entry 1 (A story): dropped the malformed URL '/a.mp3' (Invalid IPv6 URL)",
+    )
+
+
+def test_a_base_nh3_refuses_is_dropped_and_the_feed_url_used() -> None:
+    body = rss(
+        item(
+            '<description xml:base="http://a:99999/">&lt;a href="x"&gt;x&lt;/a&gt;</description>'
+            '<enclosure url="/e.mp3" length="²"/>'
+        )
+    )
+    parsed = parse_feed("desk", result(body), now=NOW)
+    (only,) = parsed.articles
+    assert 'href="https://news.example/feeds/x"' in only.summary
+    assert only.enclosures == (Enclosure(url="https://news.example/e.mp3"),)
+    assert parsed.warnings == (
+        "desk: entry 1 (A story): dropped the malformed base URL 'http://a:99999/' "
+        '(invalid url_relative base URL "http://a:99999/": invalid port number)',
     )
 
 

@@ -182,7 +182,14 @@ def _html(detail: Text | None, feed_url: str, warn: Warn) -> str:
         return html.escape(value, quote=False)
     if _MARKUP_FREE.fullmatch(value):
         return value  # a one-sentence summary: no HTML to parse
-    base = next((b for b in (detail.base, feed_url) if _is_web_base(b)), "")
+    base = ""
+    for candidate in dict.fromkeys((detail.base, feed_url)):
+        problem = _base_problem(candidate)
+        if problem is None:
+            base = candidate
+            break
+        if problem:
+            warn(f"dropped the malformed base URL {candidate!r} ({problem})")
     return nh3.clean(
         value,
         clean_content_tags=_DROP_WITH_CONTENT,
@@ -192,12 +199,17 @@ def _html(detail: Text | None, feed_url: str, warn: Warn) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _is_web_base(url: str) -> bool:
-    """Whether ``url`` can be the base of an entry's links (a feed has a handful)."""
+def _base_problem(url: str) -> str | None:
+    """None when ``url`` can be the base of an entry's links, "" when it is simply not a
+    web URL, else why it is malformed (urllib or nh3 refuse it: ``http://a:99999/``).
+    Memoised: a feed has a handful of bases."""
     try:
-        return _is_web(url)
-    except ValueError:
-        return False
+        if not _is_web(url):
+            return ""
+        nh3.clean("", url_relative=("rewrite_with_base", url))
+    except ValueError as e:
+        return str(e)
+    return None
 
 
 def _is_web(url: str) -> bool:
@@ -247,6 +259,6 @@ def _enclosures(items: tuple[Link, ...], feed_url: str, warn: Warn) -> tuple[Enc
             found[url] = Enclosure(
                 url=url,
                 type=plain(item.type),
-                length=int(length) if length.isdigit() else 0,
+                length=int(length) if length.isdecimal() else 0,  # "²".isdigit()
             )
     return tuple(found.values())

@@ -1,5 +1,6 @@
 """The long-running daemon: APScheduler drives collection passes, a thread serves the feeds.
 
+Only one daemon runs on a SQLite store or publish folder (``lockfile``).
 Signals: SIGTERM/SIGINT stop it cleanly (exit 0) within seconds: fetches still waiting
 for a host slot never start, running ones get STOP_GRACE seconds and are then cut, and
 what was stored stays stored. A fetch that cannot be cut (still connecting, or resolving
@@ -26,11 +27,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from aggregator import __version__, publish
 from aggregator.collector import run_pass
-from aggregator.collector.schedule import schedule_status
+from aggregator.collector.schedule import next_wake, schedule_status
 from aggregator.config import Config, load_config
 from aggregator.errors import ConfigError, WiredeskError
 from aggregator.fetch import Fetcher
 from aggregator.health import OVERDUE_INTERVALS, PassHistory, pass_failed
+from aggregator.lockfile import single_instance
 from aggregator.metrics import Metrics
 from aggregator.models import Health
 from aggregator.server import FeedServer, make_app, max_age_for
@@ -38,14 +40,18 @@ from aggregator.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
-TICK_MAX = timedelta(seconds=30)  # how often due sources are looked for, at most
+# The scheduler wakes when the next source falls due, and at least every TICK_MAX, so
+# sources another process made due (a `collect`, another node) are not left waiting.
+TICK_MAX = timedelta(seconds=30)
+MIN_WAKE = timedelta(seconds=1)  # never a pass right on the heels of the last one
 WATCH_EVERY = 2.0  # seconds between looks at the config file's mtime
 Clock = Callable[[], datetime]
 STOP_GRACE = 2.0  # seconds running fetches get to finish after SIGTERM
 
 
 def tick_for(config: Config) -> timedelta:
-    """How often to look for due sources: the shortest interval, within 1 s and TICK_MAX."""
+    """How often a healthy daemon finishes a pass, at the least: the shortest interval,
+    within 1 s and TICK_MAX."""
     shortest = min((config.interval(s) for s in config.sources), default=TICK_MAX)
     return max(timedelta(seconds=1), min(shortest, TICK_MAX))
 
@@ -121,8 +127,28 @@ class Daemon:
             metrics=self.metrics.page,
         )
 
+    def scheduled_pass(self) -> None:
+        """The scheduler's job: one pass, then the next planned for when the next source
+        falls due."""
+        try:
+            self.collect_now()
+        finally:
+            if not self.stopping.is_set():
+                self._schedule(self.wake_time(self.clock()))
+
+    def wake_time(self, now: datetime) -> datetime:
+        """When the next pass should run: as the next source falls due, at least MIN_WAKE
+        and at most TICK_MAX from ``now`` (TICK_MAX when the store cannot be read)."""
+        try:
+            states = self.store.source_states()
+        except WiredeskError as e:
+            log.warning("cannot read when sources are due (looking again soon): %s", e)
+            return now + TICK_MAX
+        wake = next_wake(self.config.sources, states, now, at_most=TICK_MAX)
+        return max(wake, now + MIN_WAKE)
+
     def collect_now(self) -> None:
-        """One scheduled pass: collect what is due, publish what is pending.
+        """One pass: collect what is due, publish what is pending.
 
         Stories stored by a pass that fails before it publishes stay pending in the store,
         and a config edit changes the digest the manifest holds for each file it affects:
@@ -207,16 +233,15 @@ class Daemon:
             overdue_after=overdue_after(self.config),
         )
 
-    def _schedule(self) -> None:
+    def _schedule(self, at: datetime | None = None) -> None:
+        """Run the next pass at ``at`` (default: now), replacing the one planned."""
         self.scheduler.add_job(
-            self.collect_now,
-            "interval",
-            seconds=tick_for(self.config).total_seconds(),
+            self.scheduled_pass,
+            "date",
+            run_date=at or datetime.now(UTC),
             id="collect",
             replace_existing=True,
             max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(UTC),
             misfire_grace_time=None,
         )
 
@@ -264,5 +289,10 @@ def _mtime(path: Path) -> int:
 
 
 def run_daemon(config: Config) -> int:
-    """Run the daemon on ``config`` until it is told to stop; returns the exit code."""
-    return Daemon(config).run()
+    """Run the daemon on ``config`` until it is told to stop; returns the exit code.
+
+    Raises AlreadyRunningError, before touching anything, when another daemon runs on the
+    same SQLite store or publish folder.
+    """
+    with single_instance(config):
+        return Daemon(config).run()

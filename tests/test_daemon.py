@@ -3,7 +3,9 @@ config on SIGHUP (keeping the last good one on a broken edit) and stops on SIGTE
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -11,6 +13,8 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,8 +22,14 @@ import requests
 from pytest_httpserver import HTTPServer
 
 from aggregator import __version__
+from aggregator import daemon as daemon_module
+from aggregator.collector import run_pass
+from aggregator.collector.schedule import next_wake
 from aggregator.config import load_config
-from aggregator.daemon import tick_for
+from aggregator.daemon import TICK_MAX
+from aggregator.fetch import Fetcher
+from aggregator.lockfile import single_instance
+from aggregator.store import open_store
 from tests.conftest import ROOT
 from tests.test_collector import GRAIN, SEED, rss
 
@@ -129,11 +139,83 @@ def test_tick_follows_the_shortest_interval(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_text(config_text(8080, "http://127.0.0.1:9/rss"), encoding="utf-8")
     config = load_config(path)
-    assert tick_for(config).total_seconds() == 1
+    assert daemon_module.tick_for(config).total_seconds() == 1
+
+
+def test_a_second_daemon_on_the_same_store_or_folder_is_refused(daemon, tmp_path: Path) -> None:
+    first, config, base = daemon
+    wait_for(lambda: "New ferry line" in served(base, "all.rss"), "the first daemon to serve")
+    same_store = tmp_path / "same-store.yaml"
+    same_store.write_text(
+        config_text(free_port()).replace("dir: feeds", "dir: other-feeds"), encoding="utf-8"
+    )
+    same_folder = tmp_path / "same-folder.yaml"
+    same_folder.write_text(
+        config_text(free_port()).replace("data/wiredesk.db", "other.db"), encoding="utf-8"
+    )
+    owner = f"pid {first.pid} on {socket.gethostname()}"
+    for path, locked in ((same_store, "data/wiredesk.db"), (same_folder, "feeds")):
+        second = subprocess.run(
+            [sys.executable, str(ROOT / "run.py"), "--config", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+        )
+        assert second.returncode == 1
+        assert second.stderr == (
+            f"error: {tmp_path / locked}: already in use by another Wiredesk daemon "
+            f"({owner}); stop it first, or give this one its own store and publish folder\n"
+        )
+    assert not (tmp_path / "other-feeds").exists() and not (tmp_path / "other.db").exists()
+    first.kill()  # a crash leaves no stale lock: the kernel drops it with the process
+    first.wait(timeout=WAIT)
+    with single_instance(load_config(config)):
+        assert (tmp_path / "data" / "wiredesk.db.lock").read_text().startswith(f"{os.getpid()} ")
+
+
+def test_a_10s_interval_is_collected_every_10s_on_a_fake_clock(tmp_path: Path) -> None:
+    """The scheduler's decision, pass after pass, with the clock passed in: each pass runs
+    when the source falls due (interval plus its jitter of at most 5 %), not a tick later."""
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "ferry.txt").write_text(SEED, encoding="utf-8")
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "store: wire.db\npublish: {dir: feeds}\n"
+        "sources:\n  - {name: seeds, path: seeds, interval: 10s}\n",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    clock = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+    collected = []
+    with closing(open_store(config.store)) as store, Fetcher(config.fetch) as fetcher:
+        while len(collected) < 6:
+            report, _ = run_pass(config, store, fetcher, now=clock, publish_changes=False)
+            if report.sources:
+                collected.append(clock)
+            clock = next_wake(config.sources, store.source_states(), clock, at_most=TICK_MAX)
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(collected)]
+    assert all(10 <= gap <= 10.5 for gap in gaps), gaps
+
+
+def test_the_daemon_plans_its_next_pass_for_when_a_source_falls_due(tmp_path: Path) -> None:
+    (tmp_path / "seeds").mkdir()
+    path = tmp_path / "feeds.yaml"
+    path.write_text(config_text(free_port()).replace("1s", "10s"), encoding="utf-8")
+    desk = daemon_module.Daemon(load_config(path))
+    try:
+        desk.scheduler.start(paused=True)
+        desk.scheduled_pass()
+        due = desk.store.source_states()["seeds"].next_due
+        assert desk.scheduler.get_job("collect").next_run_time == due
+        later = due + timedelta(seconds=5)
+        assert desk.wake_time(later) == later + daemon_module.MIN_WAKE  # overdue: at once
+    finally:
+        desk.scheduler.shutdown(wait=False)
+        desk.store.close()
+        desk.fetcher.close()
 
 
 def test_a_failed_pass_makes_the_next_one_publish_everything(tmp_path: Path, monkeypatch):
-    from aggregator import daemon as daemon_module
     from aggregator.errors import StoreError
 
     (tmp_path / "seeds").mkdir()

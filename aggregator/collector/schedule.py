@@ -8,7 +8,7 @@ before it meets a datetime: ``Retry-After: 99999999999999999999`` would otherwis
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -39,6 +39,26 @@ def is_due(state: SourceState | None, now: datetime, *, url: str = "") -> bool:
     if state.disabled:
         return bool(url) and url != state.origin_url
     return state.next_due is None or state.next_due <= now
+
+
+def next_wake(
+    sources: Sequence[Source],
+    states: Mapping[str, SourceState],
+    now: datetime,
+    *,
+    at_most: timedelta,
+) -> datetime:
+    """When a scheduler should next look for due sources: the earliest ``next_due`` of the
+    ``sources`` (``now`` when one is due already), never later than ``now + at_most``; a
+    source disabled by 410 Gone is not waited for."""
+    wake = now + at_most
+    for source in sources:
+        state = states.get(source.name)
+        if is_due(state, now, url=source.url or ""):
+            return now
+        if state is not None and not state.disabled and state.next_due is not None:
+            wake = min(wake, state.next_due)
+    return wake
 
 
 def jitter(name: str, interval: timedelta, now: datetime) -> timedelta:

@@ -59,7 +59,14 @@ class FakeStore:
         """Remember ``state``."""
         self.states[state.name] = state
 
-    def ingest(self, source: str, articles: Sequence[Article], state: SourceState) -> IngestResult:
+    def ingest(
+        self,
+        source: str,
+        articles: Sequence[Article],
+        state: SourceState,
+        *,
+        now: datetime | None = None,
+    ) -> IngestResult:
         """Store ``articles`` as they are; every one counts as new."""
         self.put(*articles)
         self.states[source] = state

@@ -252,7 +252,7 @@ def _collect_feed(
         return watch.report(failed_report(source.name, e)), IngestResult()
     succeeded = replace(succeeded, content_hash=body_hash, item_keys=parsed.item_keys)
     with watch.stage("store"):
-        ingested = store.ingest(source.name, parsed.articles, succeeded)
+        ingested = store.ingest(source.name, parsed.articles, succeeded, now=now)
     for warning in parsed.warnings:
         log.warning("%s", warning)
     if parsed.declined:
@@ -291,7 +291,7 @@ def _collect_folder(
         last_error=problems[0] if problems else "",
     )
     with watch.stage("store"):
-        ingested = store.ingest(source.name, scan.articles, succeeded)
+        ingested = store.ingest(source.name, scan.articles, succeeded, now=now)
     report = outcome(source.name, ingested, ())
     report = replace(report, unchanged=report.unchanged + scan.unchanged, file_errors=problems)
     return watch.report(report), ingested

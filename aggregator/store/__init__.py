@@ -62,9 +62,18 @@ class Store(Protocol):
     def save_source_state(self, state: SourceState) -> None:
         """Remember a source's state (a failed or not-modified pass)."""
 
-    def ingest(self, source: str, articles: Sequence[Article], state: SourceState) -> IngestResult:
+    def ingest(
+        self,
+        source: str,
+        articles: Sequence[Article],
+        state: SourceState,
+        *,
+        now: datetime | None = None,
+    ) -> IngestResult:
         """Store one source's articles of one pass and its new state in one transaction,
-        folding each article into an existing story when dedup says it is the same one;
+        folding each article into an existing story when dedup says it is the same one
+        (``store.plan`` decides; new stories are first seen at ``now``, the current time
+        when not given);
         the changed stories are marked pending publication in that same transaction."""
 
     def article(self, article_id: str) -> Article | None:

@@ -1,40 +1,36 @@
-"""What one source's pass may match against, read in a few bulk queries before ingest
-decides anything: the stories its articles may belong to (by this source's guids, by id,
-by dedup key, by another feed's identical URL guid), the series history of their
-headlines, the stories this source was split out of, and the tombstones of their keys."""
+"""The SQLite read of ingest: what one source's pass may match against, in a few bulk
+queries before the planner decides anything (``plan.Candidates``): the stories its
+articles may belong to (by this source's guids, by id, by dedup key, by another feed's
+identical URL guid, by shared headline words), the series history of their headlines,
+the stories this source was split out of, and the tombstones of their keys."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from aggregator import dedup
 from aggregator.dedup import fold
 from aggregator.models import Article
+from aggregator.store import words as word_index
+from aggregator.store.plan import Candidates, Stored, near_query
+from aggregator.store.rows import ARTICLE_COLUMNS, article_from_row, carriers_of
 
 _IN = "IN (SELECT value FROM json_each(?))"
 
 
-@dataclass(slots=True)
-class Context:
-    """Made by ``context``, read by ``Ingest``."""
-
-    pks: list[int] = field(default_factory=list)  # stories to load
-    shared_guid: dict[str, int] = field(default_factory=dict)  # another source's guid -> pk
-    uses: dict[str, set[tuple[str, int]]] = field(default_factory=dict)  # key -> (source, day)
-    vetoed: set[int] = field(default_factory=set)  # stories this source was split out of
-    tombstones: set[tuple[str, int]] = field(default_factory=set)  # (key, day)
-
-
-def context(conn: sqlite3.Connection, source: str, articles: Sequence[Article]) -> Context:
-    """Everything ``source``'s ``articles`` may be matched against. Raises sqlite3.Error."""
+def candidates(
+    conn: sqlite3.Connection, source: str, articles: Sequence[Article], similarity: float | None
+) -> Candidates:
+    """Everything ``source``'s ``articles`` may be matched against; the near-duplicates
+    of each article this source does not carry yet too when ``similarity`` is set.
+    Raises sqlite3.Error."""
     guids = json.dumps([a.guid for a in articles])
     ids = json.dumps([a.id for a in articles])
     keys = json.dumps(list({k for a in articles if (k := dedup.dedup_key(a.title))}))
     shared = json.dumps([a.guid for a in articles if fold.is_global_guid(a.guid)])
-    found = Context()
+    found = Candidates()
     found.shared_guid = dict(
         conn.execute(
             f"SELECT guid, min(article_pk) FROM carriers WHERE source != ? AND guid {_IN}"
@@ -42,16 +38,28 @@ def context(conn: sqlite3.Connection, source: str, articles: Sequence[Article]) 
             (source, shared),
         ).fetchall()
     )
-    found.pks = [
+    own = dict(
+        conn.execute(
+            f"SELECT guid, article_pk FROM carriers WHERE source = ? AND guid {_IN}",
+            (source, guids),
+        ).fetchall()
+    )
+    pks = {*own.values(), *found.shared_guid.values()}
+    pks.update(
         pk
         for (pk,) in conn.execute(
-            f"SELECT article_pk FROM carriers WHERE source = ? AND guid {_IN}"
-            f" UNION SELECT pk FROM articles WHERE id {_IN}"
+            f"SELECT pk FROM articles WHERE id {_IN}"
             f" UNION SELECT pk FROM articles WHERE dedup_key {_IN}",
-            (source, guids, ids, keys),
+            (ids, keys),
         )
-    ]
-    found.pks += found.shared_guid.values()
+    )
+    if similarity is not None:
+        for article in articles:
+            if article.guid not in own:
+                near = word_index.sharing(conn, *near_query(article, similarity))
+                found.near[(article.title, dedup.story_day(article.published).toordinal())] = near
+                pks.update(near)
+    found.stories = _stories(conn, pks)
     for key, user, day in conn.execute(
         f"SELECT dedup_key, source, day FROM headline_uses WHERE dedup_key {_IN}", (keys,)
     ):
@@ -63,4 +71,20 @@ def context(conn: sqlite3.Connection, source: str, articles: Sequence[Article]) 
     found.tombstones = set(
         conn.execute(f"SELECT dedup_key, day FROM tombstones WHERE dedup_key {_IN}", (keys,))
     )
+    (found.next_pk,) = conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM articles").fetchone()
+    return found
+
+
+def _stories(conn: sqlite3.Connection, pks: set[int]) -> list[Stored]:
+    """The stored stories ``pks`` with their carriers, oldest first."""
+    rows = conn.execute(
+        f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE pk {_IN} ORDER BY pk",
+        (json.dumps(sorted(pks)),),
+    ).fetchall()
+    carriers = carriers_of(conn, (row[0] for row in rows))
+    found = []
+    for row in rows:
+        carried = carriers.get(row[0], [])
+        article = article_from_row(row, [(s, link) for s, _, link, _ in carried])
+        found.append(Stored(pk=row[0], article=article, carriers=carried, key=row[5], day=row[6]))
     return found

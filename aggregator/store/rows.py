@@ -11,6 +11,7 @@ from typing import Any
 
 from aggregator import dedup
 from aggregator.models import Article, Enclosure, SourceState
+from aggregator.store.plan import Carried, day_number
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -39,11 +40,6 @@ def maybe_micros(moment: datetime | None) -> int | None:
 def from_micros(micros: int | None) -> datetime | None:
     """The aware UTC datetime of ``to_micros``; None stays None."""
     return None if micros is None else _EPOCH + timedelta(microseconds=micros)
-
-
-def day_number(article: Article) -> int:
-    """The ordinal of the UTC day an article was published on, as stored in ``day``."""
-    return dedup.story_day(article.published).toordinal()
 
 
 def article_row(pk: int, article: Article) -> Row:
@@ -143,9 +139,6 @@ def source_from_row(row: Row) -> SourceState:
         origin_url=origin_url,
         item_keys=frozenset(item_keys.split()),
     )
-
-
-Carried = tuple[str, str, str, bool]  # source, guid, link, came from a seed file
 
 
 def carriers_of(conn: sqlite3.Connection, pks: Iterable[int]) -> dict[int, list[Carried]]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from aggregator.errors import StoreError
 from aggregator.models import Article, IngestResult, PendingStories, PublishedFile, SourceState
 from aggregator.store import ArticleQuery, CarrierFold, folds, published
-from aggregator.store.ingest import Ingest
+from aggregator.store.ingest import ingest
 from aggregator.store.query import After, page_sql
 from aggregator.store.rows import (
     ARTICLE_COLUMNS,
@@ -171,16 +171,25 @@ class SQLiteStore:
         with self._transaction() as conn:
             conn.execute(_SAVE_STATE, source_row(state))
 
-    def ingest(self, source: str, articles: Sequence[Article], state: SourceState) -> IngestResult:
+    def ingest(
+        self,
+        source: str,
+        articles: Sequence[Article],
+        state: SourceState,
+        *,
+        now: datetime | None = None,
+    ) -> IngestResult:
         """Store one source's articles of one pass and its new state in one transaction,
-        folding each article into an existing story when dedup says it is the same one.
+        folding each article into an existing story when dedup says it is the same one;
+        new stories are first seen at ``now`` (the current time when not given).
 
         Returns the ids of new, merged and updated stories and the unchanged count.
         Raises StoreError when the database is locked, full or read-only (nothing of
         this pass is written then)."""
         with self._transaction() as conn:
-            ingest = Ingest(conn, source, similarity=self.similarity, now=datetime.now(UTC))
-            result = ingest.run(articles)
+            result = ingest(
+                conn, source, articles, similarity=self.similarity, now=now or datetime.now(UTC)
+            )
             published.mark(conn, result.changed_ids)
             conn.execute(_SAVE_STATE, source_row(state))
         return result

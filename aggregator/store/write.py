@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
-from aggregator.dedup.fold import Fold
 from aggregator.models import Article
 from aggregator.store import words as word_index
+from aggregator.store.plan import Changed, NewCarrier
 from aggregator.store.rows import ARTICLE_COLUMNS, article_row, day_number, labels, to_micros
 from aggregator.store.text import plain_text
 
@@ -21,15 +20,6 @@ _UPSERT = (
     " ON CONFLICT (pk) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS.split(", ")[1:])
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Changed:
-    """A story to write: its row key, what it is now, and what was stored (None if new)."""
-
-    pk: int
-    article: Article
-    loaded: Article | None
 
 
 def write_stories(conn: sqlite3.Connection, dirty: Sequence[Changed], *, words: bool) -> None:
@@ -70,19 +60,6 @@ def write_stories(conn: sqlite3.Connection, dirty: Sequence[Changed], *, words: 
         )
 
 
-@dataclass(frozen=True, slots=True)
-class NewCarrier:
-    """A source's item newly carrying a story, and the rule that folded it in."""
-
-    pk: int  # the story's
-    source: str
-    guid: str
-    link: str
-    seed: bool
-    why: Fold
-    published: int = 0  # the story's, in microseconds (see ``carriers_source``)
-
-
 def write_carriers(
     conn: sqlite3.Connection,
     source: str,
@@ -99,7 +76,16 @@ def write_carriers(
         "INSERT INTO carriers (article_pk, source, guid, link, seed, published, reason, score)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (c.pk, c.source, c.guid, c.link, c.seed, c.published, c.why.rule, c.why.score)
+            (
+                c.pk,
+                c.source,
+                c.guid,
+                c.link,
+                c.seed,
+                to_micros(c.published),
+                c.why.rule,
+                c.why.score,
+            )
             for c in carriers
         ],
     )

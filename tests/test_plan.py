@@ -1,0 +1,221 @@
+"""The ingest planner without a database: candidates + articles + now -> a plan.
+
+``Memory`` applies plans to a dict, standing in for a backend's write step, so that
+several passes can be planned in a row; it hands the planner every story it holds (a
+superset of what a backend's bulk read returns, which must not change any decision).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random as rnd
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aggregator import dedup
+from aggregator.dedup import fold
+from aggregator.models import Article
+from aggregator.store.plan import Candidates, IngestPlan, Stored, day_number, near_query, plan
+
+WHEN = datetime(2024, 11, 10, 7, 31, tzinfo=UTC)
+NOW = datetime(2024, 11, 10, 9, 0, tzinfo=UTC)
+HEADLINES = (
+    "Council approves harbour budget after late vote",
+    "Storm closes mountain pass for second day",
+    "Central bank holds rates as inflation cools",
+    "Museum returns looted bronzes to Benin",
+    "Rail strike halts trains across the north",
+)
+
+
+def item(source: str, n: int | str, title: str, **fields: object) -> Article:
+    base: dict[str, object] = {
+        "id": f"{source}-{n}",
+        "guid": f"{source}:{n}",
+        "source": source,
+        "title": title,
+        "published": WHEN,
+        "link": f"https://{source}.example/{n}",
+    }
+    return Article(**{**base, **fields})  # type: ignore[arg-type]
+
+
+class Memory:
+    """Stories in a dict; ``ingest`` plans one pass against all of them and applies it."""
+
+    def __init__(self, similarity: float | None = None) -> None:
+        self.similarity = similarity
+        self.stories: dict[int, Stored] = {}
+        self.uses: dict[str, set[tuple[str, int]]] = {}
+        self.tombstones: set[tuple[str, int]] = set()
+
+    def candidates(self, source: str, articles: list[Article]) -> Candidates:
+        shared: dict[str, int] = {}
+        for pk in sorted(self.stories):
+            for other, guid, _, _ in self.stories[pk].carriers:
+                if other != source and fold.is_global_guid(guid):
+                    shared.setdefault(guid, pk)
+        found = Candidates(
+            stories=list(self.stories.values()),
+            shared_guid=shared,
+            uses={k: set(v) for k, v in self.uses.items()},
+            tombstones=set(self.tombstones),
+            next_pk=max(self.stories, default=0) + 1,
+        )
+        if self.similarity is not None:
+            for a in articles:
+                words, day, need = near_query(a, self.similarity)
+                found.near[(a.title, day)] = [
+                    pk
+                    for pk, s in self.stories.items()
+                    if abs(s.day - day) <= 1
+                    and len(words & dedup.headline_words(s.article.title)) >= need
+                ]
+        return found
+
+    def ingest(self, source: str, articles: list[Article], now: datetime = NOW) -> IngestPlan:
+        found = self.candidates(source, articles)
+        planned = plan(source, articles, found, similarity=self.similarity, now=now)
+        carried = {pk: list(s.carriers) for pk, s in self.stories.items()}
+        for link, src, guid in planned.moved_links:
+            for pk, carriers in carried.items():
+                carried[pk] = [
+                    (s, g, link if (s, g) == (src, guid) else k, e) for s, g, k, e in carriers
+                ]
+        for c in planned.carriers:
+            carried.setdefault(c.pk, []).append((c.source, c.guid, c.link, c.seed))
+        for s in planned.stories:
+            key = dedup.dedup_key(s.article.title)
+            self.stories[s.pk] = Stored(s.pk, s.article, carried[s.pk], key, day_number(s.article))
+        for key, day in planned.used:
+            self.uses.setdefault(key, set()).add((source, day))
+        return planned
+
+    def partition(self) -> set[frozenset[tuple[str, str]]]:
+        """Which (source, guid) items were stored together."""
+        return {frozenset((c[0], c[1]) for c in s.carriers) for s in self.stories.values()}
+
+
+def test_a_new_story_is_first_seen_at_the_clock_passed_in() -> None:
+    memory = Memory()
+    planned = memory.ingest("a", [item("a", 1, HEADLINES[0])], now=NOW)
+    assert planned.result.new == ("a-1",)
+    assert [s.article.first_seen for s in planned.stories] == [NOW]
+    assert [(c.source, c.guid, c.why.rule) for c in planned.carriers] == [("a", "a:1", fold.FIRST)]
+
+
+def test_routing_guid_then_same_headline_then_tombstone_then_new() -> None:
+    memory = Memory()
+    memory.ingest("a", [item("a", 1, HEADLINES[0])])
+    memory.tombstones.add((dedup.dedup_key(HEADLINES[2]), day_number(item("x", 0, "x"))))
+    planned = memory.ingest(
+        "b",
+        [
+            item("b", 1, HEADLINES[0], published=WHEN + timedelta(hours=20)),  # next day
+            item("b", 2, HEADLINES[2]),  # pruned: its key is a tombstone
+            item("b", 3, HEADLINES[1], published=WHEN + timedelta(days=2)),
+        ],
+    )
+    assert planned.result.merged == ("a-1",)
+    assert planned.result.new == ("b-3",)
+    assert planned.result.unchanged == 1
+    assert [c.why.rule for c in planned.carriers] == [fold.SAME_HEADLINE, fold.FIRST]
+    again = memory.ingest("b", [item("b", 1, HEADLINES[0], summary="A longer account.")])
+    assert again.result.updated == ("a-1",) and not again.carriers
+    assert memory.stories[1].article.summary == "A longer account."
+    assert memory.stories[1].article.sources == ("a", "b")
+
+
+def test_two_days_apart_is_another_story() -> None:
+    memory = Memory()
+    memory.ingest("a", [item("a", 1, HEADLINES[0])])
+    planned = memory.ingest("b", [item("b", 1, HEADLINES[0], published=WHEN + timedelta(days=2))])
+    assert planned.result.new == ("b-1",)
+
+
+def test_a_source_never_joins_its_own_story_nor_one_it_was_split_from() -> None:
+    memory = Memory()
+    planned = memory.ingest("a", [item("a", 1, HEADLINES[0]), item("a", 2, HEADLINES[0])])
+    assert planned.result.new == ("a-1", "a-2")
+    found = memory.candidates("b", [])
+    found.vetoed = {1, 2}
+    vetoed = plan("b", [item("b", 1, HEADLINES[0])], found, similarity=None, now=NOW)
+    assert vetoed.result.new == ("b-1",)
+
+
+def test_a_reworded_headline_folds_only_with_matching_on() -> None:
+    reworded = "Late vote: council approves the harbour budget"
+    off = Memory()
+    off.ingest("a", [item("a", 1, HEADLINES[0])])
+    assert off.ingest("b", [item("b", 1, reworded)]).result.new == ("b-1",)
+    on = Memory(similarity=0.5)
+    on.ingest("a", [item("a", 1, HEADLINES[0])])
+    planned = on.ingest("b", [item("b", 1, reworded)])
+    assert planned.result.merged == ("a-1",)
+    assert planned.carriers[0].why.rule in (fold.NEAR, fold.NEAR_BODY)
+
+
+def test_the_richest_text_wins_the_merge_whatever_came_first() -> None:
+    rich = {"content": "<p>The full story, with every detail of the vote.</p>"}
+    for order in itertools.permutations([("a", {}), ("b", rich)]):
+        memory = Memory()
+        for source, fields in order:
+            memory.ingest(source, [item(source, 1, HEADLINES[0], **fields)])
+        (story,) = memory.stories.values()
+        assert story.article.content == rich["content"]
+        assert set(story.article.sources) == {"a", "b"}
+
+
+_CARRIED = st.lists(
+    st.tuples(st.sampled_from(range(len(HEADLINES))), st.integers(0, 30)),
+    max_size=len(HEADLINES),
+    unique_by=lambda pair: pair[0],
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_CARRIED, min_size=2, max_size=4), st.randoms(use_true_random=False))
+def test_the_order_sources_arrive_in_does_not_change_the_stories(
+    feeds: list[list[tuple[int, int]]], random: rnd.Random
+) -> None:
+    passes = [
+        (
+            f"s{n}",
+            [
+                item(f"s{n}", h, HEADLINES[h], published=WHEN + timedelta(hours=hours))
+                for h, hours in carried
+            ],
+        )
+        for n, carried in enumerate(feeds)
+    ]
+    shuffled = list(passes)
+    random.shuffle(shuffled)
+    stored = []
+    for order in (passes, shuffled):
+        memory = Memory()
+        for source, articles in order:
+            memory.ingest(source, articles)
+        stored.append(memory.partition())
+    assert stored[0] == stored[1]
+    # one story per headline, carried by every source that had it
+    expected = {
+        frozenset(
+            (f"s{n}", f"s{n}:{h}")
+            for n, carried in enumerate(feeds)
+            for hh, _ in carried
+            if hh == h
+        )
+        for h in range(len(HEADLINES))
+    } - {frozenset()}
+    assert stored[0] == expected
+
+
+def test_planning_reads_nothing_but_its_arguments() -> None:
+    found = Candidates(next_pk=41)
+    first = plan("a", [item("a", 1, HEADLINES[0])], found, similarity=None, now=NOW)
+    second = plan("a", [item("a", 1, HEADLINES[0])], found, similarity=None, now=NOW)
+    assert first == second
+    assert [s.pk for s in first.stories] == [41]
+    assert found == Candidates(next_pk=41)

@@ -114,8 +114,11 @@ class _Run:
             for article in self.store.articles(ArticleQuery(seeds_only=True)):
                 self._page(article)
         digest = self.built_for[ALL_CATEGORY.name]
-        owned = {name: _story_of(entry) for name, entry in self.folder.manifest.items()}
-        owned = {name: story for name, story in owned.items() if story is not None}
+        owned = {
+            name: story
+            for name, entry in self.folder.manifest.items()
+            if (story := _story_of(entry)) is not None
+        }
         behind = {
             story
             for name, story in owned.items()

@@ -557,3 +557,22 @@ def test_too_many_pending_stories_render_every_category_without_reading_them(
     assert "articles/s7.html" in report.unchanged
     assert parse(folder / "energy.rss").entries[0].title == "Gas deal signed"
     assert store.pending == {}
+
+
+def test_a_publish_that_dies_before_recording_is_redone_without_rewriting(folder: Path) -> None:
+    config = make_config(folder)
+    store = FakeStore(STORIES)
+    real_record = store.record_published
+
+    def dies(*args: Any, **kwargs: Any) -> None:
+        raise PublishError("killed between writing the files and recording them")
+
+    store.record_published = dies  # type: ignore[method-assign]
+    with pytest.raises(PublishError):
+        publish(config, store, now=NOW)
+    written = {p.name: stamp(p) for p in folder.iterdir()}
+    assert store.pending and store.manifest == {}
+    store.record_published = real_record  # type: ignore[method-assign]
+    report = publish(config, store, now=NOW)
+    assert report.written == () and {p.name: stamp(p) for p in folder.iterdir()} == written
+    assert store.pending == {} and set(store.manifest) == set(written)

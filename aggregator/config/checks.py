@@ -1,16 +1,18 @@
 """What ``check`` adds to loading: the things ``collect`` would trip over that the file
 alone cannot tell (a seed folder that does not exist, a publish folder that cannot be
 created), and values that work but are worth a warning (feeds polled more than once a
-minute)."""
+minute, a loopback base_url on a server open to every interface)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aggregator.config.loader import key_path, line_of
-from aggregator.config.model import Config
+from aggregator.config.model import ANY_INTERFACE, Config
 from aggregator.config.values import format_duration
 from aggregator.config.yamlfile import read_yaml
 from aggregator.errors import ConfigProblem
@@ -39,7 +41,26 @@ def inspect(config: Config) -> tuple[list[ConfigProblem], list[ConfigProblem]]:
         if reason:
             problems.append(at(loc, f"cannot create {folder}: {reason}"))
     warnings += [at(loc, message) for loc, message in _short_intervals(config)]
+    if _loopback(config.publish.base_url) and config.server.host in ANY_INTERFACE:
+        warnings.append(at(("publish", "base_url"), _LOOPBACK_WARNING.format(config=config)))
     return sorted(problems, key=_by_line), sorted(warnings, key=_by_line)
+
+
+_LOOPBACK_WARNING = (
+    "warning: {config.publish.base_url} is a loopback address, but server.host "
+    "{config.server.host!r} listens on every interface: readers on other machines get "
+    "self links and permalinks they cannot open; set publish.base_url to the address they use"
+)
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _by_line(problem: ConfigProblem) -> int:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -92,10 +92,12 @@ class PublishConfig(Model):
         written="../feeds",
         description="folder the feeds are written to",
     )
+    # None (unset) only until Config is built: it then fills in the server's own URL
     base_url: str = option(
         Url(slash=True),
-        "http://127.0.0.1:8080/",
-        description="public URL of the publish folder, ending in /",
+        None,
+        description="public URL of the publish folder, ending in /; "
+        "default: http://{server.host}:{server.port}/",
     )
     max_items: int = option(Whole(1, 10000), 50, description="newest articles per feed")
     title: str = option(Text(), "Wiredesk", description="prefix of every feed title")
@@ -105,12 +107,22 @@ class PublishConfig(Model):
     hub: str | None = option(Url(), None, description="WebSub hub to ping after changes")
 
 
+ANY_INTERFACE = frozenset({"", "0.0.0.0", "::", "*"})
+
+
 @frozen
 class ServerConfig(Model):
     """The HTTP server for the publish folder."""
 
     host: str = option(Text(longest=255), "127.0.0.1", description="address to listen on")
     port: int = option(Whole(1, 65535), 8080, description="port to listen on")
+
+
+def server_url(server: ServerConfig) -> str:
+    """The URL the server of ``server`` answers at, for a ``publish.base_url`` left unset
+    (a server listening on every interface answers on 127.0.0.1 too)."""
+    host = "127.0.0.1" if server.host in ANY_INTERFACE else server.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{server.port}/"
 
 
 @frozen
@@ -278,6 +290,12 @@ class Config(Model):
         Items(Nested(lambda: Category), most=10_000), (), description="published categories"
     )
     path: Path = field(default=DEFAULT_CONFIG, compare=False)  # the file it was loaded from
+
+    def __post_init__(self) -> None:
+        if not self.publish.base_url:
+            # Unset: the feeds are where our own server serves them, whatever its port.
+            publish = replace(self.publish, base_url=server_url(self.server))
+            object.__setattr__(self, "publish", publish)
 
     def source(self, name: str) -> Source:
         """The source called ``name``; KeyError if there is none."""

@@ -19,8 +19,13 @@ from aggregator.configedit import add_source, check_new_source, unique_name
 from aggregator.errors import ConfigError, ConfigProblem, ParseError, WiredeskError
 from aggregator.models import AddResult, FeedLink, FetchResult, ParsedFeed
 
-# JSON Feed is published but not collected: feedparser reads only RSS and Atom.
-FEED_TYPES = ("application/rss+xml", "application/atom+xml")
+# application/json: what some sites announce their JSON Feed as
+FEED_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+json",
+    "application/json",
+)
 _HTML_MARKS = (b"<!doctype html", b"<html")
 
 

@@ -82,7 +82,12 @@ def test_discovery_reads_alternate_links_of_feed_types_only() -> None:
         FeedLink(
             url="http://127.0.0.1:9/orbit.atom", title="Orbit Notes", type="application/atom+xml"
         ),
-    ]  # the page's JSON Feed link is left out: feedparser cannot read JSON Feed
+        FeedLink(
+            url="https://json.example/feed.json",
+            title="JSON edition",
+            type="application/feed+json",
+        ),
+    ]
 
 
 @pytest.mark.parametrize("body", [b"", b"   ", b"\x00\xff not html", b"<p>fragment"])
@@ -125,12 +130,13 @@ def test_a_page_with_several_feeds_lists_them_until_one_is_picked(
     assert [feed.title for feed in caught.value.feeds] == [
         "Fjord Daily",
         "Orbit Notes",
+        "JSON edition",
     ]
     message = str(caught.value).splitlines()
-    assert message[0] == f"{page}: the page offers 2 feeds; choose one with --pick N:"
+    assert message[0] == f"{page}: the page offers 3 feeds; choose one with --pick N:"
     assert message[2] == f"  2. Orbit Notes <{site.url_for('/orbit.atom')}> (application/atom+xml)"
-    with pytest.raises(SeveralFeedsError, match="there is no feed 3"):
-        add(config, page, pick=3)
+    with pytest.raises(SeveralFeedsError, match="there is no feed 4"):
+        add(config, page, pick=4)
     assert config.read_bytes() == before
     result = add(config, page, pick=2)
     assert (result.name, result.title, result.entries) == ("orbit-notes", "Orbit Notes", 1)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
 from pytest_httpserver import HTTPServer
 
 from aggregator.cli import main
+from aggregator.models import FetchResult
+from aggregator.parse import parse_feed
 
 PODCAST = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">
@@ -63,10 +66,17 @@ def test_a_podcast_keeps_its_enclosures_in_every_format(
         else:
             assert [found[1][:2]] == [IMAGE]
         assert entry.author == "Ayla Demir", suffix
-    # feedparser 6.0 reads no JSON Feed: the file is read as the JSON Feed 1.1 it is.
+    # feedparser 6.0 reads no JSON Feed: Wiredesk's own JSON Feed reader reads it back.
     (item,) = json.loads((feeds / "all.json").read_text(encoding="utf-8"))["items"]
     assert item["attachments"] == ATTACHMENTS
     assert item["authors"] == [{"name": "Ayla Demir"}]
+    body = FetchResult(url="http://127.0.0.1:8080/all.json", status=200,
+                       content=(feeds / "all.json").read_bytes())  # fmt: skip
+    (again,) = parse_feed("again", body, now=datetime.now(UTC)).articles
+    assert [(e.url, e.type, e.length) for e in again.enclosures] == [
+        (AUDIO[0], AUDIO[1], int(AUDIO[2])),
+        (IMAGE[0], IMAGE[1], 5100),
+    ]
     capsys.readouterr()
     assert main(["articles", "--config", str(config), "--json"]) == 0
     (episode,) = json.loads(capsys.readouterr().out)

@@ -25,7 +25,7 @@ import feedparser
 
 from aggregator.errors import ParseError
 from aggregator.models import Article, FetchResult, ParsedFeed
-from aggregator.parse import document, fast
+from aggregator.parse import document, fast, jsonfeed
 from aggregator.parse import known as known_entries
 from aggregator.parse.entries import Entry, article, from_feedparser, plain, web_link
 
@@ -62,12 +62,22 @@ def parse_feed(
     warning; its entries get no keys) and, in ``declined``, why the lxml fast path left
     the body to feedparser. ``fast_path=False`` parses with feedparser alone, as the
     differential test does. Raises ParseError when the bytes are not a feed: empty, an
-    HTML page, no entries and broken, or an XML document that declares entities.
+    HTML page, no entries and broken, or an XML document that declares entities. A JSON
+    body (a JSON media type, or a body starting with ``{``) is read as JSON Feed 1.x.
     """
     media_type = result.headers.get("content-type", "").split(";")[0].strip()
     text = document.decode(result.content, document.charset(result.headers.get("content-type", "")))
     if not text.strip():
         raise ParseError(source, "not a feed: the response body is empty")
+    if document.is_json(text, media_type):
+        title, link, entries = jsonfeed.read(source, text)
+        warnings: list[str] = []
+        return ParsedFeed(
+            title=plain(title),
+            link=web_link(link, result.url, _warner(warnings, source)),
+            articles=_articles(source, entries, result.url, now, warnings),
+            warnings=tuple(warnings),
+        )
     data = document.without_doctype(source, text)
     items = known_entries.scan_items(data, result.url)
     cut = [i for i in items if i.key in known]

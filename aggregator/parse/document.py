@@ -40,6 +40,13 @@ _ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
 _FIRST_TAG = re.compile(r"<\w", re.ASCII)
 
 
+def is_json(text: str, media_type: str) -> bool:
+    """True for a body to read as JSON Feed rather than XML: a JSON media type
+    (``application/feed+json``, ``application/json``), or a body whose first character is
+    ``{`` (a JSON Feed served as text/plain or octet-stream; no XML document starts so)."""
+    return media_type.endswith(("/json", "+json")) or text.lstrip("\ufeff \t\r\n").startswith("{")
+
+
 def charset(content_type: str) -> str:
     """The charset a Content-Type header names, or ""."""
     match = _CHARSET.search(content_type)

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from aggregator import dedup
 from aggregator.dedup import fold
 from aggregator.models import Article
-from aggregator.store.plan import Candidates, IngestPlan, Stored, day_number, near_query, plan
+from aggregator.store.keys import day_number
+from aggregator.store.plan import Candidates, IngestPlan, Stored, near_query, plan
 
 WHEN = datetime(2024, 11, 10, 7, 31, tzinfo=UTC)
 NOW = datetime(2024, 11, 10, 9, 0, tzinfo=UTC)

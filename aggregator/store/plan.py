@@ -21,15 +21,11 @@ from typing import Any
 from aggregator import dedup
 from aggregator.dedup import fold
 from aggregator.models import Article, IngestResult
+from aggregator.store.keys import day_number
 
 _FIRST = fold.Fold(fold.FIRST)
 
 Carried = tuple[str, str, str, bool]  # source, guid, link, came from a seed file
-
-
-def day_number(article: Article) -> int:
-    """The ordinal of the UTC day an article was published on, as stored in ``day``."""
-    return dedup.story_day(article.published).toordinal()
 
 
 @dataclass(slots=True)

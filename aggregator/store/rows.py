@@ -11,7 +11,8 @@ from typing import Any
 
 from aggregator import dedup
 from aggregator.models import Article, Enclosure, SourceState
-from aggregator.store.plan import Carried, day_number
+from aggregator.store.keys import day_number
+from aggregator.store.plan import Carried
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -92,11 +93,6 @@ def article_from_row(row: Row, carriers: Sequence[tuple[str, str]]) -> Article:
         sources=tuple(dict.fromkeys(s for s, _ in carriers)),
         links=tuple(dict.fromkeys(link for _, link in carriers if link)),
     )
-
-
-def labels(section: str, tags: Iterable[str]) -> set[str]:
-    """The section and tags a story is listed under, folded by ``dedup.fold_case``."""
-    return {dedup.fold_case(label) for label in (section, *tags) if label}
 
 
 def source_row(state: SourceState) -> Row:

@@ -38,7 +38,7 @@ from collections.abc import Callable
 
 from aggregator import dedup
 from aggregator.store import words
-from aggregator.store.rows import labels
+from aggregator.store.keys import labels
 from aggregator.store.text import plain_text
 
 V1 = (

@@ -139,7 +139,8 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
                 "status": state.last_status if state else None,
                 "error_streak": state.error_streak if state else 0,
                 "last_error": state.last_error if state else "",
-                "next_due": output.iso(state.next_due) if state else None,
+                # a disabled source runs again only when its url is edited
+                "next_due": output.iso(state.next_due) if state and not state.disabled else None,
                 "disabled": state.disabled if state else False,
                 "articles": counts.get(source.name, 0),
             }

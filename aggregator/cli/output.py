@@ -24,7 +24,7 @@ def article_table(articles: Sequence[Article]) -> None:
 
 def summary_row(report: SourceReport) -> list[object]:
     """One source's row of the table ``collect`` ends with."""
-    errors = (1 if report.error else 0) + len(report.file_errors)
+    errors = error_count(report)
     return [
         report.source,
         report.new,
@@ -36,6 +36,12 @@ def summary_row(report: SourceReport) -> list[object]:
     ]
 
 
+def error_count(report: SourceReport) -> int:
+    """A source's errors in one pass: 1 when it failed, plus one per broken seed file;
+    the table's column and the JSON total count them alike."""
+    return (1 if report.error else 0) + len(report.file_errors)
+
+
 def pass_json(report: PassReport, published: PublishReport | None) -> dict[str, Any]:
     """What ``collect --json`` prints: the pass's times (``seconds``: the collection alone,
     without start-up and publishing), its totals and one object per source."""
@@ -44,7 +50,7 @@ def pass_json(report: PassReport, published: PublishReport | None) -> dict[str, 
         "finished": iso(report.finished),
         "seconds": round((report.finished - report.started).total_seconds(), 3),
         "changed": len(report.changed_ids),
-        "errors": report.errors,
+        "errors": sum(error_count(source) for source in report.sources),
         "published": len(published.written) if published else 0,
         "sources": [asdict(source) for source in report.sources],
     }

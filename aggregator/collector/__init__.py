@@ -209,6 +209,7 @@ def _collect_feed(
     url = effective_url(source, state)
     interval = config.interval(source)
     watch = Stopwatch()
+    answered: int | None = None  # the status of a response that then fails to parse
     try:
         with watch.stage("fetch"):
             result = fetcher.fetch(
@@ -218,6 +219,7 @@ def _collect_feed(
                 last_modified=state.last_modified if url == state.url else "",
                 timeout=config.timeout(source).total_seconds(),
             )
+        answered = result.status
         if halt.is_set():
             return skipped(source.name)
         succeeded = after_success(state, now=now, interval=interval, status=result.status)
@@ -248,7 +250,9 @@ def _collect_feed(
         if halt.is_set():
             return skipped(source.name)
         failed = after_failure(state, e, now=now, interval=interval)
-        store.save_source_state(replace(failed, origin_url=source.url or "", url=url))
+        status = failed.last_status or answered
+        failed = replace(failed, origin_url=source.url or "", url=url, last_status=status)
+        store.save_source_state(failed)
         return watch.report(failed_report(source.name, e)), IngestResult()
     succeeded = replace(succeeded, content_hash=body_hash, item_keys=parsed.item_keys)
     with watch.stage("store"):
@@ -288,7 +292,9 @@ def _collect_folder(
         succeeded,
         url=str(source.path),
         file_stamps=dict(scan.stamps),
-        last_error=problems[0] if problems else "",
+        # broken files are a streak of their own: the folder was read, they were not
+        error_streak=state.error_streak + 1 if problems else 0,
+        last_error="; ".join(problems),
     )
     with watch.stage("store"):
         ingested = store.ingest(source.name, scan.articles, succeeded, now=now)

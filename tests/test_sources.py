@@ -1,0 +1,53 @@
+"""Broken sources at a glance: `sources` and `collect --json` tell the same story of a
+feed that answered 200 with something unparsable, a seed folder with broken files and a
+source disabled by 410 Gone."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from pytest_httpserver import HTTPServer
+
+from aggregator.cli import main
+from tests.test_collector import SEED
+
+
+def test_sources_and_collect_json_agree_on_what_is_broken(
+    tmp_path: Path, httpserver: HTTPServer, capsys
+) -> None:
+    httpserver.expect_request("/junk").respond_with_data("just text", content_type="text/plain")
+    httpserver.expect_request("/gone").respond_with_data("", status=410)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "good.txt").write_text(SEED, encoding="utf-8")
+    (seeds / "empty.txt").write_text("", encoding="utf-8")
+    (seeds / "blank.txt").write_text("\n\n", encoding="utf-8")
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            store: wire.db
+            publish: {{dir: feeds}}
+            sources:
+              - {{name: junk, url: "{httpserver.url_for("/junk")}"}}
+              - {{name: gone, url: "{httpserver.url_for("/gone")}"}}
+              - {{name: seeds, path: seeds}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    assert main(["collect", "--config", str(config), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    per_source = [(1 if s["error"] else 0) + len(s["file_errors"]) for s in report["sources"]]
+    assert per_source == [1, 1, 2]
+    assert report["errors"] == sum(per_source)
+    assert main(["sources", "--config", str(config), "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    junk, gone, folder = rows["junk"], rows["gone"], rows["seeds"]
+    assert (junk["status"], junk["error_streak"]) == (200, 1)
+    assert junk["last_error"].startswith("junk: not a feed")
+    assert (gone["status"], gone["disabled"], gone["next_due"]) == (410, True, None)
+    assert folder["error_streak"] == 1 and folder["articles"] == 1
+    assert "blank.txt" in folder["last_error"] and "empty.txt" in folder["last_error"]

@@ -1,4 +1,5 @@
-"""The ingest planner without a database: candidates + articles + now -> a plan.
+"""The ingest planner without a database: candidates + articles + now -> a plan; and the
+SQLite store, run on the same passes, storing exactly what the planner decides.
 
 ``Memory`` applies plans to a dict, standing in for a backend's write step, so that
 several passes can be planned in a row; it hands the planner every story it holds (a
@@ -16,9 +17,11 @@ from hypothesis import strategies as st
 
 from aggregator import dedup
 from aggregator.dedup import fold
-from aggregator.models import Article
+from aggregator.models import Article, SourceState
+from aggregator.store import ArticleQuery
 from aggregator.store.keys import day_number
 from aggregator.store.plan import Candidates, IngestPlan, Stored, near_query, plan
+from aggregator.store.sqlite import SQLiteStore
 
 WHEN = datetime(2024, 11, 10, 7, 31, tzinfo=UTC)
 NOW = datetime(2024, 11, 10, 9, 0, tzinfo=UTC)
@@ -220,3 +223,45 @@ def test_planning_reads_nothing_but_its_arguments() -> None:
     assert first == second
     assert [s.pk for s in first.stories] == [41]
     assert found == Candidates(next_pk=41)
+
+
+_TITLES = (*HEADLINES, "Late vote: council approves the harbour budget", "Harbour budget approved")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.sampled_from(range(len(_TITLES))), st.integers(0, 60)),
+            max_size=4,
+            unique_by=lambda pair: pair[0],
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.sampled_from([None, 0.7]),
+)
+def test_the_sqlite_store_stores_what_the_planner_decides(
+    feeds: list[list[tuple[int, int]]], similarity: float | None
+) -> None:
+    memory = Memory(similarity)
+    store = SQLiteStore(":memory:", similarity=similarity)
+    try:
+        for n, carried in enumerate(feeds):
+            source = f"s{n}"
+            articles = [
+                item(source, t, _TITLES[t], published=WHEN + timedelta(hours=hours))
+                for t, hours in carried
+            ]
+            planned = memory.ingest(source, articles)
+            assert store.ingest(source, articles, SourceState(name=source), now=NOW) == (
+                planned.result
+            )
+        stored = set()
+        for story in store.articles(ArticleQuery()):
+            carriers = store.fold_reasons(story.id) or ()
+            stored.add(frozenset((c.source, c.guid) for c in carriers))
+            assert story.first_seen == NOW
+        assert stored == memory.partition()
+    finally:
+        store.close()

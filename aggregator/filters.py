@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import lru_cache
 
@@ -56,6 +56,15 @@ def explain(rule: Rule, article: Article, *, now: datetime) -> Verdict:
     path (``any[1].include: no word found in title, summary, content``), or every condition
     that held. Raises nothing."""
     return _verdict(rule, _Texts(article), now, "")
+
+
+def selecting(
+    categories: Sequence[Category], article: Article, *, now: datetime
+) -> tuple[Category, ...]:
+    """The ``categories`` that select ``article``, its texts computed once for all of them
+    (a story's page lists its categories)."""
+    texts = _Texts(article)
+    return tuple(c for c in categories if _verdict(c, texts, now, "").matched)
 
 
 def store_query(category: Category, *, now: datetime) -> ArticleQuery:

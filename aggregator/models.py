@@ -47,6 +47,9 @@ class Article:
     path: str = ""  # a seed article's file
     sources: tuple[str, ...] = ()  # every source that carried the story (store fills it)
     links: tuple[str, ...] = ()  # every link that carried the story (store fills it)
+    # each carrier's (source, link) pair, link "" for a seed copy (the store fills it when
+    # reading; derived from the carriers like ``sources`` and ``links``, so not compared)
+    carried: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     first_seen: datetime | None = None  # when Wiredesk first stored it (store fills it)
 
     @property

@@ -286,4 +286,5 @@ def test_collect_json_reports_the_pass(config_file: Path, capsys) -> None:
     assert (seeds["source"], seeds["file_errors"]) == ("seeds", [])
     assert main(["collect", "--json", "--source", "wire", "--config", str(config_file)]) == 0
     again = json.loads(capsys.readouterr().out)
-    assert again["published"] == 0 and again["sources"][0]["not_modified"] is True
+    assert again["sources"][0]["not_modified"] is True
+    assert again["published"] == 1  # no story changed: only sources.html (its last fetch)

@@ -34,18 +34,19 @@ class Clock:
         return self.now
 
 
-def desk_config(tmp_path: Path, url: str) -> Path:
+def desk_config(tmp_path: Path, *sources: str) -> Path:
+    """A config of ``sources`` (YAML flow mappings) collected every 10 minutes."""
     path = tmp_path / "feeds.yaml"
     path.write_text(
         textwrap.dedent(
-            f"""
-            store: data/wiredesk.db
-            publish: {{dir: feeds, base_url: "http://127.0.0.1:8080/"}}
-            defaults: {{interval: 10m, timeout: 5s}}
-            sources:
-              - {{name: wire, url: "{url}"}}
             """
-        ),
+            store: data/wiredesk.db
+            publish: {dir: feeds, base_url: "http://127.0.0.1:8080/"}
+            defaults: {interval: 10m, timeout: 5s}
+            sources:
+            """
+        )
+        + "".join(f"  - {source}\n" for source in sources),
         encoding="utf-8",
     )
     return path
@@ -54,7 +55,8 @@ def desk_config(tmp_path: Path, url: str) -> Path:
 @pytest.fixture
 def desk(tmp_path: Path, httpserver: HTTPServer) -> Iterator[tuple[Daemon, Clock, Site]]:
     clock = Clock()
-    daemon = Daemon(load_config(desk_config(tmp_path, httpserver.url_for("/rss"))), clock=clock)
+    path = desk_config(tmp_path, f'{{name: wire, url: "{httpserver.url_for("/rss")}"}}')
+    daemon = Daemon(load_config(path), clock=clock)
     daemon.scheduler.start()  # running, with no job: the test runs the passes itself
     server = FeedServer(daemon.app())
     server.start("127.0.0.1", 0)

@@ -102,8 +102,12 @@ def test_a_category_reads_the_store_lazily(folder: Path) -> None:
     many = [story(n, f"Baku story {n}") for n in range(1, 500)]
     store = FakeStore(many)
     config = make_config(folder).model_copy(update={"categories": ()})
+    publish(config, store, now=NOW)  # every story is new: each gets its page
+    assert store.handed_out == len(many) + 3
+    store.handed_out = 0
+    store.put(story(500, "Baku story 500"))
     publish(config, store, now=NOW)
-    assert store.handed_out == 3, "only the three newest stories of 'all' were read"
+    assert store.handed_out == 1 + 3, "the pending story, then the three newest of 'all'"
 
 
 def test_rss_and_atom_read_back_with_ids_links_and_self(folder: Path) -> None:
@@ -150,15 +154,14 @@ def test_opml_and_index_list_every_feed(folder: Path) -> None:
     ]
     assert all(o.get("type") == "rss" and o.get("htmlUrl") == BASE for o in outlines)
     assert all(o.get("text") for o in outlines)
-    collector = _LinkTags()
-    collector.feed((folder / "index.html").read_text(encoding="utf-8"))
     kinds = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
     kinds["json"] = "application/feed+json"
-    assert sorted(collector.alternates) == sorted(
-        (kinds[suffix], f"{BASE}{name}.{suffix}")
-        for name in ("all", "caucasus", "energy")
-        for suffix in kinds
-    )
+    for name, page in (("all", "index.html"), ("caucasus", "caucasus.html")):
+        collector = _LinkTags()
+        collector.feed((folder / page).read_text(encoding="utf-8"))
+        assert sorted(collector.alternates) == sorted(
+            (kinds[suffix], f"{BASE}{name}.{suffix}") for suffix in kinds
+        )
 
 
 class _LinkTags(HTMLParser):
@@ -302,7 +305,7 @@ def test_removed_categories_are_cleaned_up_and_other_files_kept(folder: Path) ->
     (folder / "mirror.json").write_bytes((folder / "energy.json").read_bytes())
     fewer = config.model_copy(update={"categories": config.categories[:1]})
     report = publish(fewer, store, now=NOW)
-    assert sorted(report.removed) == ["energy.atom", "energy.json", "energy.rss"]
+    assert sorted(report.removed) == ["energy.atom", "energy.html", "energy.json", "energy.rss"]
     assert not list(folder.glob("energy.*"))
     assert (folder / "README.md").exists() and (folder / "notes.txt").exists()
     assert (folder / "manifest.json").exists() and (folder / "podcast.rss").exists()
@@ -319,16 +322,17 @@ def test_incremental_publish_rewrites_only_the_touched_categories(folder: Path) 
     caucasus = stamp(folder / "caucasus.rss")
     store.put(story(0, "Gas pipeline opens"))
     report = publish(config, store, now=NOW)
-    assert sorted(report.written) == sorted(
-        f"{name}.{suffix}" for name in ("all", "energy") for suffix in ("rss", "atom", "json")
-    )
-    assert sorted(report.unchanged) == ["index.html", "index.opml"]
+    feeds = [f"{name}.{suffix}" for name in ("all", "energy") for suffix in ("rss", "atom", "json")]
+    rivers = ["index.html", "energy.html"]
+    assert sorted(report.written) == sorted([*feeds, *rivers, "articles/s0.html"])
+    desk = ["index.opml", "wiredesk.css", "sources.html", "sources.atom", "sources.rss"]
+    assert sorted(report.unchanged) == sorted([*desk, ".problems.json"])
     assert stamp(folder / "caucasus.rss") == caucasus
     assert parse(folder / "energy.rss").entries[0].title == "Gas pipeline opens"
     assert store.pending == {}, "published: nothing is pending any more"
     nothing = publish(config, store, now=NOW)
     assert nothing.written == ()
-    assert sorted(nothing.unchanged) == ["index.html", "index.opml"]
+    assert sorted(nothing.unchanged) == sorted([*desk, ".problems.json"])
     (folder / "caucasus.atom").unlink()
     repaired = publish(config, store, now=NOW)
     assert "caucasus.atom" in repaired.written
@@ -392,7 +396,7 @@ def test_a_seed_story_links_to_its_own_page_under_the_current_base_url(folder: P
 def test_an_unwritable_folder_raises_publish_error_with_the_path(tmp_path: Path) -> None:
     blocker = tmp_path / "feeds"
     blocker.write_text("a file where the folder should be\n")
-    with pytest.raises(PublishError, match=r"feeds/all\.rss: cannot write"):
+    with pytest.raises(PublishError, match=r"feeds/articles/s1\.html: cannot write"):
         publish(make_config(blocker), FakeStore(STORIES), now=NOW)
 
 
@@ -409,6 +413,12 @@ def test_feeds_keep_the_rules_the_w3c_validator_checks(folder: Path) -> None:
     odd = story(7, "Baku\x0c <odd> & ‘quotes’", content="<p>a\x01b</p>", tags=("Gas", "gas"))
     seed = story(8, "Yerevan seed", link="", path="seed.txt", source="seeds")
     publish(make_config(folder, hub="https://hub.example.com/"), FakeStore([*STORIES, odd, seed]))
+    assert_w3c_shape(folder)
+
+
+def assert_w3c_shape(folder: Path, base: str = BASE) -> None:
+    """The rules of the W3C feed validator, checked on every RSS and Atom file of ``folder``
+    (published at ``base``)."""
     for path in folder.glob("*.rss"):
         raw = path.read_bytes()
         assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]", raw)
@@ -417,7 +427,7 @@ def test_feeds_keep_the_rules_the_w3c_validator_checks(folder: Path) -> None:
         assert channel.findtext("title") and channel.findtext("description")
         assert HTTP.match(channel.findtext("link") or "")
         self_link = channel.find(f"{ATOM}link[@rel='self']")
-        assert self_link is not None and self_link.get("href") == f"{BASE}{path.name}"
+        assert self_link is not None and self_link.get("href") == f"{base}{path.name}"
         assert RFC822.match(channel.findtext("lastBuildDate") or "")
         guids = [item.findtext("guid") for item in channel.iter("item")]
         assert len(guids) == len(set(guids))
@@ -513,13 +523,17 @@ def test_a_config_edit_rewrites_the_files_it_changes_with_no_story_pending(folde
         update={"categories": (config.categories[0], Category(name="energy", include=("council",)))}
     )
     report = publish(narrower, store, now=NOW)
-    assert sorted(report.written) == ["energy.atom", "energy.json", "energy.rss"]
+    energy = ["energy.atom", "energy.html", "energy.json", "energy.rss"]
+    # and the pages that show which categories a story is in: of the stories that left or
+    # joined energy, and the river of all
+    assert sorted(report.written) == ["articles/s3.html", "articles/s6.html", *energy, "index.html"]
     assert [e.title for e in parse(folder / "energy.rss").entries] == ["Yerevan council meets"]
     moved = narrower.model_copy(
         update={"publish": narrower.publish.model_copy(update={"base_url": "https://new.example/"})}
     )
     report = publish(moved, store, now=NOW)
-    assert len(report.written) == 3 * 3 + 2 + 1, "every feed, both indexes, the seed page"
+    # every feed and river, the OPML, the story pages and the sources page and feeds
+    assert len(report.written) == 3 * 4 + 1 + 6 + 3
     assert "https://new.example/articles/s1.html" in (folder / "all.rss").read_text()
 
 

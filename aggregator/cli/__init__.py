@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument(
         "--json", action="store_true", help="print the pass as one JSON object, not a table"
     )
-    add("publish", "regenerate every category feed from the store", cmd_publish)
+    add("publish", "regenerate every feed and page from the store", cmd_publish)
     add("serve", "serve the publish folder over HTTP", cmd_serve)
     add(
         "check",

@@ -81,7 +81,7 @@ def run_pass(
     prune(config, store, now=now)
     if not publish_changes:
         return report, None
-    published = publish.publish(config, store)
+    published = publish.publish(config, store, now=now)
     ping_hub(config, fetcher, published)
     return report, published
 

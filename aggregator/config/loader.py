@@ -16,6 +16,13 @@ from aggregator.config.values import CONFIG_ENV, DEFAULT_CONFIG, quote, suggest
 from aggregator.config.yamlfile import YamlList, YamlMap, read_yaml
 from aggregator.errors import ConfigError, ConfigProblem
 
+# Category names whose feed or page files the desk writes for itself.
+_RESERVED = {
+    "all": "'all' is the built-in category of every article",
+    "index": "'index' is the desk's front page (index.html, index.opml)",
+    "sources": "'sources' is the desk's page and feed of its sources (sources.html, .atom, .rss)",
+}
+
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The config file to use: ``--config``, else ``$WIREDESK_CONFIG``, else the default."""
@@ -56,8 +63,8 @@ def _cross_checks(path: Path, data: dict[str, Any]) -> list[ConfigProblem]:
             if name in seen:
                 message = f"duplicate name {quote(name)}; names must be unique"
                 problems.append(_at(path, data, (key, index, "name"), message))
-            if key == "categories" and name == "all":
-                message = "'all' is the built-in category of every article; choose another name"
+            if key == "categories" and name in _RESERVED:
+                message = f"{_RESERVED[name]}; choose another name"
                 problems.append(_at(path, data, (key, index, "name"), message))
             seen.add(name)
     for index, category in _items(data, "categories"):

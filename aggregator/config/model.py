@@ -135,6 +135,12 @@ class DefaultsConfig(Model):
     timeout: timedelta = option(
         Duration(SECOND, LONGEST_TIMEOUT), 20 * SECOND, description="whole-fetch deadline"
     )
+    stale_after: timedelta | None = option(
+        Duration(MINUTE, LONGEST_AGE),
+        None,
+        description="report a source in feeds/sources.atom when it brings no new story "
+        "for this long (default: never)",
+    )
 
 
 @frozen
@@ -171,6 +177,9 @@ class Source(Model):
     )
     timeout: timedelta | None = option(
         Duration(SECOND, LONGEST_TIMEOUT), None, description="overrides defaults.timeout"
+    )
+    stale_after: timedelta | None = option(
+        Duration(MINUTE, LONGEST_AGE), None, description="overrides defaults.stale_after"
     )
     timezone: str = option(
         Text(longest=64, check=time_zone), "UTC", description="time zone of seed dates (IANA)"
@@ -311,3 +320,7 @@ class Config(Model):
     def timeout(self, source: Source) -> timedelta:
         """The whole-fetch deadline of ``source``."""
         return source.timeout or self.defaults.timeout
+
+    def stale_after(self, source: Source) -> timedelta | None:
+        """How long ``source`` may bring no new story before it is reported; None: never."""
+        return source.stale_after or self.defaults.stale_after

@@ -1,10 +1,11 @@
-"""Stories -> the publish folder: every category as RSS 2.0, Atom 1.0 and JSON Feed 1.1,
-an OPML and an HTML index of them, and a permalink page per seed story.
+"""Stories -> the publish folder: every category as RSS 2.0, Atom 1.0 and JSON Feed 1.1
+and as a page (``index.html`` for all), a page per story, an OPML of the feeds, and the
+desk's status: the sources page and the feed of their problems.
 
 ::
 
     publish(config, store)              catch up: whatever is behind is rewritten
-    publish(config, store, full=True)   every category and seed page rendered again
+    publish(config, store, full=True)   every category and story page rendered again
 
 What is behind is learned from the store, never from the published files: the stories
 changed since the last publish (``Store.pending_stories``, marked in the transaction that
@@ -15,8 +16,9 @@ config edit and a store moved to another machine are all caught up by the next p
 
 Each category reads the store lazily, newest first, and stops at ``publish.max_items``
 stories its rule selects, so the cost follows the feed, not the store. ``items`` cleans the
-values, ``feeds`` renders them (the only importer of feedgen), ``pages`` writes the HTML and
-OPML, and ``files`` writes atomically, only when the bytes change, into the manifest.
+values, ``feeds`` renders them (the only importer of feedgen), ``pages`` writes the HTML
+(Jinja2) and OPML, ``status`` the sources' page and problems feed (``problems`` decides
+them), and ``files`` writes atomically, only when the bytes change, into the manifest.
 """
 
 from __future__ import annotations
@@ -31,16 +33,16 @@ from itertools import islice
 
 from aggregator import __version__
 from aggregator.config import Category, Config, Rule, Source
-from aggregator.filters import ALL_CATEGORY, categories_with_all, matches, store_query
+from aggregator.filters import categories_with_all, matches, store_query
 from aggregator.models import Article, PublishedFile, PublishReport
-from aggregator.publish import pages
+from aggregator.publish import pages, status
 from aggregator.publish.files import Folder
 from aggregator.publish.items import FORMATS, channel, item, page_name
 from aggregator.store import ArticleQuery, Store
 
 __all__ = ["publish"]
 
-_INDEXES = ("index.opml", "index.html")
+_INDEXES = ("index.opml", pages.STYLESHEET)
 _IDS_PER_QUERY = 500  # pending ids are read in chunks: one IN list of 100k is slow
 # More pending stories than this (a big collect --no-publish) and every category is
 # rendered: cheaper than reading them all to see which categories they touch.
@@ -70,6 +72,7 @@ def publish(
     run.pages_and_changes()
     run.categories()
     run.indexes()
+    status.publish_status(config, store, run.site, run.folder.write, run.read)
     run.clean_up()
     store.record_published(
         list(run.folder.changes.values()), run.folder.removed, through=run.pending.through
@@ -88,6 +91,9 @@ class _Run:
         self.folder = Folder(config.publish.dir, store.published_files())
         self.all = categories_with_all(config)
         self.built_for = {c.name: _digest(config, c) for c in self.all}
+        # Every page lists every category (and a story's page those it is in).
+        self.site_digest = hashlib.sha256("".join(self.built_for.values()).encode()).hexdigest()
+        self.site = pages.Site(config, self.all, now=self.now)
         self.sources = {source.name: source for source in config.sources}
         everything = full or self.pending.ids is None
         self.todo = {c.name for c in self.all if everything or self._behind(c)}
@@ -98,22 +104,23 @@ class _Run:
         names = [f"{category.name}{suffix}" for suffix in FORMATS]
         if not all(self.folder.current(name, self.built_for[category.name]) for name in names):
             return True
+        if not self.folder.current(pages.page_of(category), self.site_digest):
+            return True
         return _ages(category) or not self.known.isdisjoint(self.folder.lists(names[0]))
 
     def pages_and_changes(self) -> None:
         """Add every category a pending story is selected by to ``todo``; write the pages of
-        the pending seed stories (of every seed story when ``full``) and of the pages that
-        are behind; delete the pages of stories that are gone or no longer seeds."""
+        the pending stories (of every story when ``full``) and of the pages that are behind;
+        delete the pages of stories that are gone."""
         rest = [c for c in self.all if c.name not in self.todo]
-        # with every category rendered anyway, only the pending seed stories matter here
-        ids = self.known if rest else self.pending.seeds
-        for article in _by_ids(self.store, ids, seeds_only=not rest):
+        ids = self.known
+        for article in _by_ids(self.store, ids):
             self.todo.update(c.name for c in rest if matches(c, article, now=self.now))
             self._page(article)
-        if self.full:
-            for article in self.store.articles(ArticleQuery(seeds_only=True)):
+        if self.full or self.pending.ids is None:  # too many pending to know which
+            for article in self.store.articles(ArticleQuery()):
                 self._page(article)
-        digest = self.built_for[ALL_CATEGORY.name]
+        digest = self.site_digest
         owned = {
             name: story
             for name, entry in self.folder.manifest.items()
@@ -133,15 +140,12 @@ class _Run:
 
     def _page(self, article: Article) -> None:
         name = page_name(article.id)
-        if article.is_seed and not self.folder.done(name):
-            home = channel(self.config, ALL_CATEGORY)
-            data = pages.article_page(article, self.sources, home)
-            self.folder.write(
-                name, data, lists=(article.id,), built_for=self.built_for[ALL_CATEGORY.name]
-            )
+        if not self.folder.done(name):
+            data = self.site.story(article, pages.related_pages(self.store, article))
+            self.folder.write(name, data, lists=(article.id,), built_for=self.site_digest)
 
     def categories(self) -> None:
-        """Render every category in ``todo`` into its three feeds."""
+        """Render every category in ``todo`` into its three feeds and its page."""
         todo = [c for c in self.all if c.name in self.todo]
         if not todo:
             return
@@ -160,35 +164,44 @@ class _Run:
                     lists=ids,
                     built_for=self.built_for[category.name],
                 )
+            name, data = self.site.river(category, selected)
+            self.folder.write(name, data, lists=ids, built_for=self.site_digest)
 
     def indexes(self) -> None:
-        """Write ``index.opml`` and ``index.html`` (only when their bytes change)."""
+        """Write ``index.opml`` and the stylesheet (only when their bytes change)."""
         channels = [channel(self.config, category) for category in self.all]
-        publish = self.config.publish
-        self.folder.write(_INDEXES[0], pages.opml(publish.title, channels))
-        self.folder.write(_INDEXES[1], pages.index(publish.title, publish.language, channels))
+        self.folder.write(_INDEXES[0], pages.opml(self.config.publish.title, channels))
+        self.folder.write(_INDEXES[1], pages.stylesheet())
+
+    def read(self, name: str) -> bytes:
+        """What the folder holds as ``name`` (b"" when nothing): the state ``status``
+        keeps there between publishes."""
+        try:
+            return (self.folder.root / name).read_bytes()
+        except OSError:
+            return b""
 
     def clean_up(self) -> None:
         """Delete the files the manifest lists that the config no longer produces (the
         feeds of removed categories): neither written by this publish nor one of the files
         a category or story has; never a file the manifest does not list."""
         wanted = {f"{c.name}{suffix}" for c in self.all for suffix in FORMATS}
+        wanted |= {pages.page_of(c) for c in self.all} | set(status.FILES)
         for name, entry in sorted(self.folder.manifest.items()):
             if not (self.folder.done(name) or name in wanted or _story_of(entry)):
                 self.folder.remove(name)
 
 
-def _by_ids(store: Store, ids: Iterable[str], *, seeds_only: bool = False) -> Iterator[Article]:
-    """The stories of ``ids`` that exist (only seed stories if ``seeds_only``), in no
-    particular order, read in chunks."""
+def _by_ids(store: Store, ids: Iterable[str]) -> Iterator[Article]:
+    """The stories of ``ids`` that exist, in no particular order, read in chunks."""
     ordered = sorted(ids)
     for start in range(0, len(ordered), _IDS_PER_QUERY):
         chunk = tuple(ordered[start : start + _IDS_PER_QUERY])
-        yield from store.articles(ArticleQuery(ids=chunk, seeds_only=seeds_only))
+        yield from store.articles(ArticleQuery(ids=chunk))
 
 
 def _story_of(entry: PublishedFile) -> str | None:
-    """The story id when ``entry`` is a seed story's permalink page, else None."""
+    """The story id when ``entry`` is a story's page, else None."""
     if len(entry.lists) == 1 and page_name(entry.lists[0]) == entry.name:
         return entry.lists[0]
     return None

@@ -92,6 +92,7 @@ def article_from_row(row: Row, carriers: Sequence[tuple[str, str]]) -> Article:
         path=path,
         sources=tuple(dict.fromkeys(s for s, _ in carriers)),
         links=tuple(dict.fromkeys(link for _, link in carriers if link)),
+        carried=tuple(dict.fromkeys((source, link) for source, link in carriers)),
     )
 
 

@@ -1,0 +1,351 @@
+"""The CLI's commands: each takes the parsed arguments and the loaded config, calls the
+library and returns an exit code. Only they and ``output`` print.
+
+feedparser (``parse``), feedgen (``publish``), the daemon and the server are imported by
+the commands that use them: a cron ``collect`` where every feed answers 304 starts ~35 ms
+sooner without them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from aggregator import filters
+from aggregator.cli import output
+from aggregator.collector import run_pass
+from aggregator.config import Category, Config
+from aggregator.configedit import remove_source
+from aggregator.discover import add_feed
+from aggregator.errors import ConfigError, WiredeskError
+from aggregator.fetch import Fetcher
+from aggregator.models import Article, FetchResult
+from aggregator.opml import export_opml, import_opml
+from aggregator.schema import schema_text
+from aggregator.store import ArticleQuery, Store, open_store
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+Command = Callable[[argparse.Namespace, Config], int]
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    """The daemon: scheduled collection, publishing and the HTTP server."""
+    from aggregator.daemon import run_daemon
+
+    return run_daemon(config)
+
+
+def cmd_collect(args: argparse.Namespace, config: Config) -> int:
+    """One collection pass now, then publish; prints per-source counts (or JSON)."""
+    unknown = [name for name in args.source or () if name not in {s.name for s in config.sources}]
+    if unknown:
+        raise ConfigError.single(config.path, f"--source: unknown source {unknown[0]!r}")
+    with _open(config) as store, output.progress(len(args.source or config.sources)) as progress:
+        fetcher = Fetcher(config.fetch)
+        try:
+            report, published = run_pass(
+                config,
+                store,
+                fetcher,
+                now=datetime.now(UTC),
+                only=args.source,
+                progress=progress,
+                publish_changes=not args.no_publish,
+            )
+        finally:
+            fetcher.close()
+    if args.json:
+        print(json.dumps(output.pass_json(report, published), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    rows = [output.summary_row(r) for r in report.sources]
+    output.table(
+        ["source", "new", "merged", "updated", "unchanged", "not modified", "errors"], rows
+    )
+    if not report.sources:
+        print("no source is due; collect --source NAME fetches one anyway")
+    written = len(published.written) if published else 0
+    print(
+        f"{output.count(len(report.changed_ids), 'story', 'stories')} changed; "
+        f"{output.count(written, 'published file')} written"
+    )
+    return EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace, config: Config) -> int:
+    """Regenerate every category feed from the store."""
+    from aggregator import publish
+
+    with _open(config) as store:
+        report = publish.publish(config, store)
+    print(
+        f"published to {config.publish.dir}: {len(report.written)} written, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
+    )
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    """Serve the publish folder over HTTP until interrupted."""
+    from aggregator.server import serve_forever
+
+    serve_forever(config)
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, config: Config) -> int:
+    """Validate the config; reaching here means it loaded without problems."""
+    seeds = sum(1 for s in config.sources if s.is_seed_folder)
+    print(
+        f"OK {config.path}: {len(config.sources)} sources "
+        f"({len(config.sources) - seeds} feeds, {seeds} seed folders), "
+        f"{len(config.categories)} categories"
+    )
+    return EXIT_OK
+
+
+def cmd_sources(args: argparse.Namespace, config: Config) -> int:
+    """One row per source: where, last fetch, status, errors, next due, article count."""
+    with _open(config) as store:
+        states = store.source_states()
+        counts = store.article_counts()
+    rows = []
+    for source in config.sources:
+        state = states.get(source.name)
+        rows.append(
+            {
+                "name": source.name,
+                "kind": "seeds" if source.is_seed_folder else "feed",
+                "location": (state.url if state and state.url else None)
+                or str(source.path or source.url),
+                "last_fetch": output.iso(state.last_fetch) if state else None,
+                "status": state.last_status if state else None,
+                "error_streak": state.error_streak if state else 0,
+                "last_error": state.last_error if state else "",
+                "next_due": output.iso(state.next_due) if state else None,
+                "disabled": state.disabled if state else False,
+                "articles": counts.get(source.name, 0),
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    headers = ["name", "kind", "location", "last fetch", "status", "errors", "next due", "articles"]
+    table = [
+        [
+            r["name"] + (" (disabled)" if r["disabled"] else ""),
+            r["kind"],
+            r["location"],
+            output.short(r["last_fetch"]),
+            r["status"] or "",
+            f"{r['error_streak']}: {r['last_error']}" if r["last_error"] else r["error_streak"],
+            output.short(r["next_due"]),
+            r["articles"],
+        ]
+        for r in rows
+    ]
+    output.table(headers, table)
+    return EXIT_OK
+
+
+def cmd_articles(args: argparse.Namespace, config: Config) -> int:
+    """List stored articles, newest first."""
+    category = _category(config, args.category) if args.category else None
+    now = datetime.now(UTC)
+    with _open(config) as store:
+        articles = list(_select(store, category, args.search or None, args.limit, now))
+    if args.json:
+        categories = filters.categories_with_all(config)
+        payload = [_article_json(a, categories, now, config.publish.base_url) for a in articles]
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    output.article_table(articles)
+    return EXIT_OK
+
+
+def cmd_preview(args: argparse.Namespace, config: Config) -> int:
+    """Which stored articles a category selects now; with --why, the deciding rule."""
+    category = _category(config, args.category)
+    now = datetime.now(UTC)
+    with _open(config) as store:
+        if args.why:
+            article = store.article(args.why)
+            if article is None:
+                raise WiredeskError(f"{args.why}: no stored article has this id")
+            verdict = filters.explain(category, article, now=now)
+        else:
+            articles = list(_select(store, category, None, args.limit, now))
+    if args.why:
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "id": article.id,
+                        "title": article.title,
+                        "matched": verdict.matched,
+                        "reason": verdict.reason,
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            outcome = "selected" if verdict.matched else "not selected"
+            print(f"{article.title}\n{category.name}: {outcome}: {verdict.reason}")
+        return EXIT_OK
+    if args.json:
+        print(
+            json.dumps(
+                [_article_json(a, [category], now, config.publish.base_url) for a in articles],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return EXIT_OK
+    output.article_table(articles)
+    return EXIT_OK
+
+
+def cmd_add(args: argparse.Namespace, config: Config) -> int:
+    """Add a feed (or the feed a web page announces) to the config file."""
+    with _feed_reader(config) as (fetch, check):
+        added = add_feed(
+            config.path,
+            args.url,
+            name=args.name,
+            interval=args.interval,
+            pick=args.pick,
+            fetch=fetch,
+            parse=check,
+        )
+    print(f"added {added.name}: {added.title or added.url} ({added.entries} entries) {added.url}")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace, config: Config) -> int:
+    """Remove a source from the config file; its stored stories stay."""
+    remove_source(config.path, args.name)
+    print(f"removed {args.name} from {config.path}")
+    return EXIT_OK
+
+
+def cmd_import_opml(args: argparse.Namespace, config: Config) -> int:
+    """Add every subscription of an OPML file as a source, each fetched and checked unless
+    --no-check; folders become categories unless a category of that name exists."""
+    with _feed_reader(config) as (fetch, check):
+        checker = None if args.no_check else (lambda url: check(fetch(url)))
+        result = import_opml(config.path, args.file, check=checker)
+    if result.nothing_new:
+        print(f"nothing new in {args.file}: no source or category to add")
+    else:
+        print(f"added {output.count(len(result.added), 'source')}: {', '.join(result.added)}")
+    for name in result.categories_created:
+        print(f"created category {name}")
+    for name, added in result.categories_kept.items():
+        print(
+            f"category {name} already exists and was left as it is: "
+            f"{', '.join(added)} added as sources only"
+        )
+    for reason in result.skipped:
+        print(f"skipped {reason}")
+    return EXIT_OK
+
+
+def cmd_export_opml(args: argparse.Namespace, config: Config) -> int:
+    """Print the configured feed sources as OPML 2.0."""
+    sys.stdout.buffer.write(export_opml(config))
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace, config: Config | None) -> int:
+    """Print the JSON Schema of the config file."""
+    print(schema_text(), end="")
+    return EXIT_OK
+
+
+def _category(config: Config, name: str) -> Category:
+    categories = filters.categories_with_all(config)
+    for category in categories:
+        if category.name == name:
+            return category
+    names = ", ".join(c.name for c in categories)
+    raise ConfigError.single(config.path, f"unknown category {name!r}; expected one of {names}")
+
+
+def _select(
+    store: Store, category: Category | None, search: str | None, limit: int, now: datetime
+) -> Iterator[Article]:
+    if category:
+        query = filters.store_query(category, now=now)
+        query = ArticleQuery(**{**_fields(query), "search": search})
+        chosen = (a for a in store.articles(query) if filters.matches(category, a, now=now))
+    else:
+        chosen = store.articles(ArticleQuery(search=search))
+    for count, article in enumerate(chosen):
+        if count >= limit:
+            return
+        yield article
+
+
+def _fields(query: ArticleQuery) -> dict[str, Any]:
+    return {name: getattr(query, name) for name in query.__dataclass_fields__}
+
+
+def _article_json(
+    article: Article, categories: Sequence[Any], now: datetime, base_url: str
+) -> dict[str, Any]:
+    from aggregator.publish.items import attachment, byline, enclosures, story_link
+
+    return {
+        "id": article.id,
+        "title": article.title,
+        "link": story_link(article, base_url),
+        "links": list(article.links),
+        "sources": list(article.sources),
+        "section": article.section,
+        "categories": [c.name for c in categories if filters.matches(c, article, now=now)],
+        "tags": list(article.tags),
+        "author": byline(article.author),
+        "published": output.iso(article.published),
+        "updated": output.iso(article.updated),
+        "summary": article.summary,
+        "content": article.content,
+        "related": list(article.related),
+        "enclosures": [attachment(e) for e in enclosures(article)],
+    }
+
+
+@contextmanager
+def _feed_reader(
+    config: Config,
+) -> Iterator[tuple[Callable[[str], FetchResult], Callable[[FetchResult], Any]]]:
+    """A fetch (URL -> response) and a check (response -> parsed feed) for ``add`` and
+    ``import-opml``, with the defaults' timeout."""
+    from aggregator import parse
+
+    timeout = config.defaults.timeout.total_seconds()
+    with Fetcher(config.fetch) as fetcher:
+
+        def fetch(url: str) -> FetchResult:
+            return fetcher.fetch(url, url, timeout=timeout)
+
+        def check(result: FetchResult) -> Any:
+            return parse.parse_feed(result.url, result, now=datetime.now(UTC))
+
+        yield fetch, check
+
+
+@contextmanager
+def _open(config: Config) -> Iterator[Store]:
+    store = open_store(config.store, similarity=config.dedup.similarity)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,0 +1,153 @@
+"""How the CLI shows things to people: tables (rich on a terminal, plain columns when
+piped), progress, and log lines on stderr (text or JSON)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from aggregator.models import Article, PassReport, PublishReport, SourceReport
+
+
+def article_table(articles: Sequence[Article]) -> None:
+    """Print stories as a table: published, sources, title, id."""
+    rows = [[short(iso(a.published)), ", ".join(a.sources), a.title, a.id] for a in articles]
+    table(["published", "sources", "title", "id"], rows)
+
+
+def summary_row(report: SourceReport) -> list[object]:
+    """One source's row of the table ``collect`` ends with."""
+    errors = (1 if report.error else 0) + len(report.file_errors)
+    return [
+        report.source,
+        report.new,
+        report.merged,
+        report.updated,
+        report.unchanged,
+        "yes" if report.not_modified else "",
+        errors or "",
+    ]
+
+
+def pass_json(report: PassReport, published: PublishReport | None) -> dict[str, Any]:
+    """What ``collect --json`` prints: the pass's times (``seconds``: the collection alone,
+    without start-up and publishing), its totals and one object per source."""
+    return {
+        "started": iso(report.started),
+        "finished": iso(report.finished),
+        "seconds": round((report.finished - report.started).total_seconds(), 3),
+        "changed": len(report.changed_ids),
+        "errors": report.errors,
+        "published": len(published.written) if published else 0,
+        "sources": [asdict(source) for source in report.sources],
+    }
+
+
+def count(number: int, singular: str, plural: str = "") -> str:
+    """``1 story``, ``2 stories``: a number with its noun in the right form."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 with offset, or None."""
+    return moment.isoformat() if moment else None
+
+
+def short(text: str | None) -> str:
+    """An ISO 8601 time cut to minutes for a table cell ('' for None)."""
+    return text[:16].replace("T", " ") if text else ""
+
+
+@contextmanager
+def progress(total: int) -> Iterator[Callable[[SourceReport], None]]:
+    """A live progress bar on a terminal; otherwise nothing (the collector logs a line per
+    source that brought something)."""
+    if not sys.stderr.isatty():
+        yield lambda report: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("collecting", total=total)
+        yield lambda report: bar.update(task, advance=1, description=report.source)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """An aligned table: rich on a terminal, plain columns when piped."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table()
+        for header in headers:
+            # Ids and names are copied into other commands: never cut them.
+            keep_whole = header in {"id", "name", "source"}
+            table.add_column(header, no_wrap=keep_whole)
+        for row in rows:
+            table.add_row(*(str(cell) for cell in row))
+        Console().print(table)
+        return
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+# What every LogRecord has; anything else on a record came as ``extra=`` fields.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per log record: time, level, logger, message, and every field the
+    caller passed as ``extra`` (``source``, ``new``, ``merged``, ``status``...) as its own key."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON line."""
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(
+            (key, value) for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES
+        )
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time, so a replaced stderr (tests,
+    daemonisers) never leaves the handler writing to a closed stream."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def setup_logging(log_format: str, verbose: bool) -> None:
+    """Log to stderr with timestamps, as text or as JSON lines."""
+    handler = _StderrHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("apscheduler", "urllib3", "waitress"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

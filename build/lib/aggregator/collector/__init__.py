@@ -1,0 +1,263 @@
+"""One collection pass: the whole pipeline, written out as a flat list of steps.
+
+    for every due source, in a bounded thread pool:
+        feed:   fetch (conditional GET) ─▶ parse ─▶ store.ingest (dedup + merge)
+        folder: scan seed files (only new or changed ones) ─▶ store.ingest
+        then:   remember the source's state and when it is next due
+    prune old stories (retention)
+    publish the categories whose stories changed, and ping the WebSub hub
+
+One source's failure goes into its report and the pass goes on. When each source is due
+again is decided by the pure functions of ``schedule``, from its state and ``now``; where
+a body is parsed (this process or one per core), by ``parsers``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import closing
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from aggregator import seeds
+from aggregator.collector.parsers import Parsers
+from aggregator.collector.report import Stopwatch, failed_report, log_outcome, outcome
+from aggregator.collector.schedule import after_failure, after_success, effective_url, is_due
+from aggregator.config import Config, Source
+from aggregator.errors import FetchError, SourceError
+from aggregator.fetch import Fetcher
+from aggregator.models import (
+    FetchResult,
+    IngestResult,
+    ParsedFeed,
+    PassReport,
+    PublishReport,
+    SourceReport,
+    SourceState,
+)
+from aggregator.store import Store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[SourceReport], None]
+Parser = Callable[[str, FetchResult, datetime, frozenset[str]], ParsedFeed]
+
+
+def run_pass(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    *,
+    now: datetime,
+    only: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    publish_changes: bool = True,
+) -> tuple[PassReport, PublishReport | None]:
+    """Collect every due source (or exactly ``only``), prune, and publish what changed, or
+    only the sources' status when no story did (unless ``publish_changes`` is False: then
+    a later full publish catches up).
+
+    Returns the pass report and the publish report (None when nothing was published).
+    Raises StoreError or PublishError; a source's own failure is only reported.
+    """
+    report = collect(config, store, fetcher, now=now, only=only, progress=progress, stop=stop)
+    pruned = prune(config, store, now=now)
+    collected = any(not source.skipped for source in report.sources)
+    if not publish_changes or not (report.changed or pruned or collected):
+        return report, None
+    from aggregator import publish  # feedgen loads only when a pass has something to publish
+
+    if not report.changed and not pruned:
+        # No story changed, but the sources did: their page and problems feed.
+        return report, publish.publish_status(config, store, now=now)
+    changed_ids = None if pruned else report.changed_ids
+    published = publish.publish(config, store, changed_ids=changed_ids, now=now)
+    ping_hub(config, fetcher, published)
+    return report, published
+
+
+def collect(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    *,
+    now: datetime,
+    only: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> PassReport:
+    """Collect every due source, or exactly the sources named in ``only``, due or not."""
+    states = store.source_states()
+    chosen = [s for s in config.sources if s.name in only] if only else config.sources
+    due = [s for s in chosen if only or is_due(states.get(s.name), now, url=s.url or "")]
+    reports: list[SourceReport] = []
+    changed: list[str] = []
+    feeds = sum(1 for s in due if not s.is_seed_folder)
+    with (
+        closing(Parsers(feeds)) as parser,
+        ThreadPoolExecutor(config.fetch.workers, thread_name_prefix="collect") as pool,
+    ):
+        futures = [
+            pool.submit(
+                _collect_source, config, store, fetcher, parser, s, states.get(s.name), now, stop
+            )
+            for s in due
+        ]
+        try:
+            for future in as_completed(futures):
+                source_report, ingested = future.result()
+                reports.append(source_report)
+                changed.extend(ingested.changed_ids)
+                if progress:
+                    progress(source_report)
+        except BaseException:
+            # Ctrl-C, or a store failure: start no more sources; running fetches end within
+            # their own deadline and what they stored stays stored.
+            for future in futures:
+                future.cancel()
+            raise
+    order = {s.name: i for i, s in enumerate(config.sources)}
+    reports.sort(key=lambda r: order[r.source])
+    return PassReport(
+        started=now,
+        finished=datetime.now(UTC),
+        sources=tuple(reports),
+        changed_ids=tuple(dict.fromkeys(changed)),
+    )
+
+
+def prune(config: Config, store: Store, *, now: datetime) -> int:
+    """Apply the retention setting; returns how many stories were pruned."""
+    if config.retention is None:
+        return 0
+    pruned = store.prune(now=now, retention=config.retention)
+    if pruned:
+        log.info("pruned %d stories first seen more than %s ago", pruned, config.retention)
+    return pruned
+
+
+def ping_hub(config: Config, fetcher: Fetcher, published: PublishReport) -> None:
+    """Tell the WebSub hub which feeds changed; a failing hub is logged, not fatal."""
+    if not config.publish.hub or not published.changed_feeds:
+        return
+    try:
+        fetcher.ping_hub(config.publish.hub, published.changed_feeds, timeout=10)
+    except FetchError as e:
+        log.warning("WebSub hub ping failed: %s", e)
+
+
+def _collect_source(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    parser: Parser,
+    source: Source,
+    state: SourceState | None,
+    now: datetime,
+    stop: threading.Event | None,
+) -> tuple[SourceReport, IngestResult]:
+    state = state or SourceState(name=source.name)
+    if stop is not None and stop.is_set():
+        return SourceReport(source=source.name, skipped=True), IngestResult()
+    started = time.perf_counter()
+    if source.is_seed_folder:
+        report, ingested = _collect_folder(config, store, source, state, now)
+    else:
+        report, ingested = _collect_feed(config, store, fetcher, parser, source, state, now)
+    report = replace(report, seconds=time.perf_counter() - started)
+    log_outcome(report)
+    return report, ingested
+
+
+def _collect_feed(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    parser: Parser,
+    source: Source,
+    state: SourceState,
+    now: datetime,
+) -> tuple[SourceReport, IngestResult]:
+    url = effective_url(source, state)
+    interval = config.interval(source)
+    watch = Stopwatch()
+    try:
+        with watch.stage("fetch"):
+            result = fetcher.fetch(
+                source.name,
+                url,
+                etag=state.etag if url == state.url else "",
+                last_modified=state.last_modified if url == state.url else "",
+                timeout=config.timeout(source).total_seconds(),
+            )
+        succeeded = after_success(state, now=now, interval=interval, status=result.status)
+        succeeded = replace(
+            succeeded,
+            origin_url=source.url or "",
+            url=result.permanent_url or url,
+            etag=result.etag or state.etag,
+            last_modified=result.last_modified or state.last_modified,
+        )
+        unchanged = SourceReport(source=source.name, not_modified=True, status=result.status)
+        if result.not_modified:
+            with watch.stage("store"):
+                store.save_source_state(succeeded)
+            return watch.report(unchanged), IngestResult()
+        body_hash = hashlib.sha256(result.content).hexdigest()
+        if body_hash == state.content_hash:
+            # The server ignores validators but sent the same bytes: nothing to parse.
+            with watch.stage("store"):
+                store.save_source_state(succeeded)
+            return watch.report(unchanged), IngestResult()
+        with watch.stage("parse"):
+            parsed = parser(source.name, result, now, state.item_keys)
+    except SourceError as e:
+        failed = after_failure(state, e, now=now, interval=interval)
+        store.save_source_state(replace(failed, origin_url=source.url or "", url=url))
+        return watch.report(failed_report(source.name, e)), IngestResult()
+    succeeded = replace(succeeded, content_hash=body_hash, item_keys=parsed.item_keys)
+    with watch.stage("store"):
+        ingested = store.ingest(source.name, parsed.articles, succeeded)
+    for warning in parsed.warnings:
+        log.warning("%s", warning)
+    report = outcome(source.name, ingested, parsed.warnings)
+    report = replace(report, unchanged=report.unchanged + parsed.skipped_entries)
+    return watch.report(replace(report, status=result.status)), ingested
+
+
+def _collect_folder(
+    config: Config,
+    store: Store,
+    source: Source,
+    state: SourceState,
+    now: datetime,
+) -> tuple[SourceReport, IngestResult]:
+    interval = config.interval(source)
+    watch = Stopwatch()
+    try:
+        with watch.stage("parse"):
+            scan = seeds.scan_folder(source, state.file_stamps)
+    except SourceError as e:
+        store.save_source_state(after_failure(state, e, now=now, interval=interval))
+        return watch.report(failed_report(source.name, e)), IngestResult()
+    problems = tuple(str(e) for e in scan.errors)
+    for problem in problems:
+        log.warning("%s", problem)
+    succeeded = after_success(state, now=now, interval=interval, status=None)
+    succeeded = replace(
+        succeeded,
+        url=str(source.path),
+        file_stamps=dict(scan.stamps),
+        last_error=problems[0] if problems else "",
+    )
+    with watch.stage("store"):
+        ingested = store.ingest(source.name, scan.articles, succeeded)
+    report = outcome(source.name, ingested, ())
+    report = replace(report, unchanged=report.unchanged + scan.unchanged, file_errors=problems)
+    return watch.report(report), ingested

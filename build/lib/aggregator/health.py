@@ -1,0 +1,129 @@
+"""Whether the daemon is healthy, decided in one place: ``/healthz`` serves what ``assess``
+returns, word for word.
+
+Unhealthy when the scheduler has stopped, when the last ``UNHEALTHY_AFTER`` passes that
+collected something all failed, or when collection is overdue (no pass has finished for
+longer than the daemon's ``overdue_after``, or a due source has waited more than
+``OVERDUE_INTERVALS`` of its intervals). A
+pass with nothing due tells nothing about the sources: it neither fails nor resets the
+count of failed passes.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from aggregator.models import Health, PassReport, ScheduleStatus
+
+UNHEALTHY_AFTER = 3  # failed passes in a row
+OVERDUE_INTERVALS = 3.0  # how many of its intervals a due source may wait
+SERVE_ONLY = Health(ok=True, details={"status": "ok", "scheduler": "not running (serve only)"})
+
+
+def collected(report: PassReport) -> bool:
+    """True when the pass fetched or scanned at least one source."""
+    return any(not s.skipped for s in report.sources)
+
+
+def pass_failed(report: PassReport) -> bool:
+    """True when a pass collected something and every source of it failed."""
+    sources = [s for s in report.sources if not s.skipped]
+    return bool(sources) and all(s.error for s in sources)
+
+
+@dataclass
+class PassHistory:
+    """What the daemon remembers of its passes for the health check; thread-safe."""
+
+    started: datetime  # when the daemon started: the first pass is due from then
+    last: PassReport | None = None  # the last pass that collected something
+    last_finished: datetime | None = None  # the last pass of any kind, idle ones too
+    failed_in_a_row: int = 0  # passes that collected something, all failed
+    last_error: str = ""
+    last_error_at: datetime | None = None
+    passes: int = 0
+    schedule: ScheduleStatus = field(default_factory=ScheduleStatus)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, report: PassReport | None, *, now: datetime, error: str = "") -> None:
+        """Remember one pass, or the ``error`` that ended it (``report`` None) at ``now``."""
+        with self.lock:
+            self.passes += 1
+            self.last_finished = now
+            if report is None:
+                self.failed_in_a_row += 1
+                self._error(error, now)
+                return
+            if not collected(report):
+                return
+            self.last = report
+            self.failed_in_a_row = self.failed_in_a_row + 1 if pass_failed(report) else 0
+            errors = [s.error for s in report.sources if s.error]
+            if errors:
+                self._error(errors[0], now)
+
+    def _error(self, message: str, now: datetime) -> None:
+        self.last_error, self.last_error_at = message, now
+
+    def record_schedule(self, status: ScheduleStatus) -> None:
+        """Remember how the sources stood against their due times when a pass began."""
+        with self.lock:
+            self.schedule = status
+
+    def health(self, *, running: bool, now: datetime, overdue_after: timedelta) -> Health:
+        """``assess`` of this history at ``now``."""
+        with self.lock:
+            return assess(self, running=running, now=now, overdue_after=overdue_after)
+
+
+def assess(
+    history: PassHistory, *, running: bool, now: datetime, overdue_after: timedelta
+) -> Health:
+    """The daemon's health at ``now`` from its pass ``history``, whether the scheduler is
+    ``running``, and how long a pass may take to finish (``overdue_after``); ``details``
+    is what /healthz serves, with every reason it is failing."""
+    reasons = []
+    if not running:
+        reasons.append("scheduler stopped")
+    if history.failed_in_a_row >= UNHEALTHY_AFTER:
+        reasons.append(
+            f"the last {history.failed_in_a_row} passes that collected something all failed; "
+            f"last error: {history.last_error}"
+        )
+    since = history.last_finished or history.started
+    if now - since > overdue_after:
+        reasons.append(f"collection overdue: no pass has finished since {since.isoformat()}")
+    schedule = history.schedule
+    if schedule.late_intervals > OVERDUE_INTERVALS:
+        reasons.append(
+            f"collection overdue: {schedule.late} waited {schedule.lag_seconds:.0f} s, "
+            f"{schedule.late_intervals:.1f} of its intervals"
+        )
+    return Health(ok=not reasons, details=_details(history, running, reasons))
+
+
+def _details(history: PassHistory, running: bool, reasons: list[str]) -> dict[str, object]:
+    last = history.last
+    return {
+        "status": "failing" if reasons else "ok",
+        **({"reasons": reasons} if reasons else {}),
+        "scheduler": "running" if running else "stopped",
+        "passes": history.passes,
+        "failed_passes_in_a_row": history.failed_in_a_row,
+        "last_error": history.last_error,
+        "last_error_at": history.last_error_at,
+        "last_pass_finished": history.last_finished,
+        "last_pass": None
+        if last is None
+        else {
+            "started": last.started,
+            "finished": last.finished,
+            "sources": len([s for s in last.sources if not s.skipped]),
+            "errors": last.errors,
+            "changed": len(last.changed_ids),
+        },
+        "sources_due": history.schedule.due,
+        "sources_overdue": history.schedule.overdue,
+    }

@@ -1,0 +1,273 @@
+"""The values that cross module boundaries. All frozen; nothing here does I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aggregator.errors import SeedError
+
+FROZEN = {"frozen": True, "slots": True, "kw_only": True}
+
+
+@dataclass(**FROZEN)
+class Enclosure:
+    """A media attachment of a feed entry; made by parse, published by publish."""
+
+    url: str
+    type: str = ""
+    length: int = 0
+
+
+@dataclass(**FROZEN)
+class Article:
+    """One story. Made by parse (feed entries) and seeds (seed files); the store folds
+    duplicates into one and fills ``sources`` and ``links``; filters and publish read it.
+
+    ``guid`` identifies the entry *within its source* (a feed's guid/link, a seed file's
+    path relative to its folder); ``id`` identifies the story across sources and is what
+    subscribers see.
+    """
+
+    id: str
+    guid: str
+    source: str
+    title: str
+    published: datetime  # aware, UTC
+    updated: datetime | None = None  # aware, UTC
+    link: str = ""  # absolute http(s) URL; "" for a seed article until publish gives it a page
+    summary: str = ""  # sanitised HTML (a seed's standfirst)
+    content: str = ""  # sanitised HTML (the full body)
+    author: str = ""  # a feed entry's author or a seed's agency
+    section: str = ""  # a seed's section, or a feed entry's first category
+    tags: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()  # a seed's trailing related headlines
+    enclosures: tuple[Enclosure, ...] = ()
+    path: str = ""  # a seed article's file
+    sources: tuple[str, ...] = ()  # every source that carried the story (store fills it)
+    links: tuple[str, ...] = ()  # every link that carried the story (store fills it)
+    # each carrier's (source, link) pair, link "" for a seed copy (the store fills it when
+    # reading; derived from the carriers like ``sources`` and ``links``, so not compared)
+    carried: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    first_seen: datetime | None = None  # when Wiredesk first stored it (store fills it)
+
+    @property
+    def is_seed(self) -> bool:
+        """True for an article that came from a seed file."""
+        return bool(self.path)
+
+
+@dataclass(**FROZEN)
+class SourceState:
+    """What the store remembers of one source between passes; read and written by the
+    collector, shown by ``wiredesk sources``."""
+
+    name: str
+    url: str = ""  # the effective URL after permanent redirects (a seed folder's path)
+    origin_url: str = ""  # the configured URL that ``url`` was reached from
+    etag: str = ""
+    last_modified: str = ""
+    content_hash: str = ""  # of the last body parsed, to skip unchanged bodies
+    # keys of the entries of that body, so a changed body parses only its changed entries
+    item_keys: frozenset[str] = frozenset()
+    last_fetch: datetime | None = None
+    last_status: int | None = None
+    error_streak: int = 0
+    last_error: str = ""
+    next_due: datetime | None = None
+    disabled: bool = False
+    file_stamps: Mapping[str, str] = field(default_factory=dict)  # seed folders only
+
+
+@dataclass(**FROZEN)
+class FetchResult:
+    """One HTTP response; made by fetch, read by parse and the collector."""
+
+    url: str  # the URL finally answered, after redirects
+    status: int
+    content: bytes = b""  # empty for 304 Not Modified
+    headers: Mapping[str, str] = field(default_factory=dict)
+    etag: str = ""
+    last_modified: str = ""
+    permanent_url: str = ""  # set when a 301/308 chain moved the feed for good
+
+    @property
+    def not_modified(self) -> bool:
+        """True when the server answered 304 to our validators."""
+        return self.status == 304
+
+
+@dataclass(**FROZEN)
+class IngestResult:
+    """What the store did with one source's articles in one transaction."""
+
+    new: tuple[str, ...] = ()  # ids of stories first seen now
+    merged: tuple[str, ...] = ()  # ids of existing stories another source now carries too
+    updated: tuple[str, ...] = ()  # ids of stories whose text or dates changed
+    unchanged: int = 0
+
+    @property
+    def changed_ids(self) -> tuple[str, ...]:
+        """Every story whose published form may differ after this ingest."""
+        return self.new + self.merged + self.updated
+
+
+@dataclass(**FROZEN)
+class SourceReport:
+    """One source's outcome in one pass; made by the collector, printed by the CLI."""
+
+    source: str
+    new: int = 0
+    merged: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    not_modified: bool = False
+    skipped: bool = False  # not due, or disabled
+    error: str = ""  # the source failed as a whole
+    file_errors: tuple[str, ...] = ()  # seed files that were skipped, each with its reason
+    warnings: tuple[str, ...] = ()  # accepted with a note, e.g. a feed parsed leniently
+    status: int | None = None  # the HTTP status answered (None for a seed folder, no answer)
+    error_kind: str = ""  # the class of ``error``: FetchError, ParseError, SeedError...
+    seconds: float = 0.0  # the whole source, fetch to store
+    fetch_seconds: float = 0.0
+    parse_seconds: float = 0.0
+    store_seconds: float = 0.0
+
+    @property
+    def brought(self) -> int:
+        """How many stories this source added, merged into or updated."""
+        return self.new + self.merged + self.updated
+
+
+@dataclass(**FROZEN)
+class PassReport:
+    """One collection pass; made by the collector, read by the daemon, CLI and health check."""
+
+    started: datetime
+    finished: datetime
+    sources: tuple[SourceReport, ...] = ()
+    changed_ids: tuple[str, ...] = ()
+
+    @property
+    def errors(self) -> int:
+        """How many sources failed in this pass."""
+        return sum(1 for s in self.sources if s.error)
+
+    @property
+    def changed(self) -> bool:
+        """True when any stored story was added or changed."""
+        return bool(self.changed_ids)
+
+
+@dataclass(**FROZEN)
+class ParsedFeed:
+    """A fetched feed turned into articles; made by parse, read by the collector."""
+
+    title: str = ""
+    link: str = ""
+    articles: tuple[Article, ...] = ()
+    warnings: tuple[str, ...] = ()  # e.g. a bozo feed that still gave entries
+    item_keys: frozenset[str] = frozenset()  # of every entry in the body, parsed or not
+    skipped_entries: int = 0  # not parsed: their key was among the known ones
+
+
+@dataclass(**FROZEN)
+class Verdict:
+    """Whether a category rule selects an article, and why; made by filters.explain, read by
+    publish and ``preview --why``."""
+
+    matched: bool
+    reason: str  # the deciding condition and its path, e.g. "any[1].include: no word found"
+
+
+@dataclass(**FROZEN)
+class PublishReport:
+    """What one publish wrote; made by publish, read by the collector, daemon and CLI."""
+
+    written: tuple[str, ...] = ()  # file names, relative to the publish folder
+    unchanged: tuple[str, ...] = ()  # files whose bytes were already right, left untouched
+    removed: tuple[str, ...] = ()  # feeds of categories no longer in the config
+    changed_feeds: tuple[str, ...] = ()  # absolute URLs of feeds whose bytes changed (WebSub)
+    seconds: float = 0.0  # how long the publish took
+
+
+@dataclass(**FROZEN)
+class ScheduleStatus:
+    """How the sources stand against their due times at one moment; made by
+    ``collector.schedule.schedule_status``, read by the health check and the metrics."""
+
+    due: int = 0  # due now
+    overdue: int = 0  # due for longer than their interval
+    lag_seconds: float = 0.0  # how long the longest-waiting due source has waited
+    late: str = ""  # that source's name
+    late_intervals: float = 0.0  # its wait, in its own intervals
+    backoff: int = 0  # failing, waiting longer than their interval
+    disabled: int = 0  # switched off by 410 Gone
+
+
+@dataclass(**FROZEN)
+class Health:
+    """How the running daemon is doing; made by ``health.assess``, served as it is by the
+    server's /healthz (``details`` holds ``status`` and the ``reasons`` when failing)."""
+
+    ok: bool
+    details: Mapping[str, object] = field(default_factory=dict)  # e.g. scheduler, last pass
+
+
+@dataclass(**FROZEN)
+class FeedLink:
+    """A feed a web page announces with ``<link rel="alternate">``; made by discovery,
+    listed by the CLI when a page offers several."""
+
+    url: str  # absolute
+    title: str = ""
+    type: str = ""  # application/rss+xml, application/atom+xml or application/feed+json
+
+
+@dataclass(**FROZEN)
+class AddResult:
+    """The source ``add`` appended to the config; made by discovery, printed by the CLI."""
+
+    name: str
+    url: str
+    title: str = ""
+    entries: int = 0  # entries the feed held when it was checked
+
+
+@dataclass(**FROZEN)
+class Subscription:
+    """One feed of an OPML file; made by the OPML reader, read by the importer."""
+
+    url: str
+    title: str
+    html_url: str = ""
+    folders: tuple[str, ...] = ()  # the nested folder titles, outermost first
+
+
+@dataclass(**FROZEN)
+class ImportResult:
+    """What an OPML import changed in the config; made by the importer, printed by the CLI."""
+
+    added: tuple[str, ...] = ()  # names of the sources added
+    skipped: tuple[str, ...] = ()  # one line per subscription not added, with the reason
+    categories_created: tuple[str, ...] = ()
+    # existing categories a folder matched, left as they were: name -> the new sources
+    # of that folder, added as sources only
+    categories_kept: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def nothing_new(self) -> bool:
+        """True when the import added no source and no category."""
+        return not self.added and not self.categories_created
+
+
+@dataclass(**FROZEN)
+class SeedScan:
+    """One pass over a seed folder; made by seeds.scan_folder, read by the collector, which
+    keeps ``stamps`` in ``SourceState.file_stamps`` and passes them back next pass."""
+
+    articles: tuple[Article, ...] = ()  # parsed from new or changed files only
+    stamps: Mapping[str, str] = field(default_factory=dict)  # relative path -> stamp, good files
+    errors: tuple[SeedError, ...] = ()  # broken files: left out of stamps, so retried
+    unchanged: int = 0  # files skipped because their stamp had not changed

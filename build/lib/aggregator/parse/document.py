@@ -1,0 +1,129 @@
+"""A fetched body made safe for feedparser: decoded, its prolog checked, UTF-8 out.
+
+The body is decoded here (valid UTF-8 wins over a wrong declared charset), a prolog that
+declares entities (``<!ENTITY``: billion laughs, quadratic blowup, external entities) is
+refused, and any other DOCTYPE is removed, so no external DTD is ever fetched. Nothing
+here processes XInclude.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from aggregator.errors import ParseError
+from aggregator.text import strip_control
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_SIGNATURES = {
+    b"\x00\x00\x00<": "utf-32-be",
+    b"<\x00\x00\x00": "utf-32-le",
+    b"\x00<\x00?": "utf-16-be",
+    b"<\x00?\x00": "utf-16-le",
+    b"\x4c\x6f\xa7\x94": "cp037",  # EBCDIC "<?xm"
+}
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
+_XML_DECL = re.compile(r"""\A\s*<\?xml\s[^>]*?\?>""")
+_XML_DECL_ENCODING = re.compile(r"""\A\s*<\?xml\s[^>]*?encoding\s*=\s*["']([\w.:-]+)""")
+# What may precede the root element: whitespace, processing instructions (the XML
+# declaration among them), comments.
+_PROLOG_MISC = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
+_DOCTYPE_TOKEN = re.compile(r"""[^"'<>\[\]]+|"[^"]*"|'[^']*'|<!--.*?-->|<\?.*?\?>|.""", re.DOTALL)
+_ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
+# feedparser's own idea of where the prolog ends (it looks for entities before this).
+_FIRST_TAG = re.compile(r"<\w", re.ASCII)
+
+
+def charset(content_type: str) -> str:
+    """The charset a Content-Type header names, or ""."""
+    match = _CHARSET.search(content_type)
+    return match.group(1) if match else ""
+
+
+def _codec(name: str) -> str | None:
+    if not name:
+        return None
+    try:
+        name = codecs.lookup(name).name
+        "".encode(name)  # raises LookupError for bytes-to-bytes codecs such as rot13
+    except LookupError:
+        return None
+    return name
+
+
+def decode(data: bytes, http_charset: str) -> str:
+    """The body as text. A byte-order mark or a UTF-16/32 pattern decides first; then
+    bytes that are valid UTF-8 are UTF-8, whatever the server or the XML declaration
+    claim (the commonest mislabelling); then the declared charsets; then Windows-1252."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return data.decode(name, errors="replace")
+    if data[:4] in _SIGNATURES:
+        return data.decode(_SIGNATURES[data[:4]], errors="replace")
+    head = data[:200].decode("ascii", errors="replace")
+    declared = [_codec(http_charset), _codec(_group(_XML_DECL_ENCODING.match(head)))]
+    known = [name for name in declared if name]
+    if data.isascii():
+        # Only stateful 7-bit encodings (ISO-2022-JP) read ASCII differently from UTF-8.
+        compatible = [n for n in known if "<".encode(n, errors="replace") == b"<"]
+        return data.decode(compatible[0] if compatible else "ascii", errors="replace")
+    for name in ["utf-8", *known]:
+        try:
+            return data.decode(name)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("windows-1252", errors="replace")
+
+
+def _group(match: re.Match[str] | None) -> str:
+    return match.group(1) if match else ""
+
+
+def without_doctype(source: str, text: str) -> bytes:
+    """UTF-8 bytes for feedparser: no XML declaration (the encoding is now UTF-8), no
+    DOCTYPE, no control characters. Raises ParseError when the prolog declares entities."""
+    doctype, prolog_end = _prolog(source, text)
+    first_tag = _FIRST_TAG.search(text)
+    scan_end = max(prolog_end, first_tag.start() if first_tag else len(text))
+    if _ENTITY_DECL.search(text, 0, scan_end):
+        raise ParseError(
+            source, "refused: the document declares XML entities (an entity-expansion attack)"
+        )
+    if doctype:
+        text = text[: doctype[0]] + text[doctype[1] :]
+    return strip_control(_XML_DECL.sub("", text, count=1)).encode("utf-8")
+
+
+def _prolog(source: str, text: str) -> tuple[tuple[int, int] | None, int]:
+    """The span of the DOCTYPE (or None) and where the prolog ends."""
+    pos, doctype = (1 if text.startswith("\ufeff") else 0), None
+    while True:
+        misc = _PROLOG_MISC.match(text, pos)
+        if misc:
+            pos = misc.end()
+        elif doctype is None and text[pos : pos + 9].upper() == "<!DOCTYPE":
+            doctype = (pos, _doctype_end(source, text, pos))
+            pos = doctype[1]
+        else:
+            return doctype, pos
+
+
+def _doctype_end(source: str, text: str, start: int) -> int:
+    """Where the DOCTYPE starting at ``start`` ends, skipping quoted strings, comments and
+    processing instructions, so a ``]>`` inside one cannot end it early."""
+    in_subset = False
+    for token in _DOCTYPE_TOKEN.finditer(text, start + 2):
+        char = token.group()
+        if char == "[":
+            in_subset = True
+        elif char == "]":
+            in_subset = False
+        elif char == ">" and not in_subset:
+            return token.end()
+    raise ParseError(source, "not a feed: the DOCTYPE declaration never ends")

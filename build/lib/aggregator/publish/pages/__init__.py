@@ -1,0 +1,215 @@
+"""The publish folder's own pages, as static HTML with no script: ``index.html`` (the river
+of every story, by day), ``C.html`` per category, ``articles/<id>.html`` per story,
+``sources.html``, the stylesheet they share, and ``index.opml``.
+
+::
+
+    views.py         stories and sources -> plain values (pure)
+    templates/       Jinja2, autoescaped: nothing a source wrote becomes markup
+    static/          wiredesk.css, copied into the publish folder
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from aggregator import dedup
+from aggregator.config import Category, Config
+from aggregator.filters import ALL_CATEGORY
+from aggregator.models import Article, SourceState
+from aggregator.publish.items import Channel, page_name
+from aggregator.publish.pages import views
+from aggregator.store import ArticleQuery, Store
+from aggregator.text import strip_control
+
+STYLESHEET = "wiredesk.css"
+SOURCES_PAGE = "sources.html"
+_RELATED_CANDIDATES = 5  # stories read per related headline to find the one it names
+
+
+def opml(title: str, channels: Sequence[Channel]) -> bytes:
+    """An OPML 2.0 subscription list with one outline per category (its RSS feed)."""
+    root = ElementTree.Element("opml", version="2.0")
+    head = ElementTree.SubElement(root, "head")
+    ElementTree.SubElement(head, "title").text = strip_control(title)
+    body = ElementTree.SubElement(root, "body")
+    for channel in channels:
+        ElementTree.SubElement(
+            body,
+            "outline",
+            type="rss",
+            text=channel.title,
+            title=channel.title,
+            description=channel.description,
+            xmlUrl=channel.url(".rss"),
+            htmlUrl=channel.base_url,
+        )
+    ElementTree.indent(root)
+    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def stylesheet() -> bytes:
+    """The pages' stylesheet, as shipped in the package."""
+    return resources.files(__package__).joinpath("static", STYLESHEET).read_bytes()
+
+
+class Site:
+    """Renders the pages of one config's desk; made once per publish."""
+
+    def __init__(self, config: Config, categories: Sequence[Category], *, now: datetime) -> None:
+        """``categories`` includes ``all``; ``now`` decides the categories with a max_age."""
+        self.config = config
+        self.categories = categories
+        self.now = now
+        self.sections = tuple(views.section(c, config.publish.base_url) for c in categories)
+        self.env = _environment()
+        self._views: dict[str, views.Story] = {}
+
+    def story_view(self, article: Article) -> views.Story:
+        """``article`` as the pages show it, made once per publish (a story is on its own
+        page and on the river of each of its categories)."""
+        view = self._views.get(article.id)
+        if view is None:
+            view = views.story(
+                article, config=self.config, categories=self.categories, now=self.now
+            )
+            self._views[article.id] = view
+        return view
+
+    def river(self, category: Category, articles: Sequence[Article]) -> tuple[str, bytes]:
+        """The river page of ``category`` (``index.html`` for all) showing ``articles``,
+        newest first: (file name, bytes)."""
+        section = next(s for s in self.sections if s.name == category.name)
+        title = self.config.publish.title
+        heading = "Latest stories" if category.name == ALL_CATEGORY.name else section.title
+        data = self._render(
+            "river.html",
+            root="",
+            title=strip_control(title if heading == "Latest stories" else f"{heading} — {title}"),
+            heading=heading,
+            description=section.description,
+            current=category.name,
+            alternates=_alternates(section),
+            updated=views.newest_change(articles),
+            days=views.days(self.story_view(a) for a in articles),
+        )
+        return section.page, data
+
+    def story(self, article: Article, related: Mapping[str, str]) -> bytes:
+        """The page of one story; ``related`` maps its related headlines to stored pages."""
+        story = views.with_related(self.story_view(article), related)
+        return self._render(
+            "story.html",
+            root="../",
+            title=story.title,
+            current="",
+            alternates=(),
+            updated=None,
+            story=story,
+        )
+
+    def sources_page(
+        self, states: Mapping[str, SourceState], problems: Mapping[str, Sequence[str]]
+    ) -> bytes:
+        """``sources.html``: every source's last fetch, status, errors and next due."""
+        return self._render(
+            "sources.html",
+            root="",
+            title=strip_control(f"Sources — {self.config.publish.title}"),
+            heading="Sources",
+            current="",
+            alternates=(),
+            updated=None,
+            rows=views.source_rows(self.config, states, problems),
+        )
+
+    def _render(self, template: str, **values: Any) -> bytes:
+        page = self.env.get_template(template).render(
+            desk=strip_control(self.config.publish.title),
+            language=self.config.publish.language or "en",
+            base_url=self.config.publish.base_url,
+            sections=self.sections,
+            **values,
+        )
+        return page.encode()
+
+
+def related_pages(store: Store, article: Article) -> dict[str, str]:
+    """The page of the stored story each related headline of ``article`` names, where one
+    matches it (same normalised headline), by headline."""
+    found = {}
+    for headline in article.related:
+        wanted = dedup.normalise_headline(headline)
+        if not wanted:
+            continue
+        candidates = store.articles(ArticleQuery(search=headline, limit=_RELATED_CANDIDATES))
+        for candidate in candidates:
+            if candidate.id != article.id and dedup.normalise_headline(candidate.title) == wanted:
+                found[strip_control(headline)] = page_name(candidate.id)
+                break
+    return found
+
+
+def _alternates(section: views.Section) -> tuple[dict[str, str], ...]:
+    return tuple(
+        {
+            "type": f.type,
+            "url": f.url,
+            "title": f"{section.title} ({f.label.removesuffix(' feed')})",
+        }
+        for f in section.feeds
+    )
+
+
+@functools.cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("aggregator.publish.pages", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=StrictUndefined,
+    )
+    env.filters.update(when=_when, day=_day, host=_host, filename=_filename, size=_size)
+    return env
+
+
+def _when(moment: datetime) -> Markup:
+    moment = moment.astimezone(UTC)
+    shown = f"{moment.day} {moment:%B %Y, %H:%M} UTC"
+    stamp = moment.isoformat(timespec="seconds")
+    return Markup('<time datetime="{}">{}</time>').format(stamp, shown)
+
+
+def _day(moment: datetime) -> Markup:
+    moment = moment.astimezone(UTC)
+    shown = f"{moment:%A} {moment.day} {moment:%B %Y}"
+    return Markup('<time datetime="{}">{}</time>').format(moment.date().isoformat(), shown)
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}" if parts.path not in ("", "/") else parts.netloc
+
+
+def _filename(url: str) -> str:
+    return PurePosixPath(urlsplit(url).path).name or urlsplit(url).netloc
+
+
+def _size(length: int) -> str:
+    if length < 1024:
+        return f"{length} bytes"
+    if length < 1024**2:
+        return f"{length / 1024:.1f} KB"
+    return f"{length / 1024**2:.1f} MB"

@@ -1,0 +1,170 @@
+"""Articles and source states to SQLite rows and back. The only place that knows the
+column order of ``articles`` and ``sources``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aggregator import dedup
+from aggregator.models import Article, Enclosure, SourceState
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+ARTICLE_COLUMNS = (
+    "pk, id, guid, source, title, dedup_key, day, published, updated, first_seen, link, "
+    "summary, content, author, section, tags, related, enclosures, path"
+)
+SOURCE_COLUMNS = (
+    "name, url, etag, last_modified, content_hash, last_fetch, last_status, error_streak, "
+    "last_error, next_due, disabled, file_stamps, origin_url, item_keys"
+)
+Row = tuple[Any, ...]
+
+
+def to_micros(moment: datetime) -> int:
+    """An aware datetime as whole microseconds since the Unix epoch."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def maybe_micros(moment: datetime | None) -> int | None:
+    """``to_micros`` that passes None through."""
+    return None if moment is None else to_micros(moment)
+
+
+def from_micros(micros: int | None) -> datetime | None:
+    """The aware UTC datetime of ``to_micros``; None stays None."""
+    return None if micros is None else _EPOCH + timedelta(microseconds=micros)
+
+
+def day_number(article: Article) -> int:
+    """The ordinal of the UTC day an article was published on, as stored in ``day``."""
+    return dedup.story_day(article.published).toordinal()
+
+
+def article_row(pk: int, article: Article) -> Row:
+    """The ``articles`` row of a story, in ``ARTICLE_COLUMNS`` order."""
+    return (
+        pk,
+        article.id,
+        article.guid,
+        article.source,
+        article.title,
+        dedup.normalise_headline(article.title),
+        day_number(article),
+        to_micros(article.published),
+        maybe_micros(article.updated),
+        to_micros(article.first_seen or article.published),
+        article.link,
+        article.summary,
+        article.content,
+        article.author,
+        article.section,
+        json.dumps(article.tags),
+        json.dumps(article.related),
+        json.dumps([[e.url, e.type, e.length] for e in article.enclosures]),
+        article.path,
+    )
+
+
+def article_from_row(row: Row, carriers: Sequence[tuple[str, str]]) -> Article:
+    """The story of an ``articles`` row (``ARTICLE_COLUMNS`` order) and its carriers'
+    ``(source, link)`` pairs in the order they first carried it."""
+    (_, id_, guid, source, title, _, _, published, updated, first_seen, link) = row[:11]
+    summary, content, author, section, tags, related, enclosures, path = row[11:]
+    return Article(
+        id=id_,
+        guid=guid,
+        source=source,
+        title=title,
+        published=_EPOCH + timedelta(microseconds=published),
+        updated=from_micros(updated),
+        first_seen=from_micros(first_seen),
+        link=link,
+        summary=summary,
+        content=content,
+        author=author,
+        section=section,
+        tags=tuple(json.loads(tags)),
+        related=tuple(json.loads(related)),
+        enclosures=tuple(Enclosure(url=u, type=t, length=n) for u, t, n in json.loads(enclosures)),
+        path=path,
+        sources=tuple(dict.fromkeys(s for s, _ in carriers)),
+        links=tuple(dict.fromkeys(link for _, link in carriers if link)),
+        carried=tuple(dict.fromkeys((source, link) for source, link in carriers)),
+    )
+
+
+def labels(section: str, tags: Iterable[str]) -> set[str]:
+    """The section and tags a story is listed under, folded by ``dedup.fold_case``."""
+    return {dedup.fold_case(label) for label in (section, *tags) if label}
+
+
+def source_row(state: SourceState) -> Row:
+    """The ``sources`` row of a source's state, in ``SOURCE_COLUMNS`` order."""
+    return (
+        state.name,
+        state.url,
+        state.etag,
+        state.last_modified,
+        state.content_hash,
+        maybe_micros(state.last_fetch),
+        state.last_status,
+        state.error_streak,
+        state.last_error,
+        maybe_micros(state.next_due),
+        int(state.disabled),
+        json.dumps(dict(state.file_stamps), sort_keys=True),
+        state.origin_url,
+        " ".join(sorted(state.item_keys)),
+    )
+
+
+def source_from_row(row: Row) -> SourceState:
+    """The state of a ``sources`` row (``SOURCE_COLUMNS`` order)."""
+    name, url, etag, last_modified, content_hash, last_fetch, status = row[:7]
+    error_streak, last_error, next_due, disabled, file_stamps, origin_url, item_keys = row[7:]
+    return SourceState(
+        name=name,
+        url=url,
+        etag=etag,
+        last_modified=last_modified,
+        content_hash=content_hash,
+        last_fetch=from_micros(last_fetch),
+        last_status=status,
+        error_streak=error_streak,
+        last_error=last_error,
+        next_due=from_micros(next_due),
+        disabled=bool(disabled),
+        file_stamps=json.loads(file_stamps),
+        origin_url=origin_url,
+        item_keys=frozenset(item_keys.split()),
+    )
+
+
+Carried = tuple[str, str, str, bool]  # source, guid, link, came from a seed file
+
+
+def carriers_of(conn: sqlite3.Connection, pks: Iterable[int]) -> dict[int, list[Carried]]:
+    """Who carried each of the stories ``pks``, in the order they first carried it."""
+    found: dict[int, list[Carried]] = {}
+    for pk, source, guid, link, seed in conn.execute(
+        "SELECT article_pk, source, guid, link, seed FROM carriers"
+        " WHERE article_pk IN (SELECT value FROM json_each(?)) ORDER BY pk",
+        (json.dumps(list(pks)),),
+    ):
+        found.setdefault(pk, []).append((source, guid, link, bool(seed)))
+    return found
+
+
+def read_articles(conn: sqlite3.Connection, rows: Sequence[Row]) -> list[Article]:
+    """The stories of ``articles`` rows (``ARTICLE_COLUMNS`` order), with their carriers."""
+    carriers = carriers_of(conn, (row[0] for row in rows))
+    return [
+        article_from_row(row, [(s, link) for s, _, link, _ in carriers.get(row[0], ())])
+        for row in rows
+    ]

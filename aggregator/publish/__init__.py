@@ -72,7 +72,7 @@ def publish(
     run.pages_and_changes()
     run.categories()
     run.indexes()
-    status.publish_status(config, store, run.site, run.folder.write, run.read)
+    status.publish_status(config, store, run.site, run.folder, built_for=run.site_digest)
     run.clean_up()
     store.record_published(
         list(run.folder.changes.values()), run.folder.removed, through=run.pending.through
@@ -172,14 +172,6 @@ class _Run:
         channels = [channel(self.config, category) for category in self.all]
         self.folder.write(_INDEXES[0], pages.opml(self.config.publish.title, channels))
         self.folder.write(_INDEXES[1], pages.stylesheet())
-
-    def read(self, name: str) -> bytes:
-        """What the folder holds as ``name`` (b"" when nothing): the state ``status``
-        keeps there between publishes."""
-        try:
-            return (self.folder.root / name).read_bytes()
-        except OSError:
-            return b""
 
     def clean_up(self) -> None:
         """Delete the files the manifest lists that the config no longer produces (the

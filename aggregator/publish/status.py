@@ -2,17 +2,21 @@
 feed of open source problems, ``sources.atom`` and ``sources.rss``.
 
 The problems are kept from one publish to the next in ``.problems.json`` in the publish
-folder (a dotfile: never served), so an entry keeps its id while its problem lasts.
+folder (a dotfile: never served), so an entry keeps its id while its problem lasts. The
+files are rendered only when what they show changed (a digest of it is their manifest
+``built_for``), so a pass with nothing due renders nothing and loads no feedgen.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from aggregator.config import Config
-from aggregator.publish import feeds, problems
+from aggregator.publish import problems
+from aggregator.publish.files import Folder
 from aggregator.publish.items import Channel, Item, http_url
 from aggregator.publish.pages import SOURCES_PAGE, Site
 from aggregator.publish.problems import Problem
@@ -30,28 +34,40 @@ _HEADLINES = {
     "stale": "brings no new stories",
 }
 
-Write = Callable[[str, bytes], None]
-
 
 def publish_status(
-    config: Config, store: Store, site: Site, write: Write, read: Callable[[str], bytes]
+    config: Config, store: Store, site: Site, folder: Folder, *, built_for: str
 ) -> None:
-    """Write ``sources.html``, ``sources.atom`` and ``sources.rss`` for ``site.now`` with
-    ``write(name, bytes)``; ``read(name)`` gives back what the last publish wrote (b""
-    when nothing). Raises what the store and ``write`` raise."""
+    """Bring ``sources.html``, ``sources.atom``, ``sources.rss`` (and the problems kept
+    between publishes) in ``folder`` up to date for ``site.now``; ``built_for`` is the
+    digest of the config values the pages are rendered from. Raises PublishError naming
+    the file when one cannot be written, and StoreError."""
     now = site.now
     states = store.source_states()
     found = problems.detect(config, states, dict(_newest(config, store)), now)
-    current = problems.reconcile(problems.loads(read(STATE_FILE)), found, now)
+    current = problems.reconcile(problems.loads(_read(folder, STATE_FILE)), found, now)
+    state = problems.dumps(current)
+    digest = hashlib.sha256(repr((built_for, sorted(states.items()))).encode() + state).hexdigest()
+    if all(folder.current(name, digest) for name in FILES):
+        return
+    from aggregator.publish import feeds  # feedgen loads only when something is rendered
+
     kinds: dict[str, list[str]] = {}
     for problem in current:
         if problem.closed is None:
             kinds.setdefault(problem.source, []).append(problem.kind)
-    write(SOURCES_PAGE, site.sources_page(states, kinds))
+    folder.write(SOURCES_PAGE, site.sources_page(states, kinds), built_for=digest)
     documents = feeds.render(_channel(config), [_item(p, config) for p in current])
     for suffix in (".atom", ".rss"):
-        write(f"{NAME}{suffix}", documents[suffix])
-    write(STATE_FILE, problems.dumps(current))
+        folder.write(f"{NAME}{suffix}", documents[suffix], built_for=digest)
+    folder.write(STATE_FILE, state, built_for=digest)
+
+
+def _read(folder: Folder, name: str) -> bytes:
+    try:
+        return (folder.root / name).read_bytes()
+    except OSError:
+        return b""
 
 
 def _newest(config: Config, store: Store) -> Iterator[tuple[str, datetime]]:

@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from aggregator import dedup
@@ -173,7 +172,10 @@ def _alternates(section: views.Section) -> tuple[dict[str, str], ...]:
 
 
 @functools.cache
-def _environment() -> Environment:
+def _environment() -> Any:
+    # Jinja2 loads only when a page is rendered: a pass with nothing to publish skips it.
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
     env = Environment(
         loader=PackageLoader("aggregator.publish.pages", "templates"),
         autoescape=True,

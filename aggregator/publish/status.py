@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from aggregator.config import Config
+from aggregator.models import SourceState
 from aggregator.publish import problems
 from aggregator.publish.files import Folder
 from aggregator.publish.items import Channel, Item, http_url
@@ -47,7 +48,8 @@ def publish_status(
     found = problems.detect(config, states, dict(_newest(config, store)), now)
     current = problems.reconcile(problems.loads(_read(folder, STATE_FILE)), found, now)
     state = problems.dumps(current)
-    digest = hashlib.sha256(repr((built_for, sorted(states.items()))).encode() + state).hexdigest()
+    shown = [_shown(states[name]) for name in sorted(states)]
+    digest = hashlib.sha256(repr((built_for, shown)).encode() + state).hexdigest()
     if all(folder.current(name, digest) for name in FILES):
         return
     from aggregator.publish import feeds  # feedgen loads only when something is rendered
@@ -61,6 +63,20 @@ def publish_status(
     for suffix in (".atom", ".rss"):
         folder.write(f"{NAME}{suffix}", documents[suffix], built_for=digest)
     folder.write(STATE_FILE, state, built_for=digest)
+
+
+def _shown(state: SourceState) -> tuple[object, ...]:
+    """What sources.html shows of a source's state (no sets: their order varies by run)."""
+    return (
+        state.name,
+        state.url,
+        state.last_fetch,
+        state.last_status,
+        state.error_streak,
+        state.last_error,
+        state.next_due,
+        state.disabled,
+    )
 
 
 def _read(folder: Folder, name: str) -> bytes:

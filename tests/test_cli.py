@@ -287,4 +287,5 @@ def test_collect_json_reports_the_pass(config_file: Path, capsys) -> None:
     assert main(["collect", "--json", "--source", "wire", "--config", str(config_file)]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["sources"][0]["not_modified"] is True
-    assert again["published"] == 1  # no story changed: only sources.html (its last fetch)
+    # no story changed: at most sources.html, whose last fetch is shown to the second
+    assert again["published"] <= 1

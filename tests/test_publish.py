@@ -79,6 +79,11 @@ def parse(path: Path) -> Any:
     return parsed
 
 
+def files_of(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``folder`` (story pages too), by its name relative to it."""
+    return {str(p.relative_to(folder)): stamp(p) for p in folder.rglob("*") if p.is_file()}
+
+
 def stamp(path: Path) -> tuple[int, int]:
     info = path.stat()
     return info.st_mtime_ns, info.st_ino
@@ -584,9 +589,9 @@ def test_a_publish_that_dies_before_recording_is_redone_without_rewriting(folder
     store.record_published = dies  # type: ignore[method-assign]
     with pytest.raises(PublishError):
         publish(config, store, now=NOW)
-    written = {p.name: stamp(p) for p in folder.iterdir()}
+    written = files_of(folder)
     assert store.pending and store.manifest == {}
     store.record_published = real_record  # type: ignore[method-assign]
     report = publish(config, store, now=NOW)
-    assert report.written == () and {p.name: stamp(p) for p in folder.iterdir()} == written
+    assert report.written == () and files_of(folder) == written
     assert store.pending == {} and set(store.manifest) == set(written)

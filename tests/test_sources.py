@@ -11,7 +11,7 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 
 from aggregator.cli import main
-from tests.test_collector import SEED
+from tests.test_collector import GRAIN, SEED, rss
 
 
 def test_sources_and_collect_json_agree_on_what_is_broken(
@@ -51,3 +51,41 @@ def test_sources_and_collect_json_agree_on_what_is_broken(
     assert (gone["status"], gone["disabled"], gone["next_due"]) == (410, True, None)
     assert folder["error_streak"] == 1 and folder["articles"] == 1
     assert "blank.txt" in folder["last_error"] and "empty.txt" in folder["last_error"]
+
+
+def test_a_moved_source_is_flagged_and_apply_moves_writes_the_new_url(
+    tmp_path: Path, httpserver: HTTPServer, capsys
+) -> None:
+    old, new = httpserver.url_for("/old"), httpserver.url_for("/new")
+    httpserver.expect_request("/old", query_string="x=1").respond_with_data(
+        "", status=308, headers={"Location": new + "?x=1"}
+    )
+    httpserver.expect_request("/new", query_string="x=1").respond_with_data(rss(GRAIN))
+    httpserver.expect_request("/old").respond_with_data("", status=301, headers={"Location": new})
+    httpserver.expect_request("/new").respond_with_data(rss(GRAIN), content_type="text/xml")
+    config = tmp_path / "feeds.yaml"
+    before = textwrap.dedent(
+        f"""\
+        # the desk
+        store: wire.db
+        publish: {{dir: feeds}}
+        sources:
+          - name: wire            # the main wire
+            url: '{old}'   # moved last spring
+          - {{name: also, url: {old}?x=1, interval: 1h}}  # flow style
+          - {{name: seeds, path: .}}
+        """
+    )
+    config.write_text(before, encoding="utf-8")
+    assert main(["collect", "--config", str(config)]) == 0
+    capsys.readouterr()
+    assert main(["sources", "--config", str(config), "--json"]) == 0
+    rows = {row["name"]: row["moved_to"] for row in json.loads(capsys.readouterr().out)}
+    assert rows == {"wire": new, "also": new + "?x=1", "seeds": None}
+    assert main(["apply-moves", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"wrote 2 new URLs into {config}"
+    assert config.read_text(encoding="utf-8") == before.replace(f"'{old}'", f"'{new}'").replace(
+        f"url: {old}?x=1", f"url: {new}?x=1"
+    )
+    assert main(["apply-moves", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == "no source has moved: nothing to change\n"

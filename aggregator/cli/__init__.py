@@ -24,6 +24,7 @@ from aggregator.cli.commands import (
     EXIT_USAGE,
     Command,
     cmd_add,
+    cmd_apply_moves,
     cmd_articles,
     cmd_check,
     cmd_collect,
@@ -139,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="add the feeds without fetching them first to check that each is a feed",
     )
     add("export-opml", "print the configured feeds as OPML 2.0", cmd_export_opml)
+    add(
+        "apply-moves",
+        "write the new URL of each source moved by a permanent redirect into the config",
+        cmd_apply_moves,
+    )
     folds.register(add)
     schema = add("schema", "print the JSON Schema of the config file", cmd_schema)
     schema.set_defaults(needs_config=False)

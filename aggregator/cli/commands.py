@@ -22,7 +22,7 @@ from aggregator.errors import ConfigError, UsageError
 if TYPE_CHECKING:
     from aggregator.config import Category, Config
     from aggregator.fetch import Fetcher
-    from aggregator.models import Article, FetchResult
+    from aggregator.models import Article, FetchResult, SourceState
     from aggregator.store import ArticleQuery, Store
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -126,12 +126,14 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
     with _open(config) as store:
         states = store.source_states()
         counts = store.article_counts()
+    moves = moved_sources(config, states)
     rows = []
     for source in config.sources:
         state = states.get(source.name)
         rows.append(
             {
                 "name": source.name,
+                "moved_to": moves.get(source.name),
                 "kind": "seeds" if source.is_seed_folder else "feed",
                 "location": (state.url if state and state.url else None)
                 or str(source.path or source.url),
@@ -151,7 +153,9 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
     headers = ["name", "kind", "location", "last fetch", "status", "errors", "next due", "articles"]
     table = [
         [
-            r["name"] + (" (disabled)" if r["disabled"] else ""),
+            r["name"]
+            + (" (disabled)" if r["disabled"] else "")
+            + (" (moved)" if r["moved_to"] else ""),
             r["kind"],
             r["location"],
             output.short(r["last_fetch"]),
@@ -163,6 +167,39 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
         for r in rows
     ]
     output.table(headers, table)
+    if moves:
+        print(
+            f"{output.count(len(moves), 'source')} moved for good (301/308): "
+            "wiredesk apply-moves writes the new URLs into the config"
+        )
+    return EXIT_OK
+
+
+def moved_sources(config: Config, states: dict[str, SourceState]) -> dict[str, str]:
+    """The feed sources a permanent redirect moved since their ``url`` was last edited:
+    name -> the URL they moved to."""
+    moves = {}
+    for source in config.sources:
+        state = states.get(source.name)
+        moved = state and state.url and state.origin_url == source.url != state.url
+        if source.url and moved:
+            moves[source.name] = state.url
+    return moves
+
+
+def cmd_apply_moves(args: argparse.Namespace, config: Config) -> int:
+    """Write the new URL of every source moved by a permanent redirect into the config."""
+    with _open(config) as store:
+        moves = moved_sources(config, store.source_states())
+    if not moves:
+        print("no source has moved: nothing to change")
+        return EXIT_OK
+    from aggregator.configedit import apply_moves
+
+    apply_moves(config.path, moves)
+    for name, url in moves.items():
+        print(f"{name}: {config.source(name).url} -> {url}")
+    print(f"wrote {output.count(len(moves), 'new URL')} into {config.path}")
     return EXIT_OK
 
 

@@ -1,4 +1,4 @@
-"""Edit the YAML config in place: add and remove sources, add categories.
+"""Edit the YAML config in place: add and remove sources, add categories, move URLs.
 
 People write the config by hand, so an edit changes only the lines it adds or removes:
 ruamel.yaml (round-trip mode) tells where each list item stands, and the edit splices
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -110,6 +111,22 @@ def remove_source(config_path: Path, name: str) -> None:
             "remove it from their 'sources' first",
         )
     document.remove("sources", name)
+    document.save()
+
+
+def apply_moves(config_path: Path, moves: Mapping[str, str]) -> None:
+    """Write the new URL of each moved source (``moves``: name -> URL) into the config
+    file, changing only those values (comments, quoting and everything else stay).
+
+    Raises ConfigError when a name is not a feed source of the file, or the edited file
+    would not load; the file is then untouched.
+    """
+    document = ConfigDocument(config_path)
+    feeds = {source.name for source in document.config.sources if source.url}
+    for name, url in moves.items():
+        if name not in feeds:
+            _refuse(document.config.path, "sources", f"no feed source named {name!r}")
+        document.set_value("sources", name, "url", url)
     document.save()
 
 

@@ -99,6 +99,19 @@ class ConfigDocument:
             comment = f"  {match.group(2)}" if match.group(2) else ""
             self._splice(lines, line, line + 1, [f"{match.group(1)} []{comment}"])
 
+    def set_value(self, key: str, name: str, field: str, value: str) -> None:
+        """Set ``field`` of the item called ``name`` of the top-level list ``key`` to the
+        string ``value``, rewriting only that value on its line: the key, any comment
+        after it and the quoting style stay (a value that needs quotes gets them)."""
+        lines, tree = self._parse()
+        item = next(i for i in tree[key] if i.get("name") == name)
+        line, column = item.lc.value(field)
+        text = lines[line]
+        end = _scalar_end(text, column, flow=item.fa.flow_style())
+        quote = text[column] if text[column] in "'\"" else ""
+        new = f"{quote}{value}{quote}" if quote and quote not in value else _scalar(value)
+        self._splice(lines, line, line + 1, [text[:column] + new + text[end:].rstrip("\r\n")])
+
     def save(self) -> None:
         """Validate the edited text with ``load_config`` and atomically replace the file.
 
@@ -175,6 +188,21 @@ class ConfigDocument:
                 )
             ]
         )
+
+
+def _scalar_end(text: str, start: int, *, flow: bool) -> int:
+    """Where the scalar that starts at ``start`` of ``text`` ends: after its closing quote,
+    or before a comment, the end of the line or (in a flow mapping) a ``,`` or ``}``."""
+    if text[start] in "'\"":
+        return text.index(text[start], start + 1) + 1
+    marks = (" #", ",", "}") if flow else (" #",)
+    found = [i for mark in marks if (i := text.find(mark, start)) >= 0]
+    return len(text[: min([len(text.rstrip("\r\n")), *found])].rstrip(" "))
+
+
+def _scalar(value: str) -> str:
+    """``value`` as YAML writes it: plain, or quoted when it has to be."""
+    return _dump(CommentedMap([("k", value)]))[len("k: ") :]
 
 
 def _indent_of(line: str) -> int:

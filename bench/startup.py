@@ -2,7 +2,7 @@
 with nothing due, each a whole process, against a 500-source config written the way
 people write one (block style, comments).
 
-    python bench/startup.py [--runs 10] [--sources 500]
+    python bench/startup.py [--runs 10] [--sources 500] [--valgrind]
 
 A local HTTP server answers the one first ``collect`` that makes every source fresh
 (interval 1d); then each command runs ``--runs`` times and the median and fastest wall
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -88,11 +89,27 @@ def timed(command: Sequence[str], runs: int, cwd: Path) -> tuple[float, float, f
     return statistics.median(walls), min(walls), statistics.median(cpus)
 
 
+def instructions(command: Sequence[str], cwd: Path) -> int:
+    """Instructions ``command`` executes, counted by valgrind's callgrind: the same on a
+    busy machine as on an idle one, unlike its wall time."""
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(re.search(r"Collected : (\d+)", result.stderr).group(1))  # type: ignore[union-attr]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print one line per command."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="runs of each command")
     parser.add_argument("--sources", type=int, default=500, help="feeds in the config")
+    parser.add_argument(
+        "--valgrind", action="store_true", help="also count instructions (needs valgrind)"
+    )
     args = parser.parse_args(argv)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Feed)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -116,9 +133,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("collect (nothing due)", ["collect", "--config", str(config)]),
         ):
             median, fastest, cpu = timed([*cli, *extra], args.runs, Path(tmp))
+            counted = ""
+            if args.valgrind:
+                counted = f"  {instructions([*cli, *extra], Path(tmp)) / 1e6:5.0f}M instructions"
             print(
                 f"{name:<22} median {median * 1000:4.0f} ms  fastest {fastest * 1000:4.0f} ms  "
-                f"cpu median {cpu * 1000:4.0f} ms"
+                f"cpu median {cpu * 1000:4.0f} ms{counted}"
             )
         bare = timed([sys.executable, "-c", "pass"], args.runs, Path(tmp))[0]
         print(f"{'python -c pass':<22} median {bare * 1000:4.0f} ms")

@@ -222,6 +222,18 @@ def test_a_long_value_is_quoted_in_80_characters(tmp_path: Path) -> None:
     )
 
 
+def test_a_long_key_is_cut_too(tmp_path: Path) -> None:
+    path = write(tmp_path, "publish:\n  " + "k" * 1000 + ": 1\n")
+    (problem,) = problems(path)
+    assert problem == f"{path}:2: publish.{'k' * 77}…: unknown key"
+    path = write(tmp_path, "publish:\n  " + "k" * 100_000 + ": 1\n")
+    (problem,) = problems(path)
+    assert problem == (
+        f"{path}:2:100003: a key longer than 1024 characters (YAML allows no longer): "
+        f"'  {'k' * 75}'… (100005 characters)"
+    )
+
+
 def test_a_duplicate_key_is_one_problem_among_the_others(tmp_path: Path) -> None:
     path = write(tmp_path, "defaults:\n  interval: 15m\n  interval: 20m\nsources: 3\n")
     assert problems(path) == [

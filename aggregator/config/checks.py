@@ -11,9 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from aggregator.config.loader import key_path, line_of
+from aggregator.config.loader import line_of
 from aggregator.config.model import ANY_INTERFACE, Config
-from aggregator.config.values import format_duration
+from aggregator.config.values import format_duration, key_path
 from aggregator.config.yamlfile import read_yaml
 from aggregator.errors import ConfigProblem
 

@@ -12,7 +12,7 @@ from typing import Any
 from aggregator.config.build import Context, build
 from aggregator.config.kinds import found
 from aggregator.config.model import Config
-from aggregator.config.values import CONFIG_ENV, DEFAULT_CONFIG, quote, suggest
+from aggregator.config.values import CONFIG_ENV, DEFAULT_CONFIG, key_path, quote, suggest
 from aggregator.config.yamlfile import YamlList, YamlMap, read_yaml
 from aggregator.errors import ConfigError, ConfigProblem
 
@@ -98,14 +98,6 @@ def _raw_rules(loc: tuple, rule: dict[str, Any]) -> typing.Iterator[tuple[tuple,
 
 def _at(path: Path, data: dict[str, Any], loc: tuple, message: str) -> ConfigProblem:
     return ConfigProblem(str(path), line_of(data, loc), key_path(loc), message)
-
-
-def key_path(loc: tuple) -> str:
-    """``sources[2].interval`` for the key path ("sources", 2, "interval")."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
-    return text
 
 
 def line_of(data: Any, loc: tuple) -> int | None:

@@ -63,7 +63,7 @@ class Model:
 
         Raises ConfigError (no file: the keys name where) listing every problem.
         """
-        from aggregator.config.loader import key_path
+        from aggregator.config.values import key_path
         from aggregator.errors import ConfigError, ConfigProblem
 
         ctx = Context(base=(context or {}).get("base", Path.cwd()))

@@ -56,6 +56,19 @@ def quote(value: object) -> str:
     return text if len(text) <= QUOTE_LIMIT else f"{text[: QUOTE_LIMIT - 3]}…"
 
 
+def key_path(loc: tuple[str | int, ...]) -> str:
+    """``sources[2].interval`` for the key path ("sources", 2, "interval"), each key cut
+    to about 80 characters (a key, too, may be a 10 MB line)."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        key = part if len(part) <= QUOTE_LIMIT else f"{part[: QUOTE_LIMIT - 3]}…"
+        text += f".{key}" if text else key
+    return text
+
+
 def parse_duration(value: object) -> timedelta:
     """Turn ``90s``, ``15m``, ``2h``, ``1d`` or ``1w`` into a positive timedelta.
 

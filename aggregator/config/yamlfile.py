@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from yaml import events
 
-from aggregator.config.values import quote
+from aggregator.config.values import key_path, quote
 from aggregator.errors import ConfigError, ConfigProblem
 
 MAX_BYTES = 4 * 1024**2
@@ -195,7 +195,7 @@ class _Tree:
             top.merges.append(value)
         elif key in top.value:
             first = top.value.key_lines[key]
-            where = ".".join(str(p) for p in (*top.loc, key))
+            where = key_path((*top.loc, key))
             message = f"duplicate key {quote(key)}; it is already set on line {first}"
             self.problems.append(ConfigProblem(str(self.path), top.key_line, where, message))
         else:
@@ -257,6 +257,8 @@ def plain_words(error: yaml.MarkedYAMLError, shown: str, column: int) -> str:
         return "wrong indentation: this line does not line up with the lines above it"
     if "mapping values are not allowed" in problem:
         before = shown[: column - 1]
+        if len(before.strip()) > 1024:
+            return "a key longer than 1024 characters (YAML allows no longer)"
         if ": " in before or before.rstrip().endswith(":"):
             return "a second ': ' on one line; put a value that holds ': ' in quotes"
         return "wrong indentation, or a ':' missing on a line above"

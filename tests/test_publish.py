@@ -595,3 +595,12 @@ def test_a_publish_that_dies_before_recording_is_redone_without_rewriting(folder
     report = publish(config, store, now=NOW)
     assert report.written == () and files_of(folder) == written
     assert store.pending == {} and set(store.manifest) == set(written)
+
+
+def test_the_readme_tells_the_default_category_description(folder: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    row = re.search(r"^\| `categories\[\]\.description` \| `([^`]+)` \|", readme, re.M)
+    assert row is not None, "the README's config table has no description row"
+    publish(make_config(folder), FakeStore(STORIES))
+    energy = feedparser.parse((folder / "energy.rss").read_bytes()).feed
+    assert energy.description == row.group(1).replace("{title}", "energy")

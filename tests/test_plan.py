@@ -20,7 +20,8 @@ from aggregator.dedup import fold
 from aggregator.models import Article, SourceState
 from aggregator.store import ArticleQuery
 from aggregator.store.keys import day_number
-from aggregator.store.plan import Candidates, IngestPlan, Stored, near_query, plan
+from aggregator.store.passes import Candidates, IngestPlan, Stored, near_query
+from aggregator.store.plan import plan
 from aggregator.store.sqlite import SQLiteStore
 
 WHEN = datetime(2024, 11, 10, 7, 31, tzinfo=UTC)

@@ -22,8 +22,9 @@ from aggregator.dedup import fold
 from aggregator.errors import StoreError
 from aggregator.models import Article
 from aggregator.store import CarrierFold
+from aggregator.store.passes import Changed
 from aggregator.store.rows import ARTICLE_COLUMNS, article_from_row, to_micros
-from aggregator.store.write import Changed, write_stories
+from aggregator.store.write import write_stories
 
 
 def reasons(conn: sqlite3.Connection, article_id: str) -> tuple[CarrierFold, ...] | None:

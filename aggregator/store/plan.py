@@ -14,7 +14,7 @@ itself says they differ (issue 20, item 4).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,80 +22,15 @@ from aggregator import dedup
 from aggregator.dedup import fold
 from aggregator.models import Article, IngestResult
 from aggregator.store.keys import day_number
+from aggregator.store.passes import (
+    Candidates,
+    Carried,
+    Changed,
+    IngestPlan,
+    NewCarrier,
+)
 
 _FIRST = fold.Fold(fold.FIRST)
-
-Carried = tuple[str, str, str, bool]  # source, guid, link, came from a seed file
-
-
-@dataclass(slots=True)
-class Stored:
-    """A stored story as read for planning: its row key, the story, who carries it (in
-    the order they came), and its stored dedup key and day."""
-
-    pk: int
-    article: Article
-    carriers: list[Carried]
-    key: str
-    day: int
-
-
-@dataclass(slots=True)
-class Candidates:
-    """Everything one source's pass may be matched against, read by a backend in bulk."""
-
-    stories: list[Stored] = field(default_factory=list)  # by guid, id, key, shared guid, near
-    shared_guid: dict[str, int] = field(default_factory=dict)  # another source's guid -> pk
-    uses: dict[str, set[tuple[str, int]]] = field(default_factory=dict)  # key -> (source, day)
-    vetoed: set[int] = field(default_factory=set)  # stories this source was split out of
-    tombstones: set[tuple[str, int]] = field(default_factory=set)  # (key, day)
-    # near-duplicate candidates (stored before this pass) by the (title, day) of an article
-    near: dict[tuple[str, int], list[int]] = field(default_factory=dict)
-    next_pk: int = 1  # the row key a new story takes
-
-
-def near_query(article: Article, threshold: float) -> tuple[frozenset[str], int, int]:
-    """What a backend looks up for ``article``'s near-duplicates: its headline words, its
-    day, and how many of the words a stored headline of day ± 1 must share."""
-    item = fold.side_of(article)
-    words = dedup.headline_words(item.title)
-    return words, item.day, dedup.min_shared_words(len(words), threshold - fold.NEAR_MARGIN)
-
-
-@dataclass(frozen=True, slots=True)
-class Changed:
-    """A story to write: its row key, what it is now, and what was stored (None if new)."""
-
-    pk: int
-    article: Article
-    loaded: Article | None
-
-
-@dataclass(frozen=True, slots=True)
-class NewCarrier:
-    """A source's item newly carrying a story, and the rule that folded it in."""
-
-    pk: int  # the story's
-    source: str
-    guid: str
-    link: str
-    seed: bool
-    why: fold.Fold
-    published: datetime  # the story's, once planned (see ``carriers_source``)
-
-
-@dataclass(frozen=True, slots=True)
-class IngestPlan:
-    """What a pass writes: the changed stories, the new carriers, the ``(source, guid,
-    item)`` copies a split needs, the ``(link, source, guid)`` moved links, the ``(dedup
-    key, day)`` headlines the source used; and what it tells the caller."""
-
-    stories: tuple[Changed, ...]
-    carriers: tuple[NewCarrier, ...]
-    copies: tuple[tuple[str, str, Article], ...]
-    moved_links: tuple[tuple[str, str, str], ...]
-    used: frozenset[tuple[str, int]]
-    result: IngestResult
 
 
 def plan(

@@ -12,7 +12,7 @@ from typing import Any
 from aggregator import dedup
 from aggregator.models import Article, Enclosure, SourceState
 from aggregator.store.keys import day_number
-from aggregator.store.plan import Carried
+from aggregator.store.passes import Carried
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

@@ -53,7 +53,8 @@ def discover_feeds(html: bytes, base_url: str) -> list[FeedLink]:
         page = lxml.html.document_fromstring(html)
     except (ParserError, ValueError):
         return []
-    base = urljoin(base_url, (page.xpath("string(//base/@href)") or "").strip())
+    href = page.xpath("string(//base/@href)")
+    base = urljoin(base_url, href.strip() if isinstance(href, str) else "")
     found: dict[str, FeedLink] = {}
     for link in page.iter("link"):
         rel = (link.get("rel") or "").lower().split()

@@ -8,10 +8,8 @@ from datetime import datetime
 
 from aggregator.errors import SeedError
 
-FROZEN = {"frozen": True, "slots": True, "kw_only": True}
 
-
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Enclosure:
     """A media attachment of a feed entry; made by parse, published by publish."""
 
@@ -20,7 +18,7 @@ class Enclosure:
     length: int = 0
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Article:
     """One story. Made by parse (feed entries) and seeds (seed files); the store folds
     duplicates into one and fills ``sources`` and ``links``; filters and publish read it.
@@ -58,7 +56,7 @@ class Article:
         return bool(self.path)
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SourceState:
     """What the store remembers of one source between passes; read and written by the
     collector, shown by ``wiredesk sources``."""
@@ -80,7 +78,7 @@ class SourceState:
     file_stamps: Mapping[str, str] = field(default_factory=dict)  # seed folders only
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FetchResult:
     """One HTTP response; made by fetch, read by parse and the collector."""
 
@@ -98,7 +96,7 @@ class FetchResult:
         return self.status == 304
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IngestResult:
     """What the store did with one source's articles in one transaction."""
 
@@ -113,7 +111,7 @@ class IngestResult:
         return self.new + self.merged + self.updated
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SourceReport:
     """One source's outcome in one pass; made by the collector, printed by the CLI."""
 
@@ -141,7 +139,7 @@ class SourceReport:
         return self.new + self.merged + self.updated
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PassReport:
     """One collection pass; made by the collector, read by the daemon, CLI and health check."""
 
@@ -161,7 +159,7 @@ class PassReport:
         return bool(self.changed_ids)
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ParsedFeed:
     """A fetched feed turned into articles; made by parse, read by the collector."""
 
@@ -174,7 +172,7 @@ class ParsedFeed:
     declined: str = ""  # why the lxml fast path left the body to feedparser; "" if it read it
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
     """Whether a category rule selects an article, and why; made by filters.explain, read by
     publish and ``preview --why``."""
@@ -183,7 +181,7 @@ class Verdict:
     reason: str  # the deciding condition and its path, e.g. "any[1].include: no word found"
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PublishReport:
     """What one publish wrote; made by publish, read by the collector, daemon and CLI."""
 
@@ -194,7 +192,7 @@ class PublishReport:
     seconds: float = 0.0  # how long the publish took
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduleStatus:
     """How the sources stand against their due times at one moment; made by
     ``collector.schedule.schedule_status``, read by the health check and the metrics."""
@@ -208,7 +206,7 @@ class ScheduleStatus:
     disabled: int = 0  # switched off by 410 Gone
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PublishedFile:
     """One file of the publish folder as Wiredesk last wrote it: a row of the store's publish
     manifest. Made by publish after writing, kept by the store, read back by the next publish
@@ -222,7 +220,7 @@ class PublishedFile:
     built_for: str = ""  # digest of the config values the file was rendered from
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PendingStories:
     """The stories changed (or deleted) since they were last published; made by the store
     from what ingest and prune committed, read by publish, which hands ``through`` back
@@ -233,7 +231,7 @@ class PendingStories:
     through: int = 0  # the store's change counter when read: what publishing clears
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Health:
     """How the running daemon is doing; made by ``health.assess``, served as it is by the
     server's /healthz (``details`` holds ``status`` and the ``reasons`` when failing)."""
@@ -242,7 +240,7 @@ class Health:
     details: Mapping[str, object] = field(default_factory=dict)  # e.g. scheduler, last pass
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FeedLink:
     """A feed a web page announces with ``<link rel="alternate">``; made by discovery,
     listed by the CLI when a page offers several."""
@@ -252,7 +250,7 @@ class FeedLink:
     type: str = ""  # application/rss+xml, application/atom+xml or application/feed+json
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AddResult:
     """The source ``add`` appended to the config; made by discovery, printed by the CLI."""
 
@@ -262,7 +260,7 @@ class AddResult:
     entries: int = 0  # entries the feed held when it was checked
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Subscription:
     """One feed of an OPML file; made by the OPML reader, read by the importer."""
 
@@ -272,7 +270,7 @@ class Subscription:
     folders: tuple[str, ...] = ()  # the nested folder titles, outermost first
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ImportResult:
     """What an OPML import changed in the config; made by the importer, printed by the CLI."""
 
@@ -289,7 +287,7 @@ class ImportResult:
         return not self.added and not self.categories_created
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SeedScan:
     """One pass over a seed folder; made by seeds.scan_folder, read by the collector, which
     keeps ``stamps`` in ``SourceState.file_stamps`` and passes them back next pass."""

@@ -233,7 +233,7 @@ def _walk(element: etree._Element, folders: tuple[str, ...]) -> Iterator[Subscri
     for outline in element:
         if not isinstance(outline.tag, str) or _local(outline.tag) != "outline":
             continue
-        attrs = {key.lower(): " ".join(value.split()) for key, value in outline.attrib.items()}
+        attrs = {key.lower(): " ".join(str(value).split()) for key, value in outline.attrib.items()}
         url = attrs.get("xmlurl", "")
         label = attrs.get("title") or attrs.get("text") or ""
         if url:

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 from bench.prose import AGENCIES, Writer, slug
 
-FROZEN = {"frozen": True, "slots": True, "kw_only": True}
 BASE_TIME = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SEED_ZONE = ZoneInfo("Europe/Istanbul")
 SECTIONS = (
@@ -56,7 +55,7 @@ MONTHS = (
 )
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Story:
     """One generated feed entry; made by the generator, rendered into a feed body."""
 
@@ -70,7 +69,7 @@ class Story:
     body: str  # HTML, 1–3 KB
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Feed:
     """One served feed: its entries and the exact bytes and validators the server sends."""
 
@@ -89,7 +88,7 @@ class Feed:
         return f"/{self.name}.xml"
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Workload:
     """Every feed of one benchmark run, in serving order."""
 

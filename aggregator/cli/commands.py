@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from aggregator.cli import output
 from aggregator.errors import ConfigError, UsageError
@@ -28,6 +28,22 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 Command = Callable[[argparse.Namespace, "Config"], int]
+
+
+class SourceRow(TypedDict):
+    """One row of ``sources``, as printed in the table and by ``--json``."""
+
+    name: str
+    moved_to: str | None
+    kind: str
+    location: str
+    last_fetch: str | None
+    status: int | None
+    error_streak: int
+    last_error: str
+    next_due: str | None
+    disabled: bool
+    articles: int
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -56,7 +72,7 @@ def cmd_collect(args: argparse.Namespace, config: Config) -> int:
             report, published = run_pass(
                 config,
                 store,
-                fetcher,
+                cast("Fetcher", fetcher),  # it stands for one: see _FetcherOnDemand
                 now=datetime.now(UTC),
                 only=args.source,
                 progress=progress,
@@ -127,25 +143,25 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
         states = store.source_states()
         counts = store.article_counts()
     moves = moved_sources(config, states)
-    rows = []
+    rows: list[SourceRow] = []
     for source in config.sources:
         state = states.get(source.name)
         rows.append(
-            {
-                "name": source.name,
-                "moved_to": moves.get(source.name),
-                "kind": "seeds" if source.is_seed_folder else "feed",
-                "location": (state.url if state and state.url else None)
+            SourceRow(
+                name=source.name,
+                moved_to=moves.get(source.name),
+                kind="seeds" if source.is_seed_folder else "feed",
+                location=(state.url if state and state.url else None)
                 or str(source.path or source.url),
-                "last_fetch": output.iso(state.last_fetch) if state else None,
-                "status": state.last_status if state else None,
-                "error_streak": state.error_streak if state else 0,
-                "last_error": state.last_error if state else "",
+                last_fetch=output.iso(state.last_fetch) if state else None,
+                status=state.last_status if state else None,
+                error_streak=state.error_streak if state else 0,
+                last_error=state.last_error if state else "",
                 # a disabled source runs again only when its url is edited
-                "next_due": output.iso(state.next_due) if state and not state.disabled else None,
-                "disabled": state.disabled if state else False,
-                "articles": counts.get(source.name, 0),
-            }
+                next_due=output.iso(state.next_due) if state and not state.disabled else None,
+                disabled=state.disabled if state else False,
+                articles=counts.get(source.name, 0),
+            )
         )
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -181,8 +197,7 @@ def moved_sources(config: Config, states: dict[str, SourceState]) -> dict[str, s
     moves = {}
     for source in config.sources:
         state = states.get(source.name)
-        moved = state and state.url and state.origin_url == source.url != state.url
-        if source.url and moved:
+        if source.url and state and state.url and state.origin_url == source.url != state.url:
             moves[source.name] = state.url
     return moves
 
@@ -228,8 +243,10 @@ def cmd_preview(args: argparse.Namespace, config: Config) -> int:
     now = datetime.now(UTC)
     with _open(config) as store:
         if args.why:
-            article = store.article(_story_id(store, args.why))
-            verdict = filters.explain(category, article, now=now)
+            found = store.article(_story_id(store, args.why))
+            if found is None:  # pruned since its id was looked up
+                raise UsageError("--why", f"story {args.why} is no longer stored")
+            article, verdict = found, filters.explain(category, found, now=now)
         else:
             articles = list(_select(store, category, None, args.limit, now))
     if args.why:
@@ -359,7 +376,9 @@ def _select(
     if category:
         query = filters.store_query(category, now=now)
         query = ArticleQuery(**{**_fields(query), "search": search})
-        chosen = (a for a in store.articles(query) if filters.matches(category, a, now=now))
+        chosen: Iterator[Article] = (
+            a for a in store.articles(query) if filters.matches(category, a, now=now)
+        )
     else:
         chosen = store.articles(ArticleQuery(search=search))
     for count, article in enumerate(chosen):

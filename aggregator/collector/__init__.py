@@ -264,8 +264,8 @@ def _collect_feed(
             "%s: parsed by feedparser: the fast path declined (%s)", source.name, parsed.declined
         )
     report = outcome(source.name, ingested, parsed.warnings)
-    unchanged = report.unchanged + parsed.skipped_entries
-    report = replace(report, unchanged=unchanged, declined=parsed.declined)
+    unchanged_total = report.unchanged + parsed.skipped_entries
+    report = replace(report, unchanged=unchanged_total, declined=parsed.declined)
     return watch.report(replace(report, status=result.status)), ingested
 
 

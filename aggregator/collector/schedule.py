@@ -108,7 +108,7 @@ def backoff(interval: timedelta, streak: int) -> timedelta:
     """How long to wait after ``streak`` failures in a row: the interval, doubled per
     failure after the first, never more than MAX_BACKOFF (nor less than the interval)."""
     interval = _bounded(interval)
-    return max(interval, min(interval * 2 ** min(streak - 1, 16), MAX_BACKOFF))
+    return max(interval, min(interval * (1 << min(max(streak - 1, 0), 16)), MAX_BACKOFF))
 
 
 def schedule_status(

@@ -79,10 +79,7 @@ class Model:
         return dataclasses.replace(self, **update)  # type: ignore[type-var]
 
 
-frozen = dataclass(frozen=True, slots=True, kw_only=True)
-
-
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PublishConfig(Model):
     """Where and how the category feeds are written."""
 
@@ -110,7 +107,7 @@ class PublishConfig(Model):
 ANY_INTERFACE = frozenset({"", "0.0.0.0", "::", "*"})
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServerConfig(Model):
     """The HTTP server for the publish folder."""
 
@@ -125,7 +122,7 @@ def server_url(server: ServerConfig) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{server.port}/"
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DefaultsConfig(Model):
     """Values every source inherits unless it sets its own."""
 
@@ -143,7 +140,7 @@ class DefaultsConfig(Model):
     )
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FetchConfig(Model):
     """How feeds are fetched over HTTP."""
 
@@ -153,7 +150,7 @@ class FetchConfig(Model):
     max_redirects: int = option(Whole(0, 20), 5, description="redirects followed")
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DedupConfig(Model):
     """How duplicate stories are recognised."""
 
@@ -164,7 +161,7 @@ class DedupConfig(Model):
     )
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Source(Model):
     """One source: a feed URL or a folder of seed articles."""
 
@@ -207,7 +204,7 @@ class Source(Model):
         return self.path is not None
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Rule(Model):
     """A category rule: every condition that is set must hold."""
 
@@ -251,7 +248,7 @@ class Rule(Model):
     )
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Category(Rule):
     """A published category feed and the rule that selects its articles."""
 
@@ -262,7 +259,7 @@ class Category(Rule):
     description: str | None = option(Text(longest=1000), None, description="feed description")
 
 
-@frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config(Model):
     """The whole config file."""
 

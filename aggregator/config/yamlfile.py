@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from yaml import events
@@ -32,14 +32,14 @@ _resolver = yaml.resolver.Resolver()
 _constructor = yaml.constructor.SafeConstructor()
 
 
-class YamlMap(dict):  # type: ignore[type-arg]
+class YamlMap(dict[str, Any]):
     """A YAML mapping that knows the line of each of its keys."""
 
     line: int
     key_lines: dict[str, int]
 
 
-class YamlList(list):  # type: ignore[type-arg]
+class YamlList(list[Any]):
     """A YAML list that knows the line of each of its items."""
 
     line: int
@@ -105,7 +105,7 @@ class _Tree:
         return self.root, self.problems
 
     def _event(self, event: events.Event) -> None:
-        line = event.start_mark.line + 1
+        line = event.start_mark.line + 1 if event.start_mark else 1
         top = self.stack[-1] if self.stack else None
         awaiting_key = top is not None and isinstance(top.value, YamlMap) and top.key is None
         if isinstance(event, events.ScalarEvent):
@@ -116,7 +116,7 @@ class _Tree:
         elif isinstance(event, events.AliasEvent):
             if awaiting_key:
                 self._fail("an alias ('*name') used as a key; a key is a word before ':'", event)
-            if event.anchor not in self.anchors:
+            if event.anchor is None or event.anchor not in self.anchors:
                 self._fail(f"'*{event.anchor}' refers to no '&{event.anchor}' above it", event)
             value, size = self.anchors[event.anchor]
             self._add(value, size, line, None, event)
@@ -204,18 +204,20 @@ class _Tree:
 
     def _merge(self, done: _Open) -> None:
         """``<<: *defaults``: the anchored mapping's keys, where the mapping has none."""
+        target = done.value
+        assert isinstance(target, YamlMap)  # only a mapping gathers merges
         for merged in done.merges:
             for source in merged if isinstance(merged, list) else [merged]:
                 if not isinstance(source, YamlMap):
                     self._fail("'<<' merges a mapping ('<<: *name'), not a single value", None)
                 for key, value in source.items():
-                    if key not in done.value:
-                        done.value[key] = value
-                        done.value.key_lines[key] = source.key_lines[key]
+                    if key not in target:
+                        target[key] = value
+                        target.key_lines[key] = source.key_lines[key]
 
     def _scalar(self, event: events.ScalarEvent) -> Any:
         tag = event.tag
-        if tag in (None, "!"):
+        if tag is None or tag == "!":
             tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
         if tag == _STR:
             return event.value
@@ -227,7 +229,7 @@ class _Tree:
         except (ValueError, OverflowError, yaml.YAMLError):
             self._fail(f"{quote(event.value)} is not a usable {tag.rsplit(':', 1)[-1]}", event)
 
-    def _fail(self, message: str, event: events.Event | None) -> None:
+    def _fail(self, message: str, event: events.Event | None) -> NoReturn:
         mark = event.start_mark if event is not None else None
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         raise ConfigError([ConfigProblem(str(self.path), line, "", message, column)])

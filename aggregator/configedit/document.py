@@ -12,7 +12,7 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -176,7 +176,7 @@ class ConfigDocument:
                 return _item_indent(items, 0, lines)
         return _DEFAULT_INDENT
 
-    def _flow_problem(self, tree: CommentedMap, key: str) -> None:
+    def _flow_problem(self, tree: CommentedMap, key: str) -> NoReturn:
         raise ConfigError(
             [
                 ConfigProblem(

@@ -19,8 +19,8 @@ class _BufferingExpatParser(ExpatParser):
     def reset(self) -> None:
         super().reset()
         # ExpatParser makes a new pyexpat parser on every reset: switch buffering on there.
-        self._parser.buffer_size = BUFFER_SIZE
-        self._parser.buffer_text = True
+        self._parser.buffer_size = BUFFER_SIZE  # type: ignore[attr-defined]  # typeshed omits _parser
+        self._parser.buffer_text = True  # type: ignore[attr-defined]  # typeshed omits _parser
 
 
 def create_parser() -> ExpatParser:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from importlib.metadata import version
 from typing import NamedTuple
 from xml.parsers.expat import ExpatError, ParserCreate
 
 import feedparser
-import nh3
 
 from aggregator import __version__
 
@@ -19,7 +19,7 @@ from aggregator import __version__
 _ITEM_RULES = "2"  # 2: the lxml fast path and the cheaper Article step
 _PARSED_BY = (
     f"wiredesk {__version__}/{_ITEM_RULES}, "
-    f"feedparser {feedparser.__version__}, nh3 {nh3.__version__}"
+    f"feedparser {feedparser.__version__}, nh3 {version('nh3')}"
 )
 _ITEM_NAMES = {"item", "entry"}
 

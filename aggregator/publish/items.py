@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from aggregator.config import Category, Config, Source
-from aggregator.models import FROZEN, Article, Enclosure
+from aggregator.models import Article, Enclosure
 from aggregator.text import strip_control
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -54,7 +54,7 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Channel:
     """One category feed's own values; the same in every format."""
 
@@ -71,7 +71,7 @@ class Channel:
         return f"{self.base_url}{self.name}{suffix}"
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Item:
     """One story as every format publishes it."""
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator.config import Config, Source
-from aggregator.models import FROZEN, SourceState
+from aggregator.models import SourceState
 
 FAILING_AFTER = 3  # failures in a row
 KEEP_CLOSED = timedelta(days=7)
@@ -37,7 +37,7 @@ _ADVICE = {
 }
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Problem:
     """One open (or just closed) problem of one source."""
 

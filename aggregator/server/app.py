@@ -20,7 +20,7 @@ from typing import BinaryIO
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from aggregator.health import SERVE_ONLY
-from aggregator.models import FROZEN, Health
+from aggregator.models import Health
 from aggregator.server import rules
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def make_app(
     return _FeedApp(root=publish_dir.resolve(), max_age=max_age, health=health, metrics=metrics)
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Reply:
     status: HTTPStatus
     headers: tuple[tuple[str, str], ...] = ()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from functools import partial
 from wsgiref.types import WSGIApplication
 
 from waitress import wasyncore
@@ -71,7 +72,7 @@ class FeedServer:
         listening = (
             server.effective_listen
             if isinstance(server, MultiSocketServer)
-            else [(server.effective_host, server.effective_port)]
+            else [server.getsockname()]
         )
         # waitress reports the port as the string getnameinfo gives.
         self._server, self._socket_map, self._port = server, socket_map, int(listening[0][1])
@@ -95,9 +96,10 @@ class FeedServer:
             return
         # The socket map belongs to the loop thread, so it is closed from there; an empty
         # map ends waitress's loop.
-        self._waker.pull_trigger(lambda: wasyncore.close_all(self._socket_map))
+        self._waker.pull_trigger(partial(wasyncore.close_all, self._socket_map))
         self._thread.join(STOP_WAIT_SECONDS)
-        server.task_dispatcher.shutdown(timeout=STOP_WAIT_SECONDS)
+        # The stubs type the timeout as int; waitress adds it to time.time().
+        server.task_dispatcher.shutdown(timeout=STOP_WAIT_SECONDS)  # type: ignore[arg-type]
 
 
 def max_age_for(config: Config) -> int:

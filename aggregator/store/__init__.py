@@ -14,7 +14,6 @@ from typing import Protocol
 
 from aggregator.dedup.fold import Fold
 from aggregator.models import (
-    FROZEN,
     Article,
     IngestResult,
     PendingStories,
@@ -23,7 +22,7 @@ from aggregator.models import (
 )
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ArticleQuery:
     """Which stored articles to read, newest published first; unset fields do not filter."""
 
@@ -36,7 +35,7 @@ class ArticleQuery:
     limit: int | None = None
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CarrierFold:
     """One source's item in a story and the rule that folded it in; made by the store,
     printed by ``wiredesk why``."""

@@ -283,7 +283,7 @@ def migrate(conn: sqlite3.Connection, *, target: int = VERSION) -> int:
     Raises ValueError when the database is newer than this code knows.
     Raises sqlite3.Error when a step fails (that step is rolled back).
     """
-    start = conn.execute("PRAGMA user_version").fetchone()[0]
+    start: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if start > VERSION:
         raise ValueError(f"schema version {start} is newer than this Wiredesk ({VERSION})")
     for version in range(start, target):

@@ -251,7 +251,8 @@ class SQLiteStore:
     def story_count(self) -> int:
         """How many stories are stored. Raises StoreError when the database cannot be read."""
         with self._guard() as conn:
-            return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+            count: int = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+            return count
 
     def prune(self, *, now: datetime, retention: timedelta) -> int:
         """Delete stories first seen before ``now - retention``; returns how many.

@@ -103,8 +103,10 @@ def step(base: str, attrs: dict[str, str]) -> str:
     element's ``xml:base`` (or with itself) at every start tag."""
     value = attrs.get("xml:base", attrs.get("base")) or base
     if base:
-        return mixin.make_safe_absolute_uri(base, value) or base
-    return _urljoin(base, value)
+        absolute: str = mixin.make_safe_absolute_uri(base, value)
+        return absolute or base
+    joined: str = _urljoin(base, value)
+    return joined
 
 
 def join(base: str, uri: str) -> str:

@@ -55,7 +55,8 @@ def opml(title: str, channels: Sequence[Channel]) -> bytes:
             htmlUrl=channel.base_url,
         )
     ElementTree.indent(root)
-    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
 
 
 def stylesheet() -> bytes:
@@ -134,7 +135,7 @@ class Site:
         )
 
     def _render(self, template: str, **values: Any) -> bytes:
-        page = self.env.get_template(template).render(
+        page: str = self.env.get_template(template).render(
             desk=strip_control(self.config.publish.title),
             language=self.config.publish.language or "en",
             base_url=self.config.publish.base_url,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from aggregator.config import Category, Config, Source
 from aggregator.filters import ALL_CATEGORY, plain_text, selecting
-from aggregator.models import FROZEN, Article, Enclosure, SourceState
+from aggregator.models import Article, Enclosure, SourceState
 from aggregator.publish.items import FORMATS, byline, enclosures, http_url, page_name
 from aggregator.text import strip_control
 
@@ -17,7 +17,7 @@ EXCERPT_CHARS = 280
 FORMAT_NAMES = {".rss": "RSS feed", ".atom": "Atom feed", ".json": "JSON Feed"}
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Link:
     """Text and where it leads (a path relative to the publish folder, or a URL)."""
 
@@ -25,7 +25,7 @@ class Link:
     href: str = ""  # "" when there is nowhere to go
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Feed:
     """One feed of a category, as a page announces and links it."""
 
@@ -34,7 +34,7 @@ class Feed:
     type: str
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Section:
     """A category as the pages list it: its page and its feeds."""
 
@@ -45,7 +45,7 @@ class Section:
     feeds: tuple[Feed, ...]
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Story:
     """One story as the pages show it."""
 
@@ -63,7 +63,7 @@ class Story:
     enclosures: tuple[Enclosure, ...]
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Day:
     """The stories of one day (UTC) of a river, newest first."""
 
@@ -71,7 +71,7 @@ class Day:
     stories: tuple[Story, ...]
 
 
-@dataclass(**FROZEN)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SourceRow:
     """One source on sources.html."""
 

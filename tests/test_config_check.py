@@ -74,4 +74,4 @@ def test_a_usable_config_checks_clean(tmp_path: Path, capsys) -> None:
     path = write(tmp_path, "sources:\n  - {name: seeds, path: seeds}\n")
     assert main(["check", "--config", str(path)]) == 0
     out, err = capsys.readouterr()
-    assert (out, err) == (f"OK {path}: 1 sources (0 feeds, 1 seed folders), 0 categories\n", "")
+    assert (out, err) == (f"OK {path}: 1 source (0 feeds, 1 seed folder), 0 categories\n", "")

@@ -169,8 +169,8 @@ def test_why_names_the_rule_that_folded_each_source(
     assert why(cfg, "aa-3", capsys)[2] == (
         "  ff: generic headline (few informative words) + same link  https://wx.example/today"
     )
-    assert main(["why", "nope", "--config", cfg]) == 1
-    assert "nope: no stored story has this id" in capsys.readouterr().err
+    assert main(["why", "nope", "--config", cfg]) == 2
+    assert capsys.readouterr().err == "ID: no stored story has an id starting 'nope'\n"
 
 
 SEED = """\

@@ -136,5 +136,5 @@ def test_add_on_a_page_announcing_only_a_json_feed_adds_it(
     config = tmp_path / "feeds.yaml"
     config.write_text("store: wire.db\nsources: []\n", encoding="utf-8")
     assert main(["add", httpserver.url_for("/"), "--config", str(config)]) == 0
-    assert capsys.readouterr().out.startswith("added steppe-notes: Steppe Notes (1 entries)")
+    assert capsys.readouterr().out.startswith("added steppe-notes: Steppe Notes (1 entry)")
     assert [s.url for s in load_config(config).sources] == [httpserver.url_for("/feed.json")]

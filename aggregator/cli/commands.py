@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
-from aggregator.cli import output
+from aggregator.cli import ids, output
 from aggregator.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
@@ -130,9 +130,10 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
         raise ConfigError(problems)
     seeds = sum(1 for s in config.sources if s.is_seed_folder)
     print(
-        f"OK {config.path}: {len(config.sources)} sources "
-        f"({len(config.sources) - seeds} feeds, {seeds} seed folders), "
-        f"{len(config.categories)} categories"
+        f"OK {config.path}: {output.count(len(config.sources), 'source')} "
+        f"({output.count(len(config.sources) - seeds, 'feed')}, "
+        f"{output.count(seeds, 'seed folder')}), "
+        f"{output.count(len(config.categories), 'category', 'categories')}"
     )
     return EXIT_OK
 
@@ -166,29 +167,35 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return EXIT_OK
-    headers = ["name", "kind", "location", "last fetch", "status", "errors", "next due", "articles"]
-    table = [
-        [
-            r["name"]
-            + (" (disabled)" if r["disabled"] else "")
-            + (" (moved)" if r["moved_to"] else ""),
-            r["kind"],
-            r["location"],
-            output.short(r["last_fetch"]),
-            r["status"] or "",
-            f"{r['error_streak']}: {r['last_error']}" if r["last_error"] else r["error_streak"],
-            output.short(r["next_due"]),
-            r["articles"],
-        ]
-        for r in rows
-    ]
-    output.table(headers, table)
+    _source_table(rows)
     if moves:
         print(
             f"{output.count(len(moves), 'source')} moved for good (301/308): "
             "wiredesk apply-moves writes the new URLs into the config"
         )
     return EXIT_OK
+
+
+def _source_table(rows: Sequence[SourceRow]) -> None:
+    """The sources as a table, then the last error of each failing one (too long for a
+    column of an 80-column terminal) on its own line."""
+    headers = ["name", "location", "fetched (UTC)", "status", "errors", "due (UTC)", "articles"]
+    table = [
+        [
+            r["name"]
+            + (" (disabled)" if r["disabled"] else "")
+            + (" (moved)" if r["moved_to"] else ""),
+            r["location"],
+            output.brief(r["last_fetch"]),
+            r["status"] or "",
+            r["error_streak"],
+            output.brief(r["next_due"]),
+            r["articles"],
+        ]
+        for r in rows
+    ]
+    output.table(headers, table)
+    output.cut_lines([r["last_error"] for r in rows if r["last_error"]])
 
 
 def moved_sources(config: Config, states: dict[str, SourceState]) -> dict[str, str]:
@@ -226,12 +233,13 @@ def cmd_articles(args: argparse.Namespace, config: Config) -> int:
     now = datetime.now(UTC)
     with _open(config) as store:
         articles = list(_select(store, category, args.search or None, args.limit, now))
+        shown = ids.short_ids(store, [a.id for a in articles])
     if args.json:
         categories = filters.categories_with_all(config)
         payload = [_article_json(a, categories, now, config.publish.base_url) for a in articles]
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return EXIT_OK
-    output.article_table(articles)
+    output.article_table(articles, shown)
     return EXIT_OK
 
 
@@ -243,12 +251,13 @@ def cmd_preview(args: argparse.Namespace, config: Config) -> int:
     now = datetime.now(UTC)
     with _open(config) as store:
         if args.why:
-            found = store.article(_story_id(store, args.why))
+            found = store.article(ids.story_id(store, args.why, "--why"))
             if found is None:  # pruned since its id was looked up
                 raise UsageError("--why", f"story {args.why} is no longer stored")
             article, verdict = found, filters.explain(category, found, now=now)
         else:
             articles = list(_select(store, category, None, args.limit, now))
+            shown = ids.short_ids(store, [a.id for a in articles])
     if args.why:
         if args.json:
             print(
@@ -276,7 +285,7 @@ def cmd_preview(args: argparse.Namespace, config: Config) -> int:
             )
         )
         return EXIT_OK
-    output.article_table(articles)
+    output.article_table(articles, shown)
     return EXIT_OK
 
 
@@ -303,7 +312,8 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
             fetch=fetch,
             parse=check,
         )
-    print(f"added {added.name}: {added.title or added.url} ({added.entries} entries) {added.url}")
+    entries = output.count(added.entries, "entry", "entries")
+    print(f"added {added.name}: {added.title or added.url} ({entries}) {added.url}")
     return EXIT_OK
 
 
@@ -424,23 +434,6 @@ def _check_option(flag: str, model: type, key: str, value: str) -> None:
     ctx.parse(options(model)[key][1].kind, value, ())
     if ctx.problems:
         raise UsageError(flag, ctx.problems[0][1])
-
-
-def _story_id(store: Store, given: str) -> str:
-    """The id of the one stored story whose id is or starts with ``given``.
-
-    Raises UsageError (exit 2) when none does, or several do."""
-    from aggregator.config.values import quote
-
-    found = store.ids_starting(given, limit=3)
-    if given in found or len(found) == 1:
-        return given if given in found else found[0]
-    if not found:
-        raise UsageError("--why", f"no stored story has an id starting {quote(given)}")
-    shown = ", ".join(found[:2]) + (", …" if len(found) > 2 else "")
-    raise UsageError(
-        "--why", f"{quote(given)} starts several stories' ids ({shown}); give more of it"
-    )
 
 
 class _FetcherOnDemand:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from aggregator.cli import ids
 from aggregator.errors import WiredeskError
 
 if TYPE_CHECKING:
@@ -21,14 +22,16 @@ Adder = Callable[[str, str, Callable[[argparse.Namespace, "Config"], int]], argp
 def register(add: Adder) -> None:
     """Add the ``why`` and ``split`` commands through the parser's ``add``."""
     why = add("why", "say which rule folded each source's item into a story", cmd_why)
-    why.add_argument("id", metavar="ID", help="a story id (see articles --json)")
+    why.add_argument(
+        "id", metavar="ID", help="a story id, or any unique start of it (see articles)"
+    )
     why.add_argument("--json", action="store_true", help="print one JSON object")
     split = add(
         "split",
         "separate a source's wrongly folded item into a story of its own, for good",
         cmd_split,
     )
-    split.add_argument("id", metavar="ID", help="the story id")
+    split.add_argument("id", metavar="ID", help="the story id, or any unique start of it")
     split.add_argument("source", metavar="SOURCE", help="the source whose item to separate")
 
 
@@ -38,12 +41,13 @@ def cmd_why(args: argparse.Namespace, config: Config) -> int:
 
     store = open_store(config.store, similarity=config.dedup.similarity)
     try:
-        article = store.article(args.id)
-        carriers = store.fold_reasons(args.id)
+        story = ids.story_id(store, args.id, "ID")
+        article = store.article(story)
+        carriers = store.fold_reasons(story)
     finally:
         store.close()
     if article is None or carriers is None:
-        raise WiredeskError(f"{args.id}: no stored story has this id")
+        raise WiredeskError(f"{story}: no stored story has this id")  # pruned meanwhile
     if args.json:
         payload = {
             "id": article.id,
@@ -73,8 +77,9 @@ def cmd_split(args: argparse.Namespace, config: Config) -> int:
 
     store = open_store(config.store, similarity=config.dedup.similarity)
     try:
-        new_id = store.split(args.id, args.source, now=datetime.now(UTC))
+        story = ids.story_id(store, args.id, "ID")
+        new_id = store.split(story, args.source, now=datetime.now(UTC))
     finally:
         store.close()
-    print(f"{args.id}: {args.source}'s item is now story {new_id}; the next publish shows both")
+    print(f"{story}: {args.source}'s item is now story {new_id}; the next publish shows both")
     return EXIT_OK

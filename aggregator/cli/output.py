@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -16,10 +16,11 @@ if TYPE_CHECKING:
     from aggregator.models import Article, PassReport, PublishReport, SourceReport
 
 
-def article_table(articles: Sequence[Article]) -> None:
-    """Print stories as a table: published, sources, title, id."""
-    rows = [[short(iso(a.published)), ", ".join(a.sources), a.title, a.id] for a in articles]
-    table(["published", "sources", "title", "id"], rows)
+def article_table(articles: Sequence[Article], ids: Mapping[str, str]) -> None:
+    """Print stories as a table: published (UTC), sources, title, and the short id of
+    each (``ids``: full id -> the prefix shown)."""
+    rows = [[short(iso(a.published)), ", ".join(a.sources), a.title, ids[a.id]] for a in articles]
+    table(["published (UTC)", "sources", "title", "id"], rows)
 
 
 def summary_row(report: SourceReport) -> list[object]:
@@ -67,8 +68,25 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def short(text: str | None) -> str:
-    """An ISO 8601 time cut to minutes for a table cell ('' for None)."""
-    return text[:16].replace("T", " ") if text else ""
+    """An ISO 8601 time in UTC, cut to minutes, for a table cell ('' for None)."""
+    moment = _utc(text)
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def brief(text: str | None) -> str:
+    """An ISO 8601 time in UTC for a narrow cell: month, day and minute in the current
+    year, the date alone in another ('' for None)."""
+    moment = _utc(text)
+    if moment is None:
+        return ""
+    return moment.strftime("%m-%d %H:%M" if moment.year == datetime.now(UTC).year else "%Y-%m-%d")
+
+
+def _utc(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment.astimezone(UTC) if moment.tzinfo else moment
 
 
 @contextmanager
@@ -85,27 +103,71 @@ def progress(total: int) -> Iterator[Callable[[SourceReport], None]]:
         yield lambda report: bar.update(task, advance=1, description=report.source)
 
 
+# Only long free text is cut to fit the screen, ending in "…", rather than wrapped a word
+# per line; ids and names are copied into other commands, so they stay whole.
+_SHORTENED = frozenset({"location", "errors", "title", "sources"})
+_NARROWEST = 10  # a shortened column keeps at least this much
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """An aligned table: rich on a terminal, plain columns when piped."""
+    """An aligned table as wide as the screen (``$COLUMNS``, or 80 when piped): rich on a
+    terminal, plain columns when piped; long locations, errors and titles end in "…"."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    natural = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     if sys.stdout.isatty():
+        from rich import box
         from rich.console import Console
         from rich.table import Table
 
-        table = Table()
-        for header in headers:
-            # Ids and names are copied into other commands: never cut them.
-            keep_whole = header in {"id", "name", "source"}
-            table.add_column(header, no_wrap=keep_whole)
-        for row in rows:
-            table.add_row(*(str(cell) for cell in row))
-        Console().print(table)
+        console = Console()
+        widths = _fit(headers, natural, console.width - 3 * (len(headers) - 1))
+        rich_table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for header, width in zip(headers, widths, strict=True):
+            rich_table.add_column(
+                header, no_wrap=True, overflow="ellipsis", min_width=width, max_width=width
+            )
+        for row in cells[1:]:
+            rich_table.add_row(*row)
+        console.print(rich_table)
         return
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    widths = _fit(headers, natural, screen_width() - 2 * (len(headers) - 1))
     for row in cells:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        line = (
+            _ellipsis(cell, width).ljust(width) for cell, width in zip(row, widths, strict=True)
         )
+        print("  ".join(line).rstrip())
+
+
+def cut_lines(lines: Sequence[str]) -> None:
+    """Print each line cut to the screen's width, ending in "…" when it was longer."""
+    for line in lines:
+        print(_ellipsis(line, screen_width()))
+
+
+def screen_width() -> int:
+    """The terminal's columns (``$COLUMNS`` first; 80 when there is no terminal)."""
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def _fit(headers: Sequence[str], widths: Sequence[int], room: int) -> list[int]:
+    """Column widths that add up to at most ``room``: the widest shortenable column gives
+    a character at a time, none below ``_NARROWEST`` (so a table of many long names may
+    stay wider than the screen)."""
+    fitted = list(widths)
+    shortened = [i for i, header in enumerate(headers) if header in _SHORTENED]
+    while sum(fitted) > room:
+        widest = max(shortened, key=lambda i: fitted[i], default=None)
+        if widest is None or fitted[widest] <= _NARROWEST:
+            break
+        fitted[widest] -= 1
+    return fitted
+
+
+def _ellipsis(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, ending in "…" when it was longer."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # What every LogRecord has; anything else on a record came as ``extra=`` fields.

@@ -11,8 +11,7 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,24 +30,10 @@ from aggregator.fetch import Fetcher
 from aggregator.lockfile import single_instance
 from aggregator.store import open_store
 from tests.conftest import ROOT
+from tests.faults.harness import free_port, wait_for
 from tests.test_collector import GRAIN, SEED, rss
 
-WAIT = 20.0  # seconds: the bound of every wait below; they return as soon as they can
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+WAIT = 20.0  # seconds: the bound of every process wait below
 
 
 def config_text(port: int, feed_url: str | None = None) -> str:

@@ -56,6 +56,10 @@ class Article:
         return bool(self.path)
 
 
+# A seed folder's last error lists each broken file's message, joined by this.
+FILE_ERRORS_SEPARATOR = "; "
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SourceState:
     """What the store remembers of one source between passes; read and written by the

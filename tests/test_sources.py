@@ -15,7 +15,7 @@ from tests.test_collector import GRAIN, SEED, rss
 
 
 def test_sources_and_collect_json_agree_on_what_is_broken(
-    tmp_path: Path, httpserver: HTTPServer, capsys
+    tmp_path: Path, httpserver: HTTPServer, capsys, monkeypatch
 ) -> None:
     httpserver.expect_request("/junk").respond_with_data("just text", content_type="text/plain")
     httpserver.expect_request("/gone").respond_with_data("", status=410)
@@ -51,6 +51,12 @@ def test_sources_and_collect_json_agree_on_what_is_broken(
     assert (gone["status"], gone["disabled"], gone["next_due"]) == (410, True, None)
     assert folder["error_streak"] == 1 and folder["articles"] == 1
     assert "blank.txt" in folder["last_error"] and "empty.txt" in folder["last_error"]
+    monkeypatch.setenv("COLUMNS", "400")  # room for the long temporary paths
+    assert main(["sources", "--config", str(config)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    broken = [line for line in table if "blank.txt" in line or "empty.txt" in line]
+    assert len(broken) == 2, "each broken seed file gets a line of its own"
+    assert all(line.startswith(f"seeds: {seeds}") for line in broken)
 
 
 def test_a_moved_source_is_flagged_and_apply_moves_writes_the_new_url(

@@ -195,7 +195,18 @@ def _source_table(rows: Sequence[SourceRow]) -> None:
         for r in rows
     ]
     output.table(headers, table)
-    output.cut_lines([r["last_error"] for r in rows if r["last_error"]])
+    output.cut_lines([line for r in rows for line in _error_lines(r)])
+
+
+def _error_lines(row: SourceRow) -> list[str]:
+    """A source's last error as lines: a seed folder's, one per broken file."""
+    from aggregator.models import FILE_ERRORS_SEPARATOR
+
+    if not row["last_error"]:
+        return []
+    if row["kind"] == "seeds":
+        return row["last_error"].split(FILE_ERRORS_SEPARATOR)
+    return [row["last_error"]]
 
 
 def moved_sources(config: Config, states: dict[str, SourceState]) -> dict[str, str]:

@@ -39,6 +39,7 @@ from aggregator.collector.schedule import after_failure, after_success, effectiv
 from aggregator.config import Config, Source
 from aggregator.errors import FetchAbandoned, FetchError, SourceError, StoreError
 from aggregator.models import (
+    FILE_ERRORS_SEPARATOR,
     FetchResult,
     IngestResult,
     ParsedFeed,
@@ -294,7 +295,7 @@ def _collect_folder(
         file_stamps=dict(scan.stamps),
         # broken files are a streak of their own: the folder was read, they were not
         error_streak=state.error_streak + 1 if problems else 0,
-        last_error="; ".join(problems),
+        last_error=FILE_ERRORS_SEPARATOR.join(problems),
     )
     with watch.stage("store"):
         ingested = store.ingest(source.name, scan.articles, succeeded, now=now)

@@ -3,7 +3,8 @@
 It answers ``ArticleQuery`` the way the Store protocol promises (newest published first,
 unset fields do not filter), counts how many articles it handed out, so tests can check
 that a caller reads lazily, and keeps every query it was asked. Every story put in is
-pending publication until a publish records it, and the publish manifest is a dict.
+pending publication until a publish records it; the publish manifest is a dict and the
+sources' problems a list.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from aggregator.models import Article, IngestResult, PendingStories, PublishedFile, SourceState
-from aggregator.store import ArticleQuery
+from aggregator.store import ArticleQuery, Problem
 
 
 def _fold(text: str) -> str:
@@ -30,6 +31,7 @@ class FakeStore:
         self.seeds: set[str] = set()  # ids of every seed story ever put in
         self.seq = 0
         self.manifest: dict[str, PublishedFile] = {}
+        self.source_problems: list[Problem] = []
         self.put(*articles)
         self.handed_out = 0
         self.queries: list[ArticleQuery] = []
@@ -130,13 +132,25 @@ class FakeStore:
         return dict(self.manifest)
 
     def record_published(
-        self, files: Sequence[PublishedFile], removed: Sequence[str], *, through: int
+        self,
+        files: Sequence[PublishedFile],
+        removed: Sequence[str],
+        *,
+        through: int,
+        problems: Sequence[Problem] | None = None,
     ) -> None:
-        """Keep ``files``, forget ``removed``, clear what was pending up to ``through``."""
+        """Keep ``files``, forget ``removed``, clear what was pending up to ``through``,
+        replace the problems unless None."""
         self.manifest.update((f.name, f) for f in files)
         for name in removed:
             self.manifest.pop(name, None)
         self.pending = {i: seq for i, seq in self.pending.items() if seq > through}
+        if problems is not None:
+            self.source_problems = list(problems)
+
+    def problems(self) -> list[Problem]:
+        """The problems last recorded."""
+        return list(self.source_problems)
 
 
 def _wanted(article: Article, query: ArticleQuery) -> bool:

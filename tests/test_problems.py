@@ -4,6 +4,7 @@ seed file; entry ids stable while a problem lasts."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,11 +16,14 @@ from werkzeug import Request, Response
 from aggregator.collector import run_pass
 from aggregator.config import load_config
 from aggregator.fetch import Fetcher
-from aggregator.publish.problems import Problem, reconcile
-from aggregator.store import open_store
+from aggregator.models import PublishedFile
+from aggregator.publish import publish
+from aggregator.publish.problems import reconcile
+from aggregator.store import Problem, open_store
+from tests.fakes import FakeStore
 from tests.test_collector import FERRY, rss
 from tests.test_health import desk_config
-from tests.test_publish import assert_w3c_shape
+from tests.test_publish import assert_w3c_shape, make_config
 
 T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 OLD = ("old-1", "Quiet wire's last story", "Sun, 22 Feb 2026 09:00:00 +0000")
@@ -119,3 +123,33 @@ def test_closing_entries_are_kept_a_week() -> None:
     assert [p.closed for p in closed] == [T0 + timedelta(hours=1)]
     assert reconcile(closed, {}, T0 + timedelta(days=6)) == closed
     assert reconcile(closed, {}, T0 + timedelta(days=8)) == []
+
+
+def test_a_wiped_publish_folder_keeps_the_problems_ids_and_since(desk) -> None:
+    collect, _, folder = desk
+    first = collect(0)["gone is gone (410): disabled"]
+    shutil.rmtree(folder)  # or the store moved to another machine: the state is in the store
+    folder.mkdir()
+    # the state file of older Wiredesks, with another since: ignored
+    older = (
+        '[{"source": "gone", "kind": "gone", "detail": "", "since": "2026-03-01T00:00:00+00:00",'
+    )
+    state = folder / ".problems.json"
+    state.write_text(older + ' "changed": "2026-03-01T00:00:00+00:00", "closed": null}]')
+    again = collect(1)["gone is gone (410): disabled"]
+    assert again.id == first.id
+    assert again.published == first.published == "2026-03-03T12:00:00+00:00"
+    assert state.read_text().startswith(older), "not Wiredesk's file in the manifest: left alone"
+
+
+def test_the_state_file_an_older_wiredesk_wrote_and_recorded_is_deleted(tmp_path: Path) -> None:
+    folder = tmp_path / "public"
+    folder.mkdir()
+    (folder / ".problems.json").write_text("[]\n")
+    store = FakeStore()
+    store.manifest[".problems.json"] = PublishedFile(
+        name=".problems.json", sha256="ab" * 32, size=3, mtime_ns=1
+    )
+    report = publish(make_config(folder), store, now=T0)
+    assert ".problems.json" in report.removed and not (folder / ".problems.json").exists()
+    assert ".problems.json" not in store.manifest

@@ -17,7 +17,7 @@ import pytest
 
 from aggregator.errors import StoreError
 from aggregator.models import Article, PendingStories, PublishedFile, SourceState
-from aggregator.store import ArticleQuery, open_store, sqlite
+from aggregator.store import ArticleQuery, Problem, open_store, sqlite
 from aggregator.store.schema import MIGRATIONS, V1, V2, VERSION
 from aggregator.store.sqlite import SQLiteStore
 from tests.conftest import ROOT
@@ -669,5 +669,34 @@ def test_a_version_4_database_gets_a_manifest_and_its_seed_stories_pending(tmp_p
     migrated.ingest("aa", [article("aa", 9, "Wheat harvest")], state("aa"))
     assert migrated.pending_stories(at_most=10).ids == {"old-1", "aa-9"}
     migrated.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)
+
+
+def test_a_version_7_database_keeps_the_sources_problems_a_publish_records(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v7.db"
+    with sqlite3.connect(path) as conn:
+        for migrate in MIGRATIONS[:7]:
+            migrate(conn)
+        conn.execute("PRAGMA user_version = 7")
+    conn.close()
+    migrated = SQLiteStore(str(path))
+    assert migrated.problems() == []
+    since = datetime(2026, 3, 3, 12, 0, 0, 7, tzinfo=UTC)
+    kept = [
+        Problem(source="aa", kind="failing", detail="aa: HTTP 500", since=since, changed=since),
+        Problem(source="bb", kind="gone", detail="", since=since, changed=since, closed=since),
+    ]
+    migrated.record_published([], [], through=0, problems=kept)
+    migrated.record_published([], [], through=0)  # a record without problems keeps them
+    migrated.close()
+    reopened = SQLiteStore(str(path))
+    assert reopened.problems() == kept
+    assert kept[0].id == reopened.problems()[0].id
+    reopened.record_published([], [], through=0, problems=kept[1:])
+    assert reopened.problems() == kept[1:]
+    reopened.close()
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)

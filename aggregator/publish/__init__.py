@@ -72,10 +72,13 @@ def publish(
     run.pages_and_changes()
     run.categories()
     run.indexes()
-    status.publish_status(config, store, run.site, run.folder, built_for=run.site_digest)
+    found = status.publish_status(config, store, run.site, run.folder, built_for=run.site_digest)
     run.clean_up()
     store.record_published(
-        list(run.folder.changes.values()), run.folder.removed, through=run.pending.through
+        list(run.folder.changes.values()),
+        run.folder.removed,
+        through=run.pending.through,
+        problems=found,
     )
     return _report(run.folder, config.publish.base_url, started)
 

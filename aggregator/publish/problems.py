@@ -5,21 +5,20 @@ A problem is one source in one kind of trouble: ``failing`` (``FAILING_AFTER`` f
 a row), ``gone`` (410, disabled), ``moved`` (a permanent redirect the config should
 follow), ``seed`` (a seed file that does not parse) or ``stale`` (no new story for longer
 than its ``stale_after``). ``reconcile`` carries each one's ``since`` from one publish to
-the next, so its id stays the same while it lasts; its ``changed`` time moves when its
-detail does; a problem that went away becomes a closing entry, kept for ``KEEP_CLOSED``.
+the next (the store keeps them in between), so its id stays the same while it lasts; its
+``changed`` time moves when its detail does; a problem that went away becomes a closing
+entry, kept for ``KEEP_CLOSED``.
 """
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from aggregator.config import Config, Source
 from aggregator.models import SourceState
+from aggregator.store import Problem
 
 FAILING_AFTER = 3  # failures in a row
 KEEP_CLOSED = timedelta(days=7)
@@ -37,34 +36,9 @@ _ADVICE = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Problem:
-    """One open (or just closed) problem of one source."""
-
-    source: str
-    kind: str  # failing, gone, moved, seed or stale
-    detail: str  # the reason: the last error, the new URL, the newest story's time
-    since: datetime
-    changed: datetime  # when ``detail`` last changed (or the problem closed)
-    closed: datetime | None = None
-
-    @property
-    def key(self) -> str:
-        """What makes it the same problem from one publish to the next."""
-        return f"{self.source}/{self.kind}"
-
-    @property
-    def id(self) -> str:
-        """The feed entry id: stable while the problem lasts; a closing entry has its own."""
-        name = f"urn:wiredesk:problem:{self.key}/{self.since.isoformat()}"
-        if self.closed:
-            name += f"/closed/{self.closed.isoformat()}"
-        return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
-
-    @property
-    def advice(self) -> str:
-        """What the operator can do about it."""
-        return "Nothing to do: it works again." if self.closed else _ADVICE[self.kind]
+def advice(problem: Problem) -> str:
+    """What the operator can do about ``problem``."""
+    return "Nothing to do: it works again." if problem.closed else _ADVICE[problem.kind]
 
 
 def detect(
@@ -131,36 +105,3 @@ def reconcile(
         if key not in found:
             result.append(replace(before, closed=now, changed=now))
     return sorted(result, key=lambda p: (p.changed, p.key), reverse=True)
-
-
-def dumps(problems: Sequence[Problem]) -> bytes:
-    """``problems`` as the JSON the next publish reads back with ``loads``."""
-    return (json.dumps([_record(p) for p in problems], indent=1) + "\n").encode()
-
-
-def _record(problem: Problem) -> dict[str, Any]:
-    return {
-        key: value.isoformat() if isinstance(value, datetime) else value
-        for key, value in asdict(problem).items()
-    }
-
-
-def loads(data: bytes) -> list[Problem]:
-    """The problems ``dumps`` wrote; [] for anything unreadable (the problems are then
-    found afresh, with new ids)."""
-    try:
-        return [_problem(record) for record in json.loads(data)]
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return []
-
-
-def _problem(record: dict[str, Any]) -> Problem:
-    closed = record["closed"]
-    return Problem(
-        source=str(record["source"]),
-        kind=str(record["kind"]),
-        detail=str(record["detail"]),
-        since=datetime.fromisoformat(record["since"]),
-        changed=datetime.fromisoformat(record["changed"]),
-        closed=datetime.fromisoformat(closed) if closed else None,
-    )

@@ -1,10 +1,11 @@
 """The desk's own status, published beside the category feeds: ``sources.html`` and the
 feed of open source problems, ``sources.atom`` and ``sources.rss``.
 
-The problems are kept from one publish to the next in ``.problems.json`` in the publish
-folder (a dotfile: never served), so an entry keeps its id while its problem lasts. The
-files are rendered only when what they show changed (a digest of it is their manifest
-``built_for``), so a pass with nothing due renders nothing and loads no feedgen.
+The problems are kept from one publish to the next in the store (nothing is read back
+from the publish folder), so an entry keeps its id while its problem lasts, even when the
+folder is wiped or the store moves to another machine. The files are rendered only when
+what they show changed (a digest of it is their manifest ``built_for``), so a pass with
+nothing due renders nothing and loads no feedgen.
 """
 
 from __future__ import annotations
@@ -20,13 +21,11 @@ from aggregator.publish import problems
 from aggregator.publish.files import Folder
 from aggregator.publish.items import Channel, Item, http_url
 from aggregator.publish.pages import SOURCES_PAGE, Site
-from aggregator.publish.problems import Problem
-from aggregator.store import ArticleQuery, Store
+from aggregator.store import ArticleQuery, Problem, Store
 from aggregator.text import strip_control
 
 NAME = "sources"  # sources.html, sources.atom, sources.rss
-STATE_FILE = ".problems.json"
-FILES = (SOURCES_PAGE, f"{NAME}.atom", f"{NAME}.rss", STATE_FILE)
+FILES = (SOURCES_PAGE, f"{NAME}.atom", f"{NAME}.rss")
 _HEADLINES = {
     "failing": "is failing",
     "gone": "is gone (410): disabled",
@@ -38,20 +37,20 @@ _HEADLINES = {
 
 def publish_status(
     config: Config, store: Store, site: Site, folder: Folder, *, built_for: str
-) -> None:
-    """Bring ``sources.html``, ``sources.atom``, ``sources.rss`` (and the problems kept
-    between publishes) in ``folder`` up to date for ``site.now``; ``built_for`` is the
-    digest of the config values the pages are rendered from. Raises PublishError naming
-    the file when one cannot be written, and StoreError."""
+) -> list[Problem]:
+    """Bring ``sources.html``, ``sources.atom`` and ``sources.rss`` in ``folder`` up to
+    date for ``site.now``; ``built_for`` is the digest of the config values the pages are
+    rendered from. Returns the problems published, for the store to keep until the next
+    publish. Raises PublishError naming the file when one cannot be written, and
+    StoreError."""
     now = site.now
     states = store.source_states()
     found = problems.detect(config, states, dict(_newest(config, store)), now)
-    current = problems.reconcile(problems.loads(_read(folder, STATE_FILE)), found, now)
-    state = problems.dumps(current)
+    current = problems.reconcile(store.problems(), found, now)
     shown = [_shown(states[name]) for name in sorted(states)]
-    digest = hashlib.sha256(repr((built_for, shown)).encode() + state).hexdigest()
+    digest = hashlib.sha256(repr((built_for, shown, current)).encode()).hexdigest()
     if all(folder.current(name, digest) for name in FILES):
-        return
+        return current
     from aggregator.publish import feeds  # feedgen loads only when something is rendered
 
     kinds: dict[str, list[str]] = {}
@@ -62,7 +61,7 @@ def publish_status(
     documents = feeds.render(_channel(config), [_item(p, config) for p in current])
     for suffix in (".atom", ".rss"):
         folder.write(f"{NAME}{suffix}", documents[suffix], built_for=digest)
-    folder.write(STATE_FILE, state, built_for=digest)
+    return current
 
 
 def _shown(state: SourceState) -> tuple[object, ...]:
@@ -77,13 +76,6 @@ def _shown(state: SourceState) -> tuple[object, ...]:
         state.next_due,
         state.disabled,
     )
-
-
-def _read(folder: Folder, name: str) -> bytes:
-    try:
-        return (folder.root / name).read_bytes()
-    except OSError:
-        return b""
 
 
 def _newest(config: Config, store: Store) -> Iterator[tuple[str, datetime]]:
@@ -140,7 +132,7 @@ def _content(problem: Problem) -> str:
         ("Reason", problem.detail or problem.kind),
         ("Since", problem.since.isoformat()),
         *((("Recovered", problem.closed.isoformat()),) if problem.closed else ()),
-        ("What to do", problem.advice),
+        ("What to do", problems.advice(problem)),
     )
     return "".join(
         f"<p><strong>{label}:</strong> {html.escape(strip_control(text))}</p>"

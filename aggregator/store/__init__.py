@@ -7,6 +7,7 @@ PostgreSQL backend only has to implement the same protocol.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +45,33 @@ class CarrierFold:
     guid: str
     link: str
     fold: Fold
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """One open (or just closed) problem of one source: decided by ``publish.problems``,
+    kept by the store from one publish to the next (so a wiped publish folder or a store
+    moved to another machine keeps its ids), published in ``sources.atom``."""
+
+    source: str
+    kind: str  # failing, gone, moved, seed or stale
+    detail: str  # the reason: the last error, the new URL, the newest story's time
+    since: datetime
+    changed: datetime  # when ``detail`` last changed (or the problem closed)
+    closed: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        """What makes it the same problem from one publish to the next."""
+        return f"{self.source}/{self.kind}"
+
+    @property
+    def id(self) -> str:
+        """The feed entry id: stable while the problem lasts; a closing entry has its own."""
+        name = f"urn:wiredesk:problem:{self.key}/{self.since.isoformat()}"
+        if self.closed:
+            name += f"/closed/{self.closed.isoformat()}"
+        return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
 
 
 class Store(Protocol):
@@ -103,11 +131,20 @@ class Store(Protocol):
         """The publish manifest: every file publishing wrote and still owns, by name."""
 
     def record_published(
-        self, files: Sequence[PublishedFile], removed: Sequence[str], *, through: int
+        self,
+        files: Sequence[PublishedFile],
+        removed: Sequence[str],
+        *,
+        through: int,
+        problems: Sequence[Problem] | None = None,
     ) -> None:
         """After a publish: enter ``files`` in the manifest (replacing rows of the same
-        name), drop ``removed`` from it and clear the pending stories marked up to
-        ``through`` (``PendingStories.through``; later marks stay), in one transaction."""
+        name), drop ``removed`` from it, clear the pending stories marked up to
+        ``through`` (``PendingStories.through``; later marks stay) and, unless None,
+        replace the sources' problems by ``problems``, in one transaction."""
+
+    def problems(self) -> list[Problem]:
+        """The sources' problems the last publish recorded, open and closed."""
 
     def fold_reasons(self, article_id: str) -> tuple[CarrierFold, ...] | None:
         """Every carrier of a story and why it was folded in; None when there is no story."""

@@ -1,5 +1,6 @@
 """The publish state in SQLite (schema version 5): the stories waiting to be published and
-the manifest of the files publishing wrote.
+the manifest of the files publishing wrote; and (schema version 8) the sources' problems it
+published, so their ids and ``since`` times outlive the publish folder.
 
 Changes are marked inside the transaction that commits them (ingest, prune), so a process
 that dies before it publishes leaves them pending for the next one. Each marking
@@ -15,8 +16,11 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 
 from aggregator.models import PendingStories, PublishedFile
+from aggregator.store import Problem
+from aggregator.store.rows import from_micros, maybe_micros, moment_of, to_micros
 
 _FILE_COLUMNS = "name, sha256, size, mtime_ns, lists, built_for"
+_PROBLEM_COLUMNS = "source, kind, detail, since, changed, closed"
 
 
 def mark(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
@@ -80,3 +84,38 @@ def record(
     )
     conn.executemany("DELETE FROM published_files WHERE name = ?", [(name,) for name in removed])
     conn.execute("DELETE FROM publish_pending WHERE seq <= ?", (through,))
+
+
+def problems(conn: sqlite3.Connection) -> list[Problem]:
+    """The sources' problems the last publish recorded."""
+    rows = conn.execute(f"SELECT {_PROBLEM_COLUMNS} FROM source_problems ORDER BY rowid")
+    return [
+        Problem(
+            source=source,
+            kind=kind,
+            detail=detail,
+            since=moment_of(since),
+            changed=moment_of(changed),
+            closed=from_micros(closed),
+        )
+        for source, kind, detail, since, changed, closed in rows
+    ]
+
+
+def replace_problems(conn: sqlite3.Connection, found: Sequence[Problem]) -> None:
+    """Make ``found`` the recorded problems, inside the caller's transaction."""
+    conn.execute("DELETE FROM source_problems")
+    conn.executemany(
+        f"INSERT INTO source_problems ({_PROBLEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                p.source,
+                p.kind,
+                p.detail,
+                to_micros(p.since),
+                to_micros(p.changed),
+                maybe_micros(p.closed),
+            )
+            for p in found
+        ],
+    )

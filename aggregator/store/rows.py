@@ -38,9 +38,14 @@ def maybe_micros(moment: datetime | None) -> int | None:
     return None if moment is None else to_micros(moment)
 
 
+def moment_of(micros: int) -> datetime:
+    """The aware UTC datetime of ``to_micros``."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
 def from_micros(micros: int | None) -> datetime | None:
-    """The aware UTC datetime of ``to_micros``; None stays None."""
-    return None if micros is None else _EPOCH + timedelta(microseconds=micros)
+    """``moment_of`` that passes None through."""
+    return None if micros is None else moment_of(micros)
 
 
 def article_row(pk: int, article: Article) -> Row:

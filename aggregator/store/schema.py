@@ -26,6 +26,9 @@ story never folds into it again); re-keys stories and tombstones by ``dedup.dedu
 Stories folded before stay as they are.
 Version 7 flags the pending stories that are seed stories, so a publish with a backlog of
 a million pending stories reads only those (whose pages it writes) instead of every one.
+Version 8 adds ``source_problems``: the open and closed problems of the sources the last
+publish put in ``sources.atom`` (kept in the store, not in the publish folder, so their ids
+and ``since`` times survive a wiped folder or a move to another machine).
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -199,6 +202,17 @@ V7 = (
     "CREATE INDEX publish_pending_seeds ON publish_pending (id) WHERE seed",
 )
 
+V8 = (
+    """CREATE TABLE source_problems (
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        changed INTEGER NOT NULL,
+        closed INTEGER
+    )""",
+)
+
 
 def _plain(statements: tuple[str, ...]) -> Callable[[sqlite3.Connection], None]:
     """The migration that runs ``statements`` and nothing else."""
@@ -272,6 +286,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _plain(V5),
     _create_v6,
     _plain(V7),
+    _plain(V8),
 )
 VERSION = len(MIGRATIONS)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from aggregator.errors import StoreError
 from aggregator.models import Article, IngestResult, PendingStories, PublishedFile, SourceState
-from aggregator.store import ArticleQuery, CarrierFold, folds, published
+from aggregator.store import ArticleQuery, CarrierFold, Problem, folds, published
 from aggregator.store.ingest import ingest
 from aggregator.store.query import After, page_sql
 from aggregator.store.rows import (
@@ -304,14 +304,28 @@ class SQLiteStore:
             return published.manifest(conn)
 
     def record_published(
-        self, files: Sequence[PublishedFile], removed: Sequence[str], *, through: int
+        self,
+        files: Sequence[PublishedFile],
+        removed: Sequence[str],
+        *,
+        through: int,
+        problems: Sequence[Problem] | None = None,
     ) -> None:
-        """Enter ``files`` in the manifest, drop ``removed`` from it and clear the pending
-        stories up to ``through``, in one transaction.
+        """Enter ``files`` in the manifest, drop ``removed`` from it, clear the pending
+        stories up to ``through`` and replace the problems (unless None), in one transaction.
 
         Raises StoreError when the database is locked, full or read-only."""
         with self._transaction() as conn:
             published.record(conn, files, removed, through)
+            if problems is not None:
+                published.replace_problems(conn, problems)
+
+    def problems(self) -> list[Problem]:
+        """The sources' problems the last publish recorded.
+
+        Raises StoreError when the database cannot be read."""
+        with self._guard() as conn:
+            return published.problems(conn)
 
     def fold_reasons(self, article_id: str) -> tuple[CarrierFold, ...] | None:
         """Every carrier of the story ``article_id`` and the rule that folded it in, in the

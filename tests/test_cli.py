@@ -145,9 +145,10 @@ def test_a_closed_pipe_is_not_a_traceback() -> None:
     script = (
         "import sys\n"
         "from aggregator import cli\n"
+        "from aggregator.cli import configfile\n"
         "def closed(args, config):\n"
         "    raise BrokenPipeError\n"
-        "cli.cmd_check = closed\n"
+        "configfile.cmd_check = closed\n"
         f"sys.exit(cli.main(['check', '--config', {str(ROOT / 'config/feeds.yaml')!r}]))\n"
     )
     result = _python(script)

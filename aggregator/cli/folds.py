@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aggregator.cli import ids
+from aggregator.cli.common import EXIT_OK, Adder, opened_store
 from aggregator.errors import WiredeskError
 
 if TYPE_CHECKING:
     from aggregator.config import Config
-
-EXIT_OK = 0
-Adder = Callable[[str, str, Callable[[argparse.Namespace, "Config"], int]], argparse.ArgumentParser]
 
 
 def register(add: Adder) -> None:
@@ -37,15 +34,10 @@ def register(add: Adder) -> None:
 
 def cmd_why(args: argparse.Namespace, config: Config) -> int:
     """Print each carrier of a story with the rule that folded it in."""
-    from aggregator.store import open_store  # here: `wiredesk --help` loads no store
-
-    store = open_store(config.store, similarity=config.dedup.similarity)
-    try:
+    with opened_store(config) as store:
         story = ids.story_id(store, args.id, "ID")
         article = store.article(story)
         carriers = store.fold_reasons(story)
-    finally:
-        store.close()
     if article is None or carriers is None:
         raise WiredeskError(f"{story}: no stored story has this id")  # pruned meanwhile
     if args.json:
@@ -73,13 +65,8 @@ def cmd_why(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_split(args: argparse.Namespace, config: Config) -> int:
     """Separate one source's item from a story; later passes keep it apart."""
-    from aggregator.store import open_store  # here: `wiredesk --help` loads no store
-
-    store = open_store(config.store, similarity=config.dedup.similarity)
-    try:
+    with opened_store(config) as store:
         story = ids.story_id(store, args.id, "ID")
         new_id = store.split(story, args.source, now=datetime.now(UTC))
-    finally:
-        store.close()
     print(f"{story}: {args.source}'s item is now story {new_id}; the next publish shows both")
     return EXIT_OK

@@ -1,0 +1,144 @@
+"""``sources`` (one row per source: state, errors, next due, article count) and
+``apply-moves`` (the new URL of each source a permanent redirect moved, written into
+the config)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypedDict
+
+from aggregator.cli import output
+from aggregator.cli.common import EXIT_OK, Adder, opened_store
+
+if TYPE_CHECKING:
+    from aggregator.config import Config
+    from aggregator.models import SourceState
+
+
+def register(add: Adder) -> None:
+    """Add ``sources`` and ``apply-moves`` through the parser's ``add``."""
+    sources = add(
+        "sources", "one row per source: state, errors, next due, article count", cmd_sources
+    )
+    sources.add_argument("--json", action="store_true", help="print one JSON array")
+    add(
+        "apply-moves",
+        "write the new URL of each source moved by a permanent redirect into the config",
+        cmd_apply_moves,
+    )
+
+
+class SourceRow(TypedDict):
+    """One row of ``sources``, as printed in the table and by ``--json``."""
+
+    name: str
+    moved_to: str | None
+    kind: str
+    location: str
+    last_fetch: str | None
+    status: int | None
+    error_streak: int
+    last_error: str
+    next_due: str | None
+    disabled: bool
+    articles: int
+
+
+def cmd_sources(args: argparse.Namespace, config: Config) -> int:
+    """One row per source: where, last fetch, status, errors, next due, article count."""
+    with opened_store(config) as store:
+        states = store.source_states()
+        counts = store.article_counts()
+    moves = moved_sources(config, states)
+    rows: list[SourceRow] = []
+    for source in config.sources:
+        state = states.get(source.name)
+        rows.append(
+            SourceRow(
+                name=source.name,
+                moved_to=moves.get(source.name),
+                kind="seeds" if source.is_seed_folder else "feed",
+                location=(state.url if state and state.url else None)
+                or str(source.path or source.url),
+                last_fetch=output.iso(state.last_fetch) if state else None,
+                status=state.last_status if state else None,
+                error_streak=state.error_streak if state else 0,
+                last_error=state.last_error if state else "",
+                # a disabled source runs again only when its url is edited
+                next_due=output.iso(state.next_due) if state and not state.disabled else None,
+                disabled=state.disabled if state else False,
+                articles=counts.get(source.name, 0),
+            )
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    _source_table(rows)
+    if moves:
+        print(
+            f"{output.count(len(moves), 'source')} moved for good (301/308): "
+            "wiredesk apply-moves writes the new URLs into the config"
+        )
+    return EXIT_OK
+
+
+def _source_table(rows: Sequence[SourceRow]) -> None:
+    """The sources as a table, then the last error of each failing one (too long for a
+    column of an 80-column terminal) on its own line."""
+    headers = ["name", "location", "fetched (UTC)", "status", "errors", "due (UTC)", "articles"]
+    table = [
+        [
+            r["name"]
+            + (" (disabled)" if r["disabled"] else "")
+            + (" (moved)" if r["moved_to"] else ""),
+            r["location"],
+            output.brief(r["last_fetch"]),
+            r["status"] or "",
+            r["error_streak"],
+            output.brief(r["next_due"]),
+            r["articles"],
+        ]
+        for r in rows
+    ]
+    output.table(headers, table)
+    output.cut_lines([line for r in rows for line in _error_lines(r)])
+
+
+def _error_lines(row: SourceRow) -> list[str]:
+    """A source's last error as lines: a seed folder's, one per broken file."""
+    from aggregator.models import FILE_ERRORS_SEPARATOR
+
+    if not row["last_error"]:
+        return []
+    if row["kind"] == "seeds":
+        return row["last_error"].split(FILE_ERRORS_SEPARATOR)
+    return [row["last_error"]]
+
+
+def moved_sources(config: Config, states: dict[str, SourceState]) -> dict[str, str]:
+    """The feed sources a permanent redirect moved since their ``url`` was last edited:
+    name -> the URL they moved to."""
+    moves = {}
+    for source in config.sources:
+        state = states.get(source.name)
+        if source.url and state and state.url and state.origin_url == source.url != state.url:
+            moves[source.name] = state.url
+    return moves
+
+
+def cmd_apply_moves(args: argparse.Namespace, config: Config) -> int:
+    """Write the new URL of every source moved by a permanent redirect into the config."""
+    with opened_store(config) as store:
+        moves = moved_sources(config, store.source_states())
+    if not moves:
+        print("no source has moved: nothing to change")
+        return EXIT_OK
+    from aggregator.configedit import apply_moves
+
+    apply_moves(config.path, moves)
+    for name, url in moves.items():
+        print(f"{name}: {config.source(name).url} -> {url}")
+    print(f"wrote {output.count(len(moves), 'new URL')} into {config.path}")
+    return EXIT_OK

@@ -18,8 +18,8 @@ from aggregator.errors import StoreError
 from aggregator.models import Article, SourceState
 from aggregator.store import ArticleQuery
 from aggregator.store.rows import ARTICLE_COLUMNS, article_row
-from aggregator.store.schema import MIGRATIONS, VERSION
 from aggregator.store.sqlite import SQLiteStore
+from aggregator.store.sqlite.schema import MIGRATIONS, VERSION
 
 WHEN = datetime(2026, 5, 20, 8, 0, tzinfo=UTC)
 QUAKE = (

@@ -18,8 +18,8 @@ import pytest
 from aggregator.errors import StoreError
 from aggregator.models import Article, PendingStories, PublishedFile, SourceState
 from aggregator.store import ArticleQuery, Problem, open_store, sqlite
-from aggregator.store.schema import MIGRATIONS, V1, V2, VERSION
 from aggregator.store.sqlite import SQLiteStore
+from aggregator.store.sqlite.schema import MIGRATIONS, V1, V2, VERSION
 from tests.conftest import ROOT
 
 WHEN = datetime(2024, 11, 10, 7, 31, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """The store: every story once, with every source and link that carried it.
 
 ``Store`` is the interface the rest of the pipeline sees; ``open_store`` picks the backend
-from the config's ``store:`` value. SQLite is the backend today (``store/sqlite.py``); a
+from the config's ``store:`` value. SQLite is the backend today (``store/sqlite/``); a
 PostgreSQL backend only has to implement the same protocol.
 """
 

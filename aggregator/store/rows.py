@@ -1,18 +1,17 @@
-"""Articles and source states to SQLite rows and back. The only place that knows the
+"""Articles and source states to database rows and back, the same for every backend (times
+as integer microseconds since the epoch, lists as JSON text). The only place that knows the
 column order of ``articles`` and ``sources``."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aggregator import dedup
 from aggregator.models import Article, Enclosure, SourceState
 from aggregator.store.keys import day_number
-from aggregator.store.passes import Carried
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -141,24 +140,3 @@ def source_from_row(row: Row) -> SourceState:
         origin_url=origin_url,
         item_keys=frozenset(item_keys.split()),
     )
-
-
-def carriers_of(conn: sqlite3.Connection, pks: Iterable[int]) -> dict[int, list[Carried]]:
-    """Who carried each of the stories ``pks``, in the order they first carried it."""
-    found: dict[int, list[Carried]] = {}
-    for pk, source, guid, link, seed in conn.execute(
-        "SELECT article_pk, source, guid, link, seed FROM carriers"
-        " WHERE article_pk IN (SELECT value FROM json_each(?)) ORDER BY pk",
-        (json.dumps(list(pks)),),
-    ):
-        found.setdefault(pk, []).append((source, guid, link, bool(seed)))
-    return found
-
-
-def read_articles(conn: sqlite3.Connection, rows: Sequence[Row]) -> list[Article]:
-    """The stories of ``articles`` rows (``ARTICLE_COLUMNS`` order), with their carriers."""
-    carriers = carriers_of(conn, (row[0] for row in rows))
-    return [
-        article_from_row(row, [(s, link) for s, _, link, _ in carriers.get(row[0], ())])
-        for row in rows
-    ]

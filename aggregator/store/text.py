@@ -1,8 +1,10 @@
-"""Text forms the store derives from an article: plain text for search, a safe FTS query."""
+"""Text forms the store derives from an article and from a search, the same for every
+backend: plain text for the search index, and the terms of what a user typed."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from aggregator.text import without_tags
 
@@ -10,21 +12,30 @@ _QUERY_PART = re.compile(r'"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w")
 
 
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One part of a search that every match must contain: a word, or a quoted phrase
+    (its words in that order); ``prefix`` when the last word may go on (a trailing ``*``).
+    Made by ``search_terms``, turned into its own query language by each backend."""
+
+    text: str
+    prefix: bool
+
+
 def plain_text(fragment: str) -> str:
     """The words of an HTML fragment, without tags or entities, for the search index."""
     return without_tags(fragment)
 
 
-def fts_query(text: str) -> str | None:
-    """Turn what a user typed into an FTS5 query that cannot be a syntax error: every
-    word must match, a "quoted phrase" stays a phrase, a trailing ``*`` makes a prefix,
-    and every other character is only a word separator. Returns None when the text
-    has no word to search for."""
+def search_terms(text: str) -> list[Term]:
+    """The terms of what a user typed: every word must match, a "quoted phrase" stays a
+    phrase, a trailing ``*`` makes a prefix, and every other character is only a word
+    separator. Empty when the text has no word to search for. Raises nothing."""
     terms = []
     for phrase, word in _QUERY_PART.findall(text):
         part = phrase or word
-        prefix = "*" if word.endswith("*") else ""
+        prefix = word.endswith("*")
         part = part.rstrip("*") if prefix else part
         if _WORD.search(part):
-            terms.append('"' + part.replace('"', '""') + '"' + prefix)
-    return " AND ".join(terms) or None
+            terms.append(Term(part, prefix))
+    return terms

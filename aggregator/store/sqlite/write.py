@@ -10,10 +10,10 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 
 from aggregator.models import Article
-from aggregator.store import words as word_index
 from aggregator.store.keys import day_number, labels
 from aggregator.store.passes import Changed, NewCarrier
 from aggregator.store.rows import ARTICLE_COLUMNS, article_row, to_micros
+from aggregator.store.sqlite import words as word_index
 from aggregator.store.text import plain_text
 
 _UPSERT = (

@@ -40,8 +40,8 @@ import sqlite3
 from collections.abc import Callable
 
 from aggregator import dedup
-from aggregator.store import words
 from aggregator.store.keys import labels
+from aggregator.store.sqlite import words
 from aggregator.store.text import plain_text
 
 V1 = (

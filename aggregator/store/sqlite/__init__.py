@@ -1,5 +1,6 @@
-"""The SQLite backend of the ``Store`` protocol (the only importer of sqlite3, with its
-siblings ``schema``, ``rows``, ``ingest``, ``words`` and ``published``).
+"""The SQLite backend of the ``Store`` protocol; this package is the only importer of
+sqlite3. The decisions (``store.plan``) and row forms (``store.rows``) are shared with the
+other backends; only the SQL lives here.
 
 One connection in autocommit mode behind a lock serves every thread; each write is an
 explicit ``BEGIN IMMEDIATE`` transaction. WAL lets other processes (the CLI while the
@@ -24,18 +25,19 @@ from pathlib import Path
 
 from aggregator.errors import StoreError
 from aggregator.models import Article, IngestResult, PendingStories, PublishedFile, SourceState
-from aggregator.store import ArticleQuery, CarrierFold, Problem, folds, published
-from aggregator.store.ingest import ingest
-from aggregator.store.query import After, page_sql
+from aggregator.store import ArticleQuery, CarrierFold, Problem
 from aggregator.store.rows import (
     ARTICLE_COLUMNS,
     SOURCE_COLUMNS,
-    read_articles,
     source_from_row,
     source_row,
     to_micros,
 )
-from aggregator.store.schema import migrate
+from aggregator.store.sqlite import folds, published
+from aggregator.store.sqlite.ingest import ingest
+from aggregator.store.sqlite.query import After, page_sql
+from aggregator.store.sqlite.read import read_articles
+from aggregator.store.sqlite.schema import migrate
 
 BATCH = 500
 BUSY_TIMEOUT_MS = 10_000

@@ -15,7 +15,7 @@ import json
 from aggregator import dedup
 from aggregator.store import ArticleQuery
 from aggregator.store.rows import ARTICLE_COLUMNS, to_micros
-from aggregator.store.text import fts_query
+from aggregator.store.text import search_terms
 
 After = tuple[int, int]  # (published, pk) of the last story of the previous page
 _IN = "(SELECT value FROM json_each(?))"
@@ -115,3 +115,10 @@ def _conditions(
         where.append(f"(published, {pk}) < (?, ?)")
         params.extend(after)
     return where, params
+
+
+def fts_query(text: str) -> str | None:
+    """What a user typed (``text.search_terms``) as an FTS5 query that cannot be a syntax
+    error; None when it has no word to search for."""
+    quoted = ((t.text.replace('"', '""'), t.prefix) for t in search_terms(text))
+    return " AND ".join(f'"{words}"' + ("*" if prefix else "") for words, prefix in quoted) or None

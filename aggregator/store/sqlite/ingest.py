@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from aggregator.models import Article, IngestResult
-from aggregator.store import lookup
-from aggregator.store import words as word_index
 from aggregator.store.plan import plan
-from aggregator.store.write import write_carriers, write_stories
+from aggregator.store.sqlite import lookup
+from aggregator.store.sqlite import words as word_index
+from aggregator.store.sqlite.write import write_carriers, write_stories
 
 
 def ingest(

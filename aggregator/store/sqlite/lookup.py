@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from aggregator import dedup
 from aggregator.dedup import fold
 from aggregator.models import Article
-from aggregator.store import words as word_index
 from aggregator.store.passes import Candidates, Stored, near_query
-from aggregator.store.rows import ARTICLE_COLUMNS, article_from_row, carriers_of
+from aggregator.store.rows import ARTICLE_COLUMNS, article_from_row
+from aggregator.store.sqlite import words as word_index
+from aggregator.store.sqlite.read import carriers_of
 
 _IN = "IN (SELECT value FROM json_each(?))"
 

@@ -24,7 +24,7 @@ from aggregator.models import Article
 from aggregator.store import CarrierFold
 from aggregator.store.passes import Changed
 from aggregator.store.rows import ARTICLE_COLUMNS, article_from_row, to_micros
-from aggregator.store.write import write_stories
+from aggregator.store.sqlite.write import write_stories
 
 
 def reasons(conn: sqlite3.Connection, article_id: str) -> tuple[CarrierFold, ...] | None:

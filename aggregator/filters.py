@@ -18,8 +18,7 @@ from functools import lru_cache
 
 from aggregator.config import Category, Config, Rule
 from aggregator.dedup import fold_case
-from aggregator.models import Article, Verdict
-from aggregator.store import ArticleQuery
+from aggregator.models import Article, ArticleQuery, Verdict
 from aggregator.text import without_tags
 
 ALL_CATEGORY = Category(

@@ -177,6 +177,20 @@ class ParsedFeed:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ArticleQuery:
+    """Which stored articles to read, newest published first; unset fields do not filter.
+    Made by filters (a category's query), publish and the CLI; answered by the Store."""
+
+    ids: tuple[str, ...] | None = None
+    sources: tuple[str, ...] | None = None  # carried by any of these sources
+    sections: tuple[str, ...] | None = None  # section or tag equal (case-insensitive) to one
+    since: datetime | None = None  # published at or after
+    search: str | None = None  # full-text query over title, summary and content
+    seeds_only: bool = False  # only stories carried by a seed file
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
     """Whether a category rule selects an article, and why; made by filters.explain, read by
     publish and ``preview --why``."""

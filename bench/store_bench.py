@@ -30,8 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aggregator.models import Article, SourceState
-from aggregator.store import ArticleQuery
+from aggregator.models import Article, ArticleQuery, SourceState
 from aggregator.store.sqlite import SQLiteStore
 
 RNG = random.Random(4)

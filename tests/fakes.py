@@ -13,8 +13,15 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
-from aggregator.models import Article, IngestResult, PendingStories, PublishedFile, SourceState
-from aggregator.store import ArticleQuery, Problem
+from aggregator.models import (
+    Article,
+    ArticleQuery,
+    IngestResult,
+    PendingStories,
+    PublishedFile,
+    SourceState,
+)
+from aggregator.store import Problem
 
 
 def _fold(text: str) -> str:

@@ -26,8 +26,8 @@ from aggregator.collector.schedule import (
 from aggregator.config import Config, FetchConfig, load_config
 from aggregator.errors import FetchError, ParseError
 from aggregator.fetch import Fetcher
-from aggregator.models import SourceState
-from aggregator.store import ArticleQuery, open_store
+from aggregator.models import ArticleQuery, SourceState
+from aggregator.store import open_store
 
 NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 
 from aggregator.cli import main
 from aggregator.errors import StoreError
-from aggregator.models import Article, SourceState
-from aggregator.store import ArticleQuery
+from aggregator.models import Article, ArticleQuery, SourceState
 from aggregator.store.rows import ARTICLE_COLUMNS, article_row
 from aggregator.store.sqlite import SQLiteStore
 from aggregator.store.sqlite.schema import MIGRATIONS, VERSION

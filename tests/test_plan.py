@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 
 from aggregator import dedup
 from aggregator.dedup import fold
-from aggregator.models import Article, SourceState
-from aggregator.store import ArticleQuery
+from aggregator.models import Article, ArticleQuery, SourceState
 from aggregator.store.keys import day_number
 from aggregator.store.passes import Candidates, IngestPlan, Stored, near_query
 from aggregator.store.plan import plan

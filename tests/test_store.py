@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import StoreError
-from aggregator.models import Article, PendingStories, PublishedFile, SourceState
-from aggregator.store import ArticleQuery, Problem, open_store, sqlite
+from aggregator.models import Article, ArticleQuery, PendingStories, PublishedFile, SourceState
+from aggregator.store import Problem, open_store, sqlite
 from aggregator.store.sqlite import SQLiteStore
 from aggregator.store.sqlite.schema import MIGRATIONS, V1, V2, VERSION
 from tests.conftest import ROOT

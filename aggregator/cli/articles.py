@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from aggregator.errors import ConfigError, UsageError
 if TYPE_CHECKING:
     from aggregator.config import Category, Config
     from aggregator.models import Article
-    from aggregator.store import ArticleQuery, Store
+    from aggregator.store import Store
 
 
 def register(add: Adder) -> None:
@@ -116,11 +117,10 @@ def _select(
     store: Store, category: Category | None, search: str | None, limit: int, now: datetime
 ) -> Iterator[Article]:
     from aggregator import filters
-    from aggregator.store import ArticleQuery
+    from aggregator.models import ArticleQuery
 
     if category:
-        query = filters.store_query(category, now=now)
-        query = ArticleQuery(**{**_fields(query), "search": search})
+        query = replace(filters.store_query(category, now=now), search=search)
         chosen: Iterator[Article] = (
             a for a in store.articles(query) if filters.matches(category, a, now=now)
         )
@@ -130,10 +130,6 @@ def _select(
         if count >= limit:
             return
         yield article
-
-
-def _fields(query: ArticleQuery) -> dict[str, Any]:
-    return {name: getattr(query, name) for name in query.__dataclass_fields__}
 
 
 def _article_json(

@@ -34,11 +34,11 @@ from itertools import islice
 from aggregator import __version__
 from aggregator.config import Category, Config, Rule, Source
 from aggregator.filters import categories_with_all, matches, store_query
-from aggregator.models import Article, PublishedFile, PublishReport
+from aggregator.models import Article, ArticleQuery, PublishedFile, PublishReport
 from aggregator.publish import pages, status
 from aggregator.publish.files import Folder
 from aggregator.publish.items import FORMATS, channel, item, page_name
-from aggregator.store import ArticleQuery, Store
+from aggregator.store import Store
 
 __all__ = ["publish"]
 

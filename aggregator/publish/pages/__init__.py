@@ -25,10 +25,10 @@ from markupsafe import Markup
 from aggregator import dedup
 from aggregator.config import Category, Config
 from aggregator.filters import ALL_CATEGORY
-from aggregator.models import Article, SourceState
+from aggregator.models import Article, ArticleQuery, SourceState
 from aggregator.publish.items import Channel, page_name
 from aggregator.publish.pages import views
-from aggregator.store import ArticleQuery, Store
+from aggregator.store import Store
 from aggregator.text import strip_control
 
 STYLESHEET = "wiredesk.css"

@@ -24,8 +24,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aggregator.errors import StoreError
-from aggregator.models import Article, IngestResult, PendingStories, PublishedFile, SourceState
-from aggregator.store import ArticleQuery, CarrierFold, Problem
+from aggregator.models import (
+    Article,
+    ArticleQuery,
+    IngestResult,
+    PendingStories,
+    PublishedFile,
+    SourceState,
+)
+from aggregator.store import CarrierFold, Problem
 from aggregator.store.rows import (
     ARTICLE_COLUMNS,
     SOURCE_COLUMNS,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from aggregator import dedup
-from aggregator.store import ArticleQuery
+from aggregator.models import ArticleQuery
 from aggregator.store.rows import ARTICLE_COLUMNS, to_micros
 from aggregator.store.text import search_terms
 

@@ -29,7 +29,7 @@ from aggregator import __version__, publish
 from aggregator.collector import run_pass
 from aggregator.collector.schedule import next_wake, schedule_status
 from aggregator.config import Config, load_config
-from aggregator.errors import ConfigError, WiredeskError
+from aggregator.errors import ConfigError, StoreError, WiredeskError
 from aggregator.fetch import Fetcher
 from aggregator.health import OVERDUE_INTERVALS, PassHistory, pass_failed
 from aggregator.lockfile import single_instance
@@ -141,7 +141,7 @@ class Daemon:
         and at most TICK_MAX from ``now`` (TICK_MAX when the store cannot be read)."""
         try:
             states = self.store.source_states()
-        except WiredeskError as e:
+        except StoreError as e:
             log.warning("cannot read when sources are due (looking again soon): %s", e)
             return now + TICK_MAX
         wake = next_wake(self.config.sources, states, now, at_most=TICK_MAX)

@@ -16,7 +16,7 @@ from lxml.etree import ParserError
 
 from aggregator.config import load_config
 from aggregator.configedit import add_source, check_new_source, unique_name
-from aggregator.errors import ConfigError, ConfigProblem, ParseError, WiredeskError
+from aggregator.errors import ConfigError, ConfigProblem, ParseError, SeveralFeedsError
 from aggregator.models import AddResult, FeedLink, FetchResult, ParsedFeed
 
 # application/json: what some sites announce their JSON Feed as
@@ -27,21 +27,6 @@ FEED_TYPES = (
     "application/json",
 )
 _HTML_MARKS = (b"<!doctype html", b"<html")
-
-
-class SeveralFeedsError(WiredeskError):
-    """A page offers several feeds and none was picked (or the pick is out of range);
-    ``feeds`` lists them in page order, and the message numbers them from 1."""
-
-    def __init__(self, url: str, feeds: list[FeedLink], reason: str) -> None:
-        self.url = url
-        self.feeds = feeds
-        lines = [f"{url}: {reason}; choose one with --pick N:"]
-        lines += [
-            f"  {number}. {feed.title or '(untitled)'} <{feed.url}> ({feed.type})"
-            for number, feed in enumerate(feeds, start=1)
-        ]
-        super().__init__("\n".join(lines))
 
 
 def discover_feeds(html: bytes, base_url: str) -> list[FeedLink]:
@@ -122,7 +107,7 @@ def _as_feed(
     """
     try:
         feed = parse(result)
-    except WiredeskError:
+    except ParseError:
         if _looks_like_html(result.content):
             return None
         raise

@@ -1,25 +1,42 @@
-"""Every error Wiredesk raises on purpose.
+"""Every error Wiredesk raises, each message one line that starts with its subject (the
+file, URL, source, flag or address).
 
 ::
 
-    WiredeskError                 anything a user can act on; the CLI exits 1 with its message
-     ├── ConfigError              the YAML config is unreadable or invalid; the CLI exits 2
-     │    └── UsageError          a command-line argument is wrong (a bad --name, an unknown id)
-     ├── SourceError              one source failed this pass; the pass goes on without it
-     │    ├── FetchError          network failure, timeout, HTTP error status, body too large
+    WiredeskError                  anything a user can act on; the CLI exits 1 with its message
+     ├── ConfigError               the YAML config is unreadable or invalid; the CLI exits 2
+     │    └── UsageError           a command-line argument is wrong (a bad --name, an unknown id)
+     ├── ConfigWriteError          an edited config cannot be written back to its file
+     ├── OpmlError                 an OPML file cannot be read, or is not OPML
+     ├── SeveralFeedsError         a page announces several feeds and --pick chose none of them
+     ├── SourceError               one source failed this pass; the pass goes on without it
+     │    ├── FetchError           network failure, timeout, HTTP error status, body too large
      │    │    └── FetchAbandoned  cut short because Wiredesk is stopping (not the source's fault)
-     │    ├── ParseError          the bytes are not a usable feed (bad XML, HTML page, attack)
-     │    └── SeedError           a seed file is not in the seed-article shape
-     ├── StoreError               the database cannot be opened, is locked or is full
-     └── PublishError             a feed file cannot be written
+     │    ├── ParseError           the bytes are not a usable feed (bad XML, HTML page, attack)
+     │    └── SeedError            a seed file is not in the seed-article shape
+     ├── StoreError                the database cannot be opened, is locked or is full
+     ├── PublishError              a feed file cannot be written
+     ├── LockError                 a daemon's lock file cannot be created
+     │    └── AlreadyRunningError  another daemon holds the store's or the folder's lock
+     ├── ListenError               the HTTP server cannot listen on its address
+     │
+     │   caught inside the package that raises them, never seen by a caller:
+     ├── Invalid                   a config value is wrong; config/ adds its file:line:key
+     └── Declined                  the lxml fast path leaves a document to feedparser (parse/)
 
 Anything else that escapes is a bug, and is left to propagate with its traceback.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aggregator.models import FeedLink
+    from aggregator.parse.fast.names import Decline
 
 # A server may ask for a pause, not park a feed for good: a longer Retry-After is read as
 # this (the collector's backoff cap), and an absurd one (1e20 s) cannot overflow anything.
@@ -66,6 +83,28 @@ class UsageError(ConfigError):
 
     def __init__(self, argument: str, message: str) -> None:
         super().__init__([ConfigProblem(argument, None, "", message)])
+
+
+class ConfigWriteError(WiredeskError):
+    """An edited config cannot replace its file; the message starts with the file."""
+
+
+class OpmlError(WiredeskError):
+    """An OPML file cannot be read; the message starts with its path."""
+
+
+class SeveralFeedsError(WiredeskError):
+    """A page offers several feeds and none was picked (or the pick is out of range);
+    ``feeds`` lists them in page order, and the message numbers them from 1."""
+
+    def __init__(self, url: str, feeds: Sequence[FeedLink], reason: str) -> None:
+        self.url = url
+        self.feeds = list(feeds)
+        listed = ", ".join(
+            f"{number}. {feed.title or '(untitled)'} <{feed.url}> ({feed.type})"
+            for number, feed in enumerate(feeds, start=1)
+        )
+        super().__init__(f"{url}: {reason}: {listed}; choose one with --pick K")
 
 
 class SourceError(WiredeskError):
@@ -124,3 +163,28 @@ class StoreError(WiredeskError):
 
 class PublishError(WiredeskError):
     """A published file cannot be written."""
+
+
+class LockError(WiredeskError):
+    """A daemon's lock file cannot be created; the message starts with its path."""
+
+
+class AlreadyRunningError(LockError):
+    """Another process holds the lock; the message names what is locked and by whom."""
+
+
+class ListenError(WiredeskError):
+    """The HTTP server cannot listen; the message starts with ``host:port``."""
+
+
+class Invalid(WiredeskError):
+    """A config value is wrong; the message says how, in words a user reads, and the config
+    loader puts the value's file, line and key before it."""
+
+
+class Declined(WiredeskError):
+    """Raised inside the lxml fast path; ``parse.fast.parse`` returns its ``reason``."""
+
+    def __init__(self, reason: Decline) -> None:
+        super().__init__(reason.value)
+        self.reason = reason

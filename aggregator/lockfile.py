@@ -19,13 +19,9 @@ from pathlib import Path
 from typing import IO
 
 from aggregator.config import Config
-from aggregator.errors import WiredeskError
+from aggregator.errors import AlreadyRunningError, LockError
 
 PUBLISH_LOCK = ".wiredesk.lock"
-
-
-class AlreadyRunningError(WiredeskError):
-    """Another process holds the lock; the message names what is locked and by whom."""
 
 
 def lock_paths(config: Config) -> list[tuple[str, Path]]:
@@ -42,7 +38,7 @@ def single_instance(config: Config) -> Iterator[None]:
     """Hold the store's and the publish folder's locks while the block runs.
 
     Raises AlreadyRunningError, naming the other process (pid and host), when another
-    daemon holds either, and WiredeskError when a lock file cannot be created.
+    daemon holds either, and LockError when a lock file cannot be created.
     """
     with ExitStack() as held:
         for what, path in lock_paths(config):
@@ -56,7 +52,7 @@ def _locked(what: str, path: Path) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         file = path.open("a+", encoding="utf-8")
     except OSError as e:
-        raise WiredeskError(f"{path}: cannot create the lock file: {e.strerror or e}") from e
+        raise LockError(f"{path}: cannot create the lock file: {e.strerror or e}") from e
     with file:
         try:
             fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)

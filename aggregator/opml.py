@@ -17,14 +17,10 @@ from lxml import etree
 
 from aggregator.config import Config, Source
 from aggregator.configedit import ConfigDocument, normalise_url, unique_name
-from aggregator.errors import WiredeskError
+from aggregator.errors import OpmlError, SourceError
 from aggregator.models import ImportResult, ParsedFeed, Subscription
 
 RESERVED_CATEGORIES = frozenset({"all"})
-
-
-class OpmlError(WiredeskError):
-    """An OPML file cannot be read; the message starts with its path."""
 
 
 def read_opml(path: Path) -> list[Subscription]:
@@ -69,7 +65,7 @@ def import_opml(config_path: Path, opml_path: Path, *, check: Check | None = Non
     are then added as sources only, and the category keeps its meaning. A folder whose
     name gives no slug is called ``folder`` (``folder-2``...).
 
-    ``check`` (a feed URL -> the parsed feed, raising WiredeskError) is called for every
+    ``check`` (a feed URL -> the parsed feed, raising SourceError) is called for every
     new feed: one that fails is skipped with the reason, and a subscription with no title
     takes the feed's own. Without ``check``, a missing title is the URL's host. Nothing is
     written unless the whole edited config loads.
@@ -146,7 +142,7 @@ class _Plan:
         if self.check is not None:
             try:
                 feed_title = " ".join(self.check(sub.url).title.split())
-            except WiredeskError as e:
+            except SourceError as e:
                 self.skipped.append(f"{sub.url}: check failed: {e}")
                 return None
         return sub.title or feed_title or urlsplit(sub.url).hostname or sub.url

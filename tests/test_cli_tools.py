@@ -4,6 +4,9 @@ remove, import-opml, export-opml, schema, and preview (with --why) on stored sto
 from __future__ import annotations
 
 import json
+import resource
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -93,9 +96,12 @@ def test_a_page_with_several_feeds_lists_them_and_changes_nothing(
     before = config.read_bytes()
     code, out, err = run(capsys, config, "add", site.url_for("/two-feeds.html"))
     assert code == 1 and out == ""
-    assert "offers 2 feeds; choose one with --pick N" in err
-    assert f"1. Quayside Bulletin <{site.url_for('/quay.rss')}>" in err
-    assert f"2. Dune Watch <{site.url_for('/dunes.atom')}>" in err
+    assert err.splitlines()[-1] == (  # the lines before it are the test server's log
+        f"error: {site.url_for('/two-feeds.html')}: the page offers 2 feeds: "
+        f"1. Quayside Bulletin <{site.url_for('/quay.rss')}> (application/rss+xml), "
+        f"2. Dune Watch <{site.url_for('/dunes.atom')}> (application/atom+xml); "
+        "choose one with --pick K"
+    )
     assert config.read_bytes() == before
 
 
@@ -171,6 +177,24 @@ def test_import_opml_unchecked_then_export_it(capsys, config: Path) -> None:
     body = etree.fromstring(out.encode("utf-8")).find("body")
     top = [o.get("xmlUrl") for o in body.findall("outline[@xmlUrl]")]
     assert "https://inland.example/atom.xml" in top and "https://tides.example/feed.xml" in top
+
+
+def test_a_config_that_cannot_be_written_back_fails_in_one_line(config: Path) -> None:
+    # A file-size limit of the config's own size stands for a full disk or a quota.
+    before = config.read_bytes()
+    limit = len(before)
+    argv = ["--config", str(config), "import-opml", "--no-check", str(HERE / "desk.opml")]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"error: {config}: cannot write: File too large\n"
+    assert config.read_bytes() == before
+    assert not list(config.parent.glob(f".{config.name}.*"))  # no temp file left
 
 
 def test_schema_prints_the_shipped_schema(capsys) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from aggregator.cli import main
 from aggregator.config import load_config, parse_duration, parse_size
-from aggregator.errors import ConfigError
+from aggregator.errors import ConfigError, Invalid
 from tests.conftest import ROOT
 
 
@@ -349,12 +349,12 @@ def test_durations(text: str, seconds: int) -> None:
 
 @pytest.mark.parametrize("text", ["", "15", "-5m", "1y", "m", 15])
 def test_bad_durations(text: object) -> None:
-    with pytest.raises(ValueError, match="expected a duration"):
+    with pytest.raises(Invalid, match="expected a duration"):
         parse_duration(text)
 
 
 def test_a_zero_duration_must_be_longer_than_0() -> None:
-    with pytest.raises(ValueError, match=r"^must be longer than 0; found '0m'$"):
+    with pytest.raises(Invalid, match=r"^must be longer than 0; found '0m'$"):
         parse_duration("0m")
 
 

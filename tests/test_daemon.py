@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,6 +27,7 @@ from aggregator.collector import run_pass
 from aggregator.collector.schedule import next_wake
 from aggregator.config import load_config
 from aggregator.daemon import TICK_MAX
+from aggregator.errors import LockError
 from aggregator.fetch import Fetcher
 from aggregator.lockfile import single_instance
 from aggregator.store import open_store
@@ -156,6 +158,18 @@ def test_a_second_daemon_on_the_same_store_or_folder_is_refused(daemon, tmp_path
     first.wait(timeout=WAIT)
     with single_instance(load_config(config)):
         assert (tmp_path / "data" / "wiredesk.db.lock").read_text().startswith(f"{os.getpid()} ")
+
+
+def test_a_lock_file_that_cannot_be_created_is_a_lock_error(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("a file where the store's folder should be\n")
+    path = tmp_path / "feeds.yaml"
+    path.write_text(config_text(free_port()), encoding="utf-8")
+    lock = re.escape(str(tmp_path / "data" / "wiredesk.db.lock"))
+    with (
+        pytest.raises(LockError, match=rf"^{lock}: cannot create the lock file: File exists$"),
+        single_instance(load_config(path)),
+    ):
+        pytest.fail("the block ran without its lock")
 
 
 def test_a_10s_interval_is_collected_every_10s_on_a_fake_clock(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from aggregator.config import load_config
-from aggregator.discover import SeveralFeedsError, add_feed, discover_feeds
-from aggregator.errors import ConfigError, FetchError, ParseError
+from aggregator.discover import add_feed, discover_feeds
+from aggregator.errors import ConfigError, FetchError, ParseError, SeveralFeedsError
 from aggregator.models import Article, FeedLink, FetchResult, ParsedFeed
 from tests.conftest import FIXTURES
 
@@ -132,9 +132,13 @@ def test_a_page_with_several_feeds_lists_them_until_one_is_picked(
         "Orbit Notes",
         "JSON edition",
     ]
-    message = str(caught.value).splitlines()
-    assert message[0] == f"{page}: the page offers 3 feeds; choose one with --pick N:"
-    assert message[2] == f"  2. Orbit Notes <{site.url_for('/orbit.atom')}> (application/atom+xml)"
+    assert str(caught.value) == (
+        f"{page}: the page offers 3 feeds: "
+        f"1. Fjord Daily <{site.url_for('/feeds/fjord.rss')}> (application/rss+xml), "
+        f"2. Orbit Notes <{site.url_for('/orbit.atom')}> (application/atom+xml), "
+        "3. JSON edition <https://json.example/feed.json> (application/feed+json); "
+        "choose one with --pick K"
+    )
     with pytest.raises(SeveralFeedsError, match="there is no feed 4"):
         add(config, page, pick=4)
     assert config.read_bytes() == before

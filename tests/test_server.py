@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.config import load_config
-from aggregator.errors import WiredeskError
+from aggregator.errors import ListenError
 from aggregator.models import Health
 from aggregator.server import FeedServer, HealthCheck, make_app, max_age_for
 from tests.conftest import FIXTURES, ROOT
@@ -370,7 +370,7 @@ def test_start_reports_an_address_in_use(tmp_path: Path) -> None:
     server = FeedServer(make_app(tmp_path, max_age=60))
     server.start("127.0.0.1", 0)
     try:
-        with pytest.raises(WiredeskError, match=rf"^127\.0\.0\.1:{server.port}: cannot listen"):
+        with pytest.raises(ListenError, match=rf"^127\.0\.0\.1:{server.port}: cannot listen"):
             FeedServer(make_app(tmp_path, max_age=60)).start("127.0.0.1", server.port)
     finally:
         server.stop()

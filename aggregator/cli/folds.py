@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from aggregator.cli import ids
 from aggregator.cli.common import EXIT_OK, Adder, opened_store
-from aggregator.errors import WiredeskError
+from aggregator.errors import UsageError
 
 if TYPE_CHECKING:
     from aggregator.config import Config
@@ -39,7 +39,7 @@ def cmd_why(args: argparse.Namespace, config: Config) -> int:
         article = store.article(story)
         carriers = store.fold_reasons(story)
     if article is None or carriers is None:
-        raise WiredeskError(f"{story}: no stored story has this id")  # pruned meanwhile
+        raise UsageError("ID", f"no stored story has the id {story} (pruned meanwhile)")
     if args.json:
         payload = {
             "id": article.id,

@@ -23,7 +23,7 @@ from aggregator.config.model import (
     ServerConfig,
     Source,
 )
-from aggregator.config.values import Invalid, format_duration, parse_duration, parse_size
+from aggregator.config.values import format_duration, parse_duration, parse_size
 
 __all__ = [
     "Category",
@@ -31,7 +31,6 @@ __all__ = [
     "DedupConfig",
     "DefaultsConfig",
     "FetchConfig",
-    "Invalid",
     "PublishConfig",
     "Rule",
     "ServerConfig",

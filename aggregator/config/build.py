@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.config.kinds import Kind, Schema, found
-from aggregator.config.values import Invalid, format_duration, suggest
+from aggregator.config.values import format_duration, suggest
+from aggregator.errors import Invalid
 
 Loc = tuple[str | int, ...]
 INVALID: Any = object()  # what a value that had a problem builds into

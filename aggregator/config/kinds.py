@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from aggregator.config.values import (
     DURATION_PATTERN,
     SIZE_PATTERN,
-    Invalid,
     duration_seconds,
     format_duration,
     format_size,
@@ -23,6 +22,7 @@ from aggregator.config.values import (
     parse_size,
     quote,
 )
+from aggregator.errors import Invalid
 
 if TYPE_CHECKING:
     from aggregator.config.build import Context, Loc

@@ -26,7 +26,6 @@ from aggregator.config.values import (
     DEFAULT_FIELDS,
     FIELDS,
     SLUG_PATTERN,
-    Invalid,
     encoding,
     language,
     quote,
@@ -34,6 +33,7 @@ from aggregator.config.values import (
     slug,
     time_zone,
 )
+from aggregator.errors import Invalid
 
 SECOND, MINUTE, HOUR, DAY = (timedelta(seconds=s) for s in (1, 60, 3600, 86400))
 # The longest interval, timeout and age worth writing: more is a typo, and would overflow

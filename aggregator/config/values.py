@@ -1,6 +1,7 @@
 """The value types of the config: durations, sizes, slugs, time zones, language tags,
 encodings and regexes, each parsed by a function that raises ``Invalid`` with the words a
-user sees when it is wrong. Standard library only, so that importing it costs nothing."""
+user sees when it is wrong. Standard library (and ``errors``) only, so that importing it
+costs nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import re
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
+
+from aggregator.errors import Invalid
 
 DEFAULT_CONFIG = Path("config/feeds.yaml")
 CONFIG_ENV = "WIREDESK_CONFIG"
@@ -33,10 +36,6 @@ _LANGUAGE = re.compile(
     r"(?:-x(?:-[a-z\d]{1,8})+)?$|^x(?:-[a-z\d]{1,8})+$",
     re.IGNORECASE,
 )
-
-
-class Invalid(ValueError):
-    """A config value is wrong; the message says how, in words a user reads."""
 
 
 def quote(value: object) -> str:

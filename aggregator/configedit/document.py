@@ -18,7 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from aggregator.config import load_config
-from aggregator.errors import ConfigError, ConfigProblem, WiredeskError
+from aggregator.errors import ConfigError, ConfigProblem, ConfigWriteError
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _EMPTY_VALUE = re.compile(r"^(\s*[\w-]+:)\s*(?:~|null|Null|NULL|\[\s*\])?\s*(#.*)?$")
@@ -116,7 +116,7 @@ class ConfigDocument:
         """Validate the edited text with ``load_config`` and atomically replace the file.
 
         Raises ConfigError (naming the real file) when the edited config would not load,
-        leaving the file untouched.
+        and ConfigWriteError when the file cannot be written; either leaves it untouched.
         """
         data = self.text.encode("utf-8")
         if data == self._raw:
@@ -124,7 +124,7 @@ class ConfigDocument:
         try:
             self._write_checked(data)
         except OSError as e:
-            raise WiredeskError(f"{self.path}: cannot write: {e.strerror or e}") from e
+            raise ConfigWriteError(f"{self.path}: cannot write: {e.strerror or e}") from e
         self._raw = data
 
     def _write_checked(self, data: bytes) -> None:

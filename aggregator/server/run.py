@@ -15,7 +15,7 @@ from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 from waitress.trigger import trigger
 
 from aggregator.config import Config
-from aggregator.errors import WiredeskError
+from aggregator.errors import ListenError
 from aggregator.server.app import HealthCheck, make_app
 from aggregator.server.edge import Limits, channel_for
 
@@ -45,7 +45,7 @@ class FeedServer:
     def start(self, host: str, port: int) -> None:
         """Listen on ``host:port`` (port 0 picks a free one) and serve in a new thread.
 
-        Raises WiredeskError when the address cannot be listened on (in use, not this
+        Raises ListenError when the address cannot be listened on (in use, not this
         machine's, unknown), and RuntimeError when already started.
         """
         if self._server is not None:
@@ -63,7 +63,7 @@ class FeedServer:
             )
         except (OSError, ValueError) as e:
             wasyncore.close_all(socket_map)  # the addresses bound before the one that failed
-            raise WiredeskError(f"{host}:{port}: cannot listen: {e}") from e
+            raise ListenError(f"{host}:{port}: cannot listen: {e}") from e
         channel = channel_for(self._limits)
         for listener in list(socket_map.values()):  # one per address of a MultiSocketServer
             if isinstance(listener, BaseWSGIServer):
@@ -114,7 +114,7 @@ def serve_forever(config: Config, *, health: HealthCheck | None = None) -> None:
     """Serve ``config.publish.dir`` on ``config.server`` until SIGTERM or Ctrl-C, then
     stop cleanly and return. Must run in the main thread (it handles SIGTERM).
 
-    Raises WiredeskError when the address cannot be listened on.
+    Raises ListenError when the address cannot be listened on.
     """
     app = make_app(config.publish.dir, max_age=max_age_for(config), health=health)
     server = FeedServer(app)

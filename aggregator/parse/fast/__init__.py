@@ -16,13 +16,13 @@ from typing import Any, NamedTuple
 
 from lxml import etree
 
+from aggregator.errors import Declined
 from aggregator.parse.entries import Entry
 from aggregator.parse.fast.fields import ENTRY, FEED, Fields, Node, step, text
 from aggregator.parse.fast.names import (
     ATOM_NS,
     READ_KEYS,
     Decline,
-    Declined,
     Names,
     attributes,
     has_handler,

@@ -22,8 +22,9 @@ from feedparser.datetimes import _parse_date
 from feedparser.html import _cp1252
 from feedparser.urls import _urljoin
 
+from aggregator.errors import Declined
 from aggregator.parse.entries import Entry, Link, Text, plainly_absolute
-from aggregator.parse.fast.names import Decline, Declined
+from aggregator.parse.fast.names import Decline
 
 _FP = mixin._FeedParserMixin
 _HTML_TYPES = _FP.html_types

@@ -15,6 +15,8 @@ from enum import StrEnum
 from feedparser import mixin
 from feedparser.util import FeedParserDict
 
+from aggregator.errors import Declined
+
 _FP = mixin._FeedParserMixin
 _USERLAND = "http://backend.userland.com/rss"
 KNOWN = {uri.lower(): prefix for uri, prefix in _FP.namespaces.items()}
@@ -65,14 +67,6 @@ class Decline(StrEnum):
     REPEATED = "a single-valued field repeats"
     MIXED = "markup, a comment or a PI inside a text element"
     TEXT_TYPE = "a text construct that is not text or html"
-
-
-class Declined(Exception):
-    """Raised inside the fast path; ``fast.parse`` returns its reason."""
-
-    def __init__(self, reason: Decline) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
 
 
 def has_handler(key: str) -> bool:

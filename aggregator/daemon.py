@@ -31,12 +31,13 @@ from aggregator.collector.schedule import next_wake, schedule_status
 from aggregator.config import Config, load_config
 from aggregator.errors import ConfigError, StoreError, WiredeskError
 from aggregator.fetch import Fetcher
-from aggregator.health import OVERDUE_INTERVALS, PassHistory, pass_failed
+from aggregator.health import OVERDUE_INTERVALS, PassHistory
 from aggregator.lockfile import single_instance
 from aggregator.metrics import Metrics
 from aggregator.models import Health
 from aggregator.server import FeedServer, make_app, max_age_for
 from aggregator.store import Store, open_store
+from aggregator.text import count
 
 log = logging.getLogger(__name__)
 
@@ -182,21 +183,19 @@ class Daemon:
         self.history.record(report, now=self.clock())
         self.metrics.record_pass(
             report,
-            ok=not pass_failed(report),
             seconds=time.perf_counter() - started,
             finished=self.clock().timestamp(),
         )
         self.metrics.record_stored(stored)
         if published:
             self.metrics.record_publish(published)
-        collected = [s for s in report.sources if not s.skipped]
-        if collected:
+        if report.collected:
             log.info(
-                "pass: %d sources, %d changed stories, %d errors%s",
-                len(collected),
-                len(report.changed_ids),
-                report.errors,
-                f", {len(published.written)} files written" if published else "",
+                "pass: %s, %s, %s%s",
+                count(len(report.collected), "source"),
+                count(len(report.changed_ids), "changed story", "changed stories"),
+                count(report.errors, "error"),
+                f", {count(len(published.written), 'file')} written" if published else "",
             )
 
     def reload(self) -> None:
@@ -212,9 +211,9 @@ class Daemon:
         old, self.config = self.config, new
         self.metrics.keep_sources(source.name for source in new.sources)
         log.info(
-            "config reloaded: %d sources, %d categories",
-            len(new.sources),
-            len(new.categories),
+            "config reloaded: %s, %s",
+            count(len(new.sources), "source"),
+            count(len(new.categories), "category", "categories"),
         )
         restart_only = ("server", "store", "fetch", "dedup")
         changed = [key for key in restart_only if getattr(old, key) != getattr(new, key)]

@@ -1,5 +1,5 @@
-"""Whether the daemon is healthy, decided in one place: ``/healthz`` serves what ``assess``
-returns, word for word.
+"""Whether the daemon is healthy, decided in one place: ``assess`` gives the reasons it
+is failing, if any, and ``/healthz`` serves that verdict as ``document`` writes it out.
 
 Unhealthy when the scheduler has stopped, when the last ``UNHEALTHY_AFTER`` passes that
 collected something all failed, or when collection is overdue (no pass has finished for
@@ -12,25 +12,14 @@ count of failed passes.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from aggregator.models import Health, PassReport, ScheduleStatus
+from aggregator.models import Health, Passes, PassReport, PassSummary, ScheduleStatus
 
 UNHEALTHY_AFTER = 3  # failed passes in a row
 OVERDUE_INTERVALS = 3.0  # how many of its intervals a due source may wait
-SERVE_ONLY = Health(ok=True, details={"status": "ok", "scheduler": "not running (serve only)"})
-
-
-def collected(report: PassReport) -> bool:
-    """True when the pass fetched or scanned at least one source."""
-    return any(not s.skipped for s in report.sources)
-
-
-def pass_failed(report: PassReport) -> bool:
-    """True when a pass collected something and every source of it failed."""
-    sources = [s for s in report.sources if not s.skipped]
-    return bool(sources) and all(s.error for s in sources)
+SERVE_ONLY = Health(scheduler="not running (serve only)")
 
 
 @dataclass
@@ -56,10 +45,10 @@ class PassHistory:
                 self.failed_in_a_row += 1
                 self._error(error, now)
                 return
-            if not collected(report):
+            if not report.collected:
                 return
             self.last = report
-            self.failed_in_a_row = self.failed_in_a_row + 1 if pass_failed(report) else 0
+            self.failed_in_a_row = self.failed_in_a_row + 1 if report.failed else 0
             errors = [s.error for s in report.sources if s.error]
             if errors:
                 self._error(errors[0], now)
@@ -82,8 +71,18 @@ def assess(
     history: PassHistory, *, running: bool, now: datetime, overdue_after: timedelta
 ) -> Health:
     """The daemon's health at ``now`` from its pass ``history``, whether the scheduler is
-    ``running``, and how long a pass may take to finish (``overdue_after``); ``details``
-    is what /healthz serves, with every reason it is failing."""
+    ``running``, and how long a pass may take to finish (``overdue_after``), with every
+    reason it is failing."""
+    return Health(
+        scheduler="running" if running else "stopped",
+        reasons=tuple(_reasons(history, running, now, overdue_after)),
+        passes=_passes(history),
+    )
+
+
+def _reasons(
+    history: PassHistory, running: bool, now: datetime, overdue_after: timedelta
+) -> list[str]:
     reasons = []
     if not running:
         reasons.append("scheduler stopped")
@@ -101,29 +100,46 @@ def assess(
             f"collection overdue: {schedule.late} waited {schedule.lag_seconds:.0f} s, "
             f"{schedule.late_intervals:.1f} of its intervals"
         )
-    return Health(ok=not reasons, details=_details(history, running, reasons))
+    return reasons
 
 
-def _details(history: PassHistory, running: bool, reasons: list[str]) -> dict[str, object]:
+def _passes(history: PassHistory) -> Passes:
     last = history.last
-    return {
-        "status": "failing" if reasons else "ok",
-        **({"reasons": reasons} if reasons else {}),
-        "scheduler": "running" if running else "stopped",
-        "passes": history.passes,
-        "failed_passes_in_a_row": history.failed_in_a_row,
-        "last_error": history.last_error,
-        "last_error_at": history.last_error_at,
-        "last_pass_finished": history.last_finished,
-        "last_pass": None
+    return Passes(
+        passes=history.passes,
+        failed_passes_in_a_row=history.failed_in_a_row,
+        last_error=history.last_error,
+        last_error_at=history.last_error_at,
+        last_pass_finished=history.last_finished,
+        last_pass=None
         if last is None
-        else {
-            "started": last.started,
-            "finished": last.finished,
-            "sources": len([s for s in last.sources if not s.skipped]),
-            "errors": last.errors,
-            "changed": len(last.changed_ids),
-        },
-        "sources_due": history.schedule.due,
-        "sources_overdue": history.schedule.overdue,
+        else PassSummary(
+            started=last.started,
+            finished=last.finished,
+            sources=len(last.collected),
+            errors=last.errors,
+            changed=len(last.changed_ids),
+        ),
+        sources_due=history.schedule.due,
+        sources_overdue=history.schedule.overdue,
+    )
+
+
+def document(health: Health) -> dict[str, object]:
+    """What /healthz answers, ready for ``json.dumps``: ``status``, the ``reasons`` when
+    failing, ``scheduler``, then every field of ``passes`` (times in ISO 8601)."""
+    passes = asdict(health.passes) if health.passes else {}
+    return {
+        "status": health.status,
+        **({"reasons": list(health.reasons)} if health.reasons else {}),
+        "scheduler": health.scheduler,
+        **{key: _json(value) for key, value in passes.items()},
     }
+
+
+def _json(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _json(item) for key, item in value.items()}
+    return value

@@ -100,16 +100,16 @@ class Metrics:
             registry=r,
         )
 
-    def record_pass(self, report: PassReport, *, ok: bool, seconds: float, finished: float) -> None:
-        """Count one pass and its sources; ``ok`` says whether it succeeded, ``seconds``
-        how long it took, ``finished`` is its end as a Unix time."""
-        sources = [s for s in report.sources if not s.skipped]
+    def record_pass(self, report: PassReport, *, seconds: float, finished: float) -> None:
+        """Count one pass and its sources; ``seconds`` is how long it took, ``finished``
+        its end as a Unix time."""
+        sources = report.collected
         if not sources:
             self.passes.labels("idle").inc()
             return
-        self.passes.labels("ok" if ok else "failed").inc()
+        self.passes.labels("failed" if report.failed else "ok").inc()
         self.pass_seconds.observe(seconds)
-        if ok:
+        if not report.failed:
             self.last_success.set(finished)
         for source in sources:
             self._record_source(source)

@@ -162,6 +162,17 @@ class PassReport:
         """True when any stored story was added or changed."""
         return bool(self.changed_ids)
 
+    @property
+    def collected(self) -> tuple[SourceReport, ...]:
+        """The sources this pass fetched or scanned: neither not due nor disabled."""
+        return tuple(s for s in self.sources if not s.skipped)
+
+    @property
+    def failed(self) -> bool:
+        """True when the pass collected something and every source of it failed."""
+        collected = self.collected
+        return bool(collected) and all(s.error for s in collected)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ParsedFeed:
@@ -250,12 +261,49 @@ class PendingStories:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Health:
-    """How the running daemon is doing; made by ``health.assess``, served as it is by the
-    server's /healthz (``details`` holds ``status`` and the ``reasons`` when failing)."""
+class PassSummary:
+    """The last pass that collected something, as /healthz shows it; part of ``Passes``."""
 
-    ok: bool
-    details: Mapping[str, object] = field(default_factory=dict)  # e.g. scheduler, last pass
+    started: datetime
+    finished: datetime
+    sources: int  # collected: fetched or scanned
+    errors: int  # of those, failed
+    changed: int  # stories added or changed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Passes:
+    """The daemon's passes so far, as the health check saw them; part of ``Health``."""
+
+    passes: int = 0
+    failed_passes_in_a_row: int = 0  # passes that collected something, all failed
+    last_error: str = ""  # the last real error, kept after recovery
+    last_error_at: datetime | None = None
+    last_pass_finished: datetime | None = None  # the last pass of any kind, idle ones too
+    last_pass: PassSummary | None = None
+    sources_due: int = 0  # when the last pass began
+    sources_overdue: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Health:
+    """How the process is doing; made by ``health.assess`` for the daemon (``passes`` is
+    None under ``serve``, which runs none), served by /healthz with ``health.document``.
+    Whether it is healthy follows from ``reasons`` alone, so nothing else decides it."""
+
+    scheduler: str  # running, stopped, or not running (serve only)
+    reasons: tuple[str, ...] = ()  # why it is failing; none when healthy
+    passes: Passes | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is failing."""
+        return not self.reasons
+
+    @property
+    def status(self) -> str:
+        """``ok`` or ``failing``, as /healthz says it."""
+        return "ok" if self.ok else "failing"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

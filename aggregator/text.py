@@ -1,5 +1,5 @@
 """Small pure text helpers that several stages share: what XML may not hold, what an
-HTML fragment says without its tags, and HTTP dates."""
+HTML fragment says without its tags, HTTP dates, and counts of things in words."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ def strip_control(text: str) -> str:
 def without_tags(markup: str, separator: str = " ") -> str:
     """The text of an HTML fragment: each tag replaced by ``separator``, entities decoded."""
     return html.unescape(_TAG.sub(separator, markup))
+
+
+def count(number: int, singular: str, plural: str = "") -> str:
+    """``1 story``, ``2 stories``: a number with its noun in the right form."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
 
 
 def parse_http_date(value: str) -> datetime | None:

@@ -109,6 +109,10 @@ def test_daemon_lifecycle(daemon, tmp_path: Path, httpserver: HTTPServer) -> Non
     )
     process.send_signal(signal.SIGHUP)
     wait_for(lambda: GRAIN[1] in served(base, "all.rss"), "the source added by SIGHUP")
+    lines = [json.loads(line)["message"] for line in (tmp_path / "daemon.log").open()]
+    first_pass = next(line for line in lines if line.startswith("pass: "))
+    assert first_pass.startswith("pass: 1 source, 1 changed story, 0 errors, ")
+    assert "config reloaded: 2 sources, 0 categories" in lines
 
     config.write_text("sources:\n  - name: broken\n    intreval: 1m\n", encoding="utf-8")
     process.send_signal(signal.SIGHUP)

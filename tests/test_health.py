@@ -131,8 +131,6 @@ def test_a_source_waiting_many_intervals_is_overdue() -> None:
     )
     health = assess(history, running=True, now=T0, overdue_after=timedelta(minutes=5))
     assert not health.ok
-    assert health.details["reasons"] == [
-        "collection overdue: slow waited 2400 s, 4.0 of its intervals"
-    ]
+    assert health.reasons == ("collection overdue: slow waited 2400 s, 4.0 of its intervals",)
     history.record_schedule(ScheduleStatus(due=1, lag_seconds=30, late="a", late_intervals=0.05))
     assert assess(history, running=True, now=T0, overdue_after=timedelta(minutes=5)).ok

@@ -26,7 +26,7 @@ import pytest
 
 from aggregator.config import load_config
 from aggregator.errors import ListenError
-from aggregator.models import Health
+from aggregator.models import Health, Passes, PassSummary
 from aggregator.server import FeedServer, HealthCheck, make_app, max_age_for
 from tests.conftest import FIXTURES, ROOT
 
@@ -311,12 +311,18 @@ def test_healthz_without_a_daemon(site: Site) -> None:
 
 
 def test_healthz_serves_the_daemons_verdict_as_it_is(tmp_path: Path) -> None:
-    finished = datetime(2024, 4, 2, 6, 10, tzinfo=UTC)
-    healthy_details = {"status": "ok", "scheduler": "running", "last_pass": finished}
-    state = {"health": Health(ok=True, details=healthy_details)}
+    started = datetime(2024, 4, 2, 6, 10, tzinfo=UTC)
+    finished = started + timedelta(seconds=3)
+    passes = Passes(
+        passes=1,
+        last_pass_finished=finished,
+        last_pass=PassSummary(started=started, finished=finished, sources=2, errors=0, changed=5),
+        sources_due=2,
+    )
+    state = {"health": Health(scheduler="running", passes=passes)}
     for site in serve(tmp_path, health=lambda: state["health"]):
         healthy = site.get("/healthz")
-        state["health"] = Health(ok=False, details={"status": "failing", "reasons": ["x"]})
+        state["health"] = Health(scheduler="stopped", reasons=("x",))
         failing = site.get("/healthz")
         head = site.get("/healthz", method="HEAD")
         no_metrics = site.get("/metrics")
@@ -324,10 +330,27 @@ def test_healthz_serves_the_daemons_verdict_as_it_is(tmp_path: Path) -> None:
     assert json.loads(healthy.body) == {
         "status": "ok",
         "scheduler": "running",
-        "last_pass": "2024-04-02T06:10:00+00:00",
+        "passes": 1,
+        "failed_passes_in_a_row": 0,
+        "last_error": "",
+        "last_error_at": None,
+        "last_pass_finished": "2024-04-02T06:10:03+00:00",
+        "last_pass": {
+            "started": "2024-04-02T06:10:00+00:00",
+            "finished": "2024-04-02T06:10:03+00:00",
+            "sources": 2,
+            "errors": 0,
+            "changed": 5,
+        },
+        "sources_due": 2,
+        "sources_overdue": 0,
     }
     assert failing.status == 503
-    assert json.loads(failing.body) == {"status": "failing", "reasons": ["x"]}
+    assert json.loads(failing.body) == {
+        "status": "failing",
+        "reasons": ["x"],
+        "scheduler": "stopped",
+    }
     assert head.status == 503 and head.body == b""
     assert no_metrics.status == 404  # metrics are the daemon's; `serve` alone has none
 
@@ -482,7 +505,10 @@ def test_the_image_health_check_follows_healthz(tmp_path: Path) -> None:
     check = json.loads(dockerfile_instructions()["HEALTHCHECK"][0].split(" CMD ", 1)[1])
     assert check[:2] == ["python", "-c"]
     healthy = {"now": True}
-    for site in serve(tmp_path, health=lambda: Health(ok=healthy["now"])):
+    for site in serve(
+        tmp_path,
+        health=lambda: Health(scheduler="running", reasons=() if healthy["now"] else ("x",)),
+    ):
         code = check[2].replace("127.0.0.1:8080", f"127.0.0.1:{site.port}")
         assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
         healthy["now"] = False

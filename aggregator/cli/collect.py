@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from aggregator.cli import output
 from aggregator.cli.common import EXIT_OK, Adder, opened_store
 from aggregator.errors import UsageError
+from aggregator.text import count
 
 if TYPE_CHECKING:
     from aggregator.config import Config
@@ -88,8 +89,8 @@ def cmd_collect(args: argparse.Namespace, config: Config) -> int:
         print("no source is due; collect --source NAME fetches one anyway")
     written = len(published.written) if published else 0
     print(
-        f"{output.count(len(report.changed_ids), 'story', 'stories')} changed; "
-        f"{output.count(written, 'published file')} written"
+        f"{count(len(report.changed_ids), 'story', 'stories')} changed; "
+        f"{count(written, 'published file')} written"
     )
     return EXIT_OK
 

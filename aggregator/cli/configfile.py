@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aggregator.cli import output
 from aggregator.cli.common import EXIT_OK, Adder, positive
 from aggregator.errors import ConfigError, UsageError
+from aggregator.text import count
 
 if TYPE_CHECKING:
     from aggregator.config import Config
@@ -65,10 +65,10 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
         raise ConfigError(problems)
     seeds = sum(1 for s in config.sources if s.is_seed_folder)
     print(
-        f"OK {config.path}: {output.count(len(config.sources), 'source')} "
-        f"({output.count(len(config.sources) - seeds, 'feed')}, "
-        f"{output.count(seeds, 'seed folder')}), "
-        f"{output.count(len(config.categories), 'category', 'categories')}"
+        f"OK {config.path}: {count(len(config.sources), 'source')} "
+        f"({count(len(config.sources) - seeds, 'feed')}, "
+        f"{count(seeds, 'seed folder')}), "
+        f"{count(len(config.categories), 'category', 'categories')}"
     )
     return EXIT_OK
 
@@ -96,7 +96,7 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
             fetch=fetch,
             parse=check,
         )
-    entries = output.count(added.entries, "entry", "entries")
+    entries = count(added.entries, "entry", "entries")
     print(f"added {added.name}: {added.title or added.url} ({entries}) {added.url}")
     return EXIT_OK
 
@@ -121,7 +121,7 @@ def cmd_import_opml(args: argparse.Namespace, config: Config) -> int:
     if result.nothing_new:
         print(f"nothing new in {args.file}: no source or category to add")
     else:
-        print(f"added {output.count(len(result.added), 'source')}: {', '.join(result.added)}")
+        print(f"added {count(len(result.added), 'source')}: {', '.join(result.added)}")
     for name in result.categories_created:
         print(f"created category {name}")
     for name, added in result.categories_kept.items():

@@ -57,11 +57,6 @@ def pass_json(report: PassReport, published: PublishReport | None) -> dict[str, 
     }
 
 
-def count(number: int, singular: str, plural: str = "") -> str:
-    """``1 story``, ``2 stories``: a number with its noun in the right form."""
-    return f"{number} {singular if number == 1 else plural or singular + 's'}"
-
-
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 with offset, or None."""
     return moment.isoformat() if moment else None

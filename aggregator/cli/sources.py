@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from aggregator.cli import output
 from aggregator.cli.common import EXIT_OK, Adder, opened_store
+from aggregator.text import count
 
 if TYPE_CHECKING:
     from aggregator.config import Config
@@ -78,7 +79,7 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
     _source_table(rows)
     if moves:
         print(
-            f"{output.count(len(moves), 'source')} moved for good (301/308): "
+            f"{count(len(moves), 'source')} moved for good (301/308): "
             "wiredesk apply-moves writes the new URLs into the config"
         )
     return EXIT_OK
@@ -140,5 +141,5 @@ def cmd_apply_moves(args: argparse.Namespace, config: Config) -> int:
     apply_moves(config.path, moves)
     for name, url in moves.items():
         print(f"{name}: {config.source(name).url} -> {url}")
-    print(f"wrote {output.count(len(moves), 'new URL')} into {config.path}")
+    print(f"wrote {count(len(moves), 'new URL')} into {config.path}")
     return EXIT_OK

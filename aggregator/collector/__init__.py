@@ -49,6 +49,7 @@ from aggregator.models import (
     SourceState,
 )
 from aggregator.store import Store
+from aggregator.text import count
 
 if TYPE_CHECKING:
     from aggregator.fetch import Fetcher  # made by the caller; typing only
@@ -153,7 +154,11 @@ def prune(config: Config, store: Store, *, now: datetime) -> int:
         return 0
     pruned = store.prune(now=now, retention=config.retention)
     if pruned:
-        log.info("pruned %d stories first seen more than %s ago", pruned, config.retention)
+        log.info(
+            "pruned %s first seen more than %s ago",
+            count(pruned, "story", "stories"),
+            config.retention,
+        )
     return pruned
 
 

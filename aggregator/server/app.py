@@ -12,14 +12,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from email.utils import formatdate
 from http import HTTPStatus
 from pathlib import Path
 from typing import BinaryIO
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from aggregator.health import SERVE_ONLY
+from aggregator.health import SERVE_ONLY, document
 from aggregator.models import Health
 from aggregator.server import rules
 
@@ -45,7 +44,7 @@ def make_app(
 
     GET and HEAD only (others get 405); ETag, Last-Modified, 304s, gzip, ``Cache-Control:
     public, max-age=<max_age>``; 404 for anything outside the folder, dotfiles and temp
-    files. ``/healthz`` answers 200 or 503 with ``health().details`` as JSON; without
+    files. ``/healthz`` answers 200 or 503 with ``health()`` as JSON (``health.document``); without
     ``health`` it reports a serve-only process as healthy. ``/metrics`` serves what
     ``metrics()`` returns (404 without it). The app raises only what those two raise.
     """
@@ -96,7 +95,7 @@ class _FeedApp:
 
     def health_reply(self) -> _Reply:
         health = SERVE_ONLY if self.health is None else self.health()
-        body = json.dumps(health.details, default=_json_value, ensure_ascii=False).encode()
+        body = json.dumps(document(health), ensure_ascii=False).encode()
         return _Reply(
             status=HTTPStatus.OK if health.ok else HTTPStatus.SERVICE_UNAVAILABLE,
             headers=(
@@ -167,10 +166,6 @@ def _plain(status: HTTPStatus, *headers: tuple[str, str]) -> _Reply:
         headers=(("Content-Type", "text/plain; charset=utf-8"), *headers),
         body=f"{status.value} {status.phrase}\n".encode(),
     )
-
-
-def _json_value(value: object) -> object:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 class _LRU:

@@ -7,14 +7,15 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypedDict
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from aggregator.cli import output
 from aggregator.cli.common import EXIT_OK, Adder, opened_store
 from aggregator.text import count
 
 if TYPE_CHECKING:
-    from aggregator.config import Config
+    from aggregator.config import Config, Source
     from aggregator.models import SourceState
 
 
@@ -31,18 +32,20 @@ def register(add: Adder) -> None:
     )
 
 
-class SourceRow(TypedDict):
-    """One row of ``sources``, as printed in the table and by ``--json``."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceRow:
+    """One source as ``sources`` shows it: made from the config and the store's state,
+    printed as a table row or, field by field, as an object of ``--json``."""
 
     name: str
-    moved_to: str | None
-    kind: str
-    location: str
-    last_fetch: str | None
-    status: int | None
+    moved_to: str | None  # the URL a permanent redirect moved it to
+    kind: str  # feed or seeds
+    location: str  # its effective URL (after permanent redirects) or folder
+    last_fetch: str | None  # ISO 8601
+    status: int | None  # the last HTTP status
     error_streak: int
     last_error: str
-    next_due: str | None
+    next_due: str | None  # ISO 8601; None for a disabled source
     disabled: bool
     articles: int
 
@@ -53,28 +56,9 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
         states = store.source_states()
         counts = store.article_counts()
     moves = moved_sources(config, states)
-    rows: list[SourceRow] = []
-    for source in config.sources:
-        state = states.get(source.name)
-        rows.append(
-            SourceRow(
-                name=source.name,
-                moved_to=moves.get(source.name),
-                kind="seeds" if source.is_seed_folder else "feed",
-                location=(state.url if state and state.url else None)
-                or str(source.path or source.url),
-                last_fetch=output.iso(state.last_fetch) if state else None,
-                status=state.last_status if state else None,
-                error_streak=state.error_streak if state else 0,
-                last_error=state.last_error if state else "",
-                # a disabled source runs again only when its url is edited
-                next_due=output.iso(state.next_due) if state and not state.disabled else None,
-                disabled=state.disabled if state else False,
-                articles=counts.get(source.name, 0),
-            )
-        )
+    rows = [_row(source, states.get(source.name), moves, counts) for source in config.sources]
     if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print(json.dumps([asdict(row) for row in rows], indent=2, ensure_ascii=False))
         return EXIT_OK
     _source_table(rows)
     if moves:
@@ -85,21 +69,39 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def _row(
+    source: Source, state: SourceState | None, moves: dict[str, str], counts: dict[str, int]
+) -> SourceRow:
+    """``source``'s row from its stored ``state`` (None before its first pass)."""
+    return SourceRow(
+        name=source.name,
+        moved_to=moves.get(source.name),
+        kind="seeds" if source.is_seed_folder else "feed",
+        location=(state.url if state and state.url else None) or str(source.path or source.url),
+        last_fetch=output.iso(state.last_fetch) if state else None,
+        status=state.last_status if state else None,
+        error_streak=state.error_streak if state else 0,
+        last_error=state.last_error if state else "",
+        # a disabled source runs again only when its url is edited
+        next_due=output.iso(state.next_due) if state and not state.disabled else None,
+        disabled=state.disabled if state else False,
+        articles=counts.get(source.name, 0),
+    )
+
+
 def _source_table(rows: Sequence[SourceRow]) -> None:
     """The sources as a table, then the last error of each failing one (too long for a
     column of an 80-column terminal) on its own line."""
     headers = ["name", "location", "fetched (UTC)", "status", "errors", "due (UTC)", "articles"]
     table = [
         [
-            r["name"]
-            + (" (disabled)" if r["disabled"] else "")
-            + (" (moved)" if r["moved_to"] else ""),
-            r["location"],
-            output.brief(r["last_fetch"]),
-            r["status"] or "",
-            r["error_streak"],
-            output.brief(r["next_due"]),
-            r["articles"],
+            r.name + (" (disabled)" if r.disabled else "") + (" (moved)" if r.moved_to else ""),
+            r.location,
+            output.brief(r.last_fetch),
+            r.status or "",
+            r.error_streak,
+            output.brief(r.next_due),
+            r.articles,
         ]
         for r in rows
     ]
@@ -111,11 +113,11 @@ def _error_lines(row: SourceRow) -> list[str]:
     """A source's last error as lines: a seed folder's, one per broken file."""
     from aggregator.models import FILE_ERRORS_SEPARATOR
 
-    if not row["last_error"]:
+    if not row.last_error:
         return []
-    if row["kind"] == "seeds":
-        return row["last_error"].split(FILE_ERRORS_SEPARATOR)
-    return [row["last_error"]]
+    if row.kind == "seeds":
+        return row.last_error.split(FILE_ERRORS_SEPARATOR)
+    return [row.last_error]
 
 
 def moved_sources(config: Config, states: dict[str, SourceState]) -> dict[str, str]:

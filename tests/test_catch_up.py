@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 
 from aggregator.cli import main
-from tests.conftest import ROOT
+from tests.builders import ROOT
 
 HEADLINE = "Night trains return to the coast line"
 SEED = f"""\

@@ -15,8 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from aggregator.cli import main
-from tests.conftest import ROOT
-from tests.test_collector import FERRY, GRAIN, SEED, rss
+from tests.builders import FERRY, GRAIN, ROOT, SEED, rss
 
 
 @pytest.fixture

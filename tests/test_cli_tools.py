@@ -18,9 +18,8 @@ from aggregator.cli import main
 from aggregator.cli.ids import story_id
 from aggregator.config import load_config
 from aggregator.errors import UsageError
-from tests.conftest import FIXTURES, ROOT
+from tests.builders import FIXTURES, ROOT, article
 from tests.fakes import FakeStore
-from tests.test_dedup import article
 
 HERE = FIXTURES / "cli_tools"
 TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml", ".html": "text/html"}

@@ -3,9 +3,9 @@ feeds served on 127.0.0.1 and seed folders on disk."""
 
 from __future__ import annotations
 
-import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -28,61 +28,25 @@ from aggregator.errors import FetchError, ParseError
 from aggregator.fetch import Fetcher
 from aggregator.models import ArticleQuery, SourceState
 from aggregator.store import open_store
+from tests.builders import ATOM, FERRY, GRAIN, SEED, desk_config, rss, source
 
 NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
-def rss(*items: tuple[str, str, str]) -> str:
-    """A small RSS 2.0 feed of (guid, title, RFC 822 date) items."""
-    entries = "".join(
-        f"<item><guid>{guid}</guid><title>{title}</title><link>https://news.example/{guid}</link>"
-        f"<description>Summary of {title}.</description><pubDate>{date}</pubDate></item>"
-        for guid, title, date in items
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-        f"<title>Example wire</title><link>https://news.example/</link>{entries}</channel></rss>"
-    )
-
-
-FERRY = (
-    "ferry-1",
-    "New ferry line links Izmir and Çeşme ahead of summer season",
-    "Tue, 03 Mar 2026 06:30:00 +0000",
-)
-GRAIN = ("grain-1", "Grain corridor talks resume", "Mon, 02 Mar 2026 11:40:00 +0000")
-
-SEED = """\
-New ferry line links Izmir and Çeşme ahead of summer season
-A daily sea route will cut the trip to under two hours.
-- Türkiye
-- Sample Wire
-- Published Date: 09:05 | 3 March 2026
-A daily sea route will cut the trip to under two hours.
-Two catamarans will run the route from April, the municipality said.
-Business groups welcomed the plan.
-- Port reports record cruise arrivals
-"""
-
-
-def make_config(tmp_path: Path, sources: str, extra: str = "", hub: str = "") -> Config:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            store: data/test.db
-            publish: {{dir: out, base_url: "http://127.0.0.1:8080/", hub: {hub or "null"}}}
-            defaults: {{interval: 1h, timeout: 5s}}
-            fetch: {{workers: 4}}
-            """
+def make_config(tmp_path: Path, *sources: str, **sections: str) -> Config:
+    """The desk config of ``sources`` (see ``source``): each due hourly, four fetch workers,
+    the store in ``data/test.db``."""
+    return load_config(
+        desk_config(
+            tmp_path,
+            *sources,
+            store="data/test.db",
+            defaults="{interval: 1h, timeout: 5s}",
+            fetch="{workers: 4}",
+            **sections,
         )
-        + extra
-        + "sources:\n"
-        + textwrap.indent(textwrap.dedent(sources), "  "),
-        encoding="utf-8",
     )
-    return load_config(path)
 
 
 @pytest.fixture
@@ -171,7 +135,7 @@ def test_parse_errors_back_off_too() -> None:
 
 
 def test_an_edited_config_url_beats_a_remembered_redirect(tmp_path: Path) -> None:
-    config = make_config(tmp_path, "- {name: a, url: 'https://new.example/rss'}\n")
+    config = make_config(tmp_path, source("a", "https://new.example/rss"))
     moved = SourceState(
         name="a", url="https://moved.example/rss", origin_url="https://old.example/rss"
     )
@@ -194,7 +158,7 @@ def test_second_pass_is_all_not_modified(tmp_path, store, fetcher, httpserver: H
         )
 
     httpserver.expect_request("/rss").respond_with_handler(answer)
-    config = make_config(tmp_path, f"- {{name: wire, url: '{httpserver.url_for('/rss')}'}}\n")
+    config = make_config(tmp_path, source("wire", httpserver.url_for("/rss")))
     first = collect(config, store, fetcher, now=NOW)
     assert (first.sources[0].new, first.sources[0].error) == (2, "")
     second = collect(config, store, fetcher, now=NOW + 2 * HOUR)
@@ -204,7 +168,7 @@ def test_second_pass_is_all_not_modified(tmp_path, store, fetcher, httpserver: H
 
 def test_nothing_is_fetched_before_it_is_due(tmp_path, store, fetcher, httpserver: HTTPServer):
     httpserver.expect_request("/rss").respond_with_data(rss(GRAIN))
-    config = make_config(tmp_path, f"- {{name: wire, url: '{httpserver.url_for('/rss')}'}}\n")
+    config = make_config(tmp_path, source("wire", httpserver.url_for("/rss")))
     collect(config, store, fetcher, now=NOW)
     assert collect(config, store, fetcher, now=NOW + timedelta(minutes=5)).sources == ()
     forced = collect(config, store, fetcher, now=NOW + timedelta(minutes=5), only=["wire"])
@@ -217,7 +181,7 @@ def test_permanent_redirect_updates_the_stored_url(tmp_path, store, fetcher, htt
         "", status=301, headers={"Location": httpserver.url_for("/new")}
     )
     httpserver.expect_request("/new").respond_with_data(rss(GRAIN))
-    config = make_config(tmp_path, f"- {{name: wire, url: '{httpserver.url_for('/old')}'}}\n")
+    config = make_config(tmp_path, source("wire", httpserver.url_for("/old")))
     collect(config, store, fetcher, now=NOW)
     assert store.source_state("wire").url == httpserver.url_for("/new")
     collect(config, store, fetcher, now=NOW + 2 * HOUR)
@@ -231,10 +195,8 @@ def test_gone_disables_and_errors_are_kept(tmp_path, store, fetcher, httpserver:
     )
     config = make_config(
         tmp_path,
-        f"""\
-        - {{name: gone, url: '{httpserver.url_for("/gone")}'}}
-        - {{name: busy, url: '{httpserver.url_for("/busy")}'}}
-        """,
+        source("gone", httpserver.url_for("/gone")),
+        source("busy", httpserver.url_for("/busy")),
     )
     report = collect(config, store, fetcher, now=NOW)
     assert [bool(s.error) for s in report.sources] == [True, True]
@@ -247,7 +209,7 @@ def test_gone_disables_and_errors_are_kept(tmp_path, store, fetcher, httpserver:
 def test_server_error_then_recovery(tmp_path, store, fetcher, httpserver: HTTPServer):
     httpserver.expect_ordered_request("/rss").respond_with_data("oops", status=500)
     httpserver.expect_ordered_request("/rss").respond_with_data(rss(GRAIN))
-    config = make_config(tmp_path, f"- {{name: wire, url: '{httpserver.url_for('/rss')}'}}\n")
+    config = make_config(tmp_path, source("wire", httpserver.url_for("/rss")))
     collect(config, store, fetcher, now=NOW)
     assert store.source_state("wire").error_streak == 1
     collect(config, store, fetcher, now=NOW + 2 * HOUR)
@@ -262,11 +224,9 @@ def test_one_broken_source_never_stops_the_others(tmp_path, store, fetcher, http
     )
     config = make_config(
         tmp_path,
-        f"""\
-        - {{name: refused, url: 'http://127.0.0.1:9/rss'}}
-        - {{name: page, url: '{httpserver.url_for("/html")}'}}
-        - {{name: good, url: '{httpserver.url_for("/good")}'}}
-        """,
+        source("refused", "http://127.0.0.1:9/rss"),
+        source("page", httpserver.url_for("/html")),
+        source("good", httpserver.url_for("/good")),
     )
     report = collect(config, store, fetcher, now=NOW)
     assert [s.source for s in report.sources] == ["refused", "page", "good"]
@@ -287,10 +247,8 @@ def test_an_unforeseen_error_stays_in_its_sources_report(tmp_path, store, httpse
     httpserver.expect_request("/good").respond_with_data(rss(GRAIN))
     config = make_config(
         tmp_path,
-        f"""\
-        - {{name: buggy, url: '{httpserver.url_for("/bad")}'}}
-        - {{name: good, url: '{httpserver.url_for("/good")}'}}
-        """,
+        source("buggy", httpserver.url_for("/bad")),
+        source("good", httpserver.url_for("/good")),
     )
     with Tripping(config.fetch) as fetcher:
         report, _ = run_pass(config, store, fetcher, now=NOW)
@@ -311,18 +269,16 @@ def test_seed_and_feed_of_one_story_become_one_article(tmp_path, store, fetcher,
     httpserver.expect_request("/rss").respond_with_data(rss(FERRY))
     config = make_config(
         tmp_path,
-        f"""\
-        - {{name: seeds, path: seeds, timezone: Europe/Istanbul}}
-        - {{name: wire, url: '{httpserver.url_for("/rss")}'}}
-        """,
+        source("seeds", "seeds", timezone="Europe/Istanbul"),
+        source("wire", httpserver.url_for("/rss")),
     )
     _, published = run_pass(config, store, fetcher, now=NOW)
     (story,) = store.articles(ArticleQuery())
     assert set(story.sources) == {"seeds", "wire"}
     assert story.link == "https://news.example/ferry-1"
     assert "Two catamarans" in story.content
-    assert published is not None and (tmp_path / "out" / "all.rss").exists()
-    assert (tmp_path / "out" / "articles" / f"{story.id}.html").exists()
+    assert published is not None and (tmp_path / "feeds" / "all.rss").exists()
+    assert (tmp_path / "feeds" / "articles" / f"{story.id}.html").exists()
 
 
 def test_a_new_seed_file_is_picked_up_and_broken_ones_reported(tmp_path, store, fetcher):
@@ -330,7 +286,7 @@ def test_a_new_seed_file_is_picked_up_and_broken_ones_reported(tmp_path, store, 
     seeds.mkdir()
     (seeds / "ferry.txt").write_text(SEED, encoding="utf-8")
     (seeds / "broken.txt").write_text("Only a headline\n", encoding="utf-8")
-    config = make_config(tmp_path, "- {name: seeds, path: seeds, timezone: Europe/Istanbul}\n")
+    config = make_config(tmp_path, source("seeds", "seeds", timezone="Europe/Istanbul"))
     first = collect(config, store, fetcher, now=NOW)
     assert first.sources[0].new == 1
     assert "broken.txt" in first.sources[0].file_errors[0]
@@ -367,9 +323,8 @@ def test_many_feeds_are_parsed_in_worker_processes(tmp_path, store, fetcher, htt
     httpserver.expect_request("/html").respond_with_data(
         "<html><body>no</body></html>", content_type="text/html"
     )
-    lines = [f"- {{name: w{n}, url: '{httpserver.url_for(f'/rss{n}')}'}}\n" for n in range(count)]
-    lines.append(f"- {{name: page, url: '{httpserver.url_for('/html')}'}}\n")
-    config = make_config(tmp_path, "".join(lines))
+    feeds = [source(f"w{n}", httpserver.url_for(f"/rss{n}")) for n in range(count)]
+    config = make_config(tmp_path, *feeds, source("page", httpserver.url_for("/html")))
     report = collect(config, store, fetcher, now=NOW)
     assert sum(s.new for s in report.sources) == count
     (page,) = [s for s in report.sources if s.error]
@@ -379,16 +334,18 @@ def test_many_feeds_are_parsed_in_worker_processes(tmp_path, store, fetcher, htt
 def test_the_websub_hub_is_pinged_with_the_changed_feeds(tmp_path, store, fetcher, httpserver):
     httpserver.expect_request("/rss").respond_with_data(rss(GRAIN))
     httpserver.expect_request("/hub", method="POST").respond_with_data("", status=204)
+    hub = httpserver.url_for("/hub")
     config = make_config(
         tmp_path,
-        f"- {{name: wire, url: '{httpserver.url_for('/rss')}'}}\n",
-        hub=httpserver.url_for("/hub"),
+        source("wire", httpserver.url_for("/rss")),
+        publish=f'{{dir: feeds, base_url: "http://127.0.0.1:8080/", hub: "{hub}"}}',
     )
     run_pass(config, store, fetcher, now=NOW)
     (ping,) = [request for request, _ in httpserver.log if request.path == "/hub"]
     assert ping.form["hub.mode"] == "publish"
     assert "http://127.0.0.1:8080/all.rss" in ping.form.getlist("hub.url")
-    (tmp_path / "out" / "all.rss").read_text(encoding="utf-8").index('rel="hub"')
+    links = ElementTree.parse(tmp_path / "feeds" / "all.rss").iter(f"{ATOM}link")
+    assert hub in [link.get("href") for link in links if link.get("rel") == "hub"]
 
 
 def test_an_undated_entry_keeps_its_first_date(tmp_path, store, fetcher, httpserver):
@@ -399,7 +356,7 @@ def test_an_undated_entry_keeps_its_first_date(tmp_path, store, fetcher, httpser
     )
     httpserver.expect_ordered_request("/rss").respond_with_data(undated.format("one"))
     httpserver.expect_ordered_request("/rss").respond_with_data(undated.format("two"))
-    config = make_config(tmp_path, f"- {{name: wire, url: '{httpserver.url_for('/rss')}'}}\n")
+    config = make_config(tmp_path, source("wire", httpserver.url_for("/rss")))
     collect(config, store, fetcher, now=NOW)
     second = collect(config, store, fetcher, now=NOW + 2 * HOUR)
     assert (second.sources[0].updated, second.sources[0].unchanged) == (0, 1)
@@ -425,10 +382,8 @@ def test_ctrl_c_starts_no_more_sources(tmp_path, store, fetcher, httpserver) -> 
 
     for number in range(6):
         httpserver.expect_request(f"/rss{number}").respond_with_data(rss(GRAIN))
-    lines = "".join(
-        f"- {{name: w{n}, url: '{httpserver.url_for(f'/rss{n}')}'}}\n" for n in range(6)
-    )
-    config = make_config(tmp_path, lines).model_copy(update={"fetch": FetchConfig(workers=1)})
+    feeds = [source(f"w{n}", httpserver.url_for(f"/rss{n}")) for n in range(6)]
+    config = make_config(tmp_path, *feeds).model_copy(update={"fetch": FetchConfig(workers=1)})
     with pytest.raises(KeyboardInterrupt):
         collect(config, store, fetcher, now=NOW, progress=progress)
     assert len(calls) == 1
@@ -447,7 +402,7 @@ def test_a_changed_feed_parses_only_its_new_and_edited_entries(
     httpserver.expect_ordered_request("/rss").respond_with_data(
         rss(storm, FERRY, fixed), content_type=feed
     )
-    config = make_config(tmp_path, f"- {{name: wire, url: '{httpserver.url_for('/rss')}'}}\n")
+    config = make_config(tmp_path, source("wire", httpserver.url_for("/rss")))
     collect(config, store, fetcher, now=NOW)
     first_keys = store.source_state("wire").item_keys
     second = collect(config, store, fetcher, now=NOW + 2 * HOUR).sources[0]

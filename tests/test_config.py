@@ -12,7 +12,7 @@ import pytest
 from aggregator.cli import main
 from aggregator.config import load_config, parse_duration, parse_size
 from aggregator.errors import ConfigError, Invalid
-from tests.conftest import ROOT
+from tests.builders import ROOT
 
 
 def write(tmp_path: Path, text: str, name: str = "feeds.yaml") -> Path:

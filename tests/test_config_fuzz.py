@@ -27,7 +27,7 @@ from aggregator.config import (
     Source,
 )
 from aggregator.config.build import options
-from tests.conftest import ROOT
+from tests.builders import ROOT
 
 MEMORY_BOUND = 64 * 1024**2  # bytes allocated at the peak of one check
 TIME_BOUND = 10.0  # seconds for one check

@@ -11,7 +11,7 @@ import pytest
 from aggregator.config import load_config
 from aggregator.configedit import add_source, normalise_url, remove_source, unique_name
 from aggregator.errors import ConfigError
-from tests.conftest import FIXTURES
+from tests.builders import FIXTURES
 
 COMMENTED = FIXTURES / "configedit" / "commented.yaml"
 

@@ -31,9 +31,8 @@ from aggregator.errors import LockError
 from aggregator.fetch import Fetcher
 from aggregator.lockfile import single_instance
 from aggregator.store import open_store
-from tests.conftest import ROOT
+from tests.builders import GRAIN, ROOT, SEED, rss
 from tests.faults.harness import free_port, wait_for
-from tests.test_collector import GRAIN, SEED, rss
 
 WAIT = 20.0  # seconds: the bound of every process wait below
 

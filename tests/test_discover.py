@@ -16,7 +16,7 @@ from aggregator.config import load_config
 from aggregator.discover import add_feed, discover_feeds
 from aggregator.errors import ConfigError, FetchError, ParseError, SeveralFeedsError
 from aggregator.models import Article, FeedLink, FetchResult, ParsedFeed
-from tests.conftest import FIXTURES
+from tests.builders import FIXTURES
 
 HERE = FIXTURES / "configedit"
 NOW = datetime(2025, 3, 5, 12, 0, tzinfo=UTC)

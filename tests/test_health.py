@@ -5,68 +5,27 @@ scheduler that stopped or a collection that is overdue is unhealthy too."""
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 
-from aggregator.config import load_config
 from aggregator.daemon import Daemon, overdue_after
 from aggregator.health import UNHEALTHY_AFTER, PassHistory, assess
 from aggregator.models import PassReport, ScheduleStatus, SourceReport
-from aggregator.server import FeedServer
-from tests.test_collector import GRAIN, rss
-from tests.test_server import Site
+from tests.builders import GRAIN, T0, Clock, Site, desk_config, rss, served_daemon, source
 
-T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    """The daemon's clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def desk_config(tmp_path: Path, *sources: str) -> Path:
-    """A config of ``sources`` (YAML flow mappings) collected every 10 minutes."""
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        textwrap.dedent(
-            """
-            store: data/wiredesk.db
-            publish: {dir: feeds, base_url: "http://127.0.0.1:8080/"}
-            defaults: {interval: 10m, timeout: 5s}
-            sources:
-            """
-        )
-        + "".join(f"  - {source}\n" for source in sources),
-        encoding="utf-8",
-    )
-    return path
+TEN_MINUTES = "{interval: 10m, timeout: 5s}"
 
 
 @pytest.fixture
 def desk(tmp_path: Path, httpserver: HTTPServer) -> Iterator[tuple[Daemon, Clock, Site]]:
-    clock = Clock()
-    path = desk_config(tmp_path, f'{{name: wire, url: "{httpserver.url_for("/rss")}"}}')
-    daemon = Daemon(load_config(path), clock=clock)
-    daemon.scheduler.start()  # running, with no job: the test runs the passes itself
-    server = FeedServer(daemon.app())
-    server.start("127.0.0.1", 0)
-    try:
-        yield daemon, clock, Site(tmp_path / "feeds", server.port)
-    finally:
-        server.stop()
-        daemon.scheduler.shutdown()
-        daemon.fetcher.close()
-        daemon.store.close()
+    """The daemon of one source collected every 10 minutes, its scheduler running idle."""
+    path = desk_config(tmp_path, source("wire", httpserver.url_for("/rss")), defaults=TEN_MINUTES)
+    with served_daemon(path, scheduler=True) as desk:
+        yield desk
 
 
 def test_failing_sources_turn_healthz_503_despite_idle_passes_and_back(desk, httpserver):

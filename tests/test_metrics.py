@@ -11,12 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_httpserver import HTTPServer
 
-from aggregator.config import load_config
 from aggregator.daemon import Daemon
-from aggregator.server import FeedServer
-from tests.test_collector import FERRY, GRAIN, rss
-from tests.test_health import Clock
-from tests.test_server import Site
+from tests.builders import FERRY, GRAIN, Clock, Site, desk_config, rss, served_daemon, source
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -44,28 +40,12 @@ def desk(tmp_path: Path, httpserver: HTTPServer) -> Iterator[tuple[Daemon, Clock
         "", status=304
     )
     httpserver.expect_request("/cached").respond_with_data(rss(FERRY), headers={"ETag": '"v1"'})
-    config = tmp_path / "feeds.yaml"
-    config.write_text(
-        "store: data/wiredesk.db\n"
-        'publish: {dir: feeds, base_url: "http://127.0.0.1:8080/"}\n'
-        "defaults: {interval: 10m, timeout: 5s}\n"
-        "sources:\n"
-        + "".join(
-            f'  - {{name: {name}, url: "{httpserver.url_for("/" + name)}"}}\n'
-            for name in ("good", "failing", "cached")
-        ),
-        encoding="utf-8",
+    sources = (
+        source(name, httpserver.url_for("/" + name)) for name in ("good", "failing", "cached")
     )
-    clock = Clock()
-    daemon = Daemon(load_config(config), clock=clock)
-    server = FeedServer(daemon.app())
-    server.start("127.0.0.1", 0)
-    try:
-        yield daemon, clock, Site(tmp_path / "feeds", server.port)
-    finally:
-        server.stop()
-        daemon.fetcher.close()
-        daemon.store.close()
+    path = desk_config(tmp_path, *sources, defaults="{interval: 10m, timeout: 5s}")
+    with served_daemon(path) as desk:
+        yield desk
 
 
 def test_metrics_after_two_passes(desk) -> None:

@@ -12,7 +12,7 @@ from aggregator.config import load_config
 from aggregator.errors import ParseError
 from aggregator.models import ParsedFeed, Subscription
 from aggregator.opml import OpmlError, export_opml, import_opml, read_opml
-from tests.conftest import FIXTURES
+from tests.builders import FIXTURES
 
 OPML = FIXTURES / "opml"
 COMMENTED = FIXTURES / "configedit" / "commented.yaml"

@@ -5,7 +5,7 @@ seed file; entry ids stable while a problem lasts."""
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import feedparser
@@ -20,12 +20,9 @@ from aggregator.models import PublishedFile
 from aggregator.publish import publish
 from aggregator.publish.problems import reconcile
 from aggregator.store import Problem, open_store
+from tests.builders import FERRY, T0, assert_w3c_shape, desk_config, rss, source
 from tests.fakes import FakeStore
-from tests.test_collector import FERRY, rss
-from tests.test_health import desk_config
-from tests.test_publish import assert_w3c_shape, make_config
 
-T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 OLD = ("old-1", "Quiet wire's last story", "Sun, 22 Feb 2026 09:00:00 +0000")
 
 
@@ -49,11 +46,12 @@ def desk(tmp_path: Path, httpserver: HTTPServer):
     url = httpserver.url_for
     path = desk_config(
         tmp_path,
-        f'{{name: flaky, url: "{url("/flaky")}"}}',
-        f'{{name: gone, url: "{url("/gone")}"}}',
-        f'{{name: moved, url: "{url("/old")}"}}',
-        f'{{name: quiet, url: "{url("/quiet")}", stale_after: 2d}}',
-        "{name: seeds, path: seeds}",
+        source("flaky", url("/flaky")),
+        source("gone", url("/gone")),
+        source("moved", url("/old")),
+        source("quiet", url("/quiet"), stale_after="2d"),
+        source("seeds", "seeds"),
+        defaults="{interval: 10m, timeout: 5s}",
     )
     config = load_config(path)
     store = open_store(config.store)
@@ -150,6 +148,7 @@ def test_the_state_file_an_older_wiredesk_wrote_and_recorded_is_deleted(tmp_path
     store.manifest[".problems.json"] = PublishedFile(
         name=".problems.json", sha256="ab" * 32, size=3, mtime_ns=1
     )
-    report = publish(make_config(folder), store, now=T0)
+    config = load_config(desk_config(tmp_path, publish="{dir: public}"))
+    report = publish(config, store, now=T0)
     assert ".problems.json" in report.removed and not (folder / ".problems.json").exists()
     assert ".problems.json" not in store.manifest

@@ -21,6 +21,7 @@ from aggregator.models import Article
 from aggregator.publish import publish
 from aggregator.publish.files import write_if_changed
 from aggregator.publish.items import byline
+from tests.builders import article, assert_w3c_shape
 from tests.fakes import FakeStore
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
@@ -45,17 +46,14 @@ def make_config(folder: Path, **publish_options: Any) -> Config:
 
 
 def story(number: int, title: str, **fields: Any) -> Article:
-    values: dict[str, Any] = {
+    """Wire story ``number``, an hour older per number, with a body of its own."""
+    own = {
         "id": f"s{number}",
-        "guid": f"g{number}",
-        "source": "wire",
-        "title": title,
         "published": NOW - timedelta(hours=number),
         "link": f"https://wire.example.com/story/{number}",
         "content": f"<p>Body of story {number}.</p>",
     }
-    values.update(fields)
-    return Article(**values)
+    return article(fields.pop("source", "wire"), number, title, **{**own, **fields})
 
 
 STORIES = [
@@ -405,54 +403,11 @@ def test_an_unwritable_folder_raises_publish_error_with_the_path(tmp_path: Path)
         publish(make_config(blocker), FakeStore(STORIES), now=NOW)
 
 
-RFC822 = re.compile(
-    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
-    r"\d{4} \d\d:\d\d:\d\d [+-]\d{4}$"
-)
-RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-ATOM = "{http://www.w3.org/2005/Atom}"
-HTTP = re.compile(r"^https?://[^\s/]+/\S*$")
-
-
 def test_feeds_keep_the_rules_the_w3c_validator_checks(folder: Path) -> None:
     odd = story(7, "Baku\x0c <odd> & ‘quotes’", content="<p>a\x01b</p>", tags=("Gas", "gas"))
     seed = story(8, "Yerevan seed", link="", path="seed.txt", source="seeds")
     publish(make_config(folder, hub="https://hub.example.com/"), FakeStore([*STORIES, odd, seed]))
-    assert_w3c_shape(folder)
-
-
-def assert_w3c_shape(folder: Path, base: str = BASE) -> None:
-    """The rules of the W3C feed validator, checked on every RSS and Atom file of ``folder``
-    (published at ``base``)."""
-    for path in folder.glob("*.rss"):
-        raw = path.read_bytes()
-        assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]", raw)
-        channel = ElementTree.fromstring(raw).find("channel")
-        assert channel is not None
-        assert channel.findtext("title") and channel.findtext("description")
-        assert HTTP.match(channel.findtext("link") or "")
-        self_link = channel.find(f"{ATOM}link[@rel='self']")
-        assert self_link is not None and self_link.get("href") == f"{base}{path.name}"
-        assert RFC822.match(channel.findtext("lastBuildDate") or "")
-        guids = [item.findtext("guid") for item in channel.iter("item")]
-        assert len(guids) == len(set(guids))
-        for item in channel.iter("item"):
-            assert item.findtext("title") and RFC822.match(item.findtext("pubDate") or "")
-            assert item.find("guid").get("isPermaLink") == "false"  # type: ignore[union-attr]
-            assert HTTP.match(item.findtext("link") or "")
-    for path in folder.glob("*.atom"):
-        feed = ElementTree.fromstring(path.read_bytes())
-        assert feed.findtext(f"{ATOM}id") and feed.findtext(f"{ATOM}title")
-        assert feed.find(f"{ATOM}author") is None  # every entry would inherit it
-        assert RFC3339.match(feed.findtext(f"{ATOM}updated") or "")
-        hrefs = [link.get("href") or "" for link in feed.iter(f"{ATOM}link")]
-        assert hrefs and all(HTTP.match(href) for href in hrefs)
-        ids = [entry.findtext(f"{ATOM}id") for entry in feed.iter(f"{ATOM}entry")]
-        assert len(ids) == len(set(ids))
-        for entry in feed.iter(f"{ATOM}entry"):
-            assert entry.findtext(f"{ATOM}title") and entry.findtext(f"{ATOM}author/{ATOM}name")
-            assert RFC3339.match(entry.findtext(f"{ATOM}updated") or "")
-            assert entry.find(f"{ATOM}content") is not None
+    assert_w3c_shape(folder, BASE)
 
 
 def test_incremental_publish_lets_old_stories_age_out_of_a_max_age_category(

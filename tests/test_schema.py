@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 
 from aggregator.config import format_duration
 from aggregator.schema import config_json_schema, schema_text
-from tests.conftest import ROOT
+from tests.builders import ROOT
 
 SHIPPED = ROOT / "config" / "feeds.schema.json"
 

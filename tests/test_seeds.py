@@ -15,7 +15,7 @@ from aggregator.config import Source
 from aggregator.errors import SeedError
 from aggregator.models import Article
 from aggregator.seeds import parse_seed, read_seed, scan_folder, seed_id
-from tests.conftest import FIXTURES, ROOT, SHARED_SEEDS
+from tests.builders import FIXTURES, ROOT, SHARED_SEEDS
 
 GOOD = FIXTURES / "seeds" / "good"
 BROKEN = FIXTURES / "seeds" / "broken"

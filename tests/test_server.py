@@ -16,8 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from pathlib import Path
@@ -28,35 +27,10 @@ from aggregator.config import load_config
 from aggregator.errors import ListenError
 from aggregator.models import Health, Passes, PassSummary
 from aggregator.server import FeedServer, HealthCheck, make_app, max_age_for
-from tests.conftest import FIXTURES, ROOT
+from tests.builders import FIXTURES, ROOT, Site
 
 MAX_AGE = 900
 SECRET = "not for subscribers"
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: Mapping[str, str]  # lower-case names
-    body: bytes
-
-
-@dataclass
-class Site:
-    folder: Path
-    port: int
-
-    def get(self, target: str, headers: Mapping[str, str] | None = None, method: str = "GET"):
-        """One request with the target sent exactly as given (http.client does not
-        normalise it) and the body left encoded."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            connection.request(method, target, headers=dict(headers or {}))
-            response = connection.getresponse()
-            body = response.read()
-            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
-        finally:
-            connection.close()
 
 
 def serve(folder: Path, health: HealthCheck | None = None) -> Iterator[Site]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 
 from aggregator.cli import main
-from tests.test_collector import GRAIN, SEED, rss
+from tests.builders import GRAIN, SEED, rss
 
 
 def test_sources_and_collect_json_agree_on_what_is_broken(

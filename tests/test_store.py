@@ -20,7 +20,7 @@ from aggregator.models import Article, ArticleQuery, PendingStories, PublishedFi
 from aggregator.store import Problem, open_store, sqlite
 from aggregator.store.sqlite import SQLiteStore
 from aggregator.store.sqlite.schema import MIGRATIONS, V1, V2, VERSION
-from tests.conftest import ROOT
+from tests.builders import ROOT
 
 WHEN = datetime(2024, 11, 10, 7, 31, tzinfo=UTC)
 ISTANBUL = timezone(timedelta(hours=3))

@@ -19,8 +19,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from aggregator.cli import main
-from tests.conftest import ROOT
-from tests.test_collector import rss
+from tests.builders import ROOT, rss
 
 LONG_PATH = "/syndication/international/desk/" + "europe-and-central-asia/" * 3 + "feed.rss"
 LONG_TITLE = (

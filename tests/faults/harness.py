@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.builders import ROOT
 
 WAIT = 30.0  # seconds: the bound of every wait; each returns as soon as it can
 

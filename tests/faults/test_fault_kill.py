@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from bench.faultserver import FaultServer
-from tests.conftest import ROOT
+from tests.builders import ROOT
 from tests.faults.harness import WAIT, integrity, query, wiredesk, write_config
 
 FEEDS = 15  # of three stories each (45: all fit in all.json)

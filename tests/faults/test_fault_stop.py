@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.faultserver import FaultServer
+from tests.builders import SEED
 from tests.faults.harness import (
     free_port,
     integrity,
@@ -22,7 +23,6 @@ from tests.faults.harness import (
     wait_for,
     write_config,
 )
-from tests.test_collector import SEED
 
 
 def test_sigterm_cuts_running_fetches_and_starts_no_queued_one(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from aggregator.store import open_store
 from bench.faultserver import FaultServer
-from tests.conftest import ROOT
+from tests.builders import ROOT
 from tests.faults.harness import wiredesk, write_config
 
 # Holds the write lock of a SQLite file until its stdin closes.

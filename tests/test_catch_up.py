@@ -136,3 +136,4 @@ def test_a_store_moved_to_another_machine_publishes_the_same_feeds(tmp_path: Pat
     shutil.copy(config, moved / "feeds.yaml")
     assert collect(moved / "feeds.yaml") == 0
     assert files(moved / "out") == files(tmp_path / "old" / "out")
+    assert listed(moved / "out") == [HEADLINE]

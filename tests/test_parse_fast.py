@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
@@ -278,6 +278,14 @@ def document(draw: st.DrawFn) -> str:
 @given(document())
 def test_generated_documents_agree_when_accepted(body: str) -> None:
     agrees(body)
+
+
+def test_the_generator_makes_documents_the_fast_path_accepts_and_declines() -> None:
+    """Else the test above would pass while comparing nothing, or only accepted ones."""
+    searching = settings(max_examples=300, database=None, deadline=None)
+    accepted = find(document(), lambda body: agrees(body) == "", settings=searching)
+    declined = find(document(), lambda body: agrees(body) != "", settings=searching)
+    assert agrees(accepted) == "" != agrees(declined)
 
 
 def test_a_pass_reports_and_logs_why_a_feed_went_to_feedparser(

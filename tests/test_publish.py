@@ -141,6 +141,10 @@ def test_json_feed_has_the_required_keys(folder: Path) -> None:
     assert document["version"] == "https://jsonfeed.org/version/1.1"
     assert document["title"] == "Wiredesk — energy"
     assert document["feed_url"] == f"{BASE}energy.json"
+    assert [item["title"] for item in document["items"]] == [
+        "Baku hosts gas summit",
+        "Gas prices fall",
+    ]
     for entry in document["items"]:
         assert isinstance(entry["id"], str) and entry["id"]
         assert entry["content_html"]

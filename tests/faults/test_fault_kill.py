@@ -74,3 +74,4 @@ def test_kill_9_mid_collect_leaves_a_sound_store(tmp_path: Path) -> None:
     assert duplicates(config) == []
     assert query(config, "SELECT count(*) FROM articles") == [(FEEDS * 3,)]
     assert len(json.loads((tmp_path / "feeds" / "all.json").read_text())["items"]) == FEEDS * 3
+    assert whole_files(tmp_path / "feeds") == []

@@ -1,4 +1,4 @@
-"""Throwaway benchmark of the SQLite store; prints a table.
+"""The SQLite store alone, through its API: ingest, queries and peak memory; prints a table.
 
 python bench/store_bench.py                      # ingest cases, queries over 1k and 100k, memory
 python bench/store_bench.py --million            # also: every query over 1M stored stories

@@ -6,8 +6,8 @@
 Two articles are the same story when their dedup keys (normalised headlines) match and
 their publication dates fall on the same UTC day, one day either side, unless the
 headline is generic (``fold.generic_reason``): then their bodies must agree too. With a
-similarity threshold set, headlines whose word sets are close enough (Dice coefficient)
-in that window are the same story too.
+similarity threshold set, reworded headlines in that window are the same story too when
+they are close enough read with their bodies (``fold.story_similarity``).
 """
 
 from __future__ import annotations

@@ -6,12 +6,17 @@ on more than one occasion (a series title), or the stories already carrying it w
 apart (their own feed, a split or their bodies said they differ). Two items with a generic
 headline fold only when their bodies agree too: the same link, or body texts whose
 weighted Jaccard similarity over word shingles reaches ``GENERIC_BODY_SIMILARITY`` (the
-measure lemon24's reader uses for its duplicate detection). The store supplies the
-history (``series``, ``kept_apart``); everything here is a function of its arguments.
+measure lemon24's reader uses for its duplicate detection); a headline generic only for
+naming no one needs bodies that name the same places and people. Near-duplicate mode
+reads reworded headlines with their bodies (``story_similarity``: the share of each
+headline's words, by stem, that the other item carries anywhere), and keeps apart two
+headlines that state numbers or names the other item never mentions. The store supplies
+the history (``series``, ``kept_apart``); everything here is a function of its arguments.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -45,6 +50,12 @@ _FORMAT_WORDS = (
     " headlines highlights key events things know far newsletter digest report"
 )
 FORMAT_WORDS = frozenset(_FORMAT_WORDS.split())
+# Capitalised mid-sentence, yet they say when, not who or where.
+_CALENDAR = (
+    "monday tuesday wednesday thursday friday saturday sunday january february march april"
+    " may june july august september october november december"
+)
+CALENDAR = frozenset(_CALENDAR.split())
 # Fewer words that name something than this, and a headline names a slot, not an event:
 # "Weather", "Live updates" and "Explainer: what we know so far" have none, "Sports
 # roundup" and "Istanbul weather" one; "Dam opens" and "Earthquake hits Izmir" tell an
@@ -63,13 +74,23 @@ MIN_UNNAMED_WORDS = 5
 # one event 0.03 to 0.45, reports of different events under one headline at most 0.13 on
 # the labelled set (tests/fixtures/dedup); 0.5 keeps well clear of the last.
 GENERIC_BODY_SIMILARITY = 0.5
-# Near-duplicate mode also folds a reworded headline of at least the configured
-# similarity minus this margin when the bodies agree at least NEAR_BODY_SIMILARITY: two
-# agencies rewrite a headline more than they change the facts in its text.
-NEAR_MARGIN = 0.3
-# Letters of a name that must agree for two headlines to mention the same one.
+# Near-duplicate mode compares headlines read with their bodies (``story_similarity``) and
+# folds at the configured threshold. It looks only at stories whose headlines share words:
+# a Dice coefficient (``dedup.similarity``) of at least the threshold minus this margin,
+# which is what the store's word index is asked for. Two agencies' headlines of one story
+# may share only a third of their words ("Turkey and Greece agree to reopen border crossing
+# at Kipoi" / "Greek-Turkish crossing to reopen to trucks in March").
+NEAR_MARGIN = 0.4
+# Letters of a word that must agree for two texts to use the same one: "Portugal's" meets
+# "Portuguese", "injured" "injuries", "evacuation" "evacuated".
 STEM_LETTERS = 4
+# Below the threshold, reworded headlines still fold when their bodies (long enough to
+# tell, ``MIN_BODY_WORDS``) agree at least this much: independent reports of one event
+# score 0.2 and more, reports of different events under similar headlines 0.16 at most.
 NEAR_BODY_SIMILARITY = 0.2
+# A headline that names no one (``UNNAMED``) folds with another when their bodies name
+# the same places and people: at least half of all the names either body uses.
+NAMES_AGREE = 0.5
 
 SHORT, UNNAMED = "few informative words", "no name or number"
 SERIES, KEPT_APART = "series title", "stories kept apart"
@@ -123,8 +144,13 @@ def side_of(article: Article) -> Side:
 
 
 def informative_words(title: str) -> list[str]:
-    """The words of a headline that name something: neither function nor format words."""
-    return [w for w in headline_key(title).split() if w not in STOPWORDS and w not in FORMAT_WORDS]
+    """The words of a headline that name something: neither function nor format words,
+    nor a letter left alone by its punctuation (the "s" of "Istanbul's")."""
+    return [
+        w
+        for w in headline_key(title).split()
+        if w not in STOPWORDS and w not in FORMAT_WORDS and (len(w) > 1 or w.isdigit())
+    ]
 
 
 def names(side: Side) -> frozenset[str] | None:
@@ -200,43 +226,78 @@ def headline_fold(item: Side, story: Side, generic: str | None) -> Fold | None:
 
 def near_fold(item: Side, story: Side, threshold: float, *, series: bool = False) -> Fold | None:
     """The rule by which ``item`` folds into ``story`` on reworded headlines of one window:
-    their similarity (Dice of their words) reaches ``threshold`` and they do not name
-    different people, places or numbers, or it reaches ``threshold - NEAR_MARGIN`` and
-    their bodies agree. A generic headline on either side (or a ``series`` title) needs
-    agreeing bodies. None when they do not fold (and for equal keys: ``headline_fold``)."""
+    their ``story_similarity`` reaches ``threshold`` and neither names a person, place or
+    number the other never mentions, or their bodies agree (``NEAR_BODY_SIMILARITY``). Only
+    headlines whose words overlap (``dedup.similarity`` of ``threshold - NEAR_MARGIN``) are
+    compared. A generic headline on either side (or a ``series`` title) needs agreeing
+    bodies. None when they do not fold (and for equal keys: ``headline_fold``)."""
     if not item.key or not story.key or item.key == story.key or abs(item.day - story.day) > 1:
         return None
-    score = similarity(item.title, story.title)
-    if score < threshold - NEAR_MARGIN:
+    if similarity(item.title, story.title) < threshold - NEAR_MARGIN:
         return None
     generic = generic_reason(item, series=series) or generic_reason(story)
     if generic is not None:
         return body_fold(item, story, generic)
+    score = story_similarity(item, story)
     if score >= threshold and not _other_names(item, story):
         return Fold(NEAR, score)
     body = body_similarity(item.body, story.body)
     return Fold(NEAR_BODY, body) if body >= NEAR_BODY_SIMILARITY else None
 
 
+def story_similarity(a: Side, b: Side) -> float:
+    """How alike two items' headlines are, read with their bodies, from 0 to 1: the share
+    of both headlines' informative words (by ``stem``) that the other item carries, in its
+    headline or its body. Agencies rewriting one story pick different words for their
+    headlines, but each body carries the other's ("Wildfire near Antalya forces evacuation
+    of 3,000 residents" / "3,000 evacuated as wildfire spreads near Antalya"); a headline
+    telling what the other item never mentions ("Second earthquake hits Izmir within
+    hours") scores low. Symmetric; 0 when either headline has no informative word."""
+    own_a, own_b = headline_stems(a.title), headline_stems(b.title)
+    if not own_a or not own_b:
+        return 0.0
+    carried_a, carried_b = carried_stems(a), carried_stems(b)
+    return (len(own_a & carried_b) + len(own_b & carried_a)) / (len(own_a) + len(own_b))
+
+
+def headline_stems(title: str) -> frozenset[str]:
+    """The stems of a headline's informative words."""
+    return frozenset(stem(w) for w in informative_words(title))
+
+
+def carried_stems(side: Side) -> frozenset[str]:
+    """The stems of every word an item carries, in its headline or its body."""
+    return frozenset(stem(w) for w in headline_key(side.title).split()) | _text_stems(side.body)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_stems(text: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in without_marks(folded_text(text)).split())
+
+
 def _other_names(a: Side, b: Side) -> bool:
-    """True when each headline names someone, somewhere or a number the other does not
-    mention ("storm hits Istanbul" and "storm hits Izmir"; "rate at 45 percent" and "rate
-    at 2.5 percent"), so that the words they share may describe two events. A name counts
-    as mentioned by a word of the same stem ("Portugal's" and "Portuguese")."""
-    words_a, words_b = set(headline_key(a.title).split()), set(headline_key(b.title).split())
-
-    def unmentioned(side: Side, own: set[str], other: set[str]) -> bool:
-        named = set(names(side) or ()) | {w for w in own if any(c.isdigit() for c in w)}
-        stems = {_stem(w) for w in other}
-        return any(_stem(w) not in stems for w in named)
-
-    return unmentioned(a, words_a, words_b) and unmentioned(b, words_b, words_a)
+    """True when a headline states a number the other item never mentions, in its headline
+    or its body ("aftershock of magnitude 4.9" beside a 6.1 earthquake), or each headline
+    names someone or somewhere the other item never mentions ("storm hits Istanbul" and
+    "storm hits Izmir"), so that the words they share may describe two events. A name
+    counts as mentioned by a word of the same ``stem``."""
+    return bool(_numbers(a) - carried_stems(b) or _numbers(b) - carried_stems(a)) or bool(
+        {stem(w) for w in names(a) or ()} - carried_stems(b)
+        and {stem(w) for w in names(b) or ()} - carried_stems(a)
+    )
 
 
-def _stem(word: str) -> str:
-    """A crude stem that lets inflections of a name meet: its first ``STEM_LETTERS``
-    letters; numbers stay whole, since "45" and "4.5" differ."""
-    return word if any(c.isdigit() for c in word) else word[:STEM_LETTERS]
+def _numbers(side: Side) -> set[str]:
+    return {stem(w) for w in headline_key(side.title).split() if any(c.isdigit() for c in w)}
+
+
+def stem(word: str) -> str:
+    """A crude stem that lets inflections meet: a word's first ``STEM_LETTERS`` letters;
+    a number keeps all its digits and only them ("200m" meets "200-m"; "45" and "4.5",
+    which a key splits into "4" and "5", stay apart)."""
+    if any(c.isdigit() for c in word):
+        return "".join(c for c in word if c.isdigit())
+    return word[:STEM_LETTERS]
 
 
 def body_fold(item: Side, story: Side, generic: str) -> Fold | None:
@@ -245,9 +306,34 @@ def body_fold(item: Side, story: Side, generic: str) -> Fold | None:
     if item.links & story.links:
         return Fold(f"generic headline ({generic}) + same link")
     score = body_similarity(item.body, story.body)
-    if score < GENERIC_BODY_SIMILARITY:
-        return None
-    return Fold(f"generic headline ({generic}) + body similarity", score)
+    if score >= GENERIC_BODY_SIMILARITY:
+        return Fold(f"generic headline ({generic}) + body similarity", score)
+    if generic == UNNAMED:
+        agree = names_agreement(item.body, story.body)
+        if agree >= NAMES_AGREE:
+            return Fold(f"generic headline ({generic}) + same names", agree)
+    return None
+
+
+def names_agreement(a: str, b: str) -> float:
+    """How far two bodies name the same places and people, 0 to 1: the Jaccard similarity
+    of their names (``body_names``); 0 when either names none."""
+    first, second = body_names(a), body_names(b)
+    if not first or not second:
+        return 0.0
+    return len(first & second) / len(first | second)
+
+
+def body_names(text: str) -> frozenset[str]:
+    """The words a body capitalises where grammar does not (past the first word of a
+    sentence), folded like a dedup key; function and calendar words left out."""
+    found: set[str] = set()
+    for sentence in re.split(r"[.!?]\s+", without_tags(text)):
+        for word in _WORD.findall(sentence)[1:]:
+            folded = headline_key(word)
+            if word[0].isupper() and folded not in STOPWORDS and folded not in CALENDAR:
+                found.add(folded)
+    return frozenset(found)
 
 
 def is_global_guid(guid: str) -> bool:

@@ -8,6 +8,11 @@ a host name) is left behind STOP_GRACE seconds later, the process exiting withou
 SIGHUP, or an edit of the config file on disk, reloads the config. A broken edit is logged
 with every problem and the daemon keeps running on the last good config. Each source's
 next due time lives in the store, so a restart does not refetch everything at once.
+
+A store that cannot be reached (a database server down or cut off: ``StoreUnavailable``)
+is logged once, when it goes, and once more when it is back; meanwhile the server goes on
+serving the files last published, /healthz says the store is unreachable, and a pass is
+tried every tick, collecting again as soon as the database answers.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from aggregator import __version__, publish
 from aggregator.collector import run_pass
 from aggregator.collector.schedule import next_wake, schedule_status
 from aggregator.config import Config, load_config
-from aggregator.errors import ConfigError, StoreError, WiredeskError
+from aggregator.errors import ConfigError, StoreError, StoreUnavailable, WiredeskError
 from aggregator.fetch import Fetcher
 from aggregator.health import OVERDUE_INTERVALS, PassHistory
 from aggregator.lockfile import single_instance
@@ -139,12 +144,13 @@ class Daemon:
 
     def wake_time(self, now: datetime) -> datetime:
         """When the next pass should run: as the next source falls due, at least MIN_WAKE
-        and at most TICK_MAX from ``now`` (TICK_MAX when the store cannot be read)."""
+        and at most TICK_MAX from ``now`` (a tick when the store cannot be read)."""
         try:
             states = self.store.source_states()
         except StoreError as e:
-            log.warning("cannot read when sources are due (looking again soon): %s", e)
-            return now + TICK_MAX
+            if not isinstance(e, StoreUnavailable):  # an outage is logged by the pass
+                log.warning("cannot read when sources are due (looking again soon): %s", e)
+            return now + tick_for(self.config)
         wake = next_wake(self.config.sources, states, now, at_most=TICK_MAX)
         return max(wake, now + MIN_WAKE)
 
@@ -176,10 +182,14 @@ class Daemon:
         except Exception as e:
             self.history.record(None, now=self.clock(), error=str(e))
             self.metrics.record_error()
-            if not isinstance(e, WiredeskError):
+            if isinstance(e, StoreUnavailable):
+                self._store_lost(e)
+            elif isinstance(e, WiredeskError):
+                log.error("pass failed: %s", e)
+            else:
                 raise  # a bug: APScheduler logs it with its traceback
-            log.error("pass failed: %s", e)
             return
+        self._store_answered()
         self.history.record(report, now=self.clock())
         self.metrics.record_pass(
             report,
@@ -196,6 +206,27 @@ class Daemon:
                 count(len(report.changed_ids), "changed story", "changed stories"),
                 count(report.errors, "error"),
                 f", {count(len(published.written), 'file')} written" if published else "",
+            )
+
+    def _store_lost(self, error: StoreUnavailable) -> None:
+        """Log an outage of the store once, when it begins."""
+        if self.history.store_lost(str(error), now=self.clock()):
+            log.error(
+                "%s; serving the files last published, trying again every %d s",
+                error,
+                tick_for(self.config).total_seconds(),
+                extra={"store_down": True},
+            )
+
+    def _store_answered(self) -> None:
+        """Log the end of an outage of the store, once."""
+        down = self.history.store_back(now=self.clock())
+        if down is not None:
+            log.info(
+                "store %s back after %d s; collecting again",
+                self.config.store,
+                down.total_seconds(),
+                extra={"store_down": False},
             )
 
     def reload(self) -> None:

@@ -15,6 +15,7 @@ file, URL, source, flag or address).
      │    ├── ParseError           the bytes are not a usable feed (bad XML, HTML page, attack)
      │    └── SeedError            a seed file is not in the seed-article shape
      ├── StoreError                the database cannot be opened, is locked or is full
+     │    └── StoreUnavailable     the database server cannot be reached (down, network)
      ├── PublishError              a feed file cannot be written
      ├── LockError                 a daemon's lock file cannot be created
      │    └── AlreadyRunningError  another daemon holds the store's or the folder's lock
@@ -159,6 +160,11 @@ class SeedError(SourceError):
 
 class StoreError(WiredeskError):
     """The store cannot be opened or written."""
+
+
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached; the message names its host. The daemon
+    waits it out, serving what it last published."""
 
 
 class PublishError(WiredeskError):

@@ -1,12 +1,12 @@
 """Whether the daemon is healthy, decided in one place: ``assess`` gives the reasons it
 is failing, if any, and ``/healthz`` serves that verdict as ``document`` writes it out.
 
-Unhealthy when the scheduler has stopped, when the last ``UNHEALTHY_AFTER`` passes that
-collected something all failed, or when collection is overdue (no pass has finished for
-longer than the daemon's ``overdue_after``, or a due source has waited more than
-``OVERDUE_INTERVALS`` of its intervals). A
-pass with nothing due tells nothing about the sources: it neither fails nor resets the
-count of failed passes.
+Unhealthy when the scheduler has stopped, when the store cannot be reached, when the last
+``UNHEALTHY_AFTER`` passes that collected something all failed, or when collection is
+overdue (no pass has finished for longer than the daemon's ``overdue_after``, or a due
+source has waited more than ``OVERDUE_INTERVALS`` of its intervals). A pass with nothing
+due tells nothing about the sources: it neither fails nor resets the count of failed
+passes.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class PassHistory:
     last_error_at: datetime | None = None
     passes: int = 0
     schedule: ScheduleStatus = field(default_factory=ScheduleStatus)
+    store_down: tuple[datetime, str] | None = None  # since when the store is unreachable, why
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, report: PassReport | None, *, now: datetime, error: str = "") -> None:
@@ -52,6 +53,21 @@ class PassHistory:
             errors = [s.error for s in report.sources if s.error]
             if errors:
                 self._error(errors[0], now)
+
+    def store_lost(self, message: str, *, now: datetime) -> bool:
+        """Remember that the store cannot be reached (``message`` says why); True when it
+        could be a moment ago (the outage is news)."""
+        with self.lock:
+            news = self.store_down is None
+            self.store_down = (now, message) if news else self.store_down
+            return news
+
+    def store_back(self, *, now: datetime) -> timedelta | None:
+        """Remember that the store answered at ``now``; how long it was unreachable, or
+        None when it was not."""
+        with self.lock:
+            down, self.store_down = self.store_down, None
+        return None if down is None else now - down[0]
 
     def _error(self, message: str, now: datetime) -> None:
         self.last_error, self.last_error_at = message, now
@@ -86,6 +102,9 @@ def _reasons(
     reasons = []
     if not running:
         reasons.append("scheduler stopped")
+    if history.store_down is not None:
+        since, message = history.store_down
+        reasons.append(f"store unreachable since {since.isoformat()}: {message}")
     if history.failed_in_a_row >= UNHEALTHY_AFTER:
         reasons.append(
             f"the last {history.failed_in_a_row} passes that collected something all failed; "
@@ -106,6 +125,7 @@ def _reasons(
 def _passes(history: PassHistory) -> Passes:
     last = history.last
     return Passes(
+        store="ok" if history.store_down is None else "unreachable",
         passes=history.passes,
         failed_passes_in_a_row=history.failed_in_a_row,
         last_error=history.last_error,

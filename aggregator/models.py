@@ -275,6 +275,7 @@ class PassSummary:
 class Passes:
     """The daemon's passes so far, as the health check saw them; part of ``Health``."""
 
+    store: str = "ok"  # or "unreachable": the last pass could not reach it
     passes: int = 0
     failed_passes_in_a_row: int = 0  # passes that collected something, all failed
     last_error: str = ""  # the last real error, kept after recovery

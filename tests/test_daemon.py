@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import re
 import signal
@@ -243,3 +244,47 @@ def test_a_failed_pass_makes_the_next_one_publish_everything(tmp_path: Path, mon
     finally:
         desk.store.close()
         desk.fetcher.close()
+
+
+def test_a_store_outage_is_logged_once_reported_by_healthz_and_ends_once(
+    tmp_path: Path, monkeypatch, caplog
+) -> None:
+    """The decision alone, in-process; tests/test_store_outage.py takes a real database away
+    under a running daemon."""
+    from aggregator.errors import StoreUnavailable
+
+    caplog.set_level(logging.INFO, logger="aggregator.daemon")
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "ferry.txt").write_text(SEED, encoding="utf-8")
+    path = tmp_path / "feeds.yaml"
+    path.write_text(config_text(free_port()), encoding="utf-8")
+    desk = daemon_module.Daemon(load_config(path))
+    real_pass = daemon_module.run_pass
+
+    def unreachable(*args, **kwargs):
+        raise StoreUnavailable("postgresql://db1/wire: cannot reach db1:5432: connection refused")
+
+    try:
+        desk.scheduler.start(paused=True)
+        monkeypatch.setattr(daemon_module, "run_pass", unreachable)
+        for _ in range(3):
+            desk.collect_now()
+        down = desk.health()
+        monkeypatch.setattr(daemon_module, "run_pass", real_pass)
+        desk.collect_now()
+        desk.collect_now()
+        up = desk.health()
+    finally:
+        desk.scheduler.shutdown(wait=False)
+        desk.store.close()
+        desk.fetcher.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "aggregator.daemon"]
+    assert [line for line in lines if "db1:5432" in line] == [
+        "postgresql://db1/wire: cannot reach db1:5432: connection refused; serving the files "
+        "last published, trying again every 1 s"
+    ]
+    assert len([line for line in lines if " back after " in line]) == 1
+    assert down.passes is not None and down.passes.store == "unreachable"
+    assert any(r.startswith("store unreachable since ") for r in down.reasons)
+    assert up.passes is not None and up.passes.store == "ok"
+    assert "New ferry line" in (tmp_path / "feeds" / "all.rss").read_text(encoding="utf-8")

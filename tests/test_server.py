@@ -304,6 +304,7 @@ def test_healthz_serves_the_daemons_verdict_as_it_is(tmp_path: Path) -> None:
     assert json.loads(healthy.body) == {
         "status": "ok",
         "scheduler": "running",
+        "store": "ok",
         "passes": 1,
         "failed_passes_in_a_row": 0,
         "last_error": "",

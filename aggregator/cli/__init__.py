@@ -7,6 +7,7 @@
     articles.py   articles, preview: stored stories, and what a category selects
     folds.py      why, split: how stories were folded, and undoing a wrong fold
     configfile.py check, schema, add, remove, import-opml, export-opml: the config file
+    stores.py     migrate-store: the store copied into another backend
     ids.py        story ids as people type them: shortest unique prefixes
     output.py     tables, progress and log lines
 
@@ -24,7 +25,7 @@ import sys
 from collections.abc import Sequence
 
 from aggregator import __version__
-from aggregator.cli import articles, collect, configfile, folds, output, sources
+from aggregator.cli import articles, collect, configfile, folds, output, sources, stores
 from aggregator.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command
 from aggregator.errors import ConfigError, WiredeskError
 
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    for group in (collect, sources, articles, folds, configfile):
+    for group in (collect, sources, articles, folds, configfile, stores):
         group.register(add)
     parser.set_defaults(handler=collect.cmd_run)
     return parser

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aggregator.dedup.fold import Fold
 from aggregator.models import (
@@ -22,6 +22,9 @@ from aggregator.models import (
     PublishedFile,
     SourceState,
 )
+
+if TYPE_CHECKING:
+    from aggregator.store.records import Record, RecordCounts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +142,28 @@ class Store(Protocol):
 
     def split(self, article_id: str, source: str, *, now: datetime) -> str:
         """Separate ``source``'s item from a story into its own, for good; returns its id."""
+
+    def counts(self) -> RecordCounts:
+        """How many records of each kind (``store.records``) the store holds."""
+
+    def export(self) -> Iterator[Record]:
+        """Everything the store holds but its publish state and derived indexes, as
+        ``store.records`` values, read lazily in batches: sources and problems, then the
+        stories in the order they were stored, then tombstones and headline uses."""
+
+    def import_records(self, records: Sequence[Record]) -> RecordCounts:
+        """Write the ``records`` the store does not hold yet, in one transaction, the new
+        stories pending publication; returns how many of each kind were new."""
+
+
+def shown(location: str) -> str:
+    """``location`` fit for a log line or the terminal: a database URL without its
+    password."""
+    scheme, _, rest = location.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return location
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def open_store(location: str, *, similarity: float | None = None) -> Store:

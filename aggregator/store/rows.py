@@ -100,6 +100,12 @@ def article_from_row(row: Row, carriers: Sequence[tuple[str, str]]) -> Article:
     )
 
 
+def item_from_json(text: str, source: str, link: str) -> Article:
+    """A carrier's own item, kept for ``split`` as its ``articles`` row in JSON text, as
+    carried by ``source`` at ``link``."""
+    return article_from_row(tuple(json.loads(text)), [(source, link)])
+
+
 def source_row(state: SourceState) -> Row:
     """The ``sources`` row of a source's state, in ``SOURCE_COLUMNS`` order."""
     return (

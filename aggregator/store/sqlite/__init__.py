@@ -18,10 +18,11 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from aggregator.errors import StoreError
 from aggregator.models import (
@@ -33,6 +34,7 @@ from aggregator.models import (
     SourceState,
 )
 from aggregator.store import CarrierFold, Problem
+from aggregator.store.records import Record, RecordCounts
 from aggregator.store.rows import (
     ARTICLE_COLUMNS,
     SOURCE_COLUMNS,
@@ -40,13 +42,14 @@ from aggregator.store.rows import (
     source_row,
     to_micros,
 )
-from aggregator.store.sqlite import folds, published
+from aggregator.store.sqlite import copy, folds, published
 from aggregator.store.sqlite.ingest import ingest
 from aggregator.store.sqlite.query import After, page_sql
 from aggregator.store.sqlite.read import read_articles
 from aggregator.store.sqlite.schema import migrate
 
 BATCH = 500
+K = TypeVar("K")  # where a page of an export starts
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_PAGES = 10_000
 _SAVE_STATE = (
@@ -356,3 +359,45 @@ class SQLiteStore:
             )
             published.mark(conn, [article_id, new_id])
         return new_id
+
+    def counts(self) -> RecordCounts:
+        """How many records of each kind the store holds.
+
+        Raises StoreError when the database cannot be read."""
+        with self._guard() as conn:
+            return copy.counts(conn)
+
+    def export(self) -> Iterator[Record]:
+        """Everything but the publish state and derived indexes, as records, read a batch
+        at a time (the lock is held only while a batch is read): sources and problems, the
+        stories in row order, tombstones, headline uses.
+
+        Raises StoreError when the database cannot be read."""
+        with self._guard() as conn:
+            small = copy.small_tables(conn)
+        yield from small
+        yield from self._pages(copy.stories_after, 0)
+        yield from self._pages(copy.tombstones_after, copy.FIRST_TOMBSTONE)
+        yield from self._pages(copy.uses_after, copy.FIRST_USE)
+
+    def _pages(
+        self,
+        read: Callable[[sqlite3.Connection, K, int], tuple[Sequence[Record], K]],
+        after: K,
+    ) -> Iterator[Record]:
+        while True:
+            with self._guard() as conn:
+                batch, after = read(conn, after, BATCH)
+            yield from batch
+            if len(batch) < BATCH:
+                return
+
+    def import_records(self, records: Sequence[Record]) -> RecordCounts:
+        """Write the ``records`` not stored yet in one transaction; the new stories are
+        pending publication and the headline word index is rebuilt by the next pass that
+        matches near-duplicates. Returns how many of each kind were new.
+
+        Raises StoreError when the database is locked, full or read-only, or a new
+        story's carrier is another stored story's."""
+        with self._transaction() as conn:
+            return copy.write_records(conn, records)

@@ -12,7 +12,6 @@ found by its guid on every later pass.
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 from dataclasses import replace
 from datetime import datetime
@@ -23,7 +22,7 @@ from aggregator.errors import StoreError
 from aggregator.models import Article
 from aggregator.store import CarrierFold
 from aggregator.store.passes import Changed
-from aggregator.store.rows import ARTICLE_COLUMNS, article_from_row, to_micros
+from aggregator.store.rows import ARTICLE_COLUMNS, article_from_row, item_from_json, to_micros
 from aggregator.store.sqlite.write import write_stories
 
 
@@ -100,7 +99,7 @@ def _folded(story: Article, carriers: list[tuple[int, str, str, str, str | None]
     """The story ``carriers`` tell together: their own items merged in the order they
     came; the stored story itself stands in for a carrier whose item was not kept."""
     items = [
-        article_from_row(tuple(json.loads(item)), [(source, link)])
+        item_from_json(item, source, link)
         if item
         else replace(story, guid=guid, source=source, link=link)
         for _, source, guid, link, item in carriers

@@ -92,7 +92,7 @@ def rss(*items: tuple[str, str, str]) -> str:
 # --- configs -------------------------------------------------------------------------------
 
 
-def config_file(folder: Path, text: str) -> Path:
+def feeds_yaml(folder: Path, text: str) -> Path:
     """``folder/feeds.yaml`` holding ``text`` (dedented); returns its path."""
     path = folder / "feeds.yaml"
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")

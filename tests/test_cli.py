@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import feedparser
@@ -15,7 +14,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from aggregator.cli import main
-from tests.builders import FERRY, GRAIN, ROOT, SEED, rss
+from tests.builders import FERRY, GRAIN, ROOT, SEED, feeds_yaml, rss
 
 
 @pytest.fixture
@@ -26,23 +25,19 @@ def config_file(tmp_path: Path, httpserver: HTTPServer) -> Path:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (seeds / "ferry.txt").write_text(SEED, encoding="utf-8")
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            store: data/wiredesk.db
-            publish: {{dir: feeds, base_url: "http://127.0.0.1:8080/", max_items: 10}}
-            sources:
-              - {{name: wire, url: "{httpserver.url_for("/rss")}"}}
-              - {{name: seeds, path: seeds, timezone: Europe/Istanbul}}
-            categories:
-              - {{name: turkiye, title: Türkiye, include: [Izmir, Türkiye]}}
-              - {{name: grain, include: grain}}
-            """
-        ),
-        encoding="utf-8",
+    return feeds_yaml(
+        tmp_path,
+        f"""
+        store: data/wiredesk.db
+        publish: {{dir: feeds, base_url: "http://127.0.0.1:8080/", max_items: 10}}
+        sources:
+          - {{name: wire, url: "{httpserver.url_for("/rss")}"}}
+          - {{name: seeds, path: seeds, timezone: Europe/Istanbul}}
+        categories:
+          - {{name: turkiye, title: Türkiye, include: [Izmir, Türkiye]}}
+          - {{name: grain, include: grain}}
+        """,
     )
-    return path
 
 
 def test_collect_then_read_the_feeds_back(config_file: Path, capsys) -> None:

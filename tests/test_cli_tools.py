@@ -7,7 +7,6 @@ import json
 import resource
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from aggregator.cli import main
 from aggregator.cli.ids import story_id
 from aggregator.config import load_config
 from aggregator.errors import UsageError
-from tests.builders import FIXTURES, ROOT, article
+from tests.builders import FIXTURES, ROOT, article, feeds_yaml
 from tests.fakes import FakeStore
 
 HERE = FIXTURES / "cli_tools"
@@ -42,29 +41,25 @@ def site(httpserver: HTTPServer) -> HTTPServer:
 @pytest.fixture
 def config(tmp_path: Path, site: HTTPServer) -> Path:
     """A config with one local feed and three categories: include/exclude and nested."""
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""\
-            # The desk's config; this comment must survive every edit.
-            store: data/wiredesk.db
-            publish: {{dir: out, base_url: "http://127.0.0.1:8080/"}}
-            sources:
-              - name: quay
-                url: "{site.url_for("/quay.rss")}"
-            categories:
-              - name: coast
-                include: [lighthouse]
-                exclude: [football]
-              - name: transit
-                any:
-                  - section: Ferries
-                  - all: [{{include: [tram]}}, {{not: {{include: [football]}}}}]
-            """
-        ),
-        encoding="utf-8",
+    return feeds_yaml(
+        tmp_path,
+        f"""
+        # The desk's config; this comment must survive every edit.
+        store: data/wiredesk.db
+        publish: {{dir: out, base_url: "http://127.0.0.1:8080/"}}
+        sources:
+          - name: quay
+            url: "{site.url_for("/quay.rss")}"
+        categories:
+          - name: coast
+            include: [lighthouse]
+            exclude: [football]
+          - name: transit
+            any:
+              - section: Ferries
+              - all: [{{include: [tram]}}, {{not: {{include: [football]}}}}]
+        """,
     )
-    return path
 
 
 def run(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, str, str]:

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from aggregator.cli import main
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return path
+from tests.builders import feeds_yaml
 
 
 def test_a_missing_seed_folder_and_an_uncreatable_publish_folder_are_problems(
@@ -19,7 +13,7 @@ def test_a_missing_seed_folder_and_an_uncreatable_publish_folder_are_problems(
 ) -> None:
     (tmp_path / "plain-file").write_text("not a folder", encoding="utf-8")
     (tmp_path / "notes.txt").write_text("a file where a folder should be", encoding="utf-8")
-    path = write(
+    path = feeds_yaml(
         tmp_path,
         """
         store: plain-file/wiredesk.db
@@ -48,7 +42,7 @@ def test_a_missing_seed_folder_and_an_uncreatable_publish_folder_are_problems(
 
 def test_feeds_polled_more_than_once_a_minute_get_a_warning(tmp_path: Path, capsys) -> None:
     (tmp_path / "seeds").mkdir()
-    path = write(
+    path = feeds_yaml(
         tmp_path,
         """
         defaults: {interval: 30s}
@@ -71,7 +65,7 @@ def test_feeds_polled_more_than_once_a_minute_get_a_warning(tmp_path: Path, caps
 
 def test_a_usable_config_checks_clean(tmp_path: Path, capsys) -> None:
     (tmp_path / "seeds").mkdir()
-    path = write(tmp_path, "sources:\n  - {name: seeds, path: seeds}\n")
+    path = feeds_yaml(tmp_path, "sources:\n  - {name: seeds, path: seeds}\n")
     assert main(["check", "--config", str(path)]) == 0
     out, err = capsys.readouterr()
     assert (out, err) == (f"OK {path}: 1 source (0 feeds, 1 seed folder), 0 categories\n", "")

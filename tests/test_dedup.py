@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from aggregator import dedup
 from aggregator.models import Article, Enclosure
+from tests.builders import WHEN, article
 
 WORDS = st.lists(
     st.text(alphabet="abcdefghijklmnopqrstuvwxyzçğıöşüéàñ0123456789", min_size=1, max_size=8),
@@ -21,18 +22,6 @@ PUNCTUATION = st.sampled_from(
     [",", ".", ":", ";", "!", "?", "'", '"', "‘", "’", "“", "”", "«", "»", "-", "–", "—", "…"]
 )
 SPACES = st.sampled_from([" ", "  ", "\t", "\n", "\u00a0", " \u2003 "])
-WHEN = datetime(2024, 11, 10, 12, 0, tzinfo=UTC)
-
-
-def article(**fields: object) -> Article:
-    base = {
-        "id": "a1",
-        "guid": "g1",
-        "source": "wire",
-        "title": "Grain corridor talks resume in Istanbul",
-        "published": WHEN,
-    }
-    return Article(**{**base, **fields})  # type: ignore[arg-type]
 
 
 @given(st.text())

@@ -4,7 +4,6 @@ published by the CLI, read back with feedparser from every format and ``articles
 from __future__ import annotations
 
 import json
-import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from pytest_httpserver import HTTPServer
 from aggregator.cli import main
 from aggregator.models import FetchResult
 from aggregator.parse import parse_feed
+from tests.builders import feeds_yaml
 
 PODCAST = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">
@@ -43,17 +43,14 @@ def test_a_podcast_keeps_its_enclosures_in_every_format(
     httpserver.expect_request("/podcast").respond_with_data(
         PODCAST, content_type="application/rss+xml"
     )
-    config = tmp_path / "feeds.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            store: data/wiredesk.db
-            publish: {{dir: feeds, base_url: "http://127.0.0.1:8080/"}}
-            sources:
-              - {{name: radio, url: "{httpserver.url_for("/podcast")}"}}
-            """
-        ),
-        encoding="utf-8",
+    config = feeds_yaml(
+        tmp_path,
+        f"""
+        store: data/wiredesk.db
+        publish: {{dir: feeds, base_url: "http://127.0.0.1:8080/"}}
+        sources:
+          - {{name: radio, url: "{httpserver.url_for("/podcast")}"}}
+        """,
     )
     assert main(["collect", "--config", str(config)]) == 0
     feeds = tmp_path / "feeds"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -17,21 +18,14 @@ from aggregator.filters import (
     store_query,
 )
 from aggregator.models import Article
+from tests.builders import article
 from tests.fakes import FakeStore
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 
 
-def story(**fields: Any) -> Article:
-    values: dict[str, Any] = {
-        "id": "s1",
-        "guid": "g1",
-        "source": "wire",
-        "title": "Ministers meet in the capital",
-        "published": NOW - timedelta(hours=1),
-    }
-    values.update(fields)
-    return Article(**values)
+# a wire story of an hour ago: each test sets only the fields its rule reads
+story = partial(article, title="Ministers meet in the capital", published=NOW - timedelta(hours=1))
 
 
 def rule(**fields: Any) -> Rule:
@@ -205,7 +199,6 @@ def test_turkish_dotted_capital_i_matches_like_the_store_folds_it() -> None:
 
     from aggregator.config import Category
     from aggregator.filters import matches
-    from aggregator.models import Article
 
     now = datetime(2026, 3, 3, tzinfo=UTC)
     story = Article(

@@ -4,7 +4,6 @@ and ``add`` on a page that announces only a JSON Feed adds it (all on 127.0.0.1)
 from __future__ import annotations
 
 import json
-import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from aggregator.config import load_config
 from aggregator.errors import ParseError
 from aggregator.models import FetchResult
 from aggregator.parse import parse_feed
+from tests.builders import desk_config, source
 
 V11 = {
     "version": "https://jsonfeed.org/version/1.1",
@@ -61,18 +61,10 @@ def test_json_feed_sources_are_collected_like_rss(
 ) -> None:
     httpserver.expect_request("/v11").respond_with_json(V11, content_type="application/feed+json")
     httpserver.expect_request("/v10").respond_with_data(json.dumps(V10), content_type="text/plain")
-    config = tmp_path / "feeds.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            store: wire.db
-            publish: {{dir: feeds}}
-            sources:
-              - {{name: steppe, url: "{httpserver.url_for("/v11")}"}}
-              - {{name: old, url: "{httpserver.url_for("/v10")}"}}
-            """
-        ),
-        encoding="utf-8",
+    config = desk_config(
+        tmp_path,
+        source("steppe", httpserver.url_for("/v11")),
+        source("old", httpserver.url_for("/v10")),
     )
     assert main(["collect", "--config", str(config), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

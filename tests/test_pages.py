@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -22,41 +21,40 @@ from aggregator.publish.items import page_name
 from aggregator.server import FeedServer, make_app
 from aggregator.store import open_store
 from tests.browser import Chromium, require
+from tests.builders import article, feeds_yaml
 
 NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 NEWEST = "Gas pipeline to Georgia opens after a decade of talks"
 LONG_WORD = "https://energy.example.com/" + "x" * 120  # must wrap, not widen the page
 
 
-def article(number: int, title: str, source: str, **fields: object) -> Article:
-    values: dict = {
+def story(number: int, title: str, source: str, **fields: object) -> Article:
+    """Story ``number`` of ``source``, an hour older per number, with a summary and a body;
+    its id ``story-{number}`` is the page it gets."""
+    own = {
         "id": f"story-{number}",
-        "guid": f"{source}-{number}",
-        "source": source,
-        "title": title,
         "published": NOW - timedelta(hours=number),
         "link": f"https://{source}.example.com/{number}",
         "summary": f"<p>Summary of {title}.</p>",
         "content": f"<p>First paragraph of {title}.</p><p>Second paragraph.</p>",
     }
-    values.update(fields)
-    return Article(**values)
+    return article(source, number, title, **{**own, **fields})
 
 
 STORIES = {
     "wire": [
-        article(
+        story(
             1,
             NEWEST,
             "wire",
             summary=f"<p>The line carries gas east. Details: {LONG_WORD}</p>",
             enclosures=(Enclosure(url="https://wire.example.com/pipe.jpg", type="image/jpeg"),),
         ),
-        article(30, "Yerevan and Baku agree on border talks", "wire", section="World"),
+        story(30, "Yerevan and Baku agree on border talks", "wire", section="World"),
     ],
-    "daily": [article(1, NEWEST, "daily", id="story-1b")],  # the same story: merged
+    "daily": [story(1, NEWEST, "daily", id="story-1b")],  # the same story: merged
     "seeds": [
-        article(
+        story(
             2,
             "Port of Batumi expects record season",
             "seeds",
@@ -69,22 +67,20 @@ STORIES = {
 
 
 def desk_config(folder: Path) -> Config:
-    path = folder / "feeds.yaml"
-    path.write_text(
-        textwrap.dedent(
-            """
-            store: data/wiredesk.db
-            publish: {dir: feeds, base_url: "http://127.0.0.1:8080/", language: en}
-            sources:
-              - {name: wire, url: "https://wire.example.com/rss", title: The Wire}
-              - {name: daily, url: "https://daily.example.com/rss", title: Daily News}
-              - {name: seeds, path: seeds}
-            categories:
-              - {name: energy, title: Energy, include: [gas, pipeline]}
-              - {name: world, title: World, section: World}
-            """
-        ),
-        encoding="utf-8",
+    """Two feeds that carry the same story, a seed folder, and two categories."""
+    path = feeds_yaml(
+        folder,
+        """
+        store: data/wiredesk.db
+        publish: {dir: feeds, base_url: "http://127.0.0.1:8080/", language: en}
+        sources:
+          - {name: wire, url: "https://wire.example.com/rss", title: The Wire}
+          - {name: daily, url: "https://daily.example.com/rss", title: Daily News}
+          - {name: seeds, path: seeds}
+        categories:
+          - {name: energy, title: Energy, include: [gas, pipeline]}
+          - {name: world, title: World, section: World}
+        """,
     )
     return load_config(path)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 
 from aggregator.cli import main
-from tests.builders import GRAIN, SEED, rss
+from tests.builders import GRAIN, SEED, desk_config, rss, source
 
 
 def test_sources_and_collect_json_agree_on_what_is_broken(
@@ -24,19 +24,11 @@ def test_sources_and_collect_json_agree_on_what_is_broken(
     (seeds / "good.txt").write_text(SEED, encoding="utf-8")
     (seeds / "empty.txt").write_text("", encoding="utf-8")
     (seeds / "blank.txt").write_text("\n\n", encoding="utf-8")
-    config = tmp_path / "feeds.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            store: wire.db
-            publish: {{dir: feeds}}
-            sources:
-              - {{name: junk, url: "{httpserver.url_for("/junk")}"}}
-              - {{name: gone, url: "{httpserver.url_for("/gone")}"}}
-              - {{name: seeds, path: seeds}}
-            """
-        ),
-        encoding="utf-8",
+    config = desk_config(
+        tmp_path,
+        source("junk", httpserver.url_for("/junk")),
+        source("gone", httpserver.url_for("/gone")),
+        source("seeds", "seeds"),
     )
     assert main(["collect", "--config", str(config), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -12,14 +12,13 @@ import struct
 import subprocess
 import sys
 import termios
-import textwrap
 from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 
 from aggregator.cli import main
-from tests.builders import ROOT, rss
+from tests.builders import ROOT, feeds_yaml, rss
 
 LONG_PATH = "/syndication/international/desk/" + "europe-and-central-asia/" * 3 + "feed.rss"
 LONG_TITLE = (
@@ -38,20 +37,17 @@ def config_file(tmp_path: Path, httpserver: HTTPServer) -> Path:
     with socket.socket() as closed:  # a port nothing listens on: a long "refused" error
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    path = tmp_path / "feeds.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            store: data/wiredesk.db
-            publish: {{dir: feeds}}
-            sources:
-              - {{name: wire, url: "{httpserver.url_for(LONG_PATH)}"}}
-              - {{name: dead, url: "http://127.0.0.1:{port}{LONG_PATH}"}}
-            categories:
-              - {{name: grain, include: grain}}
-            """
-        ),
-        encoding="utf-8",
+    path = feeds_yaml(
+        tmp_path,
+        f"""
+        store: data/wiredesk.db
+        publish: {{dir: feeds}}
+        sources:
+          - {{name: wire, url: "{httpserver.url_for(LONG_PATH)}"}}
+          - {{name: dead, url: "http://127.0.0.1:{port}{LONG_PATH}"}}
+        categories:
+          - {{name: grain, include: grain}}
+        """,
     )
     assert main(["collect", "--no-publish", "--config", str(path)]) == 0
     return path

@@ -1,8 +1,9 @@
 """``add``: turn a feed or web-page URL into a checked source in the config.
 
 A page announces its feeds with ``<link rel="alternate" type="application/rss+xml">``
-(or Atom, or JSON Feed); discovery reads those with lxml.html. Fetching and parsing are
-passed in as callables, so this module needs neither the network stack nor feedparser.
+(or Atom, or JSON Feed); discovery reads those from the page ``aggregator.xml`` parses.
+Fetching and parsing are passed in as callables, so this module needs neither the network
+stack nor feedparser.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
-from lxml.etree import ParserError
-
 from aggregator.config import load_config
-from aggregator.configedit import add_source, check_new_source, unique_name
+from aggregator.config.edit import add_source, check_new_source, unique_name
 from aggregator.errors import ConfigError, ConfigProblem, ParseError, SeveralFeedsError
 from aggregator.models import AddResult, FeedLink, FetchResult, ParsedFeed
+from aggregator.xml import parse_html
 
 # application/json: what some sites announce their JSON Feed as
 FEED_TYPES = (
@@ -34,9 +33,8 @@ def discover_feeds(html: bytes, base_url: str) -> list[FeedLink]:
     Feed type, in page order, without repeats; hrefs are resolved against the page's
     ``<base href>`` or ``base_url``, and links that are not http(s) are dropped.
     """
-    try:
-        page = lxml.html.document_fromstring(html)
-    except (ParserError, ValueError):
+    page = parse_html(html)
+    if page is None:
         return []
     href = page.xpath("string(//base/@href)")
     base = urljoin(base_url, href.strip() if isinstance(href, str) else "")

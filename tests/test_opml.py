@@ -9,9 +9,11 @@ import pytest
 from lxml import etree
 
 from aggregator.config import load_config
-from aggregator.errors import ParseError
+from aggregator.errors import OpmlError, ParseError
 from aggregator.models import ParsedFeed, Subscription
-from aggregator.opml import OpmlError, export_opml, import_opml, read_opml
+from aggregator.opml import Outline, write_opml
+from aggregator.opml.read import read_opml
+from aggregator.opml.sources import export_opml, import_opml
 from tests.builders import FIXTURES
 
 OPML = FIXTURES / "opml"
@@ -305,3 +307,28 @@ def test_export_then_import_gives_the_same_sources(commented: Path, empty: Path)
         ("harbour", "Harbour", 1)
     ]
     assert export_opml(imported) == exported
+
+
+def test_the_writer_nests_folders_and_writes_only_what_an_outline_has() -> None:
+    wire = Outline(
+        title="Wire\x0b desk",  # a vertical tab, which XML 1.0 cannot carry
+        xml_url="https://wire.example/rss?a=1&b=2",
+        html_url="https://wire.example/",
+        description="All the wire",
+    )
+    folder = Outline(title="News", children=(Outline(title="Fjord", xml_url="https://f.example/"),))
+    assert write_opml("Desk \x01sources", [folder, wire]).decode("utf-8") == (
+        "<?xml version='1.0' encoding='UTF-8'?>\n"
+        '<opml version="2.0">\n'
+        "  <head>\n"
+        "    <title>Desk sources</title>\n"
+        "  </head>\n"
+        "  <body>\n"
+        '    <outline text="News" title="News">\n'
+        '      <outline type="rss" text="Fjord" title="Fjord" xmlUrl="https://f.example/" />\n'
+        "    </outline>\n"
+        '    <outline type="rss" text="Wire desk" title="Wire desk" description="All the wire"'
+        ' xmlUrl="https://wire.example/rss?a=1&amp;b=2" htmlUrl="https://wire.example/" />\n'
+        "  </body>\n"
+        "</opml>\n"
+    )

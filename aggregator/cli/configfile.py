@@ -103,7 +103,7 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_remove(args: argparse.Namespace, config: Config) -> int:
     """Remove a source from the config file; its stored stories stay."""
-    from aggregator.configedit import remove_source
+    from aggregator.config.edit import remove_source
 
     remove_source(config.path, args.name)
     print(f"removed {args.name} from {config.path}")
@@ -113,7 +113,7 @@ def cmd_remove(args: argparse.Namespace, config: Config) -> int:
 def cmd_import_opml(args: argparse.Namespace, config: Config) -> int:
     """Add every subscription of an OPML file as a source, each fetched and checked unless
     --no-check; folders become categories unless a category of that name exists."""
-    from aggregator.opml import import_opml
+    from aggregator.opml.sources import import_opml
 
     with _feed_reader(config) as (fetch, check):
         checker = None if args.no_check else (lambda url: check(fetch(url)))
@@ -136,7 +136,7 @@ def cmd_import_opml(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_export_opml(args: argparse.Namespace, config: Config) -> int:
     """Print the configured feed sources as OPML 2.0."""
-    from aggregator.opml import export_opml
+    from aggregator.opml.sources import export_opml
 
     sys.stdout.buffer.write(export_opml(config))
     return EXIT_OK

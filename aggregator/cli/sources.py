@@ -138,7 +138,7 @@ def cmd_apply_moves(args: argparse.Namespace, config: Config) -> int:
     if not moves:
         print("no source has moved: nothing to change")
         return EXIT_OK
-    from aggregator.configedit import apply_moves
+    from aggregator.config.edit import apply_moves
 
     apply_moves(config.path, moves)
     for name, url in moves.items():

@@ -18,7 +18,6 @@ from importlib import resources
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
-from xml.etree import ElementTree
 
 from markupsafe import Markup
 
@@ -26,6 +25,7 @@ from aggregator import dedup
 from aggregator.config import Category, Config
 from aggregator.filters import ALL_CATEGORY
 from aggregator.models import Article, ArticleQuery, SourceState
+from aggregator.opml import Outline, write_opml
 from aggregator.publish.items import Channel, page_name
 from aggregator.publish.pages import views
 from aggregator.store import Store
@@ -39,24 +39,16 @@ _RELATED_CANDIDATES = 5  # stories read per related headline to find the one it 
 
 def opml(title: str, channels: Sequence[Channel]) -> bytes:
     """An OPML 2.0 subscription list with one outline per category (its RSS feed)."""
-    root = ElementTree.Element("opml", version="2.0")
-    head = ElementTree.SubElement(root, "head")
-    ElementTree.SubElement(head, "title").text = strip_control(title)
-    body = ElementTree.SubElement(root, "body")
-    for channel in channels:
-        ElementTree.SubElement(
-            body,
-            "outline",
-            type="rss",
-            text=channel.title,
+    feeds = [
+        Outline(
             title=channel.title,
             description=channel.description,
-            xmlUrl=channel.url(".rss"),
-            htmlUrl=channel.base_url,
+            xml_url=channel.url(".rss"),
+            html_url=channel.base_url,
         )
-    ElementTree.indent(root)
-    document: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
-    return document + b"\n"
+        for channel in channels
+    ]
+    return write_opml(title, feeds)
 
 
 def stylesheet() -> bytes:

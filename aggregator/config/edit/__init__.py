@@ -16,9 +16,21 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aggregator.config import Config, Rule
+from aggregator.config.edit.document import ConfigDocument, NewCategory, NewSource
 from aggregator.config.values import quote, suggest
-from aggregator.configedit.document import ConfigDocument
 from aggregator.errors import ConfigError, ConfigProblem
+
+__all__ = [
+    "ConfigDocument",
+    "NewCategory",
+    "NewSource",
+    "add_source",
+    "apply_moves",
+    "check_new_source",
+    "normalise_url",
+    "remove_source",
+    "unique_name",
+]
 
 MAX_NAME = 40
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -86,8 +98,7 @@ def add_source(
     document = ConfigDocument(config_path)
     check_new_source(document.config, url=url, name=name)
     title = " ".join(title.split()) if title else None  # a feed title may hold newlines
-    fields = {"name": name, "title": title, "url": url, "interval": interval}
-    document.append("sources", [{k: v for k, v in fields.items() if v is not None}])
+    document.append([NewSource(name=name, title=title, url=url, interval=interval)])
     document.save()
 
 

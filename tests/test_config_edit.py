@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.config import load_config
-from aggregator.configedit import add_source, normalise_url, remove_source, unique_name
+from aggregator.config.edit import add_source, normalise_url, remove_source, unique_name
 from aggregator.errors import ConfigError
 from tests.builders import FIXTURES
 

@@ -1,58 +1,28 @@
-"""OPML in and out: read the subscription lists other readers export, import them into
-the config (folders become categories, never changing one that exists), and export the
-configured feeds, nested folders kept.
-
-OPML never needs a DTD, so a file that declares one is refused before its entities can
-be expanded (lxml expands internal entities in attributes even with
-``resolve_entities=False``).
+"""import-opml and export-opml: the subscriptions of an OPML file into the config (folders
+become categories, never changing one that exists), and the configured feeds out as
+OPML, nested folders kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lxml import etree
-
 from aggregator.config import Config, Source
-from aggregator.configedit import ConfigDocument, normalise_url, unique_name
-from aggregator.errors import OpmlError, SourceError
+from aggregator.config.edit import (
+    ConfigDocument,
+    NewCategory,
+    NewSource,
+    normalise_url,
+    unique_name,
+)
+from aggregator.errors import SourceError
 from aggregator.models import ImportResult, ParsedFeed, Subscription
+from aggregator.opml import Outline, write_opml
+from aggregator.opml.read import read_opml
 
 RESERVED_CATEGORIES = frozenset({"all"})
-
-
-def read_opml(path: Path) -> list[Subscription]:
-    """Every feed outline of an OPML file, in document order, duplicates included.
-
-    Outlines with an ``xmlUrl`` (any letter case) are feeds; other outlines are folders,
-    and a feed's ``folders`` are the titles of the folders around it. A feed's title is
-    its ``title``, else its ``text``, else "" (the importer then uses the feed's own).
-
-    Raises OpmlError when the file cannot be read, is not XML, declares a DTD, or is not
-    OPML.
-    """
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise OpmlError(f"{path}: cannot read: {e.strerror or e}") from e
-    if b"<!DOCTYPE" in raw:
-        raise OpmlError(f"{path}: declares a DTD, which OPML never needs; refused")
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
-    try:
-        root = etree.fromstring(raw, parser)
-    except etree.XMLSyntaxError as e:
-        raise OpmlError(f"{path}: not well-formed XML: {e}") from e
-    if root.getroottree().docinfo.internalDTD is not None:
-        raise OpmlError(f"{path}: declares a DTD, which OPML never needs; refused")
-    body = root.find("body")
-    if _local(root.tag) != "opml" or body is None:
-        raise OpmlError(f"{path}: not an OPML file (no <opml><body>)")
-    return list(_walk(body, ()))
-
 
 Check = Callable[[str], ParsedFeed]
 
@@ -77,22 +47,21 @@ def import_opml(config_path: Path, opml_path: Path, *, check: Check | None = Non
     plan = _Plan(document.config, check)
     for sub in read_opml(opml_path):
         plan.add(sub)
-    document.append("sources", plan.new_sources)
+    document.append(plan.new_sources)
     existing = {c.name for c in document.config.categories}
     created = [slug for slug in plan.members if slug not in existing]
     document.append(
-        "categories",
-        [{"name": s, "title": plan.titles[s], "sources": plan.members[s]} for s in created],
+        [NewCategory(name=s, title=plan.titles[s], sources=tuple(plan.members[s])) for s in created]
     )
     document.save()
-    added = {source["name"] for source in plan.new_sources}
+    added = {source.name for source in plan.new_sources}
     kept = {
         slug: tuple(name for name in listed if name in added)
         for slug, listed in plan.members.items()
         if slug in existing and added.intersection(listed)
     }
     return ImportResult(
-        added=tuple(source["name"] for source in plan.new_sources),
+        added=tuple(source.name for source in plan.new_sources),
         skipped=tuple(plan.skipped),
         categories_created=tuple(created),
         categories_kept=kept,
@@ -107,7 +76,7 @@ class _Plan:
         self.check = check
         self.names = {s.name for s in config.sources}
         self.by_url = {normalise_url(s.url): s.name for s in config.sources if s.url}
-        self.new_sources: list[dict[str, str]] = []
+        self.new_sources: list[NewSource] = []
         self.skipped: list[str] = []
         self.members: dict[str, list[str]] = {}  # category slug -> source names
         self.titles: dict[str, str] = {}  # category slug -> folder title
@@ -120,7 +89,7 @@ class _Plan:
             self.skipped.append(f"{sub.url}: not an http(s) feed URL")
             return
         if key in self.by_url:
-            added = any(s["name"] == self.by_url[key] for s in self.new_sources)
+            added = any(s.name == self.by_url[key] for s in self.new_sources)
             why = "listed twice in the file" if added else "already configured"
             self.skipped.append(f"{sub.url}: {why} as {self.by_url[key]!r}")
         else:
@@ -130,7 +99,7 @@ class _Plan:
             name = unique_name(title, self.names)
             self.names.add(name)
             self.by_url[key] = name
-            self.new_sources.append({"name": name, "title": title, "url": sub.url})
+            self.new_sources.append(NewSource(name=name, url=sub.url, title=title))
         for depth in range(1, len(sub.folders) + 1):
             listed = self.members.setdefault(self._slug(sub.folders[:depth]), [])
             if self.by_url[key] not in listed:
@@ -166,10 +135,6 @@ def export_opml(config: Config) -> bytes:
     inside that one (the names an import of nested folders gives), and a feed is listed
     once per folder it is in: in the innermost folders that hold it, not again in the
     folders around them. Sources no category lists sit at the top level."""
-    root = etree.Element("opml", version="2.0")
-    head = etree.SubElement(root, "head")
-    etree.SubElement(head, "title").text = f"{config.publish.title} sources"
-    body = etree.SubElement(root, "body")
     feeds = {s.name: s for s in config.sources if s.url}
     folders = {
         c.name: (c.title or c.name, [n for n in dict.fromkeys(c.sources) if n in feeds])
@@ -177,14 +142,10 @@ def export_opml(config: Config) -> bytes:
     }
     folders = {name: folder for name, folder in folders.items() if folder[1]}
     parents = _parents({name: set(listed) for name, (_, listed) in folders.items()})
-    for name in folders:
-        if parents[name] is None:
-            _folder_outline(body, name, folders, parents, feeds)
+    outlines = [_folder(name, folders, parents, feeds) for name in folders if parents[name] is None]
     foldered = {n for _, listed in folders.values() for n in listed}
-    for name, source in feeds.items():
-        if name not in foldered:
-            _feed_outline(body, source.title or name, source.url or "")
-    return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
+    outlines += [_feed(source) for name, source in feeds.items() if name not in foldered]
+    return write_opml(f"{config.publish.title} sources", outlines)
 
 
 def _parents(members: dict[str, set[str]]) -> dict[str, str | None]:
@@ -201,49 +162,21 @@ def _parents(members: dict[str, set[str]]) -> dict[str, str | None]:
     return parents
 
 
-def _folder_outline(
-    parent: etree._Element,
+def _folder(
     name: str,
     folders: dict[str, tuple[str, list[str]]],
     parents: dict[str, str | None],
     feeds: dict[str, Source],
-) -> None:
+) -> Outline:
+    """The folder of category ``name``: the feeds no folder inside it holds, then those
+    folders."""
     title, listed = folders[name]
-    outline = etree.SubElement(parent, "outline", text=title, title=title)
     children = [child for child in folders if parents[child] == name]
     inner = {n for child in children for n in folders[child][1]}
-    for source_name in listed:
-        if source_name not in inner:
-            source = feeds[source_name]
-            _feed_outline(outline, source.title or source_name, source.url or "")
-    for child in children:
-        _folder_outline(outline, child, folders, parents, feeds)
+    own = [_feed(feeds[source_name]) for source_name in listed if source_name not in inner]
+    inside = [_folder(child, folders, parents, feeds) for child in children]
+    return Outline(title=title, children=(*own, *inside))
 
 
-def _feed_outline(parent: etree._Element, title: str, url: str) -> None:
-    etree.SubElement(parent, "outline", type="rss", text=title, title=title, xmlUrl=url)
-
-
-def _walk(element: etree._Element, folders: tuple[str, ...]) -> Iterator[Subscription]:
-    """The feeds under ``element``, each with the folder titles around it."""
-    for outline in element:
-        if not isinstance(outline.tag, str) or _local(outline.tag) != "outline":
-            continue
-        attrs = {key.lower(): " ".join(str(value).split()) for key, value in outline.attrib.items()}
-        url = attrs.get("xmlurl", "")
-        label = attrs.get("title") or attrs.get("text") or ""
-        if url:
-            yield Subscription(
-                url=url,
-                title=label,
-                html_url=attrs.get("htmlurl", ""),
-                folders=folders,
-            )
-            yield from _walk(outline, folders)
-        else:
-            yield from _walk(outline, (*folders, label) if label else folders)
-
-
-def _local(tag: str) -> str:
-    """A tag name without its namespace, lowercased."""
-    return etree.QName(tag).localname.lower()
+def _feed(source: Source) -> Outline:
+    return Outline(title=source.title or source.name, xml_url=source.url or "")

@@ -10,9 +10,10 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -24,7 +25,31 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _EMPTY_VALUE = re.compile(r"^(\s*[\w-]+:)\s*(?:~|null|Null|NULL|\[\s*\])?\s*(#.*)?$")
 _DEFAULT_INDENT = (2, 4)  # dash column, key column of a new list
 
-Item = Mapping[str, str | Sequence[str]]
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewSource:
+    """A feed source to append to ``sources:``; made by add and import-opml, written by
+    ``ConfigDocument.append`` (a field left None is not written)."""
+
+    LIST: ClassVar[str] = "sources"
+    name: str
+    title: str | None = None  # the fields in the order they are written
+    url: str
+    interval: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewCategory:
+    """A category of named sources to append to ``categories:``; made by import-opml (one
+    per folder), written by ``ConfigDocument.append``."""
+
+    LIST: ClassVar[str] = "categories"
+    name: str
+    title: str
+    sources: tuple[str, ...]
+
+
+Item = NewSource | NewCategory
 
 
 class ConfigDocument:
@@ -40,14 +65,16 @@ class ConfigDocument:
         newline = re.search(r"\r\n|\r|\n", self.text)
         self._newline = newline.group() if newline else "\n"
 
-    def append(self, key: str, items: Sequence[Item]) -> None:
-        """Append ``items`` to the top-level list ``key``, creating the list if needed and
-        matching the indentation (and block or flow style) of its existing items.
+    def append(self, items: Sequence[NewSource] | Sequence[NewCategory]) -> None:
+        """Append ``items`` to their top-level list (``sources:`` or ``categories:``),
+        creating the list if needed and matching the indentation (and block or flow style)
+        of its existing items.
 
         Raises ConfigError when the list is written in flow style (``[...]``).
         """
         if not items:
             return
+        key = items[0].LIST
         lines, tree = self._parse()
         existing = tree.get(key)
         if key not in tree:
@@ -263,14 +290,20 @@ def _render_pair(key: str, value: str | Sequence[str]) -> str:
     return _dump(CommentedMap([(key, _value(value))]))
 
 
+def _fields(item: Item) -> list[tuple[str, str | Sequence[str]]]:
+    """The keys and values ``item`` writes, in its fields' order, None left out."""
+    pairs = ((spec.name, getattr(item, spec.name)) for spec in dataclasses.fields(item))
+    return [(key, value) for key, value in pairs if value is not None]
+
+
 def _render_block(item: Item, dash: int, indent: int) -> list[str]:
     """``item`` as a block-style list item with its ``-`` at ``dash``, keys at ``indent``."""
-    pairs = [_render_pair(key, value) for key, value in item.items()]
+    pairs = [_render_pair(key, value) for key, value in _fields(item)]
     first = " " * dash + "-" + " " * (indent - dash - 1) + pairs[0]
     return [first, *(" " * indent + pair for pair in pairs[1:])]
 
 
 def _render_flow(item: Item) -> str:
-    data = CommentedMap((key, _value(value)) for key, value in item.items())
+    data = CommentedMap((key, _value(value)) for key, value in _fields(item))
     data.fa.set_flow_style()
     return _dump(data)

@@ -150,7 +150,7 @@ def test_a_closed_pipe_is_not_a_traceback() -> None:
     assert "Traceback" not in result.stderr
 
 
-HEAVY = ("feedparser", "feedgen", "requests", "lxml", "pydantic", "ruamel", "multiprocessing")
+HEAVY = ("feedparser", "feedgen", "requests", "lxml", "ruamel", "multiprocessing")
 
 
 def test_a_pass_with_nothing_to_parse_or_publish_loads_neither_feedparser_nor_feedgen(

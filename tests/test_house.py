@@ -1,27 +1,77 @@
 """The rules the house claims to follow, checked over every module of ``aggregator``: one
-error tree, drawn where it is defined."""
+error tree, drawn where it is defined, and one home for each third-party library."""
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import pkgutil
 import re
+import sys
+from collections import defaultdict
+from fnmatch import fnmatch
+from pathlib import Path
 from types import ModuleType
 
 import aggregator
 from aggregator import errors
 from aggregator.errors import WiredeskError
 
+# Each library -> the modules that may import it (a trailing * takes a package's modules).
+# sqlite3 is the standard library's, but it is the store's driver all the same.
+HOMES = {
+    "apscheduler": ["aggregator.daemon"],
+    "feedgen": ["aggregator.publish.feeds"],
+    "feedparser": ["aggregator.parse*"],
+    "jinja2": ["aggregator.publish.pages"],
+    "lxml": ["aggregator.xml"],
+    "markupsafe": ["aggregator.publish.pages"],  # Jinja2's own Markup
+    "nh3": ["aggregator.parse.entries"],
+    "prometheus_client": ["aggregator.metrics"],
+    "requests": ["aggregator.fetch*"],
+    "rich": ["aggregator.cli.output"],
+    "ruamel": ["aggregator.config.edit.document"],
+    "sqlite3": ["aggregator.store.sqlite*"],
+    "urllib3": ["aggregator.fetch*"],  # requests' own exceptions and retries
+    "waitress": ["aggregator.server*"],
+    "yaml": ["aggregator.config.yamlfile"],
+}
+
 # One line of the drawing: the prefix of tree marks, then the class name.
 _DRAWN = re.compile(r"^ {4}((?: [ │]   )*(?: [├└]── )?)([A-Z]\w+)\s")
+
+
+def module_names() -> list[str]:
+    """The name of every module of the aggregator package."""
+    names = [aggregator.__name__]
+    return names + [m.name for m in pkgutil.walk_packages(aggregator.__path__, "aggregator.")]
 
 
 def aggregator_modules() -> list[ModuleType]:
     """Every module of the aggregator package, imported (but ``__main__``, which would run
     the CLI)."""
-    names = [aggregator.__name__]
-    names += [m.name for m in pkgutil.walk_packages(aggregator.__path__, "aggregator.")]
-    return [importlib.import_module(name) for name in names if not name.endswith(".__main__")]
+    return [importlib.import_module(n) for n in module_names() if not n.endswith(".__main__")]
+
+
+def imported_libraries() -> dict[str, set[str]]:
+    """Each top-level module outside aggregator and the standard library (and sqlite3)
+    -> the aggregator modules whose source imports it, at the top or inside a function."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for name in module_names():
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None
+        for node in ast.walk(ast.parse(Path(spec.origin).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                imported = [node.module]
+            else:
+                continue
+            for top in {full.partition(".")[0] for full in imported}:
+                if top in HOMES or top not in sys.stdlib_module_names | {"aggregator"}:
+                    found[top].add(name)
+    return found
 
 
 def exception_classes() -> dict[type[BaseException], str]:
@@ -66,3 +116,21 @@ def test_the_errors_docstring_draws_each_class_under_its_base() -> None:
         for cls in exception_classes()
     }
     assert drawn == actual
+
+
+def test_every_library_is_imported_only_by_its_home() -> None:
+    aggregator_modules()  # each module imports, so the sources read below are the real ones
+    found = imported_libraries()
+    assert sorted(found) == sorted(HOMES)  # a new library needs its row; a dropped one, none
+    strays = {
+        library: sorted(m for m in modules if not any(fnmatch(m, h) for h in HOMES[library]))
+        for library, modules in found.items()
+    }
+    assert {library: modules for library, modules in strays.items() if modules} == {}
+    unused = [
+        h
+        for library, homes in HOMES.items()
+        for h in homes
+        if not any(fnmatch(m, h) for m in found[library])
+    ]
+    assert unused == []

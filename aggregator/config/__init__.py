@@ -7,6 +7,8 @@
     yamlfile.py PyYAML (libyaml) events -> values with lines, bounded in depth and size
     loader.py   load_config: every problem at once, as file:line: key: message
     checks.py   what `check` adds: folders that must exist, values worth a warning
+    edit/       the file edited in place, its comments kept (ruamel.yaml's round trip;
+                imported only by the commands that edit it)
 
 Relative paths resolve against the config file's folder.
 """

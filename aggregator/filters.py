@@ -19,25 +19,13 @@ from functools import lru_cache
 from aggregator.config import Category, Config, Rule
 from aggregator.dedup import fold_case
 from aggregator.models import Article, ArticleQuery, Verdict
-from aggregator.text import without_tags
+from aggregator.text import plain_text
 
 ALL_CATEGORY = Category(
     name="all", title="All stories", description="Every story on the wire, newest first."
 )
 
-_BLOCK_END = re.compile(r"<\s*(?:br\b[^>]*|/\s*(?:p|div|li|h[1-6]|blockquote|tr)\s*)>", re.I)
-_SPACES = re.compile(r"[^\S\n]+")
 _HTML_FIELDS = frozenset({"summary", "content"})
-
-
-def plain_text(markup: str) -> str:
-    """The text of an HTML fragment: tags removed, entities decoded, one line per block.
-
-    Takes sanitised HTML (or plain text); returns plain text. Raises nothing.
-    """
-    text = without_tags(_BLOCK_END.sub("\n", markup), "")
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-    return "\n".join(line for line in lines if line)
 
 
 def categories_with_all(config: Config) -> tuple[Category, ...]:
@@ -90,7 +78,7 @@ class _Texts:
             values = getattr(self.article, field)
             parts = values if isinstance(values, tuple) else (values,)
             if field in _HTML_FIELDS:
-                parts = tuple(plain_text(part) for part in parts)
+                parts = tuple(plain_text(part, lines=True) for part in parts)
             self._raw[field] = tuple(unicodedata.normalize("NFKC", p) for p in parts if p)
         return self._raw[field]
 

@@ -11,6 +11,15 @@ from datetime import UTC, datetime
 # the C1 controls; lone surrogates; the two non-characters U+FFFE and U+FFFF.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _TAG = re.compile(r"<[^>]*>")
+# Tags after which the text goes on on a new line: line and rule breaks, and the ends of
+# block elements (every other tag, <b> or <a> say, sits inside a word or beside a space).
+_BREAK = re.compile(
+    r"<\s*(?:br|hr)\b[^>]*>|<\s*/\s*(?:p|div|li|dt|dd|h[1-6]|blockquote|pre|tr|td|th|table"
+    r"|ul|ol|dl|figure|figcaption|section|article|header|footer|aside|nav|address)\s*>",
+    re.IGNORECASE,
+)
+_WHITESPACE = re.compile(r"\s+")
+_SPACES = re.compile(r"[^\S\n]+")
 
 
 def strip_control(text: str) -> str:
@@ -19,9 +28,20 @@ def strip_control(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-def without_tags(markup: str, separator: str = " ") -> str:
-    """The text of an HTML fragment: each tag replaced by ``separator``, entities decoded."""
-    return html.unescape(_TAG.sub(separator, markup))
+def plain_text(markup: str, *, lines: bool = False) -> str:
+    """The text of sanitised HTML, or of plain text: tags removed, entities decoded,
+    characters XML cannot carry dropped, each run of whitespace one space; with ``lines``,
+    one line per block (paragraph, list item, cell, ``<br>``...) and no empty lines.
+
+    For markup a sanitiser wrote (parse's nh3 output, all the store holds), where every
+    "<" opens a tag: a title straight from a feed goes through nh3 first. Raises nothing."""
+    if "<" in markup:
+        markup = _TAG.sub("", _BREAK.sub("\n", markup))
+    text = strip_control(html.unescape(markup))
+    if not lines:
+        return _WHITESPACE.sub(" ", text).strip()
+    stripped = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in stripped if line)
 
 
 def count(number: int, singular: str, plural: str = "") -> str:

@@ -14,7 +14,6 @@ from aggregator.filters import (
     categories_with_all,
     explain,
     matches,
-    plain_text,
     store_query,
 )
 from aggregator.models import Article
@@ -187,11 +186,6 @@ def test_store_query_never_drops_a_story_the_rule_selects() -> None:
     pushed = {a.id for a in store.articles(store_query(category, now=NOW))}
     selected = {a.id for a in stories if matches(category, a, now=NOW)}
     assert pushed == selected == {"a", "c"}
-
-
-def test_plain_text_keeps_one_line_per_block() -> None:
-    markup = "<p>One &amp; <i>two</i></p>\n<p>Three<br/>four</p>"
-    assert plain_text(markup) == "One & two\nThree\nfour"
 
 
 def test_turkish_dotted_capital_i_matches_like_the_store_folds_it() -> None:

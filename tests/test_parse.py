@@ -21,7 +21,7 @@ from aggregator import parse
 from aggregator.errors import ParseError
 from aggregator.models import Enclosure, FetchResult
 from aggregator.parse import entries, known, parse_feed
-from aggregator.parse.entries import plain, web_link
+from aggregator.parse.entries import feed_text, web_link
 from aggregator.text import strip_control
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -609,7 +609,7 @@ TEXT = st.text(
 def test_plain_text_without_markup_skips_nh3_and_gives_the_same(value: str) -> None:
     cleaned = nh3.clean(value, tags=set(), clean_content_tags={"script", "style"})
     reference = re.sub(r"\s+", " ", strip_control(html.unescape(cleaned))).strip()
-    assert plain(value) == reference
+    assert feed_text(value) == reference
 
 
 @settings(max_examples=300, deadline=None)

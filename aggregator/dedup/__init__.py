@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from aggregator.models import Article
-from aggregator.text import without_tags
+from aggregator.text import plain_text
 
 _WHITESPACE = re.compile(r"\s+")
 _T = TypeVar("_T")
@@ -50,7 +50,7 @@ def normalise_headline(headline: str) -> str:
 
 def folded_text(markup: str) -> str:
     """``normalise_headline`` of any HTML fragment (a body too), without the cache."""
-    text = fold_case(without_tags(markup))
+    text = fold_case(plain_text(markup))
     return _WHITESPACE.sub(" ", text.translate(_FOLD)).strip()
 
 
@@ -74,7 +74,7 @@ def headline_key(headline: str) -> str:
     "Türkiye" meets "Turkiye", "Darıca" "Darica"); "" for a headline that names no story
     (empty, or a placeholder such as "Untitled" or "(no title)"). Its words are what
     near-duplicate matching compares."""
-    key = without_marks(folded_text(without_tags(headline).translate(_SPELLED)))
+    key = without_marks(folded_text(plain_text(headline).translate(_SPELLED)))
     return "" if key in PLACEHOLDERS else key
 
 

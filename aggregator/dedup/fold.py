@@ -30,7 +30,7 @@ from aggregator.dedup import (
     without_marks,
 )
 from aggregator.models import Article
-from aggregator.text import without_tags
+from aggregator.text import plain_text
 
 # English function words: they say nothing about which event a text reports.
 _STOPWORDS = (
@@ -159,11 +159,11 @@ def names(side: Side) -> frozenset[str] | None:
     after another word too ("Erdogan wins runoff" with "... said Tayyip Erdogan"). None
     when the headline's casing cannot tell (Title Case or ALL CAPS: no lower-case word
     after the first)."""
-    words = [w for w in _WORD.findall(without_tags(side.title)) if w[0].isalpha()]
+    words = [w for w in _WORD.findall(plain_text(side.title)) if w[0].isalpha()]
     if not any(w[0].islower() for w in words[1:]):
         return None
     capitals = {headline_key(w) for w in words[1:] if w[0].isupper()}
-    if words and re.search(rf"[\w,;]\s+{re.escape(words[0])}\b", without_tags(side.body)):
+    if words and re.search(rf"[\w,;]\s+{re.escape(words[0])}\b", plain_text(side.body)):
         capitals.add(headline_key(words[0]))
     return frozenset(capitals & set(informative_words(side.title)))
 
@@ -328,7 +328,7 @@ def body_names(text: str) -> frozenset[str]:
     """The words a body capitalises where grammar does not (past the first word of a
     sentence), folded like a dedup key; function and calendar words left out."""
     found: set[str] = set()
-    for sentence in re.split(r"[.!?]\s+", without_tags(text)):
+    for sentence in re.split(r"[.!?]\s+", plain_text(text)):
         for word in _WORD.findall(sentence)[1:]:
             folded = headline_key(word)
             if word[0].isupper() and folded not in STOPWORDS and folded not in CALENDAR:

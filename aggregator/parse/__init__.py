@@ -27,7 +27,7 @@ from aggregator.errors import ParseError
 from aggregator.models import Article, FetchResult, ParsedFeed
 from aggregator.parse import document, fast, jsonfeed
 from aggregator.parse import known as known_entries
-from aggregator.parse.entries import Entry, article, from_feedparser, plain, web_link
+from aggregator.parse.entries import Entry, article, feed_text, from_feedparser, web_link
 
 _WHITESPACE = re.compile(r"\s+")
 _EXPAT_PLACE = re.compile(r"^<unknown>:\d+:\d+: ")
@@ -73,7 +73,7 @@ def parse_feed(
         title, link, entries = jsonfeed.read(source, text)
         warnings: list[str] = []
         return ParsedFeed(
-            title=plain(title),
+            title=feed_text(title),
             link=web_link(link, result.url, _warner(warnings, source)),
             articles=_articles(source, entries, result.url, now, warnings),
             warnings=tuple(warnings),
@@ -98,7 +98,7 @@ def parse_feed(
         entries = tuple(from_feedparser(entry) for entry in parsed.entries)
         warnings = [f"{source}: parsed leniently: {_reason(parsed)}"] if parsed.bozo else []
     return ParsedFeed(
-        title=plain(title),
+        title=feed_text(title),
         link=web_link(link, result.url, _warner(warnings, source)),
         articles=_articles(source, entries, result.url, now, warnings),
         warnings=tuple(warnings),

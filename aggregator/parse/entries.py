@@ -21,9 +21,8 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 
 from aggregator.models import Article, Enclosure
-from aggregator.text import strip_control
+from aggregator.text import plain_text, strip_control
 
-_WHITESPACE = re.compile(r"\s+")
 _SCHEMES = {"http", "https", "mailto"}
 _DROP_WITH_CONTENT = {"script", "style"}
 # An absolute http(s) URL that ``urljoin`` gives back unchanged: it has a host, and none of
@@ -130,7 +129,7 @@ def article(source: str, entry: Entry, feed_url: str, now: datetime, warn: Warn)
     """The Article of ``entry`` of ``source``; relative links resolve against
     ``feed_url``, ``now`` stands in for a missing date, and a malformed URL is dropped
     with a line to ``warn`` (the entry is kept)."""
-    title = plain(entry.title)
+    title = feed_text(entry.title)
     link = web_link(entry.link, feed_url, warn)
     published = _date(entry.published_parsed, now)
     updated = _date(entry.updated_parsed, now)
@@ -139,7 +138,7 @@ def article(source: str, entry: Entry, feed_url: str, now: datetime, warn: Warn)
     summary = entry.summary
     if content and summary and summary.value == content.value:
         summary = None  # feedparser copies the content into an absent summary
-    tags = tuple(dict.fromkeys(term for t in entry.tags if (term := plain(t))))
+    tags = tuple(dict.fromkeys(term for t in entry.tags if (term := feed_text(t))))
     return Article(
         id=_sha256(f"{source}\n{guid}")[:32],
         guid=guid,
@@ -150,7 +149,7 @@ def article(source: str, entry: Entry, feed_url: str, now: datetime, warn: Warn)
         link=link,
         summary=_html(summary, feed_url, warn),
         content=_html(content, feed_url, warn),
-        author=plain(entry.author),
+        author=feed_text(entry.author),
         section=tags[0] if tags else "",
         tags=tags,
         enclosures=_enclosures(entry.enclosures, feed_url, warn),
@@ -165,12 +164,13 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def plain(value: str) -> str:
-    """Text without tags or entities, whitespace collapsed, control characters dropped."""
+def feed_text(value: str) -> str:
+    """A feed's text (a title, a tag, an author) as ``text.plain_text`` gives it, once nh3
+    has dropped any markup in it (script and style with their content)."""
     if not _MARKUP_FREE.fullmatch(value):
-        value = html.unescape(nh3.clean(value, tags=set(), clean_content_tags=_DROP_WITH_CONTENT))
-    # Without markup, nh3 and unescape give the text back as it was: skip the HTML parse.
-    return _WHITESPACE.sub(" ", strip_control(value)).strip()
+        value = nh3.clean(value, tags=set(), clean_content_tags=_DROP_WITH_CONTENT)
+    # Without markup, nh3 gives the text back as it was: skip the HTML parse.
+    return plain_text(value)
 
 
 def _html(detail: Text | None, feed_url: str, warn: Warn) -> str:
@@ -258,7 +258,7 @@ def _enclosures(items: tuple[Link, ...], feed_url: str, warn: Warn) -> tuple[Enc
             length = str(item.length or "0").strip()
             found[url] = Enclosure(
                 url=url,
-                type=plain(item.type),
+                type=feed_text(item.type),
                 length=int(length) if length.isdecimal() else 0,  # "²".isdigit()
             )
     return tuple(found.values())

@@ -16,9 +16,9 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from aggregator import __version__
-from aggregator.filters import plain_text
 from aggregator.models import Enclosure
 from aggregator.publish.items import FORMATS, Channel, Item, attachment
+from aggregator.text import plain_text
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 _ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -169,7 +169,7 @@ def _json_item(item: Item) -> dict[str, Any]:
         entry["url"] = item.link
     entry["content_html"] = item.content
     if item.summary:
-        entry["summary"] = plain_text(item.summary)
+        entry["summary"] = plain_text(item.summary, lines=True)
     entry["date_published"] = item.published.isoformat()
     entry["date_modified"] = item.updated.isoformat()
     if item.author:

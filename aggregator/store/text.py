@@ -1,12 +1,10 @@
-"""Text forms the store derives from an article and from a search, the same for every
-backend: plain text for the search index, and the terms of what a user typed."""
+"""What a user typed into search, as the terms every backend's query is made of (the
+search index holds ``text.plain_text`` of each story's title, summary and content)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from aggregator.text import without_tags
 
 _QUERY_PART = re.compile(r'"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w")
@@ -20,11 +18,6 @@ class Term:
 
     text: str
     prefix: bool
-
-
-def plain_text(fragment: str) -> str:
-    """The words of an HTML fragment, without tags or entities, for the search index."""
-    return without_tags(fragment)
 
 
 def search_terms(text: str) -> list[Term]:

@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from aggregator.config import Category, Config, Source
-from aggregator.filters import ALL_CATEGORY, plain_text, selecting
+from aggregator.filters import ALL_CATEGORY, selecting
 from aggregator.models import Article, Enclosure, SourceState
 from aggregator.publish.items import FORMATS, byline, enclosures, http_url, page_name
-from aggregator.text import strip_control
+from aggregator.text import plain_text, strip_control
 
 EXCERPT_CHARS = 280
 FORMAT_NAMES = {".rss": "RSS feed", ".atom": "Atom feed", ".json": "JSON Feed"}
@@ -117,8 +117,8 @@ def story(
     """``article`` as the pages show it; its related headlines lead nowhere yet
     (``with_related``)."""
     sources = {source.name: source for source in config.sources}
-    text = plain_text(strip_control(article.content or article.summary))
-    lede = plain_text(strip_control(article.summary or article.content))
+    text = plain_text(article.content or article.summary, lines=True)
+    lede = plain_text(article.summary or article.content, lines=True)
     return Story(
         title=strip_control(article.title).strip() or "(untitled)",
         page=page_name(article.id),

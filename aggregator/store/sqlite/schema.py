@@ -42,7 +42,7 @@ from collections.abc import Callable
 from aggregator import dedup
 from aggregator.store.keys import labels
 from aggregator.store.sqlite import words
-from aggregator.store.text import plain_text
+from aggregator.text import plain_text
 
 V1 = (
     """CREATE TABLE sources (

@@ -14,7 +14,7 @@ from aggregator.store.keys import day_number, labels
 from aggregator.store.passes import Changed, NewCarrier
 from aggregator.store.rows import ARTICLE_COLUMNS, article_row, to_micros
 from aggregator.store.sqlite import words as word_index
-from aggregator.store.text import plain_text
+from aggregator.text import plain_text
 
 _UPSERT = (
     f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES ({', '.join('?' * 19)})"

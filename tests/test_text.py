@@ -1,0 +1,35 @@
+"""The shared text helpers: plain text of sanitised HTML, counts in words."""
+
+from __future__ import annotations
+
+from aggregator.text import count, plain_text
+
+
+def test_plain_text_keeps_one_line_per_block() -> None:
+    markup = "<p>One &amp; <i>two</i></p>\n<p>Three<br/>four</p>"
+    assert plain_text(markup, lines=True) == "One & two\nThree\nfour"
+
+
+def test_plain_text_on_one_line_collapses_every_run_of_whitespace() -> None:
+    markup = "<h2>Grain\tships</h2>\n\n<p>reach   <b>Odesa</b>\u00a0port</p>"
+    assert plain_text(markup) == "Grain ships reach Odesa port"
+
+
+def test_inline_tags_join_a_word_and_block_ends_part_words() -> None:
+    markup = "<p><em>B</em>ig</p><table><tr><td>x</td><td>y</td></tr></table><ul><li>z</li></ul>"
+    assert plain_text(markup) == "Big x y z"
+    assert plain_text(markup, lines=True) == "Big\nx\ny\nz"
+
+
+def test_an_escaped_angle_bracket_is_text_and_control_characters_go() -> None:
+    assert plain_text("1 &lt; 2 &amp;&amp; 3 &gt; 2\x00\x85") == "1 < 2 && 3 > 2"
+
+
+def test_plain_text_of_plain_text_is_the_text() -> None:
+    assert plain_text("  Markets rally as talks resume ") == "Markets rally as talks resume"
+
+
+def test_count_puts_the_noun_in_the_right_form() -> None:
+    assert [count(n, "source") for n in (0, 1, 2)] == ["0 sources", "1 source", "2 sources"]
+    assert count(1, "story", "stories") == "1 story"
+    assert count(3, "story", "stories") == "3 stories"

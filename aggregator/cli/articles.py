@@ -136,13 +136,13 @@ def _article_json(
     article: Article, categories: Sequence[Any], now: datetime, base_url: str
 ) -> dict[str, Any]:
     from aggregator import filters
-    from aggregator.publish.items import attachment, byline, enclosures, story_link
+    from aggregator.publish.items import attachment, byline, enclosures, story_link, story_links
 
     return {
         "id": article.id,
         "title": article.title,
         "link": story_link(article, base_url),
-        "links": list(article.links),
+        "links": list(story_links(article)),
         "sources": list(article.sources),
         "section": article.section,
         "categories": [c.name for c in categories if filters.matches(c, article, now=now)],

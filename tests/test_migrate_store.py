@@ -19,6 +19,7 @@ from aggregator.models import Article, SourceState
 from aggregator.store import ArticleQuery, Problem, Store, open_store
 from aggregator.store.copy import same_location
 from aggregator.store.records import RecordCounts
+from tests.builders import article
 
 WHEN = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 NOW = WHEN + timedelta(hours=2)
@@ -30,17 +31,13 @@ KARABAKH_REWORDED = "Leaders of Russia, Azerbaijan, Armenia agree on joint state
 
 
 def story(source: str, n: int, title: str, **fields: object) -> Article:
-    base: dict[str, object] = {
-        "id": f"{source}-{n}",
-        "guid": f"https://{source}.example/{n}",
-        "source": source,
-        "title": title,
+    """Story ``n`` of ``source`` at ``WHEN``, in section World, with a summary of its own."""
+    own = {
         "published": WHEN,
-        "link": f"https://{source}.example/{n}",
         "summary": f"<p>{title}: what {source} wrote.</p>",
         "section": "World",
     }
-    return Article(**{**base, **fields})  # type: ignore[arg-type]
+    return article(source, n, title, **{**own, **fields})
 
 
 def fill(store: Store) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from tests.builders import ROOT
+from tests.builders import ROOT, desk_config, source
 
 WAIT = 30.0  # seconds: the bound of every wait; each returns as soon as it can
 
@@ -44,25 +44,19 @@ def write_config(
     interval: str = "1s",
     timeout: str = "2s",
     fetch: str = "{workers: 8, per_host: 16}",
-    extra: str = "",
 ) -> Path:
     """feeds.yaml in ``folder`` with one source per (name, url) (a url without a scheme is
-    a seed folder), the store in ``data/`` and the feeds in ``feeds/``."""
-    lines = [
-        "store: data/wiredesk.db",
-        f'publish: {{dir: feeds, base_url: "http://127.0.0.1:{port or 8080}/"}}',
-        f"server: {{host: 127.0.0.1, port: {port or 8080}}}",
-        f"defaults: {{interval: {interval}, timeout: {timeout}}}",
-        f"fetch: {fetch}",
-        extra,
-        "sources:",
-    ]
-    for name, where in sources:
-        key = "url" if where.startswith("http") else "path"
-        lines.append(f"  - {{name: {name}, {key}: '{where}'}}")
-    path = folder / "feeds.yaml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    a seed folder), the store in ``data/`` and the feeds in ``feeds/``, served on ``port``
+    (8080 when 0)."""
+    port = port or 8080
+    return desk_config(
+        folder,
+        *(source(name, where) for name, where in sources),
+        publish=f'{{dir: feeds, base_url: "http://127.0.0.1:{port}/"}}',
+        server=f"{{host: 127.0.0.1, port: {port}}}",
+        defaults=f"{{interval: {interval}, timeout: {timeout}}}",
+        fetch=fetch,
+    )
 
 
 def wiredesk(config: Path, *args: str, bound: float = WAIT) -> subprocess.CompletedProcess[str]:

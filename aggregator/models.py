@@ -80,6 +80,31 @@ class SourceState:
     next_due: datetime | None = None
     disabled: bool = False
     file_stamps: Mapping[str, str] = field(default_factory=dict)  # seed folders only
+    node: str = ""  # the node that last collected it (``Holder.node``)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Holder:
+    """Who holds a lease on a source: a node's name and the process on it. Made by the
+    collector (``collector.leases.holder``), stored with each lease, shown by ``sources``."""
+
+    node: str
+    pid: int
+
+    def __str__(self) -> str:
+        """``web1 (pid 4242)``."""
+        return f"{self.node} (pid {self.pid})"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lease:
+    """A live lease: ``holder`` is collecting ``source`` and nobody else may until it is
+    released or ``until`` passes. Read from the store by the collector, the daemon and
+    ``wiredesk sources``."""
+
+    source: str
+    holder: Holder
+    until: datetime  # aware, UTC
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,6 +161,7 @@ class SourceReport:
     parse_seconds: float = 0.0
     store_seconds: float = 0.0
     declined: str = ""  # why parse's fast path left the body to feedparser (ParsedFeed.declined)
+    leased_by: str = ""  # not collected: this other process holds its lease (``str(Holder)``)
 
     @property
     def brought(self) -> int:

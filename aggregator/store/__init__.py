@@ -8,7 +8,7 @@ PostgreSQL backend only has to implement the same protocol.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -17,7 +17,9 @@ from aggregator.dedup.fold import Fold
 from aggregator.models import (
     Article,
     ArticleQuery,
+    Holder,
     IngestResult,
+    Lease,
     PendingStories,
     PublishedFile,
     SourceState,
@@ -79,6 +81,31 @@ class Store(Protocol):
 
     def save_source_state(self, state: SourceState) -> None:
         """Remember a source's state (a failed or not-modified pass)."""
+
+    def lease_due(
+        self,
+        holder: Holder,
+        seen: Mapping[str, datetime | None],
+        *,
+        now: datetime,
+        until: datetime,
+        limit: int,
+    ) -> list[str]:
+        """Lease to ``holder`` until ``until`` at most ``limit`` of the sources in ``seen``
+        (name -> the next due time the caller read of it, None for none), earliest due
+        first: those no live lease holds at ``now`` and nobody collected since they were
+        read (their next due time is still the one in ``seen``). One transaction, so two
+        callers never lease one source; returns the names leased, earliest due first."""
+
+    def renew(self, holder: Holder, names: Sequence[str], *, until: datetime) -> list[str]:
+        """Extend ``holder``'s leases of ``names`` to ``until``; returns the names it still
+        held (a lease that lapsed and was taken by another holder is not renewed)."""
+
+    def release(self, holder: Holder, names: Sequence[str]) -> None:
+        """End ``holder``'s leases of ``names`` (a lease another holder took stays)."""
+
+    def leases(self, *, now: datetime) -> dict[str, Lease]:
+        """The leases live at ``now``, by source name."""
 
     def ingest(
         self,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aggregator import dedup
-from aggregator.models import Article, Enclosure, SourceState
+from aggregator.models import Article, Enclosure, Holder, Lease, SourceState
 from aggregator.store.keys import day_number
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -22,8 +22,9 @@ ARTICLE_COLUMNS = (
 )
 SOURCE_COLUMNS = (
     "name, url, etag, last_modified, content_hash, last_fetch, last_status, error_streak, "
-    "last_error, next_due, disabled, file_stamps, origin_url, item_keys"
+    "last_error, next_due, disabled, file_stamps, origin_url, item_keys, node"
 )
+LEASE_COLUMNS = "name, lease_node, lease_pid, lease_until"
 Row = tuple[Any, ...]
 
 
@@ -123,13 +124,14 @@ def source_row(state: SourceState) -> Row:
         json.dumps(dict(state.file_stamps), sort_keys=True),
         state.origin_url,
         " ".join(sorted(state.item_keys)),
+        state.node,
     )
 
 
 def source_from_row(row: Row) -> SourceState:
     """The state of a ``sources`` row (``SOURCE_COLUMNS`` order)."""
     name, url, etag, last_modified, content_hash, last_fetch, status = row[:7]
-    error_streak, last_error, next_due, disabled, file_stamps, origin_url, item_keys = row[7:]
+    error_streak, last_error, next_due, disabled, file_stamps, origin_url, item_keys, node = row[7:]
     return SourceState(
         name=name,
         url=url,
@@ -145,4 +147,11 @@ def source_from_row(row: Row) -> SourceState:
         file_stamps=json.loads(file_stamps),
         origin_url=origin_url,
         item_keys=frozenset(item_keys.split()),
+        node=node,
     )
+
+
+def lease_from_row(row: Row) -> Lease:
+    """The lease of a ``sources`` row (``LEASE_COLUMNS`` order) that holds one."""
+    name, node, pid, until = row
+    return Lease(source=name, holder=Holder(node=node, pid=pid), until=moment_of(until))

@@ -18,7 +18,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +28,9 @@ from aggregator.errors import StoreError
 from aggregator.models import (
     Article,
     ArticleQuery,
+    Holder,
     IngestResult,
+    Lease,
     PendingStories,
     PublishedFile,
     SourceState,
@@ -42,7 +44,7 @@ from aggregator.store.rows import (
     source_row,
     to_micros,
 )
-from aggregator.store.sqlite import copy, folds, published
+from aggregator.store.sqlite import copy, folds, leasing, published
 from aggregator.store.sqlite.ingest import ingest
 from aggregator.store.sqlite.query import After, page_sql
 from aggregator.store.sqlite.read import read_articles
@@ -182,6 +184,44 @@ class SQLiteStore:
         Raises StoreError when the database is locked, full or read-only."""
         with self._transaction() as conn:
             conn.execute(_SAVE_STATE, source_row(state))
+
+    def lease_due(
+        self,
+        holder: Holder,
+        seen: Mapping[str, datetime | None],
+        *,
+        now: datetime,
+        until: datetime,
+        limit: int,
+    ) -> list[str]:
+        """Lease to ``holder`` until ``until`` at most ``limit`` of the sources in ``seen``
+        that no live lease holds at ``now`` and whose next due time is still the one in
+        ``seen``, earliest due first, in one write transaction; returns their names.
+
+        Raises StoreError when the database is locked, full or read-only."""
+        with self._transaction() as conn:
+            return leasing.lease_due(conn, holder, seen, now=now, until=until, limit=limit)
+
+    def renew(self, holder: Holder, names: Sequence[str], *, until: datetime) -> list[str]:
+        """Extend ``holder``'s leases of ``names`` to ``until``; returns those it still held.
+
+        Raises StoreError when the database is locked, full or read-only."""
+        with self._transaction() as conn:
+            return leasing.renew(conn, holder, names, until=until)
+
+    def release(self, holder: Holder, names: Sequence[str]) -> None:
+        """End ``holder``'s leases of ``names``.
+
+        Raises StoreError when the database is locked, full or read-only."""
+        with self._transaction() as conn:
+            leasing.release(conn, holder, names)
+
+    def leases(self, *, now: datetime) -> dict[str, Lease]:
+        """The leases live at ``now``, by source name.
+
+        Raises StoreError when the database cannot be read."""
+        with self._guard() as conn:
+            return leasing.leases(conn, now=now)
 
     def ingest(
         self,

@@ -29,6 +29,9 @@ a million pending stories reads only those (whose pages it writes) instead of ev
 Version 8 adds ``source_problems``: the open and closed problems of the sources the last
 publish put in ``sources.atom`` (kept in the store, not in the publish folder, so their ids
 and ``since`` times survive a wiped folder or a move to another machine).
+Version 9 adds leases (several processes collecting from one store): each source's
+``node``, the node that last collected it, and its lease, if one is held: ``lease_node``
+and ``lease_pid`` (the holder) and ``lease_until`` (when it lapses).
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -213,6 +216,13 @@ V8 = (
     )""",
 )
 
+V9 = (
+    "ALTER TABLE sources ADD COLUMN node TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE sources ADD COLUMN lease_node TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE sources ADD COLUMN lease_pid INTEGER",
+    "ALTER TABLE sources ADD COLUMN lease_until INTEGER",
+)
+
 
 def _plain(statements: tuple[str, ...]) -> Callable[[sqlite3.Connection], None]:
     """The migration that runs ``statements`` and nothing else."""
@@ -287,6 +297,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_v6,
     _plain(V7),
     _plain(V8),
+    _plain(V9),
 )
 VERSION = len(MIGRATIONS)
 

@@ -143,15 +143,17 @@ class Daemon:
                 self._schedule(self.wake_time(self.clock()))
 
     def wake_time(self, now: datetime) -> datetime:
-        """When the next pass should run: as the next source falls due, at least MIN_WAKE
-        and at most TICK_MAX from ``now`` (a tick when the store cannot be read)."""
+        """When the next pass should run: as the next source falls due (or the lease
+        another node holds of a due one runs out), at least MIN_WAKE and at most TICK_MAX
+        from ``now`` (a tick when the store cannot be read)."""
         try:
             states = self.store.source_states()
+            leases = self.store.leases(now=now)
         except StoreError as e:
             if not isinstance(e, StoreUnavailable):  # an outage is logged by the pass
                 log.warning("cannot read when sources are due (looking again soon): %s", e)
             return now + tick_for(self.config)
-        wake = next_wake(self.config.sources, states, now, at_most=TICK_MAX)
+        wake = next_wake(self.config.sources, states, now, at_most=TICK_MAX, leases=leases)
         return max(wake, now + MIN_WAKE)
 
     def collect_now(self) -> None:

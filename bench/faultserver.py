@@ -61,6 +61,7 @@ class FaultServer:
         self.hold = hold
         self.rotate = rotate
         self.counts: Counter[str] = Counter()  # requests served, by fault
+        self._arrivals: dict[tuple[str, int], list[float]] = {}  # wall-clock times, by URL
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._open: set[socket.socket] = set()
@@ -79,6 +80,11 @@ class FaultServer:
         """How many requests for ``fault`` have arrived."""
         with self._lock:
             return self.counts[fault]
+
+    def arrivals(self, fault: str, n: int = 0) -> list[float]:
+        """When each request for feed ``n`` of ``fault`` arrived (``time.time()``), in order."""
+        with self._lock:
+            return list(self._arrivals.get((fault, n), ()))
 
     def open_connections(self) -> int:
         """Connections being answered or held right now."""
@@ -126,6 +132,7 @@ class FaultServer:
             fault, number = _route(request)
             with self._lock:
                 self.counts[fault] += 1
+                self._arrivals.setdefault((fault, number), []).append(time.time())
             conn.settimeout(self.hold)
             _ANSWERS.get(fault, _not_found)(self, conn, number, request)
         except OSError:

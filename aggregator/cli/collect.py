@@ -30,7 +30,8 @@ def register(add: Adder) -> None:
         "--source",
         action="append",
         metavar="NAME",
-        help="collect only this source, due or not (repeatable)",
+        help="collect only this source, due or not, unless another process is collecting "
+        "it now (repeatable)",
     )
     collect.add_argument(
         "--no-publish",
@@ -87,6 +88,9 @@ def cmd_collect(args: argparse.Namespace, config: Config) -> int:
     )
     if not report.sources:
         print("no source is due; collect --source NAME fetches one anyway")
+    for source in report.sources:
+        if source.leased_by:
+            print(f"{source.source}: not fetched: {source.leased_by} is collecting it now")
     written = len(published.written) if published else 0
     print(
         f"{count(len(report.changed_ids), 'story', 'stories')} changed; "

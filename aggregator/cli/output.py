@@ -77,6 +77,12 @@ def brief(text: str | None) -> str:
     return moment.strftime("%m-%d %H:%M" if moment.year == datetime.now(UTC).year else "%Y-%m-%d")
 
 
+def time_of_day(text: str) -> str:
+    """An ISO 8601 time as its UTC time of day, to the second (a lease lasts seconds)."""
+    moment = _utc(text)
+    return moment.strftime("%H:%M:%S") if moment else ""
+
+
 def _utc(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -100,7 +106,7 @@ def progress(total: int) -> Iterator[Callable[[SourceReport], None]]:
 
 # Only long free text is cut to fit the screen, ending in "…", rather than wrapped a word
 # per line; ids and names are copied into other commands, so they stay whole.
-_SHORTENED = frozenset({"location", "errors", "title", "sources"})
+_SHORTENED = frozenset({"location", "errors", "title", "sources", "node"})
 _NARROWEST = 10  # a shortened column keeps at least this much
 
 

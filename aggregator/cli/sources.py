@@ -1,4 +1,5 @@
-"""``sources`` (one row per source: state, errors, next due, article count) and
+"""``sources`` (one row per source: state, errors, next due, the node that last collected
+it and any live lease, article count) and
 ``apply-moves`` (the new URL of each source a permanent redirect moved, written into
 the config)."""
 
@@ -16,13 +17,15 @@ from aggregator.text import count
 
 if TYPE_CHECKING:
     from aggregator.config import Config, Source
-    from aggregator.models import SourceState
+    from aggregator.models import Lease, SourceState
 
 
 def register(add: Adder) -> None:
     """Add ``sources`` and ``apply-moves`` through the parser's ``add``."""
     sources = add(
-        "sources", "one row per source: state, errors, next due, article count", cmd_sources
+        "sources",
+        "one row per source: state, errors, next due, node and lease, article count",
+        cmd_sources,
     )
     sources.add_argument("--json", action="store_true", help="print one JSON array")
     add(
@@ -30,6 +33,16 @@ def register(add: Adder) -> None:
         "write the new URL of each source moved by a permanent redirect into the config",
         cmd_apply_moves,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeaseRow:
+    """A live lease as ``sources`` shows it: the node and process collecting the source
+    now, and when the lease lapses unless renewed."""
+
+    node: str
+    pid: int
+    until: str  # ISO 8601
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,16 +60,24 @@ class SourceRow:
     last_error: str
     next_due: str | None  # ISO 8601; None for a disabled source
     disabled: bool
+    node: str | None  # the node that last collected it
+    lease: LeaseRow | None  # held by the process collecting it now
     articles: int
 
 
 def cmd_sources(args: argparse.Namespace, config: Config) -> int:
     """One row per source: where, last fetch, status, errors, next due, article count."""
+    from datetime import UTC, datetime
+
     with opened_store(config) as store:
         states = store.source_states()
+        leases = store.leases(now=datetime.now(UTC))
         counts = store.article_counts()
     moves = moved_sources(config, states)
-    rows = [_row(source, states.get(source.name), moves, counts) for source in config.sources]
+    rows = [
+        _row(source, states.get(source.name), leases.get(source.name), moves, counts)
+        for source in config.sources
+    ]
     if args.json:
         print(json.dumps([asdict(row) for row in rows], indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -70,9 +91,14 @@ def cmd_sources(args: argparse.Namespace, config: Config) -> int:
 
 
 def _row(
-    source: Source, state: SourceState | None, moves: dict[str, str], counts: dict[str, int]
+    source: Source,
+    state: SourceState | None,
+    lease: Lease | None,
+    moves: dict[str, str],
+    counts: dict[str, int],
 ) -> SourceRow:
-    """``source``'s row from its stored ``state`` (None before its first pass)."""
+    """``source``'s row from its stored ``state`` (None before its first pass) and its
+    live ``lease``, if any."""
     return SourceRow(
         name=source.name,
         moved_to=moves.get(source.name),
@@ -85,16 +111,27 @@ def _row(
         # a disabled source runs again only when its url is edited
         next_due=output.iso(state.next_due) if state and not state.disabled else None,
         disabled=state.disabled if state else False,
+        node=(state.node or None) if state else None,
+        lease=_lease_row(lease) if lease else None,
         articles=counts.get(source.name, 0),
     )
 
 
+def _lease_row(lease: Lease) -> LeaseRow:
+    return LeaseRow(node=lease.holder.node, pid=lease.holder.pid, until=lease.until.isoformat())
+
+
 def _source_table(rows: Sequence[SourceRow]) -> None:
-    """The sources as a table, then the last error of each failing one (too long for a
-    column of an 80-column terminal) on its own line."""
+    """The sources as a table (with the node that last collected each when several nodes
+    share the store), then each live lease and last error (too long for a column of an
+    80-column terminal) on a line of its own."""
+    shared = len(_nodes(rows)) > 1
     headers = ["name", "location", "fetched (UTC)", "status", "errors", "due (UTC)", "articles"]
-    table = [
-        [
+    if shared:
+        headers.insert(3, "node")
+    table = []
+    for r in rows:
+        cells: list[object] = [
             r.name + (" (disabled)" if r.disabled else "") + (" (moved)" if r.moved_to else ""),
             r.location,
             output.brief(r.last_fetch),
@@ -103,10 +140,28 @@ def _source_table(rows: Sequence[SourceRow]) -> None:
             output.brief(r.next_due),
             r.articles,
         ]
-        for r in rows
-    ]
+        if shared:
+            cells.insert(3, r.node or "")
+        table.append(cells)
     output.table(headers, table)
-    output.cut_lines([line for r in rows for line in _error_lines(r)])
+    output.cut_lines([line for r in rows for line in _lease_lines(r) + _error_lines(r)])
+
+
+def _nodes(rows: Sequence[SourceRow]) -> set[str]:
+    """The nodes that last collected the sources of ``rows`` or hold their leases."""
+    collected = {r.node for r in rows if r.node}
+    return collected | {r.lease.node for r in rows if r.lease}
+
+
+def _lease_lines(row: SourceRow) -> list[str]:
+    """A source's live lease as a line: who is collecting it, and until when at most."""
+    if row.lease is None:
+        return []
+    lease = row.lease
+    return [
+        f"{row.name}: being collected by {lease.node} (pid {lease.pid}), "
+        f"leased until {output.time_of_day(lease.until)} UTC"
+    ]
 
 
 def _error_lines(row: SourceRow) -> list[str]:

@@ -1,9 +1,10 @@
 """One collection pass: the whole pipeline, written out as a flat list of steps.
 
-    for every due source, in a bounded thread pool:
+    for every due source this process leases (``leases``: several nodes may share one
+    store), as a bounded thread pool frees up:
         feed:   fetch (conditional GET) ─▶ parse ─▶ store.ingest (dedup + merge)
         folder: scan seed files (only new or changed ones) ─▶ store.ingest
-        then:   remember the source's state and when it is next due
+        then:   remember the source's state and when it is next due; release the lease
     prune old stories (retention)
     publish whatever is pending (the stories changed since the last publish, by this pass
     or by one that died first) or behind on disk, and ping the WebSub hub
@@ -25,14 +26,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import closing
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import closing, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aggregator import publish, seeds
 from aggregator.collector.guard import Stops, contain, skipped
+from aggregator.collector.leases import LeaseQueue, holder, lease_term
 from aggregator.collector.parsers import Parsers
 from aggregator.collector.report import Stopwatch, failed_report, log_outcome, outcome
 from aggregator.collector.schedule import after_failure, after_success, effective_url, is_due
@@ -98,46 +100,31 @@ def collect(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
 ) -> PassReport:
-    """Collect every due source, or exactly the sources named in ``only``, due or not."""
+    """Collect every due source, or exactly the sources named in ``only``, due or not;
+    either way only the sources this process leases (``leases``): a source another
+    process is collecting is left to it (and reported, when named in ``only``)."""
     states = store.source_states()
     chosen = [s for s in config.sources if s.name in only] if only else config.sources
-    due = [s for s in chosen if only or is_due(states.get(s.name), now, url=s.url or "")]
-    reports: list[SourceReport] = []
-    changed: list[str] = []
-    feeds = sum(1 for s in due if not s.is_seed_folder)
-    halt = threading.Event()  # set when the pass ends early: running sources store nothing
-    with (
-        closing(Parsers(feeds)) as parser,
-        ThreadPoolExecutor(config.fetch.workers, thread_name_prefix="collect") as pool,
-    ):
-        futures = [
-            pool.submit(
-                _collect_source,
-                config,
-                store,
-                fetcher,
-                parser,
-                s,
-                states.get(s.name),
-                now,
-                Stops(stop, halt),
-            )
-            for s in due
-        ]
-        try:
-            for future in as_completed(futures):
-                source_report, ingested = future.result()
-                reports.append(source_report)
-                changed.extend(ingested.changed_ids)
-                if progress:
-                    progress(source_report)
-        except BaseException:
-            # Ctrl-C, or a store failure: start no more sources; running fetches end within
-            # their own deadline, store nothing more, and what they stored stays stored.
-            halt.set()
-            for future in futures:
-                future.cancel()
-            raise
+    due = {s.name: s for s in chosen if only or is_due(states.get(s.name), now, url=s.url or "")}
+    queue = LeaseQueue(
+        store,
+        holder(config),
+        list(due),
+        states,
+        term=lease_term(config, due.values()),
+        batch=config.fetch.workers,
+    )
+    try:
+        reports, changed = _collect_leased(
+            config, store, fetcher, queue, due, states, now, progress, stop
+        )
+    except BaseException:
+        with suppress(StoreError):  # the store is failing: its leases lapse instead
+            queue.close()
+        raise
+    queue.close()
+    if only:
+        reports.extend(_left_to_others(store, queue.unleased()))
     order = {s.name: i for i, s in enumerate(config.sources)}
     reports.sort(key=lambda r: order[r.source])
     return PassReport(
@@ -146,6 +133,78 @@ def collect(
         sources=tuple(reports),
         changed_ids=tuple(dict.fromkeys(changed)),
     )
+
+
+def _collect_leased(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    queue: LeaseQueue,
+    due: dict[str, Source],
+    states: dict[str, SourceState],
+    now: datetime,
+    progress: Progress | None,
+    stop: threading.Event | None,
+) -> tuple[list[SourceReport], list[str]]:
+    """Collect the sources of ``queue`` as they are leased, one worker each, renewing the
+    leases while they run and releasing each once its state is saved."""
+    reports: list[SourceReport] = []
+    changed: list[str] = []
+    feeds = sum(1 for s in due.values() if not s.is_seed_folder)
+    halt = threading.Event()  # set when the pass ends early: running sources store nothing
+    stops = Stops(stop, halt)
+    workers = config.fetch.workers
+    with (
+        closing(Parsers(feeds)) as parser,
+        ThreadPoolExecutor(workers, thread_name_prefix="collect") as pool,
+    ):
+        running: dict[Future[tuple[SourceReport, IngestResult]], str] = {}
+
+        def start(free: int) -> None:
+            for name in queue.take(0 if stops.stopping() else free):
+                # the state saved after this pass names the node that collected it
+                state = replace(states.get(name) or SourceState(name=name), node=queue.holder.node)
+                args = (config, store, fetcher, parser, due[name], state, now, stops)
+                running[pool.submit(_collect_source, *args)] = name
+
+        try:
+            start(workers)
+            while running:
+                done, _ = wait(
+                    running, timeout=queue.renew_every.total_seconds(), return_when=FIRST_COMPLETED
+                )
+                for future in done:
+                    source_report, ingested = future.result()
+                    queue.release([running.pop(future)])
+                    reports.append(source_report)
+                    changed.extend(ingested.changed_ids)
+                    if progress:
+                        progress(source_report)
+                queue.renew()
+                start(workers - len(running))
+        except BaseException:
+            # Ctrl-C, or a store failure: start no more sources; running fetches end within
+            # their own deadline, store nothing more, and what they stored stays stored.
+            halt.set()
+            for future in running:
+                future.cancel()
+            raise
+    return reports, changed
+
+
+def _left_to_others(store: Store, names: Sequence[str]) -> list[SourceReport]:
+    """The reports of sources named in ``only`` that another process was collecting."""
+    if not names:
+        return []
+    leases = store.leases(now=datetime.now(UTC))
+    return [
+        SourceReport(
+            source=name,
+            skipped=True,
+            leased_by=str(leases[name].holder) if name in leases else "",
+        )
+        for name in names
+    ]
 
 
 def prune(config: Config, store: Store, *, now: datetime) -> int:
@@ -178,11 +237,10 @@ def _collect_source(
     fetcher: Fetcher,
     parser: Parser,
     source: Source,
-    state: SourceState | None,
+    state: SourceState,
     now: datetime,
     stops: Stops,
 ) -> tuple[SourceReport, IngestResult]:
-    state = state or SourceState(name=source.name)
     if stops.stopping() or stops.halt.is_set():
         return skipped(source.name)
     started = time.perf_counter()

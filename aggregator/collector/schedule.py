@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from aggregator.config import Config, Source
 from aggregator.errors import RETRY_AFTER_CAP, FetchError, SourceError
-from aggregator.models import ScheduleStatus, SourceState
+from aggregator.models import Lease, ScheduleStatus, SourceState
 
 MAX_BACKOFF = timedelta(hours=24)
 MAX_RETRY_AFTER = RETRY_AFTER_CAP  # as the fetcher reads it, so its message stays true
@@ -47,15 +47,21 @@ def next_wake(
     now: datetime,
     *,
     at_most: timedelta,
+    leases: Mapping[str, Lease] | None = None,
 ) -> datetime:
     """When a scheduler should next look for due sources: the earliest ``next_due`` of the
     ``sources`` (``now`` when one is due already), never later than ``now + at_most``; a
-    source disabled by 410 Gone is not waited for."""
+    source disabled by 410 Gone is not waited for, and a due source that another process
+    holds a lease of (``leases``, by name) is waited for until its lease runs out."""
     wake = now + at_most
     for source in sources:
         state = states.get(source.name)
         if is_due(state, now, url=source.url or ""):
-            return now
+            lease = (leases or {}).get(source.name)
+            if lease is None:
+                return now
+            wake = min(wake, max(lease.until, now))
+            continue
         if state is not None and not state.disabled and state.next_due is not None:
             wake = min(wake, state.next_due)
     return wake

@@ -269,6 +269,11 @@ class Config(Model):
         written="../data/wiredesk.db",
         description="SQLite file or database URL",
     )
+    node: str | None = option(
+        Text(longest=64),
+        None,
+        description="this node's name in a store shared by several nodes (default: the host name)",
+    )
     retention: timedelta | None = option(
         Duration(HOUR, LONGEST_AGE),
         None,

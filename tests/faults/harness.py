@@ -44,10 +44,12 @@ def write_config(
     interval: str = "1s",
     timeout: str = "2s",
     fetch: str = "{workers: 8, per_host: 16}",
+    **sections: str,
 ) -> Path:
     """feeds.yaml in ``folder`` with one source per (name, url) (a url without a scheme is
     a seed folder), the store in ``data/`` and the feeds in ``feeds/``, served on ``port``
-    (8080 when 0)."""
+    (8080 when 0); each of ``sections`` (YAML text) sets the top-level key of its name
+    (``store`` and ``node`` for a node of a shared store)."""
     port = port or 8080
     return desk_config(
         folder,
@@ -56,6 +58,7 @@ def write_config(
         server=f"{{host: 127.0.0.1, port: {port}}}",
         defaults=f"{{interval: {interval}, timeout: {timeout}}}",
         fetch=fetch,
+        **sections,
     )
 
 

@@ -1,0 +1,149 @@
+"""Taking due sources from the queue every node on one store shares: leases.
+
+A pass fetches only the sources it has leased. It reads which sources are due
+(``schedule``), then leases them a few at a time, as its workers free up, earliest due
+first, so that two nodes on one store split the due sources between them instead of the
+first to look taking them all. The store grants a lease only while no live lease holds
+the source and its next due time is still the one the pass read (nobody collected it
+meanwhile), so no two nodes, nor two processes on one machine, fetch a source in the same
+interval.
+
+A lease runs for the longest whole-fetch deadline (``timeout``) of the pass's sources plus
+LEASE_GRACE, and is renewed every third of that while its source is being collected (a
+fetch may first wait for a host slot, a big body take a while to parse); it is released
+once the source's new state, with its next due time, is saved. A node killed mid-pass
+renews nothing more: its leases lapse within one term, and the next pass of any node
+takes those sources.
+
+A node is named by the config's ``node`` or else the host name, which stays the same
+across restarts, so ``sources`` tells which machine collected what; the process id beside
+the name tells two processes on one machine (the daemon and a cron ``collect``) apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from aggregator.config import Config, Source
+from aggregator.models import Holder, SourceState
+from aggregator.store import Store
+
+log = logging.getLogger("aggregator.collector")
+
+LEASE_GRACE = timedelta(seconds=5)  # past the fetch deadline: parsing and storing
+RENEWALS = 3  # renewals per term, so one late renewal never lets a lease lapse
+
+Clock = Callable[[], datetime]
+
+
+def holder(config: Config) -> Holder:
+    """This process as a holder of leases: the config's ``node`` (else the host name) and
+    its process id."""
+    return Holder(node=config.node or socket.gethostname(), pid=os.getpid())
+
+
+def lease_term(config: Config, sources: Iterable[Source]) -> timedelta:
+    """How long a lease of a pass over ``sources`` runs before it must be renewed: the
+    longest of their fetch deadlines, plus LEASE_GRACE."""
+    longest = max((config.timeout(s) for s in sources), default=config.defaults.timeout)
+    return longest + LEASE_GRACE
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class LeaseQueue:
+    """The due sources of one pass, leased from the store a few at a time.
+
+    Leases are in wall-clock time (``clock``), whatever ``now`` the pass runs at: they
+    are compared between processes, and with no other clock."""
+
+    def __init__(
+        self,
+        store: Store,
+        holder: Holder,
+        due: Sequence[str],
+        states: Mapping[str, SourceState],
+        *,
+        term: timedelta,
+        batch: int,
+        clock: Clock = _wall_clock,
+    ) -> None:
+        """Queue ``due`` (source names) to be leased by ``holder``, ``batch`` at a time;
+        ``states`` is what the pass read of them, against which the store checks that none
+        was collected since."""
+        self.store, self.holder, self.term, self.clock = store, holder, term, clock
+        self.batch = batch
+        self.renew_every = term / RENEWALS
+        self._seen = {name: _next_due(states.get(name)) for name in due}
+        self._open = bool(due)  # False once a lease asked for fewer than it got
+        self._ready: list[str] = []  # leased, not started yet
+        self._held: set[str] = set()
+        self._renewed = clock()
+
+    def take(self, free: int) -> list[str]:
+        """At most ``free`` leased sources to start now, earliest due first: those leased
+        before, else up to ``batch`` more leased now; [] when ``free`` is 0 or no queued
+        source is left that nobody else holds.
+
+        Raises StoreError when the store cannot be written."""
+        if free <= 0:
+            return []
+        if not self._ready and self._open:
+            now = self.clock()
+            taken = self.store.lease_due(
+                self.holder, self._seen, now=now, until=now + self.term, limit=self.batch
+            )
+            if len(taken) < self.batch:
+                # the rest are held by others, or were collected since the pass read them
+                self._open = False
+            for name in taken:
+                del self._seen[name]
+            self._held.update(taken)
+            self._ready = taken
+        started, self._ready = self._ready[:free], self._ready[free:]
+        return started
+
+    def renew(self) -> None:
+        """Extend the leases still held when a renewal is due; a lease found lost (it
+        lapsed and another process took it) is logged.
+
+        Raises StoreError when the store cannot be written."""
+        now = self.clock()
+        if not self._held or now - self._renewed < self.renew_every:
+            return
+        kept = set(self.store.renew(self.holder, sorted(self._held), until=now + self.term))
+        for name in sorted(self._held - kept):
+            log.warning("%s: its lease lapsed and another process took it", name)
+        self._held &= kept
+        self._renewed = now
+
+    def release(self, names: Sequence[str]) -> None:
+        """Give up the leases of ``names`` (collected, or given up).
+
+        Raises StoreError when the store cannot be written."""
+        mine = [name for name in names if name in self._held]
+        if mine:
+            self.store.release(self.holder, mine)
+            self._held.difference_update(mine)
+
+    def close(self) -> None:
+        """Release every lease still held (the sources a pass that stopped skipped or
+        never started).
+
+        Raises StoreError when the store cannot be written."""
+        self.release(sorted(self._held))
+
+    def unleased(self) -> list[str]:
+        """The queued sources that were never leased: held by another process, or
+        collected since the pass read them (or the pass stopped first)."""
+        return list(self._seen)
+
+
+def _next_due(state: SourceState | None) -> datetime | None:
+    return state.next_due if state else None

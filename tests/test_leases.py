@@ -23,8 +23,8 @@ from aggregator.config import Config, FetchConfig
 from aggregator.fetch import Fetcher
 from aggregator.models import Holder, Lease, SourceState
 from aggregator.store import Store, open_store
-from tests.conftest import ROOT
-from tests.test_collector import HOUR, make_config, rss
+from tests.builders import ROOT, rss, source
+from tests.test_collector import HOUR, make_config
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 TERM = timedelta(seconds=30)
@@ -170,8 +170,8 @@ def test_processes_racing_for_one_queue_lease_each_source_once(tmp_path: Path) -
 
 def desk(tmp_path: Path, httpserver: HTTPServer, names: Sequence[str]) -> Config:
     """A config of node ``web1`` with one feed per name at ``httpserver``."""
-    feeds = "".join(f"- {{name: {n}, url: '{httpserver.url_for(f'/{n}.rss')}'}}\n" for n in names)
-    return make_config(tmp_path, feeds, extra="node: web1\n")
+    feeds = [source(name, httpserver.url_for(f"/{name}.rss")) for name in names]
+    return make_config(tmp_path, *feeds, node="web1")
 
 
 def serve(httpserver: HTTPServer, names: Sequence[str]) -> None:
@@ -243,10 +243,8 @@ def test_the_queue_renews_its_leases_as_a_third_of_their_term_passes(store: Stor
 
 
 def test_the_scheduler_waits_for_a_lease_held_elsewhere_to_run_out(tmp_path: Path) -> None:
-    sources = make_config(
-        tmp_path,
-        "- {name: aa, url: 'http://127.0.0.1:9/aa'}\n- {name: bb, url: 'http://127.0.0.1:9/bb'}\n",
-    ).sources
+    feeds = [source(name, f"http://127.0.0.1:9/{name}") for name in ("aa", "bb")]
+    sources = make_config(tmp_path, *feeds).sources
     states = {
         "aa": SourceState(name="aa", next_due=NOW - HOUR),
         "bb": SourceState(name="bb", next_due=NOW + HOUR),

@@ -17,7 +17,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from aggregator.collector import collect
-from aggregator.collector.leases import LeaseQueue, holder
+from aggregator.collector.leases import LeaseQueue, dead_holders, holder
 from aggregator.collector.schedule import next_wake
 from aggregator.config import Config, FetchConfig
 from aggregator.fetch import Fetcher
@@ -104,6 +104,40 @@ def test_two_processes_on_one_machine_are_two_holders(store: Store) -> None:
     assert store.lease_due(second, {"wire": None}, now=NOW, until=NOW + TERM, limit=1) == []
     store.release(second, ["wire"])
     assert store.leases(now=NOW)["wire"].holder == first
+
+
+def test_the_leases_of_a_dead_process_of_the_same_node_are_taken_back_at_once(
+    store: Store,
+) -> None:
+    crashed, restarted = Holder(node="web1", pid=5), Holder(node="web1", pid=6)
+    store.lease_due(crashed, {"wire": None}, now=NOW, until=NOW + TERM, limit=1)
+
+    assert (
+        store.lease_due(WEB2, {"wire": None}, now=NOW, until=NOW + TERM, limit=1, reclaim=[5]) == []
+    )
+    assert store.lease_due(
+        restarted, {"wire": None}, now=NOW, until=NOW + TERM, limit=1, reclaim=[5]
+    ) == ["wire"]
+    assert store.leases(now=NOW)["wire"].holder == restarted
+
+
+def test_dead_holders_are_the_node_s_processes_that_no_longer_run() -> None:
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    gone = int(ended.stdout)
+    me = Holder(node="web1", pid=os.getpid())
+    leases = [
+        Lease(source="aa", holder=Holder(node="web1", pid=gone), until=NOW),
+        Lease(source="bb", holder=Holder(node="web1", pid=os.getppid()), until=NOW),
+        Lease(source="cc", holder=Holder(node="web2", pid=gone), until=NOW),  # another machine's
+        Lease(source="dd", holder=me, until=NOW),
+    ]
+
+    assert dead_holders(leases, me) == [gone]
 
 
 def test_leasing_keeps_the_state_and_the_saved_state_names_its_node(store: Store) -> None:

@@ -13,7 +13,8 @@ LEASE_GRACE, and is renewed every third of that while its source is being collec
 fetch may first wait for a host slot, a big body take a while to parse); it is released
 once the source's new state, with its next due time, is saved. A node killed mid-pass
 renews nothing more: its leases lapse within one term, and the next pass of any node
-takes those sources.
+takes those sources; the next pass on the same machine (a restarted daemon, the next
+``collect``) takes them back at once, seeing that no process has the holder's pid.
 
 A node is named by the config's ``node`` or else the host name, which stays the same
 across restarts, so ``sources`` tells which machine collected what; the process id beside
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from aggregator.config import Config, Source
-from aggregator.models import Holder, SourceState
+from aggregator.models import Holder, Lease, SourceState
 from aggregator.store import Store
 
 log = logging.getLogger("aggregator.collector")
@@ -51,6 +52,32 @@ def lease_term(config: Config, sources: Iterable[Source]) -> timedelta:
     longest of their fetch deadlines, plus LEASE_GRACE."""
     longest = max((config.timeout(s) for s in sources), default=config.defaults.timeout)
     return longest + LEASE_GRACE
+
+
+def dead_holders(leases: Iterable[Lease], me: Holder) -> list[int]:
+    """The processes of ``me``'s node holding ``leases`` that no longer run on this
+    machine (their leases are left over from a crash): their pids, in order. A pid that
+    was taken by a new process since counts as running, so its leases simply lapse."""
+    return sorted(
+        {
+            lease.holder.pid
+            for lease in leases
+            if lease.holder.node == me.node and not _running(lease.holder.pid)
+        }
+    )
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with ``pid`` runs on this machine (this one included)."""
+    if pid <= 0:
+        return False  # no process's: os.kill would signal a whole process group
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _wall_clock() -> datetime:
@@ -85,6 +112,7 @@ class LeaseQueue:
         self._ready: list[str] = []  # leased, not started yet
         self._held: set[str] = set()
         self._renewed = clock()
+        self._reclaim: list[int] | None = None  # dead holders of this node, read once
 
     def take(self, free: int) -> list[str]:
         """At most ``free`` leased sources to start now, earliest due first: those leased
@@ -96,8 +124,15 @@ class LeaseQueue:
             return []
         if not self._ready and self._open:
             now = self.clock()
+            if self._reclaim is None:
+                self._reclaim = dead_holders(self.store.leases(now=now).values(), self.holder)
             taken = self.store.lease_due(
-                self.holder, self._seen, now=now, until=now + self.term, limit=self.batch
+                self.holder,
+                self._seen,
+                now=now,
+                until=now + self.term,
+                limit=self.batch,
+                reclaim=self._reclaim,
             )
             if len(taken) < self.batch:
                 # the rest are held by others, or were collected since the pass read them

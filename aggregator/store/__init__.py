@@ -90,12 +90,15 @@ class Store(Protocol):
         now: datetime,
         until: datetime,
         limit: int,
+        reclaim: Sequence[int] = (),
     ) -> list[str]:
         """Lease to ``holder`` until ``until`` at most ``limit`` of the sources in ``seen``
         (name -> the next due time the caller read of it, None for none), earliest due
         first: those no live lease holds at ``now`` and nobody collected since they were
-        read (their next due time is still the one in ``seen``). One transaction, so two
-        callers never lease one source; returns the names leased, earliest due first."""
+        read (their next due time is still the one in ``seen``). A lease held by one of
+        ``holder.node``'s processes in ``reclaim`` (pids the caller found dead on its
+        machine) counts as lapsed. One transaction, so two callers never lease one source;
+        returns the names leased, earliest due first."""
 
     def renew(self, holder: Holder, names: Sequence[str], *, until: datetime) -> list[str]:
         """Extend ``holder``'s leases of ``names`` to ``until``; returns the names it still

@@ -193,14 +193,18 @@ class SQLiteStore:
         now: datetime,
         until: datetime,
         limit: int,
+        reclaim: Sequence[int] = (),
     ) -> list[str]:
         """Lease to ``holder`` until ``until`` at most ``limit`` of the sources in ``seen``
-        that no live lease holds at ``now`` and whose next due time is still the one in
-        ``seen``, earliest due first, in one write transaction; returns their names.
+        that no live lease holds at ``now`` (or only one of ``holder.node``'s dead
+        processes ``reclaim``) and whose next due time is still the one in ``seen``,
+        earliest due first, in one write transaction; returns their names.
 
         Raises StoreError when the database is locked, full or read-only."""
         with self._transaction() as conn:
-            return leasing.lease_due(conn, holder, seen, now=now, until=until, limit=limit)
+            return leasing.lease_due(
+                conn, holder, seen, now=now, until=until, limit=limit, reclaim=reclaim
+            )
 
     def renew(self, holder: Holder, names: Sequence[str], *, until: datetime) -> list[str]:
         """Extend ``holder``'s leases of ``names`` to ``until``; returns those it still held.

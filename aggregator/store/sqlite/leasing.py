@@ -28,6 +28,7 @@ def lease_due(
     now: datetime,
     until: datetime,
     limit: int,
+    reclaim: Sequence[int] = (),
 ) -> list[str]:
     """``Store.lease_due``, inside a write transaction on ``conn``."""
     conn.executemany(
@@ -36,10 +37,11 @@ def lease_due(
     )
     free = conn.execute(
         "SELECT name, next_due FROM sources"
-        " WHERE (lease_until IS NULL OR lease_until <= ?)"
+        " WHERE (lease_until IS NULL OR lease_until <= ?"
+        " OR lease_node = ? AND lease_pid IN (SELECT value FROM json_each(?)))"
         " AND name IN (SELECT value FROM json_each(?))"
         " ORDER BY next_due NULLS FIRST, name",
-        (to_micros(now), _json_list(seen)),
+        (to_micros(now), holder.node, json.dumps(list(reclaim)), _json_list(seen)),
     )
     # still due as the caller read it: nobody collected it in between
     taken = [name for name, due in free if due == maybe_micros(seen[name])][:limit]

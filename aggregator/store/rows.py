@@ -1,6 +1,6 @@
 """Articles and source states to database rows and back, the same for every backend (times
 as integer microseconds since the epoch, lists as JSON text). The only place that knows the
-column order of ``articles`` and ``sources``."""
+column order of ``articles``, ``sources`` and ``leases``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ SOURCE_COLUMNS = (
     "name, url, etag, last_modified, content_hash, last_fetch, last_status, error_streak, "
     "last_error, next_due, disabled, file_stamps, origin_url, item_keys, node"
 )
-LEASE_COLUMNS = "name, lease_node, lease_pid, lease_until"
+LEASE_COLUMNS = "source, node, pid, expires"
 Row = tuple[Any, ...]
 
 
@@ -152,6 +152,6 @@ def source_from_row(row: Row) -> SourceState:
 
 
 def lease_from_row(row: Row) -> Lease:
-    """The lease of a ``sources`` row (``LEASE_COLUMNS`` order) that holds one."""
-    name, node, pid, until = row
-    return Lease(source=name, holder=Holder(node=node, pid=pid), until=moment_of(until))
+    """The lease of a ``leases`` row (``LEASE_COLUMNS`` order) that holds one."""
+    source, node, pid, expires = row
+    return Lease(source=source, holder=Holder(node=node, pid=pid), until=moment_of(expires))

@@ -30,8 +30,9 @@ Version 8 adds ``source_problems``: the open and closed problems of the sources 
 publish put in ``sources.atom`` (kept in the store, not in the publish folder, so their ids
 and ``since`` times survive a wiped folder or a move to another machine).
 Version 9 adds leases (several processes collecting from one store): each source's
-``node``, the node that last collected it, and its lease, if one is held: ``lease_node``
-and ``lease_pid`` (the holder) and ``lease_until`` (when it lapses).
+``node``, the node that last collected it, and ``leases``, a row per source ever leased:
+its holder (``node``, ``pid``) and when the lease lapses (``expires``), all NULL once it
+is released.
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -218,9 +219,12 @@ V8 = (
 
 V9 = (
     "ALTER TABLE sources ADD COLUMN node TEXT NOT NULL DEFAULT ''",
-    "ALTER TABLE sources ADD COLUMN lease_node TEXT NOT NULL DEFAULT ''",
-    "ALTER TABLE sources ADD COLUMN lease_pid INTEGER",
-    "ALTER TABLE sources ADD COLUMN lease_until INTEGER",
+    """CREATE TABLE leases (
+        source TEXT PRIMARY KEY,
+        node TEXT,
+        pid INTEGER,
+        expires INTEGER
+    )""",
 )
 
 

@@ -19,15 +19,15 @@ from werkzeug import Request, Response
 from aggregator.collector import collect
 from aggregator.collector.leases import LeaseQueue, dead_holders, holder
 from aggregator.collector.schedule import next_wake
-from aggregator.config import Config, FetchConfig
+from aggregator.config import Config, FetchConfig, load_config
 from aggregator.fetch import Fetcher
 from aggregator.models import Holder, Lease, SourceState
 from aggregator.store import Store, open_store
-from tests.builders import ROOT, rss, source
-from tests.test_collector import HOUR, make_config
+from tests.builders import ROOT, desk_config, rss, source
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 TERM = timedelta(seconds=30)
+HOUR = timedelta(hours=1)
 WEB1 = Holder(node="web1", pid=101)
 WEB2 = Holder(node="web2", pid=202)
 
@@ -205,7 +205,7 @@ def test_processes_racing_for_one_queue_lease_each_source_once(tmp_path: Path) -
 def desk(tmp_path: Path, httpserver: HTTPServer, names: Sequence[str]) -> Config:
     """A config of node ``web1`` with one feed per name at ``httpserver``."""
     feeds = [source(name, httpserver.url_for(f"/{name}.rss")) for name in names]
-    return make_config(tmp_path, *feeds, node="web1")
+    return load_config(desk_config(tmp_path, *feeds, node="web1", fetch="{workers: 4}"))
 
 
 def serve(httpserver: HTTPServer, names: Sequence[str]) -> None:
@@ -278,7 +278,7 @@ def test_the_queue_renews_its_leases_as_a_third_of_their_term_passes(store: Stor
 
 def test_the_scheduler_waits_for_a_lease_held_elsewhere_to_run_out(tmp_path: Path) -> None:
     feeds = [source(name, f"http://127.0.0.1:9/{name}") for name in ("aa", "bb")]
-    sources = make_config(tmp_path, *feeds).sources
+    sources = load_config(desk_config(tmp_path, *feeds)).sources
     states = {
         "aa": SourceState(name="aa", next_due=NOW - HOUR),
         "bb": SourceState(name="bb", next_due=NOW + HOUR),

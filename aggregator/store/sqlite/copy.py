@@ -145,7 +145,8 @@ def write_records(conn: sqlite3.Connection, records: Sequence[Record]) -> Record
     target already has, say)."""
     new_sources = _insert_new(
         conn,
-        f"INSERT INTO sources ({SOURCE_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+        f"INSERT INTO sources ({SOURCE_COLUMNS})"
+        f" VALUES ({', '.join('?' * len(SOURCE_COLUMNS.split(', ')))})"
         " ON CONFLICT (name) DO NOTHING",
         [source_row(s) for s in records if isinstance(s, SourceState)],
     )

@@ -177,7 +177,7 @@ def test_help_loads_neither_the_config_nor_any_commands_library() -> None:
         "    cli.main(['--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "wanted = ('yaml', 'sqlite3', 'aggregator.config', 'aggregator.store') + "
+        "wanted = ('yaml', 'sqlite3', 'aggregator.config', 'aggregator.store', 'html') + "
         f"{HEAVY!r}\n"
         "print(sorted(m for m in wanted if m in sys.modules))\n"
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random as rnd
+import sys
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -66,7 +67,7 @@ class Memory:
             shared_guid=shared,
             uses={k: set(v) for k, v in self.uses.items()},
             tombstones=set(self.tombstones),
-            next_pk=max(self.stories, default=0) + 1,
+            new_pks=range(max(self.stories, default=0) + 1, sys.maxsize),
         )
         if self.similarity is not None:
             for a in articles:
@@ -217,12 +218,12 @@ def test_the_order_sources_arrive_in_does_not_change_the_stories(
 
 
 def test_planning_reads_nothing_but_its_arguments() -> None:
-    found = Candidates(next_pk=41)
+    found = Candidates(new_pks=range(41, 50))
     first = plan("a", [item("a", 1, HEADLINES[0])], found, similarity=None, now=NOW)
     second = plan("a", [item("a", 1, HEADLINES[0])], found, similarity=None, now=NOW)
     assert first == second
     assert [s.pk for s in first.stories] == [41]
-    assert found == Candidates(next_pk=41)
+    assert found == Candidates(new_pks=range(41, 50))
 
 
 _TITLES = (*HEADLINES, "Late vote: council approves the harbour budget", "Harbour budget approved")

@@ -18,6 +18,7 @@ import pytest
 from aggregator.errors import StoreError
 from aggregator.models import Article, ArticleQuery, PendingStories, PublishedFile, SourceState
 from aggregator.store import Problem, open_store, sqlite
+from aggregator.store.sql import store as sql_store
 from aggregator.store.sqlite import SQLiteStore
 from aggregator.store.sqlite.schema import MIGRATIONS, V1, V2, VERSION
 from tests.builders import ROOT
@@ -283,7 +284,7 @@ def test_queries_filter_and_page_newest_first(store: SQLiteStore) -> None:
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     """Read stories 4 at a time, so a handful of stories crosses several page boundaries."""
-    monkeypatch.setattr(sqlite, "BATCH", 4)
+    monkeypatch.setattr(sql_store, "BATCH", 4)
 
 
 def mixed(store: SQLiteStore) -> list[Article]:
@@ -551,6 +552,7 @@ import sys, time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from aggregator.models import Article, SourceState
+from aggregator.store.sql import store as sql_store
 from aggregator.store.sqlite import SQLiteStore
 
 class Stall(Mapping):

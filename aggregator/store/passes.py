@@ -3,6 +3,7 @@ reads in bulk for one source's pass, and the plan the backend writes back."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,7 +37,9 @@ class Candidates:
     tombstones: set[tuple[str, int]] = field(default_factory=set)  # (key, day)
     # near-duplicate candidates (stored before this pass) by the (title, day) of an article
     near: dict[tuple[str, int], list[int]] = field(default_factory=dict)
-    next_pk: int = 1  # the row key a new story takes
+    # the row keys new stories take, in order: one for each article this source does not
+    # carry yet (a carried guid routes to its story)
+    new_pks: Sequence[int] = ()
 
 
 def near_query(article: Article, threshold: float) -> tuple[frozenset[str], int, int]:
@@ -45,6 +48,23 @@ def near_query(article: Article, threshold: float) -> tuple[frozenset[str], int,
     item = fold.side_of(article)
     words = dedup.headline_words(item.title)
     return words, item.day, dedup.min_shared_words(len(words), threshold - fold.NEAR_MARGIN)
+
+
+def identities(articles: Iterable[Article], *, similarity: float | None) -> list[str]:
+    """The dedup identities a pass of ``articles`` may fold into or create a story under,
+    sorted (so that passes claiming several take them in one order): each article's dedup
+    key, its URL guid (which other feeds may share) and, with near-duplicate matching
+    (``similarity``), its headline words. Two passes that could fold an article into the
+    same story always share one."""
+    found: set[str] = set()
+    for article in articles:
+        if key := dedup.dedup_key(article.title):
+            found.add(f"key {key}")
+        if fold.is_global_guid(article.guid):
+            found.add(f"guid {article.guid}")
+        if similarity is not None:
+            found.update(f"word {word}" for word in near_query(article, similarity)[0])
+    return sorted(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,7 @@ class _Planner:
         self._merged: dict[str, None] = {}
         self._updated: dict[str, None] = {}
         self._unchanged = 0
-        self._next_pk = found.next_pk
+        self._new_pks = iter(found.new_pks)
         for stored in found.stories:
             if stored.pk not in self._stories:
                 carried = list(stored.carriers)
@@ -260,7 +260,7 @@ class _Planner:
         self._merged[story.article.id] = None
 
     def _insert(self, article: Article) -> None:
-        pk, self._next_pk = self._next_pk, self._next_pk + 1
+        pk = next(self._new_pks)
         carried = (self._source, article.guid, article.link, article.is_seed)
         story = _Story(pk=pk, article=article, carriers=[carried], changed=True)
         story.set(article, first_seen=self._now)

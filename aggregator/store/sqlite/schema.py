@@ -40,12 +40,12 @@ Times are integers: microseconds since the Unix epoch (UTC); days are UTC day or
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 
 from aggregator import dedup
 from aggregator.store.keys import labels
-from aggregator.store.sqlite import words
+from aggregator.store.sql import words
+from aggregator.store.sqlite.connection import INDEX_TEXT, Connection
 from aggregator.text import plain_text
 
 V1 = (
@@ -228,21 +228,21 @@ V9 = (
 )
 
 
-def _plain(statements: tuple[str, ...]) -> Callable[[sqlite3.Connection], None]:
+def _plain(statements: tuple[str, ...]) -> Callable[[Connection], None]:
     """The migration that runs ``statements`` and nothing else."""
 
-    def run(conn: sqlite3.Connection) -> None:
+    def run(conn: Connection) -> None:
         for statement in statements:
             conn.execute(statement)
 
     return run
 
 
-def _create_v2(conn: sqlite3.Connection) -> None:
+def _create_v2(conn: Connection) -> None:
     for statement in V2:
         conn.execute(statement)
     conn.executemany(
-        "INSERT INTO articles_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)",
+        INDEX_TEXT,
         (
             (pk, title, plain_text(summary), plain_text(content))
             for pk, title, summary, content in conn.execute(
@@ -253,7 +253,7 @@ def _create_v2(conn: sqlite3.Connection) -> None:
     words.fill(conn)
 
 
-def _create_v3(conn: sqlite3.Connection) -> None:
+def _create_v3(conn: Connection) -> None:
     for statement in V3:
         conn.execute(statement)
     conn.executemany(
@@ -268,7 +268,7 @@ def _create_v3(conn: sqlite3.Connection) -> None:
     )
 
 
-def _create_v6(conn: sqlite3.Connection) -> None:
+def _create_v6(conn: Connection) -> None:
     _plain(V6)(conn)
     conn.executemany(
         "UPDATE articles SET dedup_key = ? WHERE pk = ?",
@@ -292,7 +292,7 @@ def _create_v6(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _plain(V1),
     _create_v2,
     _create_v3,
@@ -306,12 +306,12 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
 VERSION = len(MIGRATIONS)
 
 
-def migrate(conn: sqlite3.Connection, *, target: int = VERSION) -> int:
+def migrate(conn: Connection, *, target: int = VERSION) -> int:
     """Bring the database on ``conn`` (in autocommit mode) from its ``user_version`` up to
     ``target``, each step in its own transaction; returns the version it started at.
 
     Raises ValueError when the database is newer than this code knows.
-    Raises sqlite3.Error when a step fails (that step is rolled back).
+    Raises the driver's error when a step fails (that step is rolled back).
     """
     start: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if start > VERSION:

@@ -6,14 +6,14 @@ items and series history. Runs inside the caller's transaction."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 
 from aggregator.models import Article
 from aggregator.store.keys import day_number, labels
 from aggregator.store.passes import Changed, NewCarrier
 from aggregator.store.rows import ARTICLE_COLUMNS, article_row, to_micros
-from aggregator.store.sqlite import words as word_index
+from aggregator.store.sql import Db
+from aggregator.store.sql import words as word_index
 from aggregator.text import plain_text
 
 _UPSERT = (
@@ -23,16 +23,16 @@ _UPSERT = (
 )
 
 
-def write_stories(conn: sqlite3.Connection, dirty: Sequence[Changed], *, words: bool) -> None:
+def write_stories(db: Db, dirty: Sequence[Changed], *, words: bool) -> None:
     """Upsert the ``dirty`` stories and their index rows; the headline word index too
-    when ``words`` (near-duplicate matching is on). Raises sqlite3.Error."""
-    conn.executemany(_UPSERT, [article_row(s.pk, s.article) for s in dirty])
+    when ``words`` (near-duplicate matching is on). Raises the driver's error."""
+    db.executemany(_UPSERT, [article_row(s.pk, s.article) for s in dirty])
     relabelled = [s for s in dirty if _differ(s, lambda a: labels(a.section, a.tags))]
     retexted = [s for s in dirty if _differ(s, lambda a: (a.title, a.summary, a.content))]
-    conn.executemany(
+    db.executemany(
         "DELETE FROM labels WHERE article_pk = ?", [(s.pk,) for s in relabelled if s.loaded]
     )
-    conn.executemany(
+    db.executemany(
         "INSERT INTO labels (label, published, article_pk) VALUES (?, ?, ?)",
         [
             (label, to_micros(s.article.published), s.pk)
@@ -40,20 +40,17 @@ def write_stories(conn: sqlite3.Connection, dirty: Sequence[Changed], *, words: 
             for label in labels(s.article.section, s.article.tags)
         ],
     )
-    conn.executemany(
-        "DELETE FROM articles_fts WHERE rowid = ?", [(s.pk,) for s in retexted if s.loaded]
-    )
-    conn.executemany(
-        "INSERT INTO articles_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)",
+    db.unindex_text([s.pk for s in retexted if s.loaded])
+    db.index_text(
         [
             (s.pk, s.article.title, plain_text(s.article.summary), plain_text(s.article.content))
             for s in retexted
-        ],
+        ]
     )
     if words:
         reworded = [s for s in dirty if _differ(s, lambda a: (a.title, day_number(a)))]
         word_index.rewrite(
-            conn,
+            db,
             (
                 (s.pk, day_number(s.article), s.article.title, s.loaded is not None)
                 for s in reworded
@@ -62,7 +59,7 @@ def write_stories(conn: sqlite3.Connection, dirty: Sequence[Changed], *, words: 
 
 
 def write_carriers(
-    conn: sqlite3.Connection,
+    db: Db,
     source: str,
     carriers: Sequence[NewCarrier],
     *,
@@ -72,8 +69,8 @@ def write_carriers(
 ) -> None:
     """Insert ``carriers``; keep the ``(source, guid, item)`` copies a split needs; move the
     ``(link, source, guid)`` links; record the ``(dedup key, day)`` headlines ``source``
-    used. Raises sqlite3.Error."""
-    conn.executemany(
+    used. Raises the driver's error."""
+    db.executemany(
         "INSERT INTO carriers (article_pk, source, guid, link, seed, published, reason, score)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -90,13 +87,14 @@ def write_carriers(
             for c in carriers
         ],
     )
-    conn.executemany(
+    db.executemany(
         "UPDATE carriers SET item = ? WHERE source = ? AND guid = ?",
         [(json.dumps(article_row(0, item)), src, guid) for src, guid, item in copies],
     )
-    conn.executemany("UPDATE carriers SET link = ? WHERE source = ? AND guid = ?", moved_links)
-    conn.executemany(
-        "INSERT OR IGNORE INTO headline_uses (dedup_key, source, day) VALUES (?, ?, ?)",
+    db.executemany("UPDATE carriers SET link = ? WHERE source = ? AND guid = ?", moved_links)
+    db.executemany(
+        "INSERT INTO headline_uses (dedup_key, source, day) VALUES (?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         [(key, source, day) for key, day in used],
     )
 

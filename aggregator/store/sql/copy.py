@@ -1,4 +1,4 @@
-"""The SQLite side of ``migrate-store``: the store's tables read out as ``records`` values,
+"""The store side of ``migrate-store``: the store's tables read out as ``records`` values,
 a page at a time, and records written in, skipping what is already stored. Runs inside
 the caller's lock (reads) or transaction (writes).
 
@@ -8,9 +8,8 @@ moment keep their relative order in the target (it breaks such ties by row key).
 
 from __future__ import annotations
 
-import json
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from aggregator.dedup.fold import Fold
 from aggregator.models import SourceState
@@ -34,9 +33,9 @@ from aggregator.store.rows import (
     source_row,
     to_micros,
 )
-from aggregator.store.sqlite import published
-from aggregator.store.sqlite import words as word_index
-from aggregator.store.sqlite.write import write_carriers, write_stories
+from aggregator.store.sql import Db, published
+from aggregator.store.sql import words as word_index
+from aggregator.store.sql.write import write_carriers, write_stories
 
 FIRST_TOMBSTONE = ("", -1)  # before every (key, day)
 FIRST_USE = ("", "", -1)  # before every (key, source, day)
@@ -51,7 +50,7 @@ _TABLES = {
 }
 
 
-def counts(conn: sqlite3.Connection) -> RecordCounts:
+def counts(conn: Db) -> RecordCounts:
     """How many records of each kind the store holds."""
     return RecordCounts(
         **{
@@ -61,7 +60,7 @@ def counts(conn: sqlite3.Connection) -> RecordCounts:
     )
 
 
-def small_tables(conn: sqlite3.Connection) -> list[Record]:
+def small_tables(conn: Db) -> list[Record]:
     """The records of the tables that stay small: every source's state, every problem."""
     rows = conn.execute(f"SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name").fetchall()
     found: list[Record] = [source_from_row(row) for row in rows]
@@ -69,17 +68,17 @@ def small_tables(conn: sqlite3.Connection) -> list[Record]:
     return found
 
 
-def stories_after(conn: sqlite3.Connection, pk: int, limit: int) -> tuple[list[StoryRecord], int]:
+def stories_after(conn: Db, pk: int, limit: int) -> tuple[list[StoryRecord], int]:
     """At most ``limit`` stories of row key above ``pk`` (0 for the first), in row order,
     with their carriers and vetoes; and the last row key read."""
     rows = conn.execute(
         f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE pk > ? ORDER BY pk LIMIT ?", (pk, limit)
     ).fetchall()
-    pks = json.dumps([row[0] for row in rows])
+    pks = conn.dialect.listed([row[0] for row in rows])
     carriers: dict[int, list[CarrierRecord]] = {}
     for story, source, guid, link, seed, reason, score, item in conn.execute(
         "SELECT article_pk, source, guid, link, seed, reason, score, item FROM carriers"
-        " WHERE article_pk IN (SELECT value FROM json_each(?)) ORDER BY pk",
+        f" WHERE article_pk {conn.dialect.among} ORDER BY pk",
         (pks,),
     ):
         carriers.setdefault(story, []).append(
@@ -96,7 +95,7 @@ def stories_after(conn: sqlite3.Connection, pk: int, limit: int) -> tuple[list[S
     vetoes: dict[int, list[str]] = {}
     for story, source in conn.execute(
         "SELECT article_pk, source FROM fold_vetoes"
-        " WHERE article_pk IN (SELECT value FROM json_each(?)) ORDER BY article_pk, source",
+        f" WHERE article_pk {conn.dialect.among} ORDER BY article_pk, source",
         (pks,),
     ):
         vetoes.setdefault(story, []).append(source)
@@ -112,7 +111,7 @@ def stories_after(conn: sqlite3.Connection, pk: int, limit: int) -> tuple[list[S
 
 
 def tombstones_after(
-    conn: sqlite3.Connection, after: tuple[str, int], limit: int
+    conn: Db, after: tuple[str, int], limit: int
 ) -> tuple[list[Tombstone], tuple[str, int]]:
     """At most ``limit`` tombstones in key order from after the ``(key, day)`` ``after``
     (``FIRST_TOMBSTONE`` for the first), and the last key read."""
@@ -126,7 +125,7 @@ def tombstones_after(
 
 
 def uses_after(
-    conn: sqlite3.Connection, after: tuple[str, str, int], limit: int
+    conn: Db, after: tuple[str, str, int], limit: int
 ) -> tuple[list[HeadlineUse], tuple[str, str, int]]:
     """At most ``limit`` headline uses in key order from after the ``(key, source, day)``
     ``after`` (``FIRST_USE`` for the first), and the last key read."""
@@ -139,9 +138,9 @@ def uses_after(
     return found, rows[-1] if rows else after
 
 
-def write_records(conn: sqlite3.Connection, records: Sequence[Record]) -> RecordCounts:
+def write_records(conn: Db, records: Sequence[Record]) -> RecordCounts:
     """Write the ``records`` the store does not hold yet; returns how many of each kind
-    were new. Raises sqlite3.Error (a carrier of a new story that another story of the
+    were new. Raises the driver's error (a carrier of a new story that another story of the
     target already has, say)."""
     new_sources = _insert_new(
         conn,
@@ -178,14 +177,12 @@ def write_records(conn: sqlite3.Connection, records: Sequence[Record]) -> Record
     )
 
 
-def _insert_new(conn: sqlite3.Connection, sql: str, rows: list[tuple[object, ...]]) -> int:
+def _insert_new(conn: Db, sql: str, rows: Iterable[Sequence[Any]]) -> int:
     """Run ``sql`` on each of ``rows``; how many it inserted."""
-    before = conn.total_changes
-    conn.executemany(sql, rows)
-    return conn.total_changes - before
+    return conn.changes(sql, rows)
 
 
-def _write_stories(conn: sqlite3.Connection, records: list[StoryRecord]) -> list[StoryRecord]:
+def _write_stories(conn: Db, records: list[StoryRecord]) -> list[StoryRecord]:
     """Insert the stories of ``records`` whose ids are not stored yet, with their
     carriers, vetoes and index rows, pending publication; returns those."""
     if not records:
@@ -193,13 +190,12 @@ def _write_stories(conn: sqlite3.Connection, records: list[StoryRecord]) -> list
     held = {
         id_
         for (id_,) in conn.execute(
-            "SELECT id FROM articles WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps([r.article.id for r in records]),),
+            f"SELECT id FROM articles WHERE id {conn.dialect.among}",
+            (conn.dialect.listed([r.article.id for r in records]),),
         )
     }
     new = [r for r in records if r.article.id not in held]
-    (first,) = conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM articles").fetchone()
-    numbered = list(enumerate(new, start=first))
+    numbered = list(zip(conn.new_pks(len(new)), new, strict=True))
     # the word index is left stale: the next pass with near-duplicate matching rebuilds it
     word_index.keep_fresh(conn, matching=False)
     write_stories(

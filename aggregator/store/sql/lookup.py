@@ -1,4 +1,4 @@
-"""The SQLite read of ingest: what one source's pass may match against, in a few bulk
+"""The read of ingest: what one source's pass may match against, in a few bulk
 queries before the planner decides anything (``plan.Candidates``): the stories its
 articles may belong to (by this source's guids, by id, by dedup key, by another feed's
 identical URL guid, by shared headline words), the series history of their headlines,
@@ -6,8 +6,6 @@ the stories this source was split out of, and the tombstones of their keys."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Sequence
 
 from aggregator import dedup
@@ -15,74 +13,73 @@ from aggregator.dedup import fold
 from aggregator.models import Article
 from aggregator.store.passes import Candidates, Stored, near_query
 from aggregator.store.rows import ARTICLE_COLUMNS, article_from_row
-from aggregator.store.sqlite import words as word_index
-from aggregator.store.sqlite.read import carriers_of
-
-_IN = "IN (SELECT value FROM json_each(?))"
+from aggregator.store.sql import Db
+from aggregator.store.sql import words as word_index
+from aggregator.store.sql.read import carriers_of
 
 
 def candidates(
-    conn: sqlite3.Connection, source: str, articles: Sequence[Article], similarity: float | None
+    db: Db, source: str, articles: Sequence[Article], similarity: float | None
 ) -> Candidates:
     """Everything ``source``'s ``articles`` may be matched against; the near-duplicates
     of each article this source does not carry yet too when ``similarity`` is set.
-    Raises sqlite3.Error."""
-    guids = json.dumps([a.guid for a in articles])
-    ids = json.dumps([a.id for a in articles])
-    keys = json.dumps(list({k for a in articles if (k := dedup.dedup_key(a.title))}))
-    shared = json.dumps([a.guid for a in articles if fold.is_global_guid(a.guid)])
+    Raises the driver's error."""
+    listed, among = db.dialect.listed, db.dialect.among
+    guids = listed([a.guid for a in articles])
+    ids = listed([a.id for a in articles])
+    keys = listed(list({k for a in articles if (k := dedup.dedup_key(a.title))}))
+    shared = listed([a.guid for a in articles if fold.is_global_guid(a.guid)])
     found = Candidates()
     found.shared_guid = dict(
-        conn.execute(
-            f"SELECT guid, min(article_pk) FROM carriers WHERE source != ? AND guid {_IN}"
+        db.execute(
+            f"SELECT guid, min(article_pk) FROM carriers WHERE source != ? AND guid {among}"
             " GROUP BY guid",
             (source, shared),
         ).fetchall()
     )
     own = dict(
-        conn.execute(
-            f"SELECT guid, article_pk FROM carriers WHERE source = ? AND guid {_IN}",
+        db.execute(
+            f"SELECT guid, article_pk FROM carriers WHERE source = ? AND guid {among}",
             (source, guids),
         ).fetchall()
     )
     pks = {*own.values(), *found.shared_guid.values()}
     pks.update(
         pk
-        for (pk,) in conn.execute(
-            f"SELECT pk FROM articles WHERE id {_IN}"
-            f" UNION SELECT pk FROM articles WHERE dedup_key {_IN}",
+        for (pk,) in db.execute(
+            f"SELECT pk FROM articles WHERE id {among}"
+            f" UNION SELECT pk FROM articles WHERE dedup_key {among}",
             (ids, keys),
         )
     )
     if similarity is not None:
         for article in articles:
             if article.guid not in own:
-                near = word_index.sharing(conn, *near_query(article, similarity))
+                near = word_index.sharing(db, *near_query(article, similarity))
                 found.near[(article.title, dedup.story_day(article.published).toordinal())] = near
                 pks.update(near)
-    found.stories = _stories(conn, pks)
-    for key, user, day in conn.execute(
-        f"SELECT dedup_key, source, day FROM headline_uses WHERE dedup_key {_IN}", (keys,)
+    found.stories = _stories(db, pks)
+    for key, user, day in db.execute(
+        f"SELECT dedup_key, source, day FROM headline_uses WHERE dedup_key {among}", (keys,)
     ):
         found.uses.setdefault(key, set()).add((user, day))
     found.vetoed = {
-        pk
-        for (pk,) in conn.execute("SELECT article_pk FROM fold_vetoes WHERE source = ?", (source,))
+        pk for (pk,) in db.execute("SELECT article_pk FROM fold_vetoes WHERE source = ?", (source,))
     }
     found.tombstones = set(
-        conn.execute(f"SELECT dedup_key, day FROM tombstones WHERE dedup_key {_IN}", (keys,))
+        db.execute(f"SELECT dedup_key, day FROM tombstones WHERE dedup_key {among}", (keys,))
     )
-    (found.next_pk,) = conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM articles").fetchone()
+    found.new_pks = db.new_pks(sum(a.guid not in own for a in articles))
     return found
 
 
-def _stories(conn: sqlite3.Connection, pks: set[int]) -> list[Stored]:
+def _stories(db: Db, pks: set[int]) -> list[Stored]:
     """The stored stories ``pks`` with their carriers, oldest first."""
-    rows = conn.execute(
-        f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE pk {_IN} ORDER BY pk",
-        (json.dumps(sorted(pks)),),
+    rows = db.execute(
+        f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE pk {db.dialect.among} ORDER BY pk",
+        (db.dialect.listed(sorted(pks)),),
     ).fetchall()
-    carriers = carriers_of(conn, (row[0] for row in rows))
+    carriers = carriers_of(db, (row[0] for row in rows))
     found = []
     for row in rows:
         carried = carriers.get(row[0], [])

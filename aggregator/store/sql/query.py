@@ -10,35 +10,34 @@ stories match, not how many are stored.
 
 from __future__ import annotations
 
-import json
-
 from aggregator import dedup
 from aggregator.models import ArticleQuery
 from aggregator.store.rows import ARTICLE_COLUMNS, to_micros
-from aggregator.store.text import search_terms
+from aggregator.store.sql import Dialect
 
 After = tuple[int, int]  # (published, pk) of the last story of the previous page
-_IN = "(SELECT value FROM json_each(?))"
 _NEWEST = "ORDER BY published DESC, pk DESC"
 Sql = tuple[str, list[object]]
 
 
-def page_sql(query: ArticleQuery, after: After | None, size: int) -> Sql | None:
+def page_sql(dialect: Dialect, query: ArticleQuery, after: After | None, size: int) -> Sql | None:
     """The SQL and parameters that read the next ``size`` stories of ``query`` after
     ``after``, as ``ARTICLE_COLUMNS`` rows, newest published first; None when the query
     can match nothing. Raises nothing."""
-    if query.search is not None and fts_query(query.search) is None:
+    if query.search is not None and dialect.search(query.search) is None:
         return None
     keys = _walks(query)
     if keys is not None and not keys[2]:
         return None
     if keys is None:
-        inner, params = _scan(query, after, size)
+        inner, params = _scan(dialect, query, after, size)
     else:
         table, column, values = keys
-        parts = [_walk(query, table, column, value, after, size) for value in values]
-        inner = " UNION ".join(f"SELECT * FROM ({sql})" for sql, _ in parts)
-        inner = f"SELECT pk FROM ({inner}) {_NEWEST} LIMIT ?"
+        parts = [_walk(dialect, query, table, column, v, after, size) for v in values]
+        inner = " UNION ".join(
+            f"SELECT * FROM ({sql}) AS walk{n}" for n, (sql, _) in enumerate(parts)
+        )
+        inner = f"SELECT pk FROM ({inner}) AS walks {_NEWEST} LIMIT ?"
         params = [p for _, part in parts for p in part] + [size]
     sql = f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE pk IN ({inner}) {_NEWEST}"
     return sql, params
@@ -58,10 +57,16 @@ def _walks(query: ArticleQuery) -> tuple[str, str, list[str]] | None:
 
 
 def _walk(
-    query: ArticleQuery, table: str, column: str, value: str, after: After | None, size: int
+    dialect: Dialect,
+    query: ArticleQuery,
+    table: str,
+    column: str,
+    value: str,
+    after: After | None,
+    size: int,
 ) -> Sql:
     """One key's newest ``size`` stories from ``table``'s (key, published, article_pk) index."""
-    where, params = _conditions(query, f"{table}.article_pk", skip=table, after=after)
+    where, params = _conditions(dialect, query, f"{table}.article_pk", skip=table, after=after)
     sql = (
         f"SELECT DISTINCT published, article_pk AS pk FROM {table} WHERE {column} = ?"
         f"{''.join(' AND ' + w for w in where)}"
@@ -70,10 +75,10 @@ def _walk(
     return sql, [value, *params, size]
 
 
-def _scan(query: ArticleQuery, after: After | None, size: int) -> Sql:
+def _scan(dialect: Dialect, query: ArticleQuery, after: After | None, size: int) -> Sql:
     """The newest ``size`` stories read from ``articles`` (its published index, or the
     ids or search matches sorted on narrow rows)."""
-    where, params = _conditions(query, "articles.pk", skip="", after=after)
+    where, params = _conditions(dialect, query, "articles.pk", skip="", after=after)
     if query.seeds_only:
         where.append("path != ''")
     sql = (
@@ -84,41 +89,35 @@ def _scan(query: ArticleQuery, after: After | None, size: int) -> Sql:
 
 
 def _conditions(
-    query: ArticleQuery, pk: str, *, skip: str, after: After | None
+    dialect: Dialect, query: ArticleQuery, pk: str, *, skip: str, after: After | None
 ) -> tuple[list[str], list[object]]:
     """The WHERE clauses of ``query`` on a row whose story is ``pk``, leaving out the
     filter the walked table ``skip`` already applies (and ``seeds_only`` in ``articles``)."""
     where: list[str] = []
     params: list[object] = []
+    among, listed = dialect.among, dialect.listed
     if query.ids is not None:
-        where.append(f"{pk} IN (SELECT pk FROM articles WHERE id IN {_IN})")
-        params.append(json.dumps(query.ids))
+        where.append(f"{pk} IN (SELECT pk FROM articles WHERE id {among})")
+        params.append(listed(query.ids))
     if query.sources is not None and skip != "carriers":
         where.append(
-            f"EXISTS (SELECT 1 FROM carriers c WHERE c.article_pk = {pk} AND c.source IN {_IN})"
+            f"EXISTS (SELECT 1 FROM carriers c WHERE c.article_pk = {pk} AND c.source {among})"
         )
-        params.append(json.dumps(query.sources))
+        params.append(listed(query.sources))
     if query.sections is not None and skip != "labels":
         where.append(
-            f"EXISTS (SELECT 1 FROM labels l WHERE l.article_pk = {pk} AND l.label IN {_IN})"
+            f"EXISTS (SELECT 1 FROM labels l WHERE l.article_pk = {pk} AND l.label {among})"
         )
-        params.append(json.dumps([dedup.fold_case(s) for s in query.sections]))
+        params.append(listed([dedup.fold_case(s) for s in query.sections]))
     if query.since is not None:
         where.append("published >= ?")
         params.append(to_micros(query.since))
     if query.search is not None:
-        where.append(f"{pk} IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
-        params.append(fts_query(query.search))
+        where.append(f"{pk} {dialect.matching}")
+        params.append(dialect.search(query.search))
     if query.seeds_only and skip:
         where.append(f"EXISTS (SELECT 1 FROM articles a WHERE a.pk = {pk} AND a.path != '')")
     if after is not None:
         where.append(f"(published, {pk}) < (?, ?)")
         params.extend(after)
     return where, params
-
-
-def fts_query(text: str) -> str | None:
-    """What a user typed (``text.search_terms``) as an FTS5 query that cannot be a syntax
-    error; None when it has no word to search for."""
-    quoted = ((t.text.replace('"', '""'), t.prefix) for t in search_terms(text))
-    return " AND ".join(f'"{words}"' + ("*" if prefix else "") for words, prefix in quoted) or None

@@ -1,4 +1,4 @@
-"""The publish state in SQLite (schema version 5): the stories waiting to be published and
+"""The publish state (SQLite schema version 5): the stories waiting to be published and
 the manifest of the files publishing wrote; and (schema version 8) the sources' problems it
 published, so their ids and ``since`` times outlive the publish folder.
 
@@ -12,49 +12,49 @@ was writing stays pending.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 
 from aggregator.models import PendingStories, PublishedFile
 from aggregator.store import Problem
 from aggregator.store.rows import from_micros, maybe_micros, moment_of, to_micros
+from aggregator.store.sql import Db
 
 _FILE_COLUMNS = "name, sha256, size, mtime_ns, lists, built_for"
 _PROBLEM_COLUMNS = "source, kind, detail, since, changed, closed"
 
 
-def mark(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
+def mark(db: Db, ids: Iterable[str]) -> None:
     """Record the stored stories ``ids`` as changed since they were last published, inside
-    the caller's transaction (before deleting them, for a prune). Raises sqlite3.Error."""
-    wanted = json.dumps(list(ids))
-    if wanted == "[]":
+    the caller's transaction (before deleting them, for a prune). Raises the driver's error."""
+    wanted = list(ids)
+    if not wanted:
         return
-    conn.execute("UPDATE meta SET value = value + 1 WHERE name = 'publish_seq'")
-    (seq,) = conn.execute("SELECT value FROM meta WHERE name = 'publish_seq'").fetchone()
-    conn.execute(
+    db.execute("UPDATE meta SET value = value + 1 WHERE name = 'publish_seq'")
+    (seq,) = db.execute("SELECT value FROM meta WHERE name = 'publish_seq'").fetchone()
+    db.execute(
         "INSERT INTO publish_pending (id, seq, seed)"
-        " SELECT id, ?, path != '' FROM articles WHERE id IN (SELECT value FROM json_each(?))"
+        f" SELECT id, ?, path != '' FROM articles WHERE id {db.dialect.among}"
         " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, seed = excluded.seed",
-        (seq, wanted),
+        (seq, db.dialect.listed(wanted)),
     )
 
 
-def pending(conn: sqlite3.Connection, *, at_most: int | None) -> PendingStories:
+def pending(db: Db, *, at_most: int | None) -> PendingStories:
     """The stories waiting to be published (their ids unless there are more than
     ``at_most``), the seed stories among them, and the counter that clears them."""
-    count, through = conn.execute(
+    count, through = db.execute(
         "SELECT count(*), coalesce(max(seq), 0) FROM publish_pending"
     ).fetchone()
     ids = None
     if at_most is None or count <= at_most:
-        ids = frozenset(i for (i,) in conn.execute("SELECT id FROM publish_pending"))
-    seeds = frozenset(i for (i,) in conn.execute("SELECT id FROM publish_pending WHERE seed"))
+        ids = frozenset(i for (i,) in db.execute("SELECT id FROM publish_pending"))
+    seeds = frozenset(i for (i,) in db.execute("SELECT id FROM publish_pending WHERE seed"))
     return PendingStories(ids=ids, seeds=seeds, through=through)
 
 
-def manifest(conn: sqlite3.Connection) -> dict[str, PublishedFile]:
+def manifest(db: Db) -> dict[str, PublishedFile]:
     """Every file publishing wrote, by name."""
-    rows = conn.execute(f"SELECT {_FILE_COLUMNS} FROM published_files").fetchall()
+    rows = db.execute(f"SELECT {_FILE_COLUMNS} FROM published_files").fetchall()
     return {
         name: PublishedFile(
             name=name,
@@ -69,26 +69,26 @@ def manifest(conn: sqlite3.Connection) -> dict[str, PublishedFile]:
 
 
 def record(
-    conn: sqlite3.Connection,
+    db: Db,
     files: Sequence[PublishedFile],
     removed: Sequence[str],
     through: int,
 ) -> None:
     """Enter ``files`` in the manifest, drop ``removed`` from it and clear the pending
-    stories up to ``through``, inside the caller's transaction. Raises sqlite3.Error."""
-    conn.executemany(
+    stories up to ``through``, inside the caller's transaction. Raises the driver's error."""
+    db.executemany(
         f"INSERT INTO published_files ({_FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (name) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size,"
         " mtime_ns = excluded.mtime_ns, lists = excluded.lists, built_for = excluded.built_for",
         [(f.name, f.sha256, f.size, f.mtime_ns, json.dumps(f.lists), f.built_for) for f in files],
     )
-    conn.executemany("DELETE FROM published_files WHERE name = ?", [(name,) for name in removed])
-    conn.execute("DELETE FROM publish_pending WHERE seq <= ?", (through,))
+    db.executemany("DELETE FROM published_files WHERE name = ?", [(name,) for name in removed])
+    db.execute("DELETE FROM publish_pending WHERE seq <= ?", (through,))
 
 
-def problems(conn: sqlite3.Connection) -> list[Problem]:
+def problems(db: Db) -> list[Problem]:
     """The sources' problems the last publish recorded."""
-    rows = conn.execute(f"SELECT {_PROBLEM_COLUMNS} FROM source_problems ORDER BY rowid")
+    rows = db.execute(f"SELECT {_PROBLEM_COLUMNS} FROM source_problems ORDER BY rowid")
     return [
         Problem(
             source=source,
@@ -102,10 +102,10 @@ def problems(conn: sqlite3.Connection) -> list[Problem]:
     ]
 
 
-def replace_problems(conn: sqlite3.Connection, found: Sequence[Problem]) -> None:
+def replace_problems(db: Db, found: Sequence[Problem]) -> None:
     """Make ``found`` the recorded problems, inside the caller's transaction."""
-    conn.execute("DELETE FROM source_problems")
-    conn.executemany(
+    db.execute("DELETE FROM source_problems")
+    db.executemany(
         f"INSERT INTO source_problems ({_PROBLEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
         [
             (

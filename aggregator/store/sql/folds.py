@@ -12,7 +12,6 @@ found by its guid on every later pass.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from dataclasses import replace
 from datetime import datetime
 
@@ -23,16 +22,17 @@ from aggregator.models import Article
 from aggregator.store import CarrierFold
 from aggregator.store.passes import Changed
 from aggregator.store.rows import ARTICLE_COLUMNS, article_from_row, item_from_json, to_micros
-from aggregator.store.sqlite.write import write_stories
+from aggregator.store.sql import Db
+from aggregator.store.sql.write import write_stories
 
 
-def reasons(conn: sqlite3.Connection, article_id: str) -> tuple[CarrierFold, ...] | None:
+def reasons(db: Db, article_id: str) -> tuple[CarrierFold, ...] | None:
     """Who carries the story ``article_id`` and by which rule each joined it, in the order
     they came; None when no story has that id."""
-    found = conn.execute("SELECT pk FROM articles WHERE id = ?", (article_id,)).fetchone()
+    found = db.execute("SELECT pk FROM articles WHERE id = ?", (article_id,)).fetchone()
     if found is None:
         return None
-    rows = conn.execute(
+    rows = db.execute(
         "SELECT source, guid, link, reason, score FROM carriers WHERE article_pk = ? ORDER BY pk",
         found,
     ).fetchall()
@@ -47,20 +47,18 @@ def reasons(conn: sqlite3.Connection, article_id: str) -> tuple[CarrierFold, ...
     )
 
 
-def split(
-    conn: sqlite3.Connection, article_id: str, source: str, *, now: datetime, words: bool
-) -> str:
+def split(db: Db, article_id: str, source: str, *, now: datetime, words: bool) -> str:
     """Take ``source``'s items out of the story ``article_id`` into a story of their own;
     returns its id. ``words``: keep the headline word index too.
 
     Raises StoreError when there is no such story, ``source`` does not carry it, or it
     is the story's only source."""
-    row = conn.execute(
+    row = db.execute(
         f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
     ).fetchone()
     if row is None:
         raise StoreError(f"{article_id}: no stored story has this id")
-    carriers = conn.execute(
+    carriers = db.execute(
         "SELECT pk, source, guid, link, item FROM carriers WHERE article_pk = ? ORDER BY pk",
         (row[0],),
     ).fetchall()
@@ -73,24 +71,25 @@ def split(
         )
     if not staying:
         raise StoreError(f"{article_id}: {source} is its only source; there is nothing to split")
-    (new_pk,) = conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM articles").fetchone()
+    (new_pk,) = db.new_pks(1)
     kept = replace(_folded(story, staying), id=story.id, first_seen=story.first_seen)
     apart = _folded(story, moving)
-    apart = replace(apart, id=_free_id(conn, apart.id, story.id, source), first_seen=now)
+    apart = replace(apart, id=_free_id(db, apart.id, story.id, source), first_seen=now)
     write_stories(
-        conn,
+        db,
         [
             Changed(pk=row[0], article=kept, loaded=story),
             Changed(pk=new_pk, article=apart, loaded=None),
         ],
         words=words,
     )
-    conn.executemany(
+    db.executemany(
         "UPDATE carriers SET article_pk = ?, reason = ?, score = NULL, published = ? WHERE pk = ?",
         [(new_pk, fold.SPLIT, to_micros(apart.published), c[0]) for c in moving],
     )
-    conn.execute(
-        "INSERT OR IGNORE INTO fold_vetoes (article_pk, source) VALUES (?, ?)", (row[0], source)
+    db.execute(
+        "INSERT INTO fold_vetoes (article_pk, source) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        (row[0], source),
     )
     return apart.id
 
@@ -110,10 +109,10 @@ def _folded(story: Article, carriers: list[tuple[int, str, str, str, str | None]
     return merged
 
 
-def _free_id(conn: sqlite3.Connection, wanted: str, story_id: str, source: str) -> str:
+def _free_id(db: Db, wanted: str, story_id: str, source: str) -> str:
     """``wanted`` (the item's own id) unless the story or another row has it; then one
     derived from the story and the source, stable across runs."""
-    taken = conn.execute("SELECT 1 FROM articles WHERE id = ?", (wanted,)).fetchone()
+    taken = db.execute("SELECT 1 FROM articles WHERE id = ?", (wanted,)).fetchone()
     if wanted != story_id and taken is None:
         return wanted
     return hashlib.sha256(f"{story_id}\nsplit\n{source}".encode()).hexdigest()[:32]

@@ -1,27 +1,28 @@
-"""Leases of due sources in SQLite: the SQL of ``Store.lease_due``, ``renew``, ``release``
-and ``leases``.
+"""Leases of due sources: the SQL of ``Store.lease_due``, ``renew``, ``release`` and
+``leases``.
 
-Each runs in the caller's ``BEGIN IMMEDIATE`` transaction, which holds the database's one
-write lock from its first statement: two processes on one file lease one after the other,
-and the second sees the first's leases. ``leases`` has a row per source ever leased, its
-holder and expiry NULL while nobody holds it.
+Each runs in the caller's write transaction. In SQLite its ``BEGIN IMMEDIATE`` holds the
+database's one write lock from the first statement: two processes on one file lease one
+after the other, and the second sees the first's leases. In PostgreSQL the free rows are
+read ``FOR UPDATE SKIP LOCKED`` (``Dialect.claiming``): a second node skips the rows a
+first one is leasing and takes the next due sources instead. ``leases`` has a row per
+source ever leased, its holder and expiry NULL while nobody holds it.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from aggregator.models import Holder, Lease
 from aggregator.store.rows import LEASE_COLUMNS, lease_from_row, maybe_micros, to_micros
+from aggregator.store.sql import Db
 
 _HELD_BY = "node = ? AND pid = ?"
 
 
 def lease_due(
-    conn: sqlite3.Connection,
+    conn: Db,
     holder: Holder,
     seen: Mapping[str, datetime | None],
     *,
@@ -35,13 +36,14 @@ def lease_due(
         "INSERT INTO leases (source) VALUES (?) ON CONFLICT (source) DO NOTHING",
         ((name,) for name in seen),
     )
+    among, listed = conn.dialect.among, conn.dialect.listed
     free = conn.execute(
         "SELECT l.source, s.next_due FROM leases l LEFT JOIN sources s ON s.name = l.source"
-        " WHERE l.source IN (SELECT value FROM json_each(?))"
+        f" WHERE l.source {among}"
         " AND (l.expires IS NULL OR l.expires <= ?"
-        " OR l.node = ? AND l.pid IN (SELECT value FROM json_each(?)))"
-        " ORDER BY s.next_due NULLS FIRST, l.source",
-        (_json_list(seen), to_micros(now), holder.node, _json_list(reclaim)),
+        f" OR l.node = ? AND l.pid {among})"
+        f" ORDER BY s.next_due NULLS FIRST, l.source{conn.dialect.claiming}",
+        (listed(list(seen)), to_micros(now), holder.node, listed(reclaim)),
     )
     # still due as the caller read it: nobody collected it in between
     taken = [name for name, due in free if due == maybe_micros(seen[name])][:limit]
@@ -52,36 +54,29 @@ def lease_due(
     return taken
 
 
-def renew(
-    conn: sqlite3.Connection, holder: Holder, names: Sequence[str], *, until: datetime
-) -> list[str]:
+def renew(conn: Db, holder: Holder, names: Sequence[str], *, until: datetime) -> list[str]:
     """``Store.renew``, inside a write transaction on ``conn``."""
     rows = conn.execute(
         f"UPDATE leases SET expires = ? WHERE {_HELD_BY}"
-        " AND source IN (SELECT value FROM json_each(?)) RETURNING source",
-        (to_micros(until), holder.node, holder.pid, _json_list(names)),
+        f" AND source {conn.dialect.among} RETURNING source",
+        (to_micros(until), holder.node, holder.pid, conn.dialect.listed(names)),
     ).fetchall()
     return sorted(name for (name,) in rows)
 
 
-def release(conn: sqlite3.Connection, holder: Holder, names: Sequence[str]) -> None:
+def release(conn: Db, holder: Holder, names: Sequence[str]) -> None:
     """``Store.release``, inside a write transaction on ``conn``."""
     conn.execute(
         "UPDATE leases SET node = NULL, pid = NULL, expires = NULL"
-        f" WHERE {_HELD_BY} AND source IN (SELECT value FROM json_each(?))",
-        (holder.node, holder.pid, _json_list(names)),
+        f" WHERE {_HELD_BY} AND source {conn.dialect.among}",
+        (holder.node, holder.pid, conn.dialect.listed(names)),
     )
 
 
-def leases(conn: sqlite3.Connection, *, now: datetime) -> dict[str, Lease]:
+def leases(conn: Db, *, now: datetime) -> dict[str, Lease]:
     """``Store.leases``."""
     rows = conn.execute(
         f"SELECT {LEASE_COLUMNS} FROM leases WHERE expires > ? ORDER BY source",
         (to_micros(now),),
     )
     return {row[0]: lease_from_row(row) for row in rows}
-
-
-def _json_list(values: Iterable[object]) -> str:
-    """``values`` as a JSON array, for ``json_each``: one parameter, however many."""
-    return json.dumps(list(values))

@@ -1,0 +1,73 @@
+"""The SQL every backend runs: ingest (the bulk read, then the planner's plan written back),
+queries, retention, folds and the publish state, written once against ``Db``.
+
+A backend (``store/sqlite/``, ``store/postgres/``) supplies the connection, its schema and
+what its SQL does differently (``Dialect``, and the few operations of ``Db`` below); no
+module here imports a database driver. Statements use ``?`` placeholders; a list
+parameter is bound with ``Dialect.among`` / ``Dialect.listed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dialect:
+    """The pieces of SQL that differ between backends, made once by each backend."""
+
+    among: str  # "IN (…)" over one list parameter made by ``listed``
+    listed: Callable[[Sequence[Any]], object]
+    greatest: str  # the function that picks the larger of two values
+    matching: str  # "IN (…)" of the story pks whose text matches one ``search`` parameter
+    search: Callable[[str], str | None]  # what a user typed, as that parameter (None: no words)
+    claiming: str  # ends a SELECT whose rows the transaction takes, skipping those others hold
+
+
+class Cursor(Protocol):
+    """The rows of one executed statement."""
+
+    @property
+    def rowcount(self) -> int:
+        """How many rows the statement changed."""
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+
+    def fetchall(self) -> list[Any]:
+        """Every remaining row."""
+
+    def __iter__(self) -> Iterator[Any]:
+        """The remaining rows, one at a time."""
+
+
+class Db(Protocol):
+    """One connection inside a transaction, as the shared SQL sees it."""
+
+    dialect: Dialect
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        """Run one statement."""
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> object:
+        """Run one statement once for each parameter row."""
+
+    def changes(self, sql: str, parameters: Iterable[Sequence[Any]]) -> int:
+        """Run one statement once for each parameter row; how many rows it changed."""
+
+    def new_pks(self, count: int) -> Sequence[int]:
+        """``count`` unused story row keys, ascending, for the stories a pass creates."""
+
+    def index_text(self, rows: Sequence[tuple[int, str, str, str]]) -> None:
+        """Add ``(pk, title, summary, content)`` plain texts to the full-text index."""
+
+    def unindex_text(self, pks: Sequence[int]) -> None:
+        """Drop the stories ``pks`` from the full-text index."""
+
+    def claim(self, identities: Iterable[str]) -> None:
+        """Hold, until the transaction ends, the dedup identities (``passes.identities``)
+        a pass may create stories under, so that another node's pass that could fold into
+        the same stories waits for this one and then reads what it wrote. A backend that
+        lets one writer at a time in does nothing."""

@@ -1,0 +1,360 @@
+"""The ``Store`` protocol written once in SQL: a backend subclasses ``SqlStore`` and says
+only how a unit of work reaches its database (``_read``, ``_write``) and how to close."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+from aggregator.models import (
+    Article,
+    ArticleQuery,
+    Holder,
+    IngestResult,
+    Lease,
+    PendingStories,
+    PublishedFile,
+    SourceState,
+)
+from aggregator.store import CarrierFold, Problem
+from aggregator.store.records import Record, RecordCounts
+from aggregator.store.rows import (
+    ARTICLE_COLUMNS,
+    SOURCE_COLUMNS,
+    source_from_row,
+    source_row,
+    to_micros,
+)
+from aggregator.store.sql import Db, copy, folds, leasing, published
+from aggregator.store.sql.ingest import ingest
+from aggregator.store.sql.query import After, page_sql
+from aggregator.store.sql.read import read_articles
+
+T = TypeVar("T")
+K = TypeVar("K")  # where a page of an export starts
+BATCH = 500  # stories read per query by ``articles``
+_SAVE_STATE = (
+    f"INSERT INTO sources ({SOURCE_COLUMNS}) "
+    f"VALUES ({', '.join('?' * len(SOURCE_COLUMNS.split(', ')))})"
+    " ON CONFLICT (name) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in SOURCE_COLUMNS.split(", ")[1:])
+)
+
+
+class SqlStore(ABC):
+    """Every ``Store`` method over a backend's transactions; ``similarity`` (0..1) turns on
+    near-duplicate matching of reworded headlines."""
+
+    similarity: float | None
+
+    @abstractmethod
+    def _read(self, work: Callable[[Db], T], *, snapshot: bool = False) -> T:
+        """``work`` done on a connection (from one snapshot of the database when
+        ``snapshot``); raises StoreError when the database cannot be read."""
+
+    @abstractmethod
+    def _write(self, work: Callable[[Db], T]) -> T:
+        """``work`` done in one transaction, committed when it returns, rolled back when it
+        raises; raises StoreError when the database cannot be written."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection(s)."""
+
+    def source_state(self, name: str) -> SourceState | None:
+        """The remembered state of one source, or None before its first pass.
+
+        Raises StoreError when the database cannot be read."""
+        row = self._read(
+            lambda db: db.execute(
+                f"SELECT {SOURCE_COLUMNS} FROM sources WHERE name = ?", (name,)
+            ).fetchone()
+        )
+        return None if row is None else source_from_row(row)
+
+    def source_states(self) -> dict[str, SourceState]:
+        """The state of every source the store has seen, by name.
+
+        Raises StoreError when the database cannot be read."""
+        rows = self._read(
+            lambda db: db.execute(f"SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name").fetchall()
+        )
+        return {row[0]: source_from_row(row) for row in rows}
+
+    def save_source_state(self, state: SourceState) -> None:
+        """Remember a source's state (a failed or not-modified pass).
+
+        Raises StoreError when the database is locked, full or read-only."""
+        self._write(lambda db: db.execute(_SAVE_STATE, source_row(state)))
+
+    def lease_due(
+        self,
+        holder: Holder,
+        seen: Mapping[str, datetime | None],
+        *,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        reclaim: Sequence[int] = (),
+    ) -> list[str]:
+        """Lease to ``holder`` until ``until`` at most ``limit`` of the sources in ``seen``
+        that no live lease holds at ``now`` (or only one of ``holder.node``'s dead
+        processes ``reclaim``) and whose next due time is still the one in ``seen``,
+        earliest due first, in one write transaction; returns their names.
+
+        Raises StoreError when the database is locked, full or read-only."""
+        return self._write(
+            lambda db: leasing.lease_due(
+                db, holder, seen, now=now, until=until, limit=limit, reclaim=reclaim
+            )
+        )
+
+    def renew(self, holder: Holder, names: Sequence[str], *, until: datetime) -> list[str]:
+        """Extend ``holder``'s leases of ``names`` to ``until``; returns those it still held.
+
+        Raises StoreError when the database is locked, full or read-only."""
+        return self._write(lambda db: leasing.renew(db, holder, names, until=until))
+
+    def release(self, holder: Holder, names: Sequence[str]) -> None:
+        """End ``holder``'s leases of ``names``.
+
+        Raises StoreError when the database is locked, full or read-only."""
+        self._write(lambda db: leasing.release(db, holder, names))
+
+    def leases(self, *, now: datetime) -> dict[str, Lease]:
+        """The leases live at ``now``, by source name.
+
+        Raises StoreError when the database cannot be read."""
+        return self._read(lambda db: leasing.leases(db, now=now))
+
+    def ingest(
+        self,
+        source: str,
+        articles: Sequence[Article],
+        state: SourceState,
+        *,
+        now: datetime | None = None,
+    ) -> IngestResult:
+        """Store one source's articles of one pass and its new state in one transaction,
+        folding each article into an existing story when dedup says it is the same one;
+        new stories are first seen at ``now`` (the current time when not given).
+
+        Returns the ids of new, merged and updated stories and the unchanged count.
+        Raises StoreError when the database is locked, full or read-only (nothing of
+        this pass is written then)."""
+        moment = now or datetime.now(UTC)
+
+        def work(db: Db) -> IngestResult:
+            result = ingest(db, source, articles, similarity=self.similarity, now=moment)
+            published.mark(db, result.changed_ids)
+            db.execute(_SAVE_STATE, source_row(state))
+            return result
+
+        return self._write(work)
+
+    def article(self, article_id: str) -> Article | None:
+        """One story by id, with all its sources and links; None when there is none.
+
+        Raises StoreError when the database cannot be read."""
+
+        def work(db: Db) -> list[Article]:
+            sql = f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ?"
+            return read_articles(db, db.execute(sql, (article_id,)).fetchall())
+
+        found = self._read(work)
+        return found[0] if found else None
+
+    def ids_starting(self, prefix: str, *, limit: int) -> list[str]:
+        """At most ``limit`` story ids that start with ``prefix``, in order (a range of the
+        primary key, so a short prefix costs no scan).
+
+        Raises StoreError when the database cannot be read."""
+        rows = self._read(
+            lambda db: db.execute(
+                "SELECT id FROM articles WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                (prefix, prefix + "\U0010ffff", limit),
+            ).fetchall()
+        )
+        return [row[0] for row in rows]
+
+    def articles(self, query: ArticleQuery) -> Iterator[Article]:
+        """Stories matching ``query``, newest published first, read lazily in batches
+        (a connection is held only while a batch is read).
+
+        Raises StoreError when the database cannot be read."""
+        remaining = query.limit
+        after: After | None = None
+        while remaining is None or remaining > 0:
+            size = BATCH if remaining is None else min(BATCH, remaining)
+            rows, batch = self._read(partial(_page, query=query, after=after, size=size))
+            yield from batch
+            if len(rows) < size:
+                return
+            after = (rows[-1][7], rows[-1][0])
+            remaining = None if remaining is None else remaining - len(rows)
+
+    def article_counts(self) -> dict[str, int]:
+        """How many stories each source carried, by source name.
+
+        Raises StoreError when the database cannot be read."""
+        rows = self._read(
+            lambda db: db.execute(
+                "SELECT source, count(DISTINCT article_pk) FROM carriers GROUP BY source"
+            ).fetchall()
+        )
+        return dict(rows)
+
+    def story_count(self) -> int:
+        """How many stories are stored. Raises StoreError when the database cannot be read."""
+        count: int = self._read(
+            lambda db: db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        )
+        return count
+
+    def prune(self, *, now: datetime, retention: timedelta) -> int:
+        """Delete stories first seen before ``now - retention``; returns how many.
+
+        Their dedup keys stay behind as tombstones, so a late re-post is not stored
+        again as new, until they are ``2 * retention`` old.
+        Raises StoreError when the database is locked, full or read-only."""
+        return self._write(lambda db: _prune(db, now=now, retention=retention))
+
+    def pending_stories(self, *, at_most: int | None = None) -> PendingStories:
+        """The stories changed or deleted since they were last published (their ids only
+        when there are at most ``at_most``), read from one snapshot.
+
+        Raises StoreError when the database cannot be read."""
+        return self._read(lambda db: published.pending(db, at_most=at_most), snapshot=True)
+
+    def published_files(self) -> dict[str, PublishedFile]:
+        """The publish manifest: every file publishing wrote, by name.
+
+        Raises StoreError when the database cannot be read."""
+        return self._read(published.manifest)
+
+    def record_published(
+        self,
+        files: Sequence[PublishedFile],
+        removed: Sequence[str],
+        *,
+        through: int,
+        problems: Sequence[Problem] | None = None,
+    ) -> None:
+        """Enter ``files`` in the manifest, drop ``removed`` from it, clear the pending
+        stories up to ``through`` and replace the problems (unless None), in one transaction.
+
+        Raises StoreError when the database is locked, full or read-only."""
+
+        def work(db: Db) -> None:
+            published.record(db, files, removed, through)
+            if problems is not None:
+                published.replace_problems(db, problems)
+
+        self._write(work)
+
+    def problems(self) -> list[Problem]:
+        """The sources' problems the last publish recorded.
+
+        Raises StoreError when the database cannot be read."""
+        return self._read(published.problems)
+
+    def fold_reasons(self, article_id: str) -> tuple[CarrierFold, ...] | None:
+        """Every carrier of the story ``article_id`` and the rule that folded it in, in the
+        order they came; None when no story has that id.
+
+        Raises StoreError when the database cannot be read."""
+        return self._read(lambda db: folds.reasons(db, article_id))
+
+    def split(self, article_id: str, source: str, *, now: datetime) -> str:
+        """Separate ``source``'s item from the story ``article_id`` into a story of its own,
+        remembered so that later passes do not fold it back; returns the new story's id.
+
+        Raises StoreError when there is no such story or source to split, or the database
+        is locked, full or read-only."""
+
+        def work(db: Db) -> str:
+            words = self.similarity is not None
+            new_id = folds.split(db, article_id, source, now=now, words=words)
+            published.mark(db, [article_id, new_id])
+            return new_id
+
+        return self._write(work)
+
+    def counts(self) -> RecordCounts:
+        """How many records of each kind the store holds.
+
+        Raises StoreError when the database cannot be read."""
+        return self._read(copy.counts)
+
+    def export(self) -> Iterator[Record]:
+        """Everything but the publish state and derived indexes, as records, read a batch
+        at a time (a connection is held only while a batch is read): sources and problems,
+        the stories in row order, tombstones, headline uses.
+
+        Raises StoreError when the database cannot be read."""
+        yield from self._read(copy.small_tables)
+        yield from self._pages(copy.stories_after, 0)
+        yield from self._pages(copy.tombstones_after, copy.FIRST_TOMBSTONE)
+        yield from self._pages(copy.uses_after, copy.FIRST_USE)
+
+    def _pages(
+        self, read: Callable[[Db, K, int], tuple[Sequence[Record], K]], after: K
+    ) -> Iterator[Record]:
+        while True:
+            batch, after = self._read(partial(_batch, read, after))
+            yield from batch
+            if len(batch) < BATCH:
+                return
+
+    def import_records(self, records: Sequence[Record]) -> RecordCounts:
+        """Write the ``records`` not stored yet in one transaction; the new stories are
+        pending publication and the headline word index is rebuilt by the next pass that
+        matches near-duplicates. Returns how many of each kind were new.
+
+        Raises StoreError when the database is locked, full or read-only, or a new
+        story's carrier is another stored story's."""
+        return self._write(lambda db: copy.write_records(db, records))
+
+
+def _batch(
+    read: Callable[[Db, K, int], tuple[Sequence[Record], K]], after: K, db: Db
+) -> tuple[Sequence[Record], K]:
+    """One batch of an export: ``read`` from after ``after``."""
+    return read(db, after, BATCH)
+
+
+def _page(
+    db: Db, query: ArticleQuery, after: After | None, size: int
+) -> tuple[list[Any], list[Article]]:
+    """One page of ``query``: its rows and their stories (nothing when it matches nothing)."""
+    page = page_sql(db.dialect, query, after, size)
+    if page is None:
+        return [], []
+    rows = db.execute(*page).fetchall()
+    return rows, read_articles(db, rows)
+
+
+def _prune(db: Db, *, now: datetime, retention: timedelta) -> int:
+    """``SqlStore.prune`` inside its transaction."""
+    cutoff = to_micros(now - retention)
+    db.execute(
+        "INSERT INTO tombstones (dedup_key, day, first_seen)"
+        " SELECT dedup_key, day, max(first_seen) FROM articles WHERE first_seen < ?"
+        " GROUP BY dedup_key, day ON CONFLICT (dedup_key, day) DO UPDATE SET first_seen ="
+        f" {db.dialect.greatest}(tombstones.first_seen, excluded.first_seen)",
+        (cutoff,),
+    )
+    # their feeds and pages must lose them, as they would a changed story
+    gone = db.execute("SELECT id FROM articles WHERE first_seen < ?", (cutoff,)).fetchall()
+    published.mark(db, [id_ for (id_,) in gone])
+    deleted = db.execute("DELETE FROM articles WHERE first_seen < ?", (cutoff,)).rowcount
+    db.execute("DELETE FROM tombstones WHERE first_seen < ?", (to_micros(now - 2 * retention),))
+    # the series history (dedup.fold.SERIES) of a headline ages out with its tombstones
+    db.execute(
+        "DELETE FROM headline_uses WHERE day < ?",
+        ((now - 2 * retention).astimezone(UTC).date().toordinal(),),
+    )
+    return deleted

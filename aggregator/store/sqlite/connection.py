@@ -1,0 +1,56 @@
+"""What the shared SQL (``store.sql``) needs from SQLite: a connection that is a ``Db``,
+with SQLite's way of binding lists (a JSON array), its FTS5 index and its row keys."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from aggregator.store.sql import Dialect
+from aggregator.store.text import search_terms
+
+
+def fts_query(text: str) -> str | None:
+    """What a user typed (``text.search_terms``) as an FTS5 query that cannot be a syntax
+    error; None when it has no word to search for."""
+    quoted = ((t.text.replace('"', '""'), t.prefix) for t in search_terms(text))
+    return " AND ".join(f'"{words}"' + ("*" if prefix else "") for words, prefix in quoted) or None
+
+
+SQLITE = Dialect(
+    among="IN (SELECT value FROM json_each(?))",
+    listed=lambda values: json.dumps(list(values)),
+    greatest="max",
+    matching="IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)",
+    search=fts_query,
+    claiming="",  # BEGIN IMMEDIATE already let this one writer in alone
+)
+INDEX_TEXT = "INSERT INTO articles_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)"
+
+
+class Connection(sqlite3.Connection):
+    """A SQLite connection as a ``store.sql.Db`` (made by ``sqlite3.connect(factory=…)``)."""
+
+    dialect = SQLITE
+
+    def new_pks(self, count: int) -> Sequence[int]:
+        """The ``count`` row keys after the largest stored one (one writer at a time)."""
+        (last,) = self.execute("SELECT coalesce(max(pk), 0) FROM articles").fetchone()
+        return range(last + 1, last + 1 + count)
+
+    def changes(self, sql: str, parameters: Iterable[Sequence[Any]]) -> int:
+        """Run ``sql`` once for each parameter row; how many rows it changed."""
+        return self.executemany(sql, parameters).rowcount
+
+    def index_text(self, rows: Sequence[tuple[int, str, str, str]]) -> None:
+        """Add ``(pk, title, summary, content)`` rows to the FTS5 table."""
+        self.executemany(INDEX_TEXT, rows)
+
+    def unindex_text(self, pks: Sequence[int]) -> None:
+        """Drop the stories ``pks`` from the FTS5 table."""
+        self.executemany("DELETE FROM articles_fts WHERE rowid = ?", [(pk,) for pk in pks])
+
+    def claim(self, identities: Iterable[str]) -> None:
+        """Nothing: ``BEGIN IMMEDIATE`` lets one writer at a time in."""

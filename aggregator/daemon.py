@@ -41,7 +41,7 @@ from aggregator.lockfile import single_instance
 from aggregator.metrics import Metrics
 from aggregator.models import Health
 from aggregator.server import FeedServer, make_app, max_age_for
-from aggregator.store import Store, open_store
+from aggregator.store import Store, open_store, shown
 from aggregator.text import count
 
 log = logging.getLogger(__name__)
@@ -103,13 +103,13 @@ class Daemon:
             "wiredesk %s: config %s, store %s, serving %s on %s",
             __version__,
             self.config.path,
-            self.config.store,
+            shown(self.config.store),
             self.config.publish.dir,
             address,
             extra={
                 "version": __version__,
                 "config": str(self.config.path),
-                "store": self.config.store,
+                "store": shown(self.config.store),
                 "address": address,
             },
         )

@@ -20,17 +20,19 @@ from typing import IO
 
 from aggregator.config import Config
 from aggregator.errors import AlreadyRunningError, LockError
+from aggregator.store import POSTGRES_SCHEMES
 
 PUBLISH_LOCK = ".wiredesk.lock"
 
 
 def lock_paths(config: Config) -> list[tuple[str, Path]]:
-    """What a daemon of ``config`` locks: (what, lock file) for the store and the folder."""
-    store = Path(config.store)
-    return [
-        (str(store), store.with_name(f"{store.name}.lock")),
-        (str(config.publish.dir), config.publish.dir / PUBLISH_LOCK),
-    ]
+    """What a daemon of ``config`` locks: (what, lock file) for a SQLite store and the
+    folder (a PostgreSQL store is shared by design: nodes on other machines use it too)."""
+    locks = [(str(config.publish.dir), config.publish.dir / PUBLISH_LOCK)]
+    if not config.store.startswith(POSTGRES_SCHEMES):
+        store = Path(config.store)
+        locks.insert(0, (str(store), store.with_name(f"{store.name}.lock")))
+    return locks
 
 
 @contextmanager

@@ -173,9 +173,9 @@ def test_environment_variable_names_the_config(tmp_path: Path, monkeypatch) -> N
             "another name",
         ),
         (
-            "store: postgres://h/db\n",
-            ":1: store: unsupported database URL scheme 'postgres'; expected a file path or "
-            "sqlite:///path",
+            "store: mysql://h/db\n",
+            ":1: store: unsupported database URL scheme 'mysql'; expected a file path, "
+            "sqlite:///path or postgresql://user@host/database",
         ),
         (
             "fetch:\n  max_bytes: lots\n",

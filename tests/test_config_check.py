@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aggregator.cli import main
+from aggregator.config import load_config
 from tests.builders import feeds_yaml
 
 
@@ -69,3 +70,13 @@ def test_a_usable_config_checks_clean(tmp_path: Path, capsys) -> None:
     assert main(["check", "--config", str(path)]) == 0
     out, err = capsys.readouterr()
     assert (out, err) == (f"OK {path}: 1 source (0 feeds, 1 seed folder), 0 categories\n", "")
+
+
+def test_a_postgresql_store_is_taken_as_written_and_is_no_folder(tmp_path: Path, capsys) -> None:
+    (tmp_path / "seeds").mkdir()
+    for scheme in ("postgresql", "postgres"):
+        url = f"{scheme}://wiredesk@db.example/desk?options=-csearch_path%3Dwire"
+        path = feeds_yaml(tmp_path, f"store: {url}\nsources:\n  - {{name: seeds, path: seeds}}\n")
+        assert load_config(path).store == url
+        assert main(["check", "--config", str(path)]) == 0
+        assert capsys.readouterr().err == ""

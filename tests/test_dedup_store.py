@@ -1,11 +1,11 @@
-"""Dedup through the real SQLite store: one feed's own distinct items, generic headlines,
-fold reasons (``why``), ``split`` and stores made before fold reasons were recorded."""
+"""Dedup through the real stores (SQLite and PostgreSQL, the ``store`` fixtures of
+conftest.py): one feed's own distinct items, generic headlines, fold reasons (``why``),
+``split``; and SQLite stores made before fold reasons were recorded."""
 
 from __future__ import annotations
 
 import sqlite3
 import textwrap
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from aggregator.cli import main
 from aggregator.errors import StoreError
 from aggregator.models import Article, ArticleQuery, SourceState
+from aggregator.store import Store, open_store
 from aggregator.store.rows import ARTICLE_COLUMNS, article_row
 from aggregator.store.sqlite import SQLiteStore
 from aggregator.store.sqlite.schema import MIGRATIONS, VERSION
@@ -45,23 +46,16 @@ def item(source: str, n: int | str, title: str, body: str = "", **fields: object
     return Article(**{**base, **fields})  # type: ignore[arg-type]
 
 
-def put(store: SQLiteStore, *articles: Article) -> None:
+def put(store: Store, *articles: Article) -> None:
     for article in articles:
         store.ingest(article.source, [article], SourceState(name=article.source))
 
 
-def stories(store: SQLiteStore) -> dict[str, tuple[str, ...]]:
+def stories(store: Store) -> dict[str, tuple[str, ...]]:
     return {a.id: a.sources for a in store.articles(ArticleQuery())}
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore(str(tmp_path / "wiredesk.db"))
-    yield opened
-    opened.close()
-
-
-def test_one_feeds_items_with_one_headline_stay_apart(store: SQLiteStore) -> None:
+def test_one_feeds_items_with_one_headline_stay_apart(store: Store) -> None:
     first, second = item("aa", 1, "Live updates", STRIKE), item("aa", 2, "Live updates", QUAKE)
     assert store.ingest("aa", [first, second], SourceState(name="aa")).new == ("aa-1", "aa-2")
     syndicated = item("bb", 1, "LIVE UPDATES", QUAKE.replace("told reporters", "said"))
@@ -73,7 +67,7 @@ def test_one_feeds_items_with_one_headline_stay_apart(store: SQLiteStore) -> Non
     assert {"cc-1", "cc-2"} <= set(stories(store))
 
 
-def test_empty_and_placeholder_headlines_never_fold_or_block(store: SQLiteStore) -> None:
+def test_empty_and_placeholder_headlines_never_fold_or_block(store: Store) -> None:
     put(store, item("aa", 1, ""), item("bb", 1, ""), item("cc", 1, "Untitled"))
     put(store, item("dd", 1, "(no title)"), item("ee", 1, "UNTITLED"))
     assert len(stories(store)) == 5
@@ -109,7 +103,7 @@ def test_folding_does_not_depend_on_arrival_order(
     assert partitions[0] == partitions[1]
 
 
-def config(tmp_path: Path, store: Path, similarity: str = "null") -> str:
+def config(tmp_path: Path, store: Path | str, similarity: str = "null") -> str:
     path = tmp_path / "feeds.yaml"
     (tmp_path / "a").mkdir(exist_ok=True)
     (tmp_path / "b").mkdir(exist_ok=True)
@@ -135,10 +129,10 @@ def why(cfg: str, story_id: str, capsys: pytest.CaptureFixture[str]) -> list[str
 
 
 def test_why_names_the_rule_that_folded_each_source(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, store_location: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "why.db"
-    near = SQLiteStore(str(path), similarity=0.8)
+    path = store_location
+    near = open_store(path, similarity=0.8)
     put(
         near,
         item("aa", 1, "Earthquake hits Izmir", QUAKE),
@@ -187,9 +181,9 @@ def collect(cfg: str) -> None:
 
 
 def test_split_separates_an_item_for_good_and_survives_a_re_collect(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, store_location: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg = config(tmp_path, tmp_path / "split.db")
+    cfg = config(tmp_path, store_location)
     seed_a = tmp_path / "a" / "ferry.txt"
     seed_b = tmp_path / "b" / "ferry.txt"
     seed_a.write_text(
@@ -203,7 +197,7 @@ def test_split_separates_an_item_for_good_and_survives_a_re_collect(
         )
     )
     collect(cfg)
-    opened = SQLiteStore(str(tmp_path / "split.db"))
+    opened = open_store(store_location)
     [(story_id, sources)] = stories(opened).items()
     opened.close()
     assert sources == ("aa", "bb")
@@ -225,7 +219,7 @@ def test_split_separates_an_item_for_good_and_survives_a_re_collect(
         SEED.format(title="Ferry strike ends in Istanbul", agency="A", body="Crews are back.")
     )
     collect(cfg)
-    opened = SQLiteStore(str(tmp_path / "split.db"))
+    opened = open_store(store_location)
     assert stories(opened) == {story_id: ("aa",), new_id: ("bb",)}
     kept, apart = opened.article(story_id), opened.article(new_id)
     assert kept is not None and "Crews are back." in kept.content
@@ -237,7 +231,7 @@ def test_split_separates_an_item_for_good_and_survives_a_re_collect(
     assert "zz does not carry this story" in capsys.readouterr().err
 
 
-def test_split_gives_each_item_its_own_text_and_keeps_the_story_id(store: SQLiteStore) -> None:
+def test_split_gives_each_item_its_own_text_and_keeps_the_story_id(store: Store) -> None:
     put(
         store, item("aa", 1, "Live updates", QUAKE), item("bb", 1, "Live updates", QUAKE + " More.")
     )

@@ -29,6 +29,8 @@ HOMES = {
     "markupsafe": ["aggregator.publish.pages"],  # Jinja2's own Markup
     "nh3": ["aggregator.parse.entries"],
     "prometheus_client": ["aggregator.metrics"],
+    "psycopg": ["aggregator.store.postgres*"],
+    "psycopg_pool": ["aggregator.store.postgres"],
     "requests": ["aggregator.fetch*"],
     "rich": ["aggregator.cli.output"],
     "ruamel": ["aggregator.config.edit.document"],

@@ -1,5 +1,6 @@
 """Leases of due sources in the store: who may collect a source, and until when. Several
-processes racing for one queue of sources each lease every source exactly once."""
+processes racing for one queue of sources each lease every source exactly once. The store
+tests run on SQLite and on PostgreSQL (the ``store`` fixtures of conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -30,13 +30,6 @@ TERM = timedelta(seconds=30)
 HOUR = timedelta(hours=1)
 WEB1 = Holder(node="web1", pid=101)
 WEB2 = Holder(node="web2", pid=202)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(str(tmp_path / "leases.db"))
-    yield opened
-    opened.close()
 
 
 def collected(store: Store, name: str, *, due: datetime) -> None:
@@ -171,8 +164,8 @@ print(json.dumps(taken), flush=True)
 """
 
 
-def test_processes_racing_for_one_queue_lease_each_source_once(tmp_path: Path) -> None:
-    location = str(tmp_path / "race.db")
+def test_processes_racing_for_one_queue_lease_each_source_once(store_location: str) -> None:
+    location = store_location
     open_store(location).close()  # created and migrated before the race
     names = [f"feed-{n:03}" for n in range(120)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

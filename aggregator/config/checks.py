@@ -16,6 +16,7 @@ from aggregator.config.model import ANY_INTERFACE, Config
 from aggregator.config.values import format_duration, key_path
 from aggregator.config.yamlfile import read_yaml
 from aggregator.errors import ConfigProblem
+from aggregator.store import POSTGRES_SCHEMES
 
 MIN_INTERVAL = timedelta(minutes=1)  # most feeds update far less often; many ask for less
 
@@ -33,10 +34,10 @@ def inspect(config: Config) -> tuple[list[ConfigProblem], list[ConfigProblem]]:
         if source.path is not None and not source.path.is_dir():
             what = "is not a folder" if source.path.exists() else "does not exist"
             problems.append(at(("sources", index, "path"), f"seed folder {source.path} {what}"))
-    for loc, folder in (
-        (("publish", "dir"), config.publish.dir),
-        (("store",), Path(config.store).parent),
-    ):
+    folders: list[tuple[tuple[str | int, ...], Path]] = [(("publish", "dir"), config.publish.dir)]
+    if not config.store.startswith(POSTGRES_SCHEMES):  # a database server is not a folder
+        folders.append((("store",), Path(config.store).parent))
+    for loc, folder in folders:
         reason = cannot_create(folder)
         if reason:
             problems.append(at(loc, f"cannot create {folder}: {reason}"))

@@ -23,6 +23,7 @@ from aggregator.config.values import (
     quote,
 )
 from aggregator.errors import Invalid
+from aggregator.store import POSTGRES_SCHEMES
 
 if TYPE_CHECKING:
     from aggregator.config.build import Context, Loc
@@ -220,17 +221,21 @@ class Folder(Text):
 
 
 class StoreLocation(Folder):
-    """The store: a SQLite file path or ``sqlite:///path``; other database URLs are refused."""
+    """The store: a PostgreSQL URL, or a SQLite file path or ``sqlite:///path``; other
+    database URLs are refused."""
 
     def parse(self, value: Any, ctx: Context, loc: Loc) -> Any:
-        """The absolute path of the SQLite file, as text; raises Invalid otherwise."""
+        """The PostgreSQL URL as written, or the absolute path of the SQLite file, as text;
+        raises Invalid otherwise."""
         text = Text.parse(self, value, ctx, loc)
+        if text.startswith(POSTGRES_SCHEMES):
+            return text
         if "://" in text:
             scheme = text.split("://", 1)[0]
             if scheme != "sqlite":
                 raise Invalid(
-                    f"unsupported database URL scheme {quote(scheme)}; "
-                    "expected a file path or sqlite:///path"
+                    f"unsupported database URL scheme {quote(scheme)}; expected a file path,"
+                    " sqlite:///path or postgresql://user@host/database"
                 )
             text = text.removeprefix("sqlite:///")
         return str(super().parse(text, ctx, loc))

@@ -267,7 +267,7 @@ class Config(Model):
         StoreLocation(),
         "../data/wiredesk.db",
         written="../data/wiredesk.db",
-        description="SQLite file or database URL",
+        description="SQLite file, or postgresql://user@host/database",
     )
     node: str | None = option(
         Text(longest=64),

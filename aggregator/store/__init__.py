@@ -1,17 +1,20 @@
 """The store: every story once, with every source and link that carried it.
 
 ``Store`` is the interface the rest of the pipeline sees; ``open_store`` picks the backend
-from the config's ``store:`` value. SQLite is the backend today (``store/sqlite/``); a
-PostgreSQL backend only has to implement the same protocol.
+from the config's ``store:`` value: a ``postgresql://`` (or ``postgres://``) URL opens
+``store/postgres/``, anything else is a SQLite file (``store/sqlite/``). Both run the SQL of
+``store/sql/`` and the ingest planner of ``store/plan.py``.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aggregator.dedup.fold import Fold
 from aggregator.models import (
@@ -27,6 +30,9 @@ from aggregator.models import (
 
 if TYPE_CHECKING:
     from aggregator.store.records import Record, RecordCounts
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_PASSWORD = re.compile(r"password", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,21 +192,29 @@ class Store(Protocol):
         stories pending publication; returns how many of each kind were new."""
 
 
-def shown(location: str) -> str:
-    """``location`` fit for a log line or the terminal: a database URL without its
-    password."""
-    scheme, _, rest = location.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not at or ":" not in userinfo:
-        return location
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
-
-
 def open_store(location: str, *, similarity: float | None = None) -> Store:
-    """Open (creating and migrating as needed) the store at ``location``.
+    """Open (creating and migrating as needed) the store at ``location``: a PostgreSQL URL
+    (``POSTGRES_SCHEMES``) or a SQLite file.
 
     Raises StoreError when it cannot be opened.
     """
+    if location.startswith(POSTGRES_SCHEMES):
+        from aggregator.store.postgres import PostgresStore
+
+        return PostgresStore(location, similarity=similarity)
     from aggregator.store.sqlite import SQLiteStore
 
     return SQLiteStore(location, similarity=similarity)
+
+
+def shown(location: str) -> str:
+    """``location`` as it may be printed or logged: without a password."""
+    parts = urlsplit(location)
+    if parts.password is None and not _PASSWORD.search(parts.query):
+        return location
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not _PASSWORD.match(k)])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -1,0 +1,135 @@
+"""The PostgreSQL backend of the ``Store`` protocol, for a store several Wiredesk nodes share;
+this package is the only importer of psycopg. The SQL is ``store.sql``'s, as for SQLite.
+
+A pool of connections serves every thread. Each write is one READ COMMITTED transaction,
+retried when PostgreSQL picks it as the victim of a deadlock. Two nodes never store one
+story twice: an ingest first claims the dedup identities it may create stories under
+(``PgDb.claim``: a unique key per identity, upserted), so a second node's pass that could
+fold into the same story waits for the first and then reads its story.
+
+The location is a libpq URL, ``postgresql://user@host:port/database`` (or ``postgres://``);
+``?options=-csearch_path%3Dname`` puts the store in the schema ``name``, which must exist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from aggregator.errors import StoreError
+from aggregator.store import shown
+from aggregator.store.postgres.connection import PgDb
+from aggregator.store.postgres.schema import migrate
+from aggregator.store.sql import Db
+from aggregator.store.sql.store import SqlStore, T
+
+CONNECT_TIMEOUT_S = 5
+POOL_SIZE = 4  # the daemon's threads that may use the store at once
+RETRIES = 5  # deadlocks in a row before a write gives up
+_RETRIED = (errors.DeadlockDetected, errors.SerializationFailure)
+
+
+def _reason(error: Exception) -> str:
+    """The first line of a driver error, without libpq's "connection … failed:" preamble."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    line = lines[0].rsplit(" failed: ", 1)[-1]
+    line = re.sub(r"^(FATAL|ERROR):\s+", "", line)
+    return line[:1].lower() + line[1:]
+
+
+class PostgresStore(SqlStore):
+    """A store in one PostgreSQL database (or schema), created and migrated on open."""
+
+    def __init__(self, location: str, *, similarity: float | None = None) -> None:
+        """Connect to ``location`` (a libpq URL), creating and migrating the schema.
+
+        ``similarity`` (0..1) turns on near-duplicate matching of reworded headlines.
+        Raises StoreError naming the host when it cannot connect, and when the schema is
+        missing or too new.
+        """
+        self.location = location
+        self.similarity = similarity
+        self._name = f"store {shown(location)}"
+        try:
+            with psycopg.connect(
+                location, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+            ) as conn:
+                if conn.execute("SELECT current_schema()").fetchone() == (None,):
+                    raise StoreError(
+                        f"{self._name}: none of the schemas of its search_path exists"
+                        " (CREATE SCHEMA it first)"
+                    )
+                migrate(conn)
+        except psycopg.OperationalError as e:
+            raise StoreError(f"{self._name}: cannot connect: {_reason(e)}") from e
+        except (psycopg.Error, ValueError) as e:
+            raise StoreError(f"{self._name}: cannot open the store: {_reason(e)}") from e
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            location,
+            min_size=1,
+            max_size=POOL_SIZE,
+            kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
+            timeout=CONNECT_TIMEOUT_S * 2,
+            open=True,
+            name=self._name,
+        )
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn the driver's errors into StoreError naming the store."""
+        try:
+            yield
+        except PoolTimeout as e:
+            raise StoreError(f"{self._name}: cannot connect: {_reason(e)}") from e
+        except psycopg.OperationalError as e:
+            raise StoreError(f"{self._name}: {_reason(e)}") from e
+        except psycopg.Error as e:
+            raise StoreError(f"{self._name}: {_reason(e)}") from e
+
+    def _read(self, work: Callable[[Db], T], *, snapshot: bool = False) -> T:
+        """``work`` in a transaction of its own (REPEATABLE READ when ``snapshot``: one
+        snapshot for every statement). Raises StoreError."""
+        with self._errors(), self._pool.connection() as conn:
+            if snapshot:
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return work(PgDb(conn))
+
+    def _write(self, work: Callable[[Db], T]) -> T:
+        """``work`` in one transaction, run again when it was a deadlock's victim.
+
+        Raises StoreError when the database cannot be reached or written."""
+        with self._errors():
+            attempt = 1
+            while True:
+                try:
+                    with self._pool.connection() as conn:
+                        return work(PgDb(conn))
+                except _RETRIED:
+                    if attempt == RETRIES:
+                        raise
+                    attempt += 1
+
+    def prune(self, *, now: datetime, retention: timedelta) -> int:
+        """Delete stories first seen before ``now - retention`` (``SqlStore.prune``), and
+        the dedup claims no pass has made for as long; returns how many stories.
+
+        Raises StoreError when the database cannot be written."""
+        deleted = super().prune(now=now, retention=retention)
+        self._write(
+            lambda db: db.execute(
+                "DELETE FROM dedup_claims WHERE claimed < now() - make_interval(secs => ?)",
+                (retention.total_seconds(),),
+            )
+        )
+        return deleted
+
+    def close(self) -> None:
+        """Close every connection of the pool."""
+        self._pool.close()

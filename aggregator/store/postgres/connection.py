@@ -1,0 +1,94 @@
+"""What the shared SQL (``store.sql``) needs from PostgreSQL: a psycopg connection as a
+``Db``, with ``?`` placeholders turned into psycopg's, lists bound as arrays, the
+``tsvector`` search index, row keys from a sequence, and dedup identities claimed by rows
+of ``dedup_claims``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+
+from aggregator.store.postgres import search
+from aggregator.store.sql import Cursor, Dialect
+
+POSTGRES = Dialect(
+    among="= ANY(?)",
+    listed=list,
+    greatest="greatest",
+    matching="IN (SELECT article_pk FROM articles_fts WHERE doc @@ ?::tsquery)",
+    search=search.query,
+    claiming=" FOR UPDATE OF l SKIP LOCKED",
+)
+
+
+@lru_cache(maxsize=512)
+def _placeholders(sql: str) -> str:
+    """``sql`` with psycopg's ``%s`` for each ``?`` (the shared SQL has no ``?`` or ``%``
+    of its own)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PgDb:
+    """A psycopg connection inside a transaction, as a ``store.sql.Db``."""
+
+    dialect = POSTGRES
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        """Wrap ``conn``; it must be inside the transaction the work runs in."""
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        """Run one statement; raises psycopg.Error."""
+        return self._conn.execute(_placeholders(sql), parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> None:
+        """Run one statement for each parameter row, pipelined; raises psycopg.Error."""
+        self.changes(sql, parameters)
+
+    def changes(self, sql: str, parameters: Iterable[Sequence[Any]]) -> int:
+        """Run one statement for each parameter row, pipelined; how many rows it changed.
+        Raises psycopg.Error."""
+        rows = list(parameters)
+        if not rows:
+            return 0
+        with self._conn.cursor() as cursor:
+            cursor.executemany(_placeholders(sql), rows)
+            return cursor.rowcount
+
+    def new_pks(self, count: int) -> Sequence[int]:
+        """``count`` values of the ``story_pks`` sequence, which no other transaction gets."""
+        if not count:
+            return ()
+        rows = self._conn.execute(
+            "SELECT nextval('story_pks') FROM generate_series(1, %s)", (count,)
+        ).fetchall()
+        return sorted(pk for (pk,) in rows)
+
+    def index_text(self, rows: Sequence[tuple[int, str, str, str]]) -> None:
+        """Add ``(pk, title, summary, content)`` rows to the ``tsvector`` index."""
+        self.executemany(
+            "INSERT INTO articles_fts (article_pk, doc) VALUES (?, ?::tsvector)",
+            [(pk, search.vector(title, summary, content)) for pk, title, summary, content in rows],
+        )
+
+    def unindex_text(self, pks: Sequence[int]) -> None:
+        """Drop the stories ``pks`` from the ``tsvector`` index."""
+        if pks:
+            self.execute("DELETE FROM articles_fts WHERE article_pk = ANY(?)", (list(pks),))
+
+    def claim(self, identities: Iterable[str]) -> None:
+        """Upsert a ``dedup_claims`` row for each identity, in order, and so hold each row's
+        lock until the transaction ends: a pass of another node that claims one of them
+        (it could fold into the same story) waits here, then reads what this one wrote
+        (each statement of a READ COMMITTED transaction sees every earlier commit)."""
+        wanted = list(identities)
+        if wanted:
+            self.execute(
+                "INSERT INTO dedup_claims (identity, claimed)"
+                " SELECT unnest(?::text[]), now() ON CONFLICT (identity)"
+                " DO UPDATE SET claimed = excluded.claimed",
+                (wanted,),
+            )

@@ -1,0 +1,114 @@
+"""What only the PostgreSQL store does: its schema migrations, a database or schema it
+cannot reach, a writer killed mid-transaction; against the machine's real PostgreSQL, each
+test in a schema of its own (conftest.py's ``pg_schema``)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from aggregator.cli import main
+from aggregator.errors import StoreError
+from aggregator.store import open_store
+from aggregator.store.postgres import PostgresStore
+from aggregator.store.postgres.schema import VERSION
+from tests.stores import PG_SERVER, article, everything, kill_mid_pass, pg_url, state
+
+
+def schema_of(location: str) -> str:
+    """The schema name in a ``pg_url``."""
+    return location.rsplit("%3D", 1)[1]
+
+
+def test_a_new_schema_is_migrated_to_the_current_version_once(
+    pg_schema: Callable[[], str], pg_admin: psycopg.Connection[Any]
+) -> None:
+    location = pg_schema()
+    for _ in range(2):
+        opened = open_store(location)
+        assert isinstance(opened, PostgresStore)
+        opened.close()
+    schema = schema_of(location)
+    rows = pg_admin.execute(f"SELECT version FROM {schema}.schema_version").fetchall()
+    assert rows == [(VERSION,)]
+
+
+def test_a_schema_from_a_newer_wiredesk_is_refused(
+    pg_schema: Callable[[], str], pg_admin: psycopg.Connection[Any]
+) -> None:
+    location = pg_schema()
+    open_store(location).close()
+    pg_admin.execute(f"UPDATE {schema_of(location)}.schema_version SET version = 99")
+    with pytest.raises(StoreError, match=r"^store postgresql://.*: cannot open .*newer"):
+        open_store(location)
+
+
+def test_postgres_urls_open_the_same_store(pg_schema: Callable[[], str]) -> None:
+    location = pg_schema()
+    first = open_store(location)
+    first.ingest("aa", [article("aa", 1, "Ferry timetable")], state("aa"))
+    first.close()
+    second = open_store(location.replace("postgresql://", "postgres://"))
+    assert [a.id for a in everything(second)] == ["aa-1"]
+    second.close()
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_an_unreachable_database_is_one_line_naming_the_host_and_never_the_password() -> None:
+    port = closed_port()
+    with pytest.raises(StoreError) as raised:
+        open_store(f"postgresql://postgres:s3cret@127.0.0.1:{port}/x")
+    assert str(raised.value) == (
+        f"store postgresql://postgres@127.0.0.1:{port}/x: cannot connect: connection refused"
+    )
+
+
+def test_a_missing_database_or_schema_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match=r'^store .*/nowhere: cannot connect: database "nowhere"'):
+        open_store(PG_SERVER.rsplit("/", 1)[0] + "/nowhere")
+    with pytest.raises(StoreError, match=r"^store .*: none of the schemas .* exists"):
+        open_store(pg_url("no_such_schema"))
+
+
+def test_the_cli_says_an_unreachable_store_in_one_line_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = closed_port()
+    config = tmp_path / "feeds.yaml"
+    config.write_text(f"store: postgresql://postgres:s3cret@127.0.0.1:{port}/x\nsources: []\n")
+    assert main(["articles", "--config", str(config)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: store postgresql://postgres@127.0.0.1:{port}/x: cannot connect:"
+        " connection refused\n"
+    )
+
+
+def test_a_writer_killed_mid_transaction_leaves_a_clean_store(
+    tmp_path: Path, pg_schema: Callable[[], str], pg_admin: psycopg.Connection[Any]
+) -> None:
+    location = pg_schema()
+    kill_mid_pass(location, tmp_path, stalled=2000)
+
+    reopened = open_store(location)
+    assert len(everything(reopened)) == 300
+    assert reopened.ingest("aa", [article("aa", "late", "After the crash")], state("aa")).new
+    assert [a.id for a in everything(reopened, search="crash")] == ["aa-late"]
+    reopened.close()
+    schema = schema_of(location)
+    counts = pg_admin.execute(
+        f"SELECT (SELECT count(*) FROM {schema}.articles_fts),"
+        f" (SELECT count(*) FROM {schema}.carriers)"
+    ).fetchone()
+    assert counts == (301, 301)

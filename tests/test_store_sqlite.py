@@ -1,0 +1,192 @@
+"""What only the SQLite store does: its schema migrations, unusable files, a locked
+database and a writer killed mid-transaction, against real files in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from aggregator.errors import StoreError
+from aggregator.store import Problem, open_store, sqlite
+from aggregator.store.sqlite import SQLiteStore
+from aggregator.store.sqlite.schema import MIGRATIONS, V1, V2, VERSION
+from tests.stores import (
+    KARABAKH,
+    KARABAKH_REWORDED,
+    WHEN,
+    article,
+    everything,
+    kill_mid_pass,
+    state,
+)
+
+
+def test_a_version_1_database_is_migrated_with_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for statement in V1:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO articles VALUES (1, 'old-1', 'g', 'aa', ?, ?, ?, ?, NULL, ?, "
+        "'https://aa.example/1', '', '<p>Wheat prices</p>', '', 'World', '[]', '[]', '[]', '')",
+        (KARABAKH, "k", WHEN.date().toordinal(), 1731223860000000, 1731223860000000),
+    )
+    conn.execute("INSERT INTO carriers VALUES (1, 1, 'aa', 'g', 'https://aa.example/1', 0)")
+    conn.execute("INSERT INTO labels VALUES ('world', 1)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+    migrated = SQLiteStore(str(path), similarity=0.8)
+    [old] = everything(migrated)
+    assert (old.id, old.sources, old.published) == ("old-1", ("aa",), WHEN)
+    assert [a.id for a in everything(migrated, search="wheat")] == ["old-1"]
+    assert migrated.ingest("bb", [article("bb", 1, KARABAKH_REWORDED)], state("bb")).merged
+    migrated.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)
+
+
+def test_a_version_2_database_is_migrated_to_walk_labels_and_sources(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path)
+    for statement in (*V1, *V2):
+        conn.execute(statement)
+    for pk, (title, section, tags, minute) in enumerate(
+        [
+            ("Ferry timetable", "TÜRKİYE", '["World"]', 1),
+            ("Wheat harvest", "", '["world", "Science"]', 3),
+            ("Court ruling", "Politics", "[]", 2),
+        ],
+        start=1,
+    ):
+        published = 1731223860000000 + minute * 60_000_000
+        conn.execute(
+            "INSERT INTO articles VALUES (?, ?, 'g', 'aa', ?, 'k', ?, ?, NULL, ?, '', '', '', '',"
+            " ?, ?, '[]', '[]', '')",
+            (pk, f"old-{pk}", title, WHEN.date().toordinal(), published, published, section, tags),
+        )
+        conn.execute("INSERT INTO carriers VALUES (?, ?, 'aa', ?, '', 0)", (pk, pk, f"g{pk}"))
+        for label in {section.casefold(), *(t.casefold() for t in json.loads(tags))} - {""}:
+            conn.execute("INSERT INTO labels VALUES (?, ?)", (label, pk))
+        conn.execute("INSERT INTO articles_fts (rowid, title) VALUES (?, ?)", (pk, title))
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+
+    migrated = SQLiteStore(str(path))
+    assert [a.id for a in everything(migrated, sections=("Türkiye",))] == ["old-1"]
+    assert [a.id for a in everything(migrated, sections=("WORLD",))] == ["old-2", "old-1"]
+    assert [a.id for a in everything(migrated, sources=("aa",), limit=2)] == ["old-2", "old-3"]
+    assert [a.id for a in everything(migrated, search="wheat", sections=("science",))] == ["old-2"]
+    migrated.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)
+        assert check.execute("SELECT count(*) FROM carriers WHERE published = 0").fetchone() == (0,)
+
+
+def test_a_version_3_database_keeps_its_source_states(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    with sqlite3.connect(path) as conn:
+        for migrate in MIGRATIONS[:3]:
+            migrate(conn)
+        conn.execute("INSERT INTO sources (name, url, etag) VALUES ('aa', 'https://aa/', '\"v9\"')")
+        conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    migrated = SQLiteStore(str(path))
+    old = migrated.source_state("aa")
+    assert old is not None and (old.etag, old.item_keys) == ('"v9"', frozenset())
+    migrated.close()
+
+
+def test_a_database_from_a_newer_wiredesk_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match=r"new\.db: .*newer"):
+        SQLiteStore(str(path))
+
+
+def test_unusable_paths_are_store_errors_naming_the_path(tmp_path: Path) -> None:
+    (tmp_path / "junk.db").write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match=r"junk\.db"):
+        open_store(str(tmp_path / "junk.db"))
+    (tmp_path / "a-folder").mkdir()
+    with pytest.raises(StoreError, match="a-folder"):
+        open_store(str(tmp_path / "a-folder"))
+
+
+def test_a_locked_database_is_a_store_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_MS", 50)
+    opened = SQLiteStore(str(tmp_path / "busy.db"))
+    other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StoreError, match=r"busy\.db: database is locked"):
+        opened.ingest("aa", [article("aa", 1, "Blocked")], state("aa"))
+    other.execute("ROLLBACK")
+    assert opened.ingest("aa", [article("aa", 1, "Blocked")], state("aa")).new
+    other.close()
+    opened.close()
+
+
+def test_a_writer_killed_mid_transaction_leaves_a_clean_store(tmp_path: Path) -> None:
+    path = tmp_path / "killed.db"
+    kill_mid_pass(str(path), tmp_path, stalled=20000)
+    assert (tmp_path / "killed.db-wal").stat().st_size > 0, "the pass had written"
+
+    reopened = SQLiteStore(str(path))
+    assert len(everything(reopened)) == 300
+    assert reopened.ingest("aa", [article("aa", "late", "After the crash")], state("aa")).new
+    reopened.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert check.execute("SELECT count(*) FROM articles_fts").fetchone() == (301,)
+
+
+def test_a_version_4_database_gets_a_manifest_and_its_seed_stories_pending(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    with sqlite3.connect(path) as conn:
+        for migrate in MIGRATIONS[:4]:
+            migrate(conn)
+        for pk, path_ in ((1, "seeds/a.txt"), (2, "")):
+            conn.execute(
+                "INSERT INTO articles VALUES (?, ?, 'g', 'aa', 'T', 'k', 1, 1, NULL, 1, '', '',"
+                " '', '', '', '[]', '[]', '[]', ?)",
+                (pk, f"old-{pk}", path_),
+            )
+        conn.execute("PRAGMA user_version = 4")
+    conn.close()
+    migrated = SQLiteStore(str(path))
+    assert migrated.pending_stories(at_most=10).seeds == {"old-1"}, "its page enters the manifest"
+    assert migrated.published_files() == {}
+    migrated.ingest("aa", [article("aa", 9, "Wheat harvest")], state("aa"))
+    assert migrated.pending_stories(at_most=10).ids == {"old-1", "aa-9"}
+    migrated.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)
+
+
+def test_a_version_7_database_keeps_the_sources_problems_a_publish_records(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v7.db"
+    with sqlite3.connect(path) as conn:
+        for migrate in MIGRATIONS[:7]:
+            migrate(conn)
+        conn.execute("PRAGMA user_version = 7")
+    conn.close()
+    migrated = SQLiteStore(str(path))
+    assert migrated.problems() == []
+    since = datetime(2026, 3, 3, 12, 0, 0, 7, tzinfo=UTC)
+    kept = Problem(source="aa", kind="failing", detail="aa: HTTP 500", since=since, changed=since)
+    migrated.record_published([], [], through=0, problems=[kept])
+    assert migrated.problems() == [kept]
+    migrated.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)

@@ -11,7 +11,6 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
@@ -26,7 +25,7 @@ _EMPTY_VALUE = re.compile(r"^(\s*[\w-]+:)\s*(?:~|null|Null|NULL|\[\s*\])?\s*(#.*
 _DEFAULT_INDENT = (2, 4)  # dash column, key column of a new list
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class NewSource:
     """A feed source to append to ``sources:``; made by add and import-opml, written by
     ``ConfigDocument.append`` (a field left None is not written)."""
@@ -38,7 +37,7 @@ class NewSource:
     interval: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class NewCategory:
     """A category of named sources to append to ``categories:``; made by import-opml (one
     per folder), written by ``ConfigDocument.append``."""

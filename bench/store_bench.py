@@ -4,12 +4,15 @@ python bench/store_bench.py                      # ingest cases, queries over 1k
 python bench/store_bench.py --million            # also: every query over 1M stored stories
 python bench/store_bench.py --json after.json --before bench/store_before.json
 python bench/store_bench.py --memory-only    # only the peak-memory child
+python bench/store_bench.py --unchanged-instructions   # instructions of an unchanged pass
 
 ``--json PATH`` saves the figures; ``--before PATH`` reads figures saved from an older
 Wiredesk and prints them beside this run's. Query figures are the median of 5 runs; the
 "publish" case reads the store the way publishing one category does (lazily, newest first,
 keeping the first 50). Peak memory (ru_maxrss) is measured in a child process that only
-collects 100k stories, publishes and searches.
+collects 100k stories, publishes and searches. ``--unchanged-instructions`` counts, with
+valgrind's callgrind, the instructions of one unchanged 50-article pass (2,000 stored
+stories, re-collected four times over): a figure a busy machine does not skew.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aggregator.models import Article, ArticleQuery, SourceState
 from aggregator.store.sqlite import SQLiteStore
+from bench.startup import instructions
 
 RNG = random.Random(4)
 VOCABULARY = [f"w{n}" for n in range(5000)]
@@ -215,9 +219,39 @@ def memory_cases(tmp: Path) -> list[tuple[str, int, float]]:
     return [(case, 100_000, mb) for case, mb in json.loads(out.splitlines()[-1]).items()]
 
 
+UNCHANGED_STORED, UNCHANGED_ROUNDS = 2_000, 4
+
+
+def unchanged_child(rounds: int) -> None:
+    """Collect ``UNCHANGED_STORED`` stories in passes of ``PASS``, then collect them
+    again, unchanged, ``rounds`` times."""
+    with tempfile.TemporaryDirectory() as folder:
+        store = SQLiteStore(str(Path(folder) / "u.db"))
+        batch = articles("aa", UNCHANGED_STORED, 90)
+        for _ in range(1 + rounds):
+            ingest_in_passes(store, "aa", batch, PASS)
+        store.close()
+
+
+def unchanged_instructions() -> int:
+    """Instructions of one unchanged pass: the child's count with ``UNCHANGED_ROUNDS``
+    unchanged rounds less its count without, per pass."""
+    counts = [
+        instructions([sys.executable, __file__, "--unchanged-child", str(rounds)], Path.cwd())
+        for rounds in (0, UNCHANGED_ROUNDS)
+    ]
+    return (counts[1] - counts[0]) // (UNCHANGED_ROUNDS * UNCHANGED_STORED // PASS)
+
+
 def main() -> None:
     if "--memory-child" in sys.argv:
         memory_child(sys.argv[-1])
+        return
+    if "--unchanged-child" in sys.argv:
+        unchanged_child(int(sys.argv[-1]))
+        return
+    if "--unchanged-instructions" in sys.argv:
+        print(f"unchanged pass of {PASS}: {unchanged_instructions():,} instructions")
         return
     sizes = [1_000, 100_000, *([1_000_000] if "--million" in sys.argv else [])]
     with tempfile.TemporaryDirectory() as folder:

@@ -18,7 +18,9 @@ from aggregator.errors import StoreError
 from aggregator.models import Article, ArticleQuery, SourceState
 from aggregator.store import Store, open_store
 from aggregator.store.rows import ARTICLE_COLUMNS, article_row
+from aggregator.store.sql import lookup
 from aggregator.store.sqlite import SQLiteStore
+from aggregator.store.sqlite.connection import Connection
 from aggregator.store.sqlite.schema import MIGRATIONS, VERSION
 
 WHEN = datetime(2026, 5, 20, 8, 0, tzinfo=UTC)
@@ -295,3 +297,24 @@ def test_a_version_4_store_keeps_its_folds_and_says_so(
     reopened = SQLiteStore(str(path))
     assert sorted(stories(reopened).values()) == [("aa",), ("bb",), ("cc",)]
     reopened.close()
+
+
+def test_items_a_source_carries_already_are_read_by_guid_alone(tmp_path: Path) -> None:
+    path = tmp_path / "wiredesk.db"
+    store = SQLiteStore(str(path))
+    put(store, item("anka", 1, "Live updates", STRIKE), item("meridian", 2, "Live updates"))
+    put(store, item("anka", 3, "Morning briefing"))
+    store.close()
+    conn = sqlite3.connect(path, factory=Connection)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    again = [item("anka", 1, "Live updates", STRIKE), item("anka", 3, "Morning briefing")]
+    found = lookup.candidates(conn, "anka", again, 0.7)
+    assert {s.article.id for s in found.stories} == {"anka-1", "anka-3"}
+    history = ("headline_uses", "tombstones", "fold_vetoes", "headline_words", "WHERE dedup_key")
+    assert not [s for s in statements if any(f" {table}" in s for table in history)]
+    # an item it does not carry yet is matched against every other story and its history
+    found = lookup.candidates(conn, "anka", [*again, item("anka", 4, "Live updates")], 0.7)
+    assert {s.article.id for s in found.stories} == {"anka-1", "anka-3", "meridian-2"}
+    assert found.uses["liveupdates"] == {("anka", WHEN.toordinal()), ("meridian", WHEN.toordinal())}
+    conn.close()

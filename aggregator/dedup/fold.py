@@ -270,7 +270,9 @@ def carried_stems(side: Side) -> frozenset[str]:
     return frozenset(stem(w) for w in headline_key(side.title).split()) | _text_stems(side.body)
 
 
-@functools.lru_cache(maxsize=4096)
+# an incoming item's body is compared with each of its candidates; a few hundred bodies
+# cover a pass without holding many texts in memory
+@functools.lru_cache(maxsize=256)
 def _text_stems(text: str) -> frozenset[str]:
     return frozenset(stem(w) for w in without_marks(folded_text(text)).split())
 

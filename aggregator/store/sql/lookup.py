@@ -24,12 +24,35 @@ def candidates(
     """Everything ``source``'s ``articles`` may be matched against; the near-duplicates
     of each article this source does not carry yet too when ``similarity`` is set.
     Raises the driver's error."""
-    listed, among = db.dialect.listed, db.dialect.among
-    guids = listed([a.guid for a in articles])
-    ids = listed([a.id for a in articles])
-    keys = listed(list({k for a in articles if (k := dedup.dedup_key(a.title))}))
-    shared = listed([a.guid for a in articles if fold.is_global_guid(a.guid)])
+    own = dict(
+        db.execute(
+            f"SELECT guid, article_pk FROM carriers WHERE source = ? AND guid {db.dialect.among}",
+            (source, db.dialect.listed([a.guid for a in articles])),
+        ).fetchall()
+    )
     found = Candidates()
+    pks = set(own.values())
+    # An item this source carries already only updates its own story (the planner routes
+    # it by guid first), so only the others are matched: an unchanged pass reads no more.
+    fresh = [a for a in articles if a.guid not in own]
+    if fresh:
+        pks |= _matches(db, source, fresh, similarity, found)
+    found.stories = _stories(db, pks)
+    found.new_pks = db.new_pks(len(fresh))
+    return found
+
+
+def _matches(
+    db: Db, source: str, fresh: Sequence[Article], similarity: float | None, found: Candidates
+) -> set[int]:
+    """The stories that ``fresh`` (items ``source`` does not carry yet) may fold into, by
+    id, dedup key, another feed's URL guid and (with ``similarity``) shared headline
+    words; fills in ``found``'s guids, near-duplicates, headline history, vetoes and
+    tombstones on the way."""
+    listed, among = db.dialect.listed, db.dialect.among
+    ids = listed([a.id for a in fresh])
+    keys = listed(list({k for a in fresh if (k := dedup.dedup_key(a.title))}))
+    shared = listed([a.guid for a in fresh if fold.is_global_guid(a.guid)])
     found.shared_guid = dict(
         db.execute(
             f"SELECT guid, min(article_pk) FROM carriers WHERE source != ? AND guid {among}"
@@ -37,13 +60,7 @@ def candidates(
             (source, shared),
         ).fetchall()
     )
-    own = dict(
-        db.execute(
-            f"SELECT guid, article_pk FROM carriers WHERE source = ? AND guid {among}",
-            (source, guids),
-        ).fetchall()
-    )
-    pks = {*own.values(), *found.shared_guid.values()}
+    pks = set(found.shared_guid.values())
     pks.update(
         pk
         for (pk,) in db.execute(
@@ -53,12 +70,10 @@ def candidates(
         )
     )
     if similarity is not None:
-        for article in articles:
-            if article.guid not in own:
-                near = word_index.sharing(db, *near_query(article, similarity))
-                found.near[(article.title, dedup.story_day(article.published).toordinal())] = near
-                pks.update(near)
-    found.stories = _stories(db, pks)
+        for article in fresh:
+            near = word_index.sharing(db, *near_query(article, similarity))
+            found.near[(article.title, dedup.story_day(article.published).toordinal())] = near
+            pks.update(near)
     for key, user, day in db.execute(
         f"SELECT dedup_key, source, day FROM headline_uses WHERE dedup_key {among}", (keys,)
     ):
@@ -69,8 +84,7 @@ def candidates(
     found.tombstones = set(
         db.execute(f"SELECT dedup_key, day FROM tombstones WHERE dedup_key {among}", (keys,))
     )
-    found.new_pks = db.new_pks(sum(a.guid not in own for a in articles))
-    return found
+    return pks
 
 
 def _stories(db: Db, pks: set[int]) -> list[Stored]:

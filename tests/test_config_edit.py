@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from aggregator.config import load_config
 from aggregator.config.edit import add_source, normalise_url, remove_source, unique_name
 from aggregator.errors import ConfigError
-from tests.builders import FIXTURES
+from tests.builders import FIXTURES, feeds_yaml
 
 COMMENTED = FIXTURES / "configedit" / "commented.yaml"
 
@@ -20,12 +19,6 @@ COMMENTED = FIXTURES / "configedit" / "commented.yaml"
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "feeds.yaml"
     shutil.copy(COMMENTED, path)
-    return path
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
     return path
 
 
@@ -120,7 +113,7 @@ def test_an_edit_that_would_not_load_names_the_real_file_and_line(config: Path) 
 
 
 def test_add_creates_the_sources_list_when_there_is_none(tmp_path: Path) -> None:
-    path = write(tmp_path, "# only a store\nstore: wire.db")  # no final newline
+    path = feeds_yaml(tmp_path, "# only a store\nstore: wire.db")  # no final newline
     add_source(path, name="fjord", url="https://fjord.example/atom")
     assert path.read_text() == (
         "# only a store\nstore: wire.db\n\nsources:\n"
@@ -129,7 +122,7 @@ def test_add_creates_the_sources_list_when_there_is_none(tmp_path: Path) -> None
 
 
 def test_add_fills_an_empty_list_and_keeps_its_comment(tmp_path: Path) -> None:
-    path = write(tmp_path, "sources: []   # none yet\ncategories: []\n")
+    path = feeds_yaml(tmp_path, "sources: []   # none yet\ncategories: []\n")
     add_source(path, name="fjord", url="https://fjord.example/atom")
     assert path.read_text() == (
         "sources:  # none yet\n  - name: fjord\n    url: https://fjord.example/atom\n"
@@ -138,14 +131,14 @@ def test_add_fills_an_empty_list_and_keeps_its_comment(tmp_path: Path) -> None:
 
 
 def test_removing_the_last_source_leaves_an_empty_list(tmp_path: Path) -> None:
-    path = write(tmp_path, "sources:  # feeds\n- name: fjord\n  url: https://fjord.example/\n")
+    path = feeds_yaml(tmp_path, "sources:  # feeds\n- name: fjord\n  url: https://fjord.example/\n")
     remove_source(path, "fjord")
     assert path.read_text() == "sources: []  # feeds\n"
     assert load_config(path).sources == ()
 
 
 def test_add_follows_the_lists_indentation_and_flow_items(tmp_path: Path) -> None:
-    path = write(
+    path = feeds_yaml(
         tmp_path,
         """
         sources:
@@ -158,7 +151,7 @@ def test_add_follows_the_lists_indentation_and_flow_items(tmp_path: Path) -> Non
 
 
 def test_a_flow_style_list_is_refused_with_its_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "store: x.db\nsources: [{name: a, url: 'https://a.example/'}]\n")
+    path = feeds_yaml(tmp_path, "store: x.db\nsources: [{name: a, url: 'https://a.example/'}]\n")
     message = refused(path, add_source, path, name="b", url="https://b.example/")
     assert message.startswith(f"{path}:2: sources: written in flow style")
 
@@ -192,7 +185,7 @@ def test_unique_name(title: str, taken: set[str], expected: str) -> None:
 
 def test_unique_names_load_as_source_names(tmp_path: Path) -> None:
     name = unique_name("Île-de-France 24/7 — Ünlü Şehir", set())
-    path = write(tmp_path, f"sources:\n  - name: {name}\n    url: https://x.example/\n")
+    path = feeds_yaml(tmp_path, f"sources:\n  - name: {name}\n    url: https://x.example/\n")
     assert load_config(path).sources[0].name == "ile-de-france-24-7-unlu-sehir"
 
 

@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 
 from aggregator.models import Article, ArticleQuery, SourceState
 from aggregator.store import Store
-from tests.builders import ROOT
+from tests.builders import ROOT, article
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 START_PG = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
@@ -23,22 +23,9 @@ def pg_url(schema: str) -> str:
     return f"{PG_SERVER}?options=-csearch_path%3D{schema}"
 
 
-WHEN = datetime(2024, 11, 10, 7, 31, tzinfo=UTC)
 ISTANBUL = timezone(timedelta(hours=3))
 KARABAKH = "Russia, Azerbaijan, Armenia leaders agree joint statement on Karabakh"
 KARABAKH_REWORDED = "Leaders of Russia, Azerbaijan, Armenia agree on joint statement about Karabakh"
-
-
-def article(source: str, n: int | str, title: str, **fields: object) -> Article:
-    base: dict[str, object] = {
-        "id": f"{source}-{n}",
-        "guid": f"https://{source}.example/{n}",
-        "source": source,
-        "title": title,
-        "published": WHEN,
-        "link": f"https://{source}.example/{n}",
-    }
-    return Article(**{**base, **fields})  # type: ignore[arg-type]
 
 
 def seed(n: int, title: str, **fields: object) -> Article:

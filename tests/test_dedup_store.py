@@ -22,6 +22,7 @@ from aggregator.store.sql import lookup
 from aggregator.store.sqlite import SQLiteStore
 from aggregator.store.sqlite.connection import Connection
 from aggregator.store.sqlite.schema import MIGRATIONS, VERSION
+from tests.builders import article
 
 WHEN = datetime(2026, 5, 20, 8, 0, tzinfo=UTC)
 QUAKE = (
@@ -36,21 +37,14 @@ STRIKE = (
 
 
 def item(source: str, n: int | str, title: str, body: str = "", **fields: object) -> Article:
-    base: dict[str, object] = {
-        "id": f"{source}-{n}",
-        "guid": f"https://{source}.example/{n}",
-        "link": f"https://{source}.example/{n}",
-        "source": source,
-        "title": title,
-        "published": WHEN,
-        "content": f"<p>{body}</p>" if body else "",
-    }
-    return Article(**{**base, **fields})  # type: ignore[arg-type]
+    """Story ``n`` of ``source`` at ``WHEN``, ``body`` its one paragraph."""
+    own = {"published": WHEN, "content": f"<p>{body}</p>" if body else ""}
+    return article(source, n, title, **{**own, **fields})
 
 
 def put(store: Store, *articles: Article) -> None:
-    for article in articles:
-        store.ingest(article.source, [article], SourceState(name=article.source))
+    for one in articles:
+        store.ingest(one.source, [one], SourceState(name=one.source))
 
 
 def stories(store: Store) -> dict[str, tuple[str, ...]]:

@@ -16,7 +16,6 @@ from aggregator.filters import (
     matches,
     store_query,
 )
-from aggregator.models import Article
 from tests.builders import article
 from tests.fakes import FakeStore
 
@@ -189,14 +188,6 @@ def test_store_query_never_drops_a_story_the_rule_selects() -> None:
 
 
 def test_turkish_dotted_capital_i_matches_like_the_store_folds_it() -> None:
-    from datetime import UTC, datetime
-
-    from aggregator.config import Category
-    from aggregator.filters import matches
-
-    now = datetime(2026, 3, 3, tzinfo=UTC)
-    story = Article(
-        id="x", guid="x", source="s", title="TÜRKİYE ELECTS", section="TÜRKİYE", published=now
-    )
-    assert matches(Category(name="t", section=("Türkiye",)), story, now=now)
-    assert matches(Category(name="t", include=("türkiye",)), story, now=now)
+    elects = story(title="TÜRKİYE ELECTS", section="TÜRKİYE")
+    assert matches(Category(name="t", section=("Türkiye",)), elects, now=NOW)
+    assert matches(Category(name="t", include=("türkiye",)), elects, now=NOW)

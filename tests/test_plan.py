@@ -23,8 +23,8 @@ from aggregator.store.keys import day_number
 from aggregator.store.passes import Candidates, IngestPlan, Stored, near_query
 from aggregator.store.plan import plan
 from aggregator.store.sqlite import SQLiteStore
+from tests.builders import WHEN, article
 
-WHEN = datetime(2024, 11, 10, 7, 31, tzinfo=UTC)
 NOW = datetime(2024, 11, 10, 9, 0, tzinfo=UTC)
 HEADLINES = (
     "Council approves harbour budget after late vote",
@@ -36,15 +36,8 @@ HEADLINES = (
 
 
 def item(source: str, n: int | str, title: str, **fields: object) -> Article:
-    base: dict[str, object] = {
-        "id": f"{source}-{n}",
-        "guid": f"{source}:{n}",
-        "source": source,
-        "title": title,
-        "published": WHEN,
-        "link": f"https://{source}.example/{n}",
-    }
-    return Article(**{**base, **fields})  # type: ignore[arg-type]
+    """Story ``n`` of ``source`` with a guid only its own source uses (``aa:1``, not a URL)."""
+    return article(source, n, title, **{"guid": f"{source}:{n}", **fields})
 
 
 class Memory:

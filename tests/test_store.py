@@ -14,12 +14,11 @@ import pytest
 from aggregator.models import Article, ArticleQuery, PendingStories, PublishedFile
 from aggregator.store import Problem, Store, open_store
 from aggregator.store.sql import store as sql_store
+from tests.builders import WHEN, article
 from tests.stores import (
     ISTANBUL,
     KARABAKH,
     KARABAKH_REWORDED,
-    WHEN,
-    article,
     everything,
     seed,
     state,

@@ -17,7 +17,8 @@ from aggregator.errors import StoreError
 from aggregator.store import open_store
 from aggregator.store.postgres import PostgresStore
 from aggregator.store.postgres.schema import VERSION
-from tests.stores import PG_SERVER, article, everything, kill_mid_pass, pg_url, state
+from tests.builders import article
+from tests.stores import PG_SERVER, everything, kill_mid_pass, pg_url, state
 
 
 def schema_of(location: str) -> str:

@@ -14,11 +14,10 @@ from aggregator.errors import StoreError
 from aggregator.store import Problem, open_store, sqlite
 from aggregator.store.sqlite import SQLiteStore
 from aggregator.store.sqlite.schema import MIGRATIONS, V1, V2, VERSION
+from tests.builders import WHEN, article
 from tests.stores import (
     KARABAKH,
     KARABAKH_REWORDED,
-    WHEN,
-    article,
     everything,
     kill_mid_pass,
     state,

@@ -403,7 +403,7 @@ def test_a_seed_story_links_to_its_own_page_under_the_current_base_url(folder: P
 def test_an_unwritable_folder_raises_publish_error_with_the_path(tmp_path: Path) -> None:
     blocker = tmp_path / "feeds"
     blocker.write_text("a file where the folder should be\n")
-    with pytest.raises(PublishError, match=r"feeds/articles/s1\.html: cannot write"):
+    with pytest.raises(PublishError, match=r"feeds/all\.rss: cannot write"):
         publish(make_config(blocker), FakeStore(STORIES), now=NOW)
 
 
@@ -496,8 +496,10 @@ def test_a_config_edit_rewrites_the_files_it_changes_with_no_story_pending(folde
         update={"publish": narrower.publish.model_copy(update={"base_url": "https://new.example/"})}
     )
     report = publish(moved, store, now=NOW)
-    # every feed and river, the OPML, the story pages and the sources page and feeds
-    assert len(report.written) == 3 * 4 + 1 + 6 + 3
+    # every feed and river, the OPML, the pages of the five stories a category lists (not
+    # of s4, which none does) and the sources page and feeds
+    assert len(report.written) == 3 * 4 + 1 + 5 + 3
+    assert "articles/s4.html" not in report.written
     assert "https://new.example/articles/s1.html" in (folder / "all.rss").read_text()
 
 
@@ -563,3 +565,31 @@ def test_the_readme_tells_the_default_category_description(folder: Path) -> None
     publish(make_config(folder), FakeStore(STORIES))
     energy = feedparser.parse((folder / "energy.rss").read_bytes()).feed
     assert energy.description == row.group(1).replace("{title}", "energy")
+
+
+def test_only_the_stories_a_feed_lists_and_seed_stories_have_pages(folder: Path) -> None:
+    # max_items 3: all lists s1-s3, caucasus s1, s2, s5, energy s1, s3; no feed lists s4 or s6
+    seed = story(9, "Baku seed from long ago", link="", path="baku.txt", source="seeds")
+    publish(make_config(folder), FakeStore([*STORIES, seed]), now=NOW)
+    pages = sorted(p.name for p in (folder / "articles").iterdir())
+    assert pages == ["s1.html", "s2.html", "s3.html", "s5.html", "s9.html"]
+
+
+def test_a_story_no_feed_lists_any_more_loses_its_page(folder: Path) -> None:
+    paris = story(4, "Weather in Paris")
+    seed = story(8, "Baku seed", link="", path="baku.txt", related=("Weather in Paris",))
+    config, store = make_config(folder), FakeStore([paris, seed])
+    publish(config, store, now=NOW)
+    assert 'href="../articles/s4.html">Weather in Paris' in read_page(folder, "s8")
+    newer = [story(n, f"Rome sun {n}", published=NOW + timedelta(hours=n)) for n in (11, 12, 13)]
+    store.put(*newer)
+    report = publish(config, store, now=NOW)
+    assert "articles/s4.html" in report.removed and not (folder / "articles/s4.html").exists()
+    # the seed story keeps its page (its permalink), rewritten without the link that left
+    assert "articles/s8.html" in report.written
+    assert "s4.html" not in read_page(folder, "s8")
+    assert {f"articles/s{n}.html" for n in (11, 12, 13)} <= set(report.written)
+
+
+def read_page(folder: Path, story_id: str) -> str:
+    return (folder / "articles" / f"{story_id}.html").read_text(encoding="utf-8")

@@ -47,6 +47,7 @@ _IDS_PER_QUERY = 500  # pending ids are read in chunks: one IN list of 100k is s
 # More pending stories than this (a big collect --no-publish) and every category is
 # rendered: cheaper than reading them all to see which categories they touch.
 _MATCHED_AT_MOST = 2000
+_LISTING = ".rss"  # the feed whose manifest row says which stories a category lists
 
 
 def publish(
@@ -69,8 +70,9 @@ def publish(
     """
     started = time.perf_counter()
     run = _Run(config, store, now or datetime.now(UTC), full=full)
-    run.pages_and_changes()
+    run.changes()
     run.categories()
+    run.story_pages()
     run.indexes()
     found = status.publish_status(config, store, run.site, run.folder, built_for=run.site_digest)
     run.clean_up()
@@ -100,6 +102,8 @@ class _Run:
         self.sources = {source.name: source for source in config.sources}
         everything = full or self.pending.ids is None
         self.todo = {c.name for c in self.all if everything or self._behind(c)}
+        self.was_listed = self._listed()
+        self.read: dict[str, Article] = {}  # the stories read by this publish, by id
 
     def _behind(self, category: Category) -> bool:
         """True when ``category``'s feeds may differ with no pending story selected by it:
@@ -111,41 +115,22 @@ class _Run:
             return True
         return _ages(category) or not self.known.isdisjoint(self.folder.lists(names[0]))
 
-    def pages_and_changes(self) -> None:
-        """Add every category a pending story is selected by to ``todo``; write the pages of
-        the pending stories (of every story when ``full``) and of the pages that are behind;
-        delete the pages of stories that are gone."""
-        rest = [c for c in self.all if c.name not in self.todo]
-        ids = self.known
-        for article in _by_ids(self.store, ids):
-            self.todo.update(c.name for c in rest if matches(c, article, now=self.now))
-            self._page(article)
-        if self.full or self.pending.ids is None:  # too many pending to know which
-            for article in self.store.articles(ArticleQuery()):
-                self._page(article)
-        digest = self.site_digest
-        owned = {
-            name: story
-            for name, entry in self.folder.manifest.items()
-            if (story := _story_of(entry)) is not None
-        }
-        behind = {
+    def _listed(self) -> set[str]:
+        """The ids of the stories the manifest's category feeds list (removed categories'
+        included until they are cleaned up)."""
+        return {
             story
-            for name, story in owned.items()
-            if not self.folder.done(name) and not self.folder.current(name, digest)
+            for name, entry in self.folder.manifest.items()
+            if name.endswith(_LISTING) and _story_of(entry) is None
+            for story in entry.lists
         }
-        for article in _by_ids(self.store, behind - ids):
-            self._page(article)
-        doubtful = ids | behind
-        for name, story in owned.items():
-            if not self.folder.done(name) and (self.full or story in doubtful):
-                self.folder.remove(name)
 
-    def _page(self, article: Article) -> None:
-        name = page_name(article.id)
-        if not self.folder.done(name):
-            data = self.site.story(article, pages.related_pages(self.store, article))
-            self.folder.write(name, data, lists=(article.id,), built_for=self.site_digest)
+    def changes(self) -> None:
+        """Add every category a pending story is selected by to ``todo``."""
+        rest = [c for c in self.all if c.name not in self.todo]
+        for article in _by_ids(self.store, self.known):
+            self.read[article.id] = article
+            self.todo.update(c.name for c in rest if matches(c, article, now=self.now))
 
     def categories(self) -> None:
         """Render every category in ``todo`` into its three feeds and its page."""
@@ -158,6 +143,7 @@ class _Run:
         base_url, limit = self.config.publish.base_url, self.config.publish.max_items
         for category in todo:
             selected = _select(category, self.store, limit=limit, now=self.now)
+            self.read.update((a.id, a) for a in selected)
             items = [item(a, self.sources, base_url) for a in selected]
             ids = [a.id for a in selected]
             for suffix, data in feeds.render(channel(self.config, category), items).items():
@@ -169,6 +155,52 @@ class _Run:
                 )
             name, data = self.site.river(category, selected)
             self.folder.write(name, data, lists=ids, built_for=self.site_digest)
+
+    def story_pages(self) -> None:
+        """Write the page of every story a category lists and of every seed story (its
+        page is its permalink) where the page is missing, behind or its story pending (every
+        such page when ``full``); delete the pages of stories that are gone or no longer
+        listed, and rewrite those whose related headline led to a story no longer listed."""
+        self.listed = {s for c in self.all for s in self.folder.lists(f"{c.name}{_LISTING}")}
+        owned = {
+            story: entry
+            for entry in self.folder.manifest.values()
+            if (story := _story_of(entry)) is not None
+        }
+        left = self.was_listed - self.listed
+        look = set(self.known) | {
+            story
+            for story, entry in owned.items()
+            if story in left
+            or not left.isdisjoint(entry.lists[1:])
+            or not self.folder.current(entry.name, self.site_digest)
+        }
+        if self.full or self.pending.ids is None:  # too many pending to know which
+            look |= self.listed
+        else:
+            look |= {s for s in self.listed if s not in owned}
+        if self.full:
+            look |= set(owned)
+            self.read.update((a.id, a) for a in self.store.articles(ArticleQuery(seeds_only=True)))
+            look |= {a.id for a in self.read.values() if a.is_seed}
+        self.read.update((a.id, a) for a in _by_ids(self.store, look - self.read.keys()))
+        for story in sorted(look):
+            article = self.read.get(story)
+            if article is not None and self._has_page(article):
+                self._page(article)
+            elif story in owned:
+                self.folder.remove(owned[story].name)
+
+    def _has_page(self, article: Article) -> bool:
+        return article.is_seed or article.id in self.listed
+
+    def _page(self, article: Article) -> None:
+        name = page_name(article.id)
+        if not self.folder.done(name):
+            related = pages.related_stories(self.store, article, has_page=self._has_page)
+            data = self.site.story(article, related)
+            lists = (article.id, *dict.fromkeys(related.values()))
+            self.folder.write(name, data, lists=lists, built_for=self.site_digest)
 
     def indexes(self) -> None:
         """Write ``index.opml`` and the stylesheet (only when their bytes change)."""
@@ -196,8 +228,9 @@ def _by_ids(store: Store, ids: Iterable[str]) -> Iterator[Article]:
 
 
 def _story_of(entry: PublishedFile) -> str | None:
-    """The story id when ``entry`` is a story's page, else None."""
-    if len(entry.lists) == 1 and page_name(entry.lists[0]) == entry.name:
+    """The story id when ``entry`` is a story's page (it lists its story, then the stories
+    its related headlines lead to), else None."""
+    if entry.lists and page_name(entry.lists[0]) == entry.name:
         return entry.lists[0]
     return None
 

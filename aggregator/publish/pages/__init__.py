@@ -12,7 +12,7 @@ of every story, by day), ``C.html`` per category, ``articles/<id>.html`` per sto
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import PurePosixPath
@@ -99,8 +99,10 @@ class Site:
         return section.page, data
 
     def story(self, article: Article, related: Mapping[str, str]) -> bytes:
-        """The page of one story; ``related`` maps its related headlines to stored pages."""
-        story = views.with_related(self.story_view(article), related)
+        """The page of one story; ``related`` maps its related headlines to the ids of the
+        stored stories (with pages) they name."""
+        pages = {headline: page_name(story) for headline, story in related.items()}
+        story = views.with_related(self.story_view(article), pages)
         return self._render(
             "story.html",
             root="../",
@@ -137,9 +139,11 @@ class Site:
         return page.encode()
 
 
-def related_pages(store: Store, article: Article) -> dict[str, str]:
-    """The page of the stored story each related headline of ``article`` names, where one
-    matches it (same normalised headline), by headline."""
+def related_stories(
+    store: Store, article: Article, *, has_page: Callable[[Article], bool]
+) -> dict[str, str]:
+    """The id of the stored story each related headline of ``article`` names, where one
+    matches it (same normalised headline) and ``has_page``, by headline."""
     found = {}
     for headline in article.related:
         wanted = dedup.normalise_headline(headline)
@@ -147,8 +151,12 @@ def related_pages(store: Store, article: Article) -> dict[str, str]:
             continue
         candidates = store.articles(ArticleQuery(search=headline, limit=_RELATED_CANDIDATES))
         for candidate in candidates:
-            if candidate.id != article.id and dedup.normalise_headline(candidate.title) == wanted:
-                found[strip_control(headline)] = page_name(candidate.id)
+            if (
+                candidate.id != article.id
+                and dedup.normalise_headline(candidate.title) == wanted
+                and has_page(candidate)
+            ):
+                found[strip_control(headline)] = candidate.id
                 break
     return found
 

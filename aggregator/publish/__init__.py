@@ -203,17 +203,22 @@ class _Run:
             self.folder.write(name, data, lists=lists, built_for=self.site_digest)
 
     def indexes(self) -> None:
-        """Write ``index.opml`` and the stylesheet (only when their bytes change)."""
-        channels = [channel(self.config, category) for category in self.all]
-        self.folder.write(_INDEXES[0], pages.opml(self.config.publish.title, channels))
-        self.folder.write(_INDEXES[1], pages.stylesheet())
+        """Write ``index.opml`` and the stylesheet when they are not current (only when
+        their bytes change); both follow from the config and this Wiredesk's version."""
+        digest = self.site_digest
+        if self.full or not self.folder.current(_INDEXES[0], digest):
+            channels = [channel(self.config, category) for category in self.all]
+            opml = pages.opml(self.config.publish.title, channels)
+            self.folder.write(_INDEXES[0], opml, built_for=digest)
+        if self.full or not self.folder.current(_INDEXES[1], digest):
+            self.folder.write(_INDEXES[1], pages.stylesheet(), built_for=digest)
 
     def clean_up(self) -> None:
         """Delete the files the manifest lists that the config no longer produces (the
         feeds of removed categories): neither written by this publish nor one of the files
         a category or story has; never a file the manifest does not list."""
         wanted = {f"{c.name}{suffix}" for c in self.all for suffix in FORMATS}
-        wanted |= {pages.page_of(c) for c in self.all} | set(status.FILES)
+        wanted |= {pages.page_of(c) for c in self.all} | set(status.FILES) | set(_INDEXES)
         for name, entry in sorted(self.folder.manifest.items()):
             if not (self.folder.done(name) or name in wanted or _story_of(entry)):
                 self.folder.remove(name)

@@ -65,7 +65,6 @@ class Site:
         self.categories = categories
         self.now = now
         self.sections = tuple(views.section(c, config.publish.base_url) for c in categories)
-        self.env = _environment()
         self._views: dict[str, views.Story] = {}
 
     def story_view(self, article: Article) -> views.Story:
@@ -129,12 +128,16 @@ class Site:
         )
 
     def _render(self, template: str, **values: Any) -> bytes:
-        page: str = self.env.get_template(template).render(
-            desk=strip_control(self.config.publish.title),
-            language=self.config.publish.language or "en",
-            base_url=self.config.publish.base_url,
-            sections=self.sections,
-            **values,
+        page: str = (
+            _environment()
+            .get_template(template)
+            .render(
+                desk=strip_control(self.config.publish.title),
+                language=self.config.publish.language or "en",
+                base_url=self.config.publish.base_url,
+                sections=self.sections,
+                **values,
+            )
         )
         return page.encode()
 

@@ -32,7 +32,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from aggregator import publish, seeds
+from aggregator import publish
 from aggregator.collector.guard import Stops, contain, skipped
 from aggregator.collector.leases import LeaseQueue, holder, lease_term
 from aggregator.collector.parsers import Parsers
@@ -340,6 +340,8 @@ def _collect_folder(
     state: SourceState,
     now: datetime,
 ) -> tuple[SourceReport, IngestResult]:
+    from aggregator import seeds  # loads only when a folder is due: a cron pass may have none
+
     interval = config.interval(source)
     watch = Stopwatch()
     try:

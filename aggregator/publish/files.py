@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -142,6 +141,8 @@ def write_if_changed(path: Path, data: bytes) -> bool:
 
 
 def _replace(path: Path, data: bytes) -> None:
+    import tempfile  # loads only when a file is written, not on a pass with nothing new
+
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:

@@ -11,7 +11,6 @@ import hashlib
 import html
 import mimetypes
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from aggregator.config import Category, Config, Source
 from aggregator.models import Article, Enclosure
-from aggregator.text import strip_control
+from aggregator.text import strip_control, urn_uuid
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 # "Name (mail@host)", "mail@host (Name)", "Name <mail@host>" and a bare address
@@ -117,7 +116,7 @@ def item(article: Article, sources: Mapping[str, Source], base_url: str) -> Item
     titles = tuple(_source_title(name, sources) for name in carriers)
     body = strip_control(article.content or article.summary)
     return Item(
-        id=f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'urn:wiredesk:{article.id}')}",
+        id=urn_uuid(f"urn:wiredesk:{article.id}"),
         article_id=article.id,
         title=strip_control(article.title).strip() or "(untitled)",
         link=story_link(article, base_url),

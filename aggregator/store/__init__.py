@@ -9,7 +9,6 @@ from the config's ``store:`` value: a ``postgresql://`` (or ``postgres://``) URL
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +26,7 @@ from aggregator.models import (
     PublishedFile,
     SourceState,
 )
+from aggregator.text import urn_uuid
 
 if TYPE_CHECKING:
     from aggregator.store.records import Record, RecordCounts
@@ -70,7 +70,7 @@ class Problem:
         name = f"urn:wiredesk:problem:{self.key}/{self.since.isoformat()}"
         if self.closed:
             name += f"/closed/{self.closed.isoformat()}"
-        return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
+        return urn_uuid(name)
 
 
 class Store(Protocol):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,6 +52,8 @@ def opml(title: str, channels: Sequence[Channel]) -> bytes:
 
 def stylesheet() -> bytes:
     """The pages' stylesheet, as shipped in the package."""
+    from importlib import resources  # loads only when the stylesheet is written
+
     return resources.files(__package__).joinpath("static", STYLESHEET).read_bytes()
 
 

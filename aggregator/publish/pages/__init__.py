@@ -24,7 +24,6 @@ from aggregator import dedup
 from aggregator.config import Category, Config
 from aggregator.filters import ALL_CATEGORY
 from aggregator.models import Article, ArticleQuery, SourceState
-from aggregator.opml import Outline, write_opml
 from aggregator.publish.items import Channel, page_name
 from aggregator.publish.pages import views
 from aggregator.store import Store
@@ -38,6 +37,8 @@ _RELATED_CANDIDATES = 5  # stories read per related headline to find the one it 
 
 def opml(title: str, channels: Sequence[Channel]) -> bytes:
     """An OPML 2.0 subscription list with one outline per category (its RSS feed)."""
+    from aggregator.opml import Outline, write_opml  # ElementTree: only when it is rendered
+
     feeds = [
         Outline(
             title=channel.title,

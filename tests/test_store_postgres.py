@@ -113,3 +113,93 @@ def test_a_writer_killed_mid_transaction_leaves_a_clean_store(
         f" (SELECT count(*) FROM {schema}.carriers)"
     ).fetchone()
     assert counts == (301, 301)
+
+
+TEXTS = [
+    ("Café reopens in İzmir", "<p>The caf&eacute;&#8217;s owner said: “we’re back”.</p>"),
+    ("Straße closed", "Die Straße (Hauptstraße) bleibt zu; STRASSE ist nicht gleich."),
+    ("COVID-19 cases fall 3.5%", "snake_case and e-mail and state-of-the-art and 2026-03-02"),
+    ("Türkiye–Ukraine talks", "Çanakkale, Şanlıurfa and Darıca: ﬁnance ⅓ ² x²"),
+    ("東京 で 会議", "Москва и Київ; ελληνικά; naïve coöperation façade"),
+    ("Ferry timetable", "<b>Ferry</b> <i>time</i>table: ferries every 15 minutes"),
+    ("Ørsted on Ærø", "œuvre, Łódź, Ångström, ǅemal, Đakovo, Ŧ, ŉ, ĳssel, ﬀ"),
+]
+QUERIES = [
+    "cafe",
+    "café",
+    "CAFÉ",
+    "izmir",
+    "izm*",
+    "i*",
+    "strasse",
+    "straße",
+    "strass*",
+    "covid",
+    "covid-19",
+    "19",
+    "3.5",
+    "3",
+    "snake_case",
+    "snake",
+    "e-mail",
+    "mail",
+    '"state of the art"',
+    '"of the"',
+    "state-of-the-art",
+    "2026-03-02",
+    "turkiye",
+    "türkiye ukraine",
+    '"türkiye ukraine"',
+    "canakkale",
+    "sanlıurfa",
+    "darica",
+    "darıca",
+    "finance",
+    "ﬁnance",
+    "x2",
+    "x²",
+    "東京",
+    "会議",
+    "москва",
+    "київ",
+    "киев",
+    "ελληνικα",
+    "naive",
+    "cooperation",
+    "facade",
+    '"ferry time"',
+    '"time table"',
+    "timetable",
+    '"ferry timetable"',
+    "ferr* time*",
+    '"unbalanced',
+    "we’re",
+    "we",
+    "re",
+    "owner said",
+    '"said we"',
+    "_",
+    "-",
+    '""',
+    "***",
+    "fer*ry",
+    "15",
+    "minutes every",
+]
+
+
+def test_search_finds_on_postgresql_what_sqlite_finds(
+    tmp_path: Path, pg_schema: Callable[[], str]
+) -> None:
+    stores = [open_store(str(tmp_path / "search.db")), open_store(pg_schema())]
+    found = []
+    for opened in stores:
+        opened.ingest(
+            "aa",
+            [article("aa", n, title, summary=body) for n, (title, body) in enumerate(TEXTS)],
+            state("aa"),
+        )
+        found.append({q: [a.id for a in everything(opened, search=q)] for q in QUERIES})
+        opened.close()
+    assert sum(1 for ids in found[0].values() if ids) > 30  # most queries find something
+    assert found[1] == found[0]

@@ -88,8 +88,6 @@ class PostgresStore(SqlStore):
             yield
         except PoolTimeout as e:
             raise StoreError(f"{self._name}: cannot connect: {_reason(e)}") from e
-        except psycopg.OperationalError as e:
-            raise StoreError(f"{self._name}: {_reason(e)}") from e
         except psycopg.Error as e:
             raise StoreError(f"{self._name}: {_reason(e)}") from e
 

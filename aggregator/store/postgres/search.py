@@ -1,12 +1,14 @@
 """Full-text search in PostgreSQL that finds what SQLite's FTS5 finds: the words are cut
 and folded here, as FTS5's ``unicode61 remove_diacritics 2`` tokenizer does (letters and
-digits; lower case; accents dropped), and written as ``tsvector`` and ``tsquery`` values
-directly, so neither the server's parser nor its locale decides what a word is."""
+digits; lower case; accents dropped from Latin letters), and written as ``tsvector`` and
+``tsquery`` values directly, so neither the server's parser nor its locale decides what a
+word is."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from aggregator.store.text import search_terms
 
@@ -20,9 +22,18 @@ _LARGEST = 1_000_000
 
 def words_of(text: str) -> list[str]:
     """The search words of ``text``, in order."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _TOKEN.findall(plain)
+    return _TOKEN.findall("".join(map(_folded, text)).lower())
+
+
+@lru_cache(maxsize=4096)
+def _folded(char: str) -> str:
+    """A Latin letter without its accents ("é" → "e"), as FTS5 folds it; anything else,
+    a ligature or a Greek letter with an accent too, stays as it is."""
+    decomposed = unicodedata.normalize("NFD", char)
+    base, marks = decomposed[0], decomposed[1:]
+    if marks and "LATIN" in unicodedata.name(base, "") and all(map(unicodedata.combining, marks)):
+        return base
+    return char
 
 
 def vector(*fields: str) -> str:

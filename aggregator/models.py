@@ -55,6 +55,12 @@ class Article:
         """True for an article that came from a seed file."""
         return bool(self.path)
 
+    @property
+    def all_links(self) -> tuple[str, ...]:
+        """Every link that carried the story: the store's ``links``, else the article's own
+        ``link`` (none for a seed copy, whose page is made at publish time)."""
+        return self.links or ((self.link,) if self.link else ())
+
 
 # A seed folder's last error lists each broken file's message, joined by this.
 FILE_ERRORS_SEPARATOR = "; "

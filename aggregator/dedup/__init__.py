@@ -168,7 +168,7 @@ def merge(existing: Article, incoming: Article) -> Article:
         sources=_union(
             existing.sources or (existing.source,), incoming.sources or (incoming.source,)
         ),
-        links=_union(existing.links or (existing.link,), incoming.links or (incoming.link,)),
+        links=_union(existing.all_links, incoming.all_links),
         first_seen=min(first_seen) if first_seen else None,
     )
 

@@ -139,7 +139,7 @@ def side_of(article: Article) -> Side:
         title=article.title,
         day=story_day(article.published).toordinal(),
         body=article.content or article.summary,
-        links=frozenset(article.links or (article.link,)) - {""},
+        links=frozenset(article.all_links),
     )
 
 

@@ -170,7 +170,7 @@ def _guess_type(url: str) -> str:
 def story_links(article: Article) -> tuple[str, ...]:
     """The http(s) links that carried ``article``, in order, for publishing (a seed copy
     carries none: its page is the story's permalink, made at publish time)."""
-    return _unique(map(http_url, article.links or (article.link,)))
+    return _unique(map(http_url, article.all_links))
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:

@@ -160,7 +160,7 @@ def _paired(article: Article) -> tuple[tuple[str, str], ...]:
     """(source, link) pairs of a story read from elsewhere than the store, which pairs
     them itself: by position when there are as many links as sources."""
     names = article.sources or (article.source,)
-    links = article.links or ((article.link,) if article.link else ())
+    links = article.all_links
     if len(links) == len(names):
         return tuple(zip(names, links, strict=True))
     return tuple((name, "") for name in names)

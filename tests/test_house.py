@@ -1,5 +1,6 @@
 """The rules the house claims to follow, checked over every module of ``aggregator``: one
-error tree, drawn where it is defined, and one home for each third-party library."""
+error tree, drawn where it is defined, one home for each third-party library, and the
+README's Architecture table naming every package and the libraries it owns."""
 
 from __future__ import annotations
 
@@ -136,3 +137,37 @@ def test_every_library_is_imported_only_by_its_home() -> None:
         if not any(fnmatch(m, h) for m in found[library])
     ]
     assert unused == []
+
+
+def architecture_rows() -> dict[str, set[str]]:
+    """The README's Architecture table: each row's module or package, as a dotted name
+    under aggregator -> the libraries its "owns" cell names (their import names)."""
+    readme = (Path(aggregator.__file__).resolve().parent.parent / "README.md").read_text(
+        encoding="utf-8"
+    )
+    section = readme.split("\n## Architecture\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].startswith("`"):
+            continue
+        path = cells[0].strip("`").removesuffix(".py").strip("/")
+        rows["aggregator." + path.replace("/", ".")] = set(re.findall(r"`(\w+)`", cells[2]))
+    return rows
+
+
+def test_the_readme_architecture_lists_every_module_and_package_and_what_each_owns() -> None:
+    listed = {  # the top-level modules and every package, at any depth
+        m.name
+        for m in pkgutil.walk_packages(aggregator.__path__, "aggregator.")
+        if m.ispkg or m.name.count(".") == 1
+    }
+    rows = architecture_rows()
+    unlisted, gone = sorted(listed - set(rows)), sorted(set(rows) - listed)
+    assert (unlisted, gone) == ([], [])
+    owned: dict[str, set[str]] = {row: set() for row in rows}
+    for library, homes in HOMES.items():
+        for home in homes:  # a home belongs to the deepest row that holds it
+            module = home.rstrip("*") + "."
+            owned[max((row for row in rows if module.startswith(row + ".")), key=len)].add(library)
+    assert rows == owned

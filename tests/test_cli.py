@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import feedparser
@@ -269,7 +270,9 @@ def test_json_logs_put_each_sources_counts_in_fields(config_file: Path, capsys) 
 def test_collect_json_reports_the_pass(config_file: Path, capsys) -> None:
     assert main(["collect", "--json", "--config", str(config_file)]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["seconds"] >= 0 and report["started"] <= report["finished"]
+    started, finished = (datetime.fromisoformat(report[key]) for key in ("started", "finished"))
+    assert started <= finished
+    assert report["seconds"] == round((finished - started).total_seconds(), 3)
     assert (report["changed"], report["errors"]) == (2, 0)
     assert report["published"] > 0
     wire, seeds = report["sources"]

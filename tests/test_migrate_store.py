@@ -1,13 +1,14 @@
-"""``wiredesk migrate-store``: a store with every kind of record (merged and near-duplicate
-stories, a split, a tombstone, series history, source states, problems) copied into a new
-store, which then reads, explains and publishes the same, byte for byte; a second run
-copies nothing; the store itself and a target holding other stories are refused."""
+"""``wiredesk migrate-store``: a SQLite store with every kind of record (merged and
+near-duplicate stories, a split, a tombstone, series history, source states, problems)
+copied into a new store (SQLite, and PostgreSQL in a schema of the test's own), which then
+reads, explains and publishes the same, byte for byte, and copies back the same; a second
+run copies nothing; the store itself and a target holding other stories are refused."""
 
 from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from aggregator.cli import main
 from aggregator.models import Article, SourceState
 from aggregator.store import ArticleQuery, Problem, Store, open_store
-from aggregator.store.copy import same_location
+from aggregator.store.copy import copy_store, same_location
 from aggregator.store.records import RecordCounts
 from tests.builders import article
 
@@ -142,9 +143,9 @@ def desk(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_copy_reads_explains_and_publishes_the_same(
-    desk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    desk: Path, tmp_path: Path, new_location: Callable[[], str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    target = str(tmp_path / "copy" / "wiredesk.db")
+    target = new_location()
     code, out, err = run(capsys, "migrate-store", "--to", target, "--config", str(desk))
     assert (code, err) == (0, "")
     expected = RecordCounts(
@@ -182,17 +183,22 @@ def test_a_copy_reads_explains_and_publishes_the_same(
     assert [(int(row[-3]), int(row[-2])) for row in again] == [(n, 0) for _, n in expected.items()]
 
 
-def test_the_copy_holds_every_record_of_the_source(desk: Path, tmp_path: Path) -> None:
+def test_the_copy_holds_every_record_of_the_source_and_copies_back(
+    desk: Path, tmp_path: Path, new_location: Callable[[], str]
+) -> None:
     source = open_store(str(tmp_path / "data" / "wiredesk.db"), similarity=SIMILARITY)
-    target = open_store(str(tmp_path / "copy.db"), similarity=SIMILARITY)
+    target = open_store(new_location(), similarity=SIMILARITY)
+    back = open_store(str(tmp_path / "back.db"), similarity=SIMILARITY)
     try:
-        assert target.import_records(list(source.export())) == source.counts()
+        assert copy_store(source, target).copied == source.counts()
         assert list(target.export()) == list(source.export())
         # the stories are pending in the copy: its first publish writes every page
         assert target.pending_stories().ids == {a.id for a in source.articles(ArticleQuery())}
+        assert copy_store(target, back).copied == source.counts()
+        assert list(back.export()) == list(source.export())
     finally:
-        source.close()
-        target.close()
+        for store in (source, target, back):
+            store.close()
 
 
 def test_the_store_itself_is_refused(
@@ -207,9 +213,9 @@ def test_the_store_itself_is_refused(
 
 
 def test_a_target_holding_other_stories_fails_the_count_check(
-    desk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    desk: Path, new_location: Callable[[], str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    target = str(tmp_path / "busy.db")
+    target = new_location()
     with closing(open_store(target)) as busy:
         busy.ingest("zz", [story("zz", 1, "Another desk's story")], SourceState(name="zz"))
     code, _, err = run(capsys, "migrate-store", "--to", target, "--config", str(desk))

@@ -212,6 +212,7 @@ class Daemon:
 
     def _store_lost(self, error: StoreUnavailable) -> None:
         """Log an outage of the store once, when it begins."""
+        self.metrics.record_store(reachable=False)
         if self.history.store_lost(str(error), now=self.clock()):
             log.error(
                 "%s; serving the files last published, trying again every %d s",
@@ -224,9 +225,10 @@ class Daemon:
         """Log the end of an outage of the store, once."""
         down = self.history.store_back(now=self.clock())
         if down is not None:
+            self.metrics.record_store(reachable=True)
             log.info(
                 "store %s back after %d s; collecting again",
-                self.config.store,
+                shown(self.config.store),
                 down.total_seconds(),
                 extra={"store_down": False},
             )

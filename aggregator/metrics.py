@@ -88,6 +88,13 @@ class Metrics:
             registry=r,
         )
         self.stored = Gauge("wiredesk_stories_stored", "Stories in the store.", registry=r)
+        self.store_reachable = Gauge(
+            "wiredesk_store_reachable",
+            "1 while the store answers, 0 from the pass that found it unreachable until one "
+            "reads it again.",
+            registry=r,
+        )
+        self.store_reachable.set(1)
         self.publish_seconds = Histogram(
             "wiredesk_publish_duration_seconds",
             "Time to publish the feeds and pages.",
@@ -128,6 +135,10 @@ class Metrics:
         with self._lock:
             self._series.add((metric, source, label))
         metric.labels(source, label).inc(amount)
+
+    def record_store(self, *, reachable: bool) -> None:
+        """Set whether the store answers."""
+        self.store_reachable.set(int(reachable))
 
     def record_error(self) -> None:
         """Count a pass that raised instead of reporting."""

@@ -4,20 +4,50 @@ port, the proxy forwards each connection to the real one (PostgreSQL on 127.0.0.
 
 ``cut()`` closes every forwarded connection and stops listening, so new connections are
 refused (ECONNREFUSED, as from a stopped server); ``restore()`` listens on the same port
-again. One thread accepts, one thread per connection pumps both ways; every socket and
+again. One thread accepts, and two threads per connection copy each way; every socket and
 thread is closed and joined by ``close()`` (or leaving the ``with`` block).
+
+A socket is only shut down by a thread that does not own it, never closed: the thread
+that owns it closes it once nothing else uses it, so its file descriptor cannot be handed
+to a new connection while another thread still sends on the old one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import selectors
 import socket
 import threading
 from types import TracebackType
 
 CHUNK = 65536
 JOIN_BOUND = 5.0  # seconds: how long close() waits for each thread
+
+
+class _Pair:
+    """One forwarded connection: the client's socket and the server's, closed by the
+    second of its two copying threads to end."""
+
+    def __init__(self, client: socket.socket, upstream: socket.socket) -> None:
+        self.ends = (client, upstream)
+        self._running = 2
+        self._lock = threading.Lock()
+
+    def shut(self) -> None:
+        """Wake both copying threads: each end reads EOF (a no-op once closed)."""
+        with self._lock:
+            if self._running:
+                for end in self.ends:
+                    _shut(end)
+
+    def done(self) -> bool:
+        """One copying thread has ended; True for the second, which closes the sockets."""
+        with self._lock:
+            self._running -= 1
+            if self._running:
+                return False
+            for end in self.ends:
+                end.close()
+        return True
 
 
 class TcpProxy:
@@ -27,9 +57,10 @@ class TcpProxy:
         """Listen on a free port of 127.0.0.1 (``port``) and start forwarding to ``target``."""
         self.target = target
         self._lock = threading.Lock()
-        self._pairs: set[tuple[socket.socket, socket.socket]] = set()
+        self._pairs: set[_Pair] = set()
         self._threads: list[threading.Thread] = []
         self._listener: socket.socket | None = None
+        self._acceptor: threading.Thread | None = None
         self.port = 0
         self.accepted = 0  # connections forwarded so far
         self.restore()
@@ -61,18 +92,20 @@ class TcpProxy:
             listener.listen(16)
             self.port = listener.getsockname()[1]
             self._listener = listener
-            self._start(self._accept, listener)
+            self._acceptor = self._start(self._accept, listener)
 
     def cut(self) -> None:
-        """Stop listening and close every forwarded connection, both ends."""
+        """Stop listening (once this returns, connecting is refused) and cut every
+        forwarded connection, both ends."""
         with self._lock:
             listener, self._listener = self._listener, None
+            acceptor, self._acceptor = self._acceptor, None
             pairs, self._pairs = self._pairs, set()
-        if listener is not None:
-            _close(listener)
+        if listener is not None and acceptor is not None:
+            _shut(listener)  # wakes accept(); the accepting thread closes it
+            acceptor.join(JOIN_BOUND)
         for pair in pairs:
-            for end in pair:
-                _close(end)
+            pair.shut()
 
     def close(self) -> None:
         """Cut, then wait for every thread to end."""
@@ -80,57 +113,55 @@ class TcpProxy:
         for thread in self._threads:
             thread.join(JOIN_BOUND)
 
-    def _start(self, target: object, *args: object) -> None:
+    def _start(self, target: object, *args: object) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
         self._threads.append(thread)
         thread.start()
+        return thread
 
     def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return  # cut: the listener was closed
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                _close(client)
-                continue
-            upstream.settimeout(None)
+        with listener:
+            while True:
+                try:
+                    client, _ = listener.accept()
+                except OSError:
+                    return  # cut: the listener was shut down
+                self._forward(listener, client)
+
+    def _forward(self, listener: socket.socket, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        pair = _Pair(client, upstream)
+        with self._lock:
+            if self._listener is not listener:  # cut while connecting
+                client.close()
+                upstream.close()
+                return
+            self._pairs.add(pair)
+            self.accepted += 1
+        # a thread per direction: one thread blocked sending one way while the other way
+        # fills up (a pipelined client) would stall both
+        self._start(self._copy, pair, client, upstream)
+        self._start(self._copy, pair, upstream, client)
+
+    def _copy(self, pair: _Pair, source: socket.socket, sink: socket.socket) -> None:
+        """Copy what ``source`` sends to ``sink`` until either side ends; then end the
+        other direction too."""
+        try:
+            while data := source.recv(CHUNK):
+                sink.sendall(data)
+        except OSError:
+            pass  # cut, or the other side went away
+        pair.shut()
+        if pair.done():
             with self._lock:
-                if self._listener is not listener:  # cut while connecting
-                    _close(client)
-                    _close(upstream)
-                    return
-                self._pairs.add((client, upstream))
-                self.accepted += 1
-                self._start(self._pump, client, upstream)
-
-    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
-        peer = {client: upstream, upstream: client}
-        with selectors.DefaultSelector() as selector:
-            try:
-                for end in peer:
-                    selector.register(end, selectors.EVENT_READ)
-                while True:
-                    for key, _ in selector.select(timeout=0.5):
-                        end: socket.socket = key.fileobj  # type: ignore[assignment]
-                        data = end.recv(CHUNK)
-                        if not data:
-                            return
-                        peer[end].sendall(data)
-                    if client.fileno() < 0 or upstream.fileno() < 0:
-                        return  # cut
-            except (OSError, ValueError):
-                return  # cut, or either side went away
-            finally:
-                with self._lock:
-                    self._pairs.discard((client, upstream))
-                _close(client)
-                _close(upstream)
+                self._pairs.discard(pair)
 
 
-def _close(end: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # not connected, or already closed
+def _shut(end: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # not connected, or already shut
         end.shutdown(socket.SHUT_RDWR)
-    end.close()

@@ -13,7 +13,9 @@ The location is a libpq URL, ``postgresql://user@host:port/database`` (or ``post
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -23,7 +25,7 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from aggregator.errors import StoreError
+from aggregator.errors import StoreError, StoreUnavailable
 from aggregator.store import shown
 from aggregator.store.postgres.connection import PgDb
 from aggregator.store.postgres.schema import migrate
@@ -32,8 +34,13 @@ from aggregator.store.sql.store import SqlStore, T
 
 CONNECT_TIMEOUT_S = 5
 POOL_SIZE = 4  # the daemon's threads that may use the store at once
+POOL_TIMEOUT_S = CONNECT_TIMEOUT_S * 2  # how long a call waits for a free connection
 RETRIES = 5  # deadlocks in a row before a write gives up
 _RETRIED = (errors.DeadlockDetected, errors.SerializationFailure)
+Pool = ConnectionPool[psycopg.Connection[Any]]
+# psycopg warns of each failed reconnection and each pipeline cut short; the store says
+# it once, as StoreUnavailable.
+logging.getLogger("psycopg").setLevel(logging.ERROR)
 
 
 def _reason(error: Exception) -> str:
@@ -42,6 +49,14 @@ def _reason(error: Exception) -> str:
     line = lines[0].rsplit(" failed: ", 1)[-1]
     line = re.sub(r"^(FATAL|ERROR):\s+", "", line)
     return line[:1].lower() + line[1:]
+
+
+def _unreachable(error: psycopg.OperationalError) -> bool:
+    """True when ``error`` says the server cannot be reached or went away (no server
+    answer at all, a connection exception, or the server shutting down), not that it
+    refused the work (a full disk, too many connections)."""
+    state = error.sqlstate
+    return state is None or state.startswith(("08", "57P"))
 
 
 class PostgresStore(SqlStore):
@@ -68,33 +83,90 @@ class PostgresStore(SqlStore):
                     )
                 migrate(conn)
         except psycopg.OperationalError as e:
-            raise StoreError(f"{self._name}: cannot connect: {_reason(e)}") from e
+            raise StoreUnavailable(f"{self._name}: cannot connect: {_reason(e)}") from e
         except (psycopg.Error, ValueError) as e:
             raise StoreError(f"{self._name}: cannot open the store: {_reason(e)}") from e
-        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            location,
+        self._lock = threading.Lock()
+        self._pool: Pool | None = self._open_pool()
+
+    def _open_pool(self) -> Pool:
+        return ConnectionPool(
+            self.location,
             min_size=1,
             max_size=POOL_SIZE,
             kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
-            timeout=CONNECT_TIMEOUT_S * 2,
+            timeout=POOL_TIMEOUT_S,
             open=True,
             name=self._name,
         )
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection of the pool; after an outage, a new pool once the server answers.
+
+        A pool whose server went away would keep reconnecting behind our back, further
+        and further apart (up to minutes after the server is back) and logging each try:
+        it is closed when the server is found unreachable, and each later call first
+        checks with one connection of its own (a refused one fails at once) whether the
+        server is back. Raises StoreUnavailable while it is not."""
+        with self._lock:
+            if self._pool is None:
+                self._reach()
+                self._pool = self._open_pool()
+            pool = self._pool
+        try:
+            with pool.connection() as conn:
+                yield conn
+        except PoolTimeout:
+            self._probe(pool)  # no connection came: the server is down, or all are busy
+            raise
+        except psycopg.OperationalError as e:
+            if _unreachable(e):
+                self._drop(pool)
+            raise
+
+    def _probe(self, pool: Pool) -> None:
+        """Connect once outside ``pool``; when that fails, drop the pool and raise
+        psycopg.OperationalError."""
+        try:
+            self._reach()
+        except psycopg.OperationalError:
+            self._drop(pool)
+            raise
+
+    def _reach(self) -> None:
+        """Open and close one connection of our own; raises psycopg.OperationalError when
+        the server cannot be reached (at once when it refuses, else after the timeout)."""
+        psycopg.connect(self.location, connect_timeout=CONNECT_TIMEOUT_S).close()
+
+    def _drop(self, pool: Pool) -> None:
+        """Close ``pool``, unless another thread has already replaced it."""
+        with self._lock:
+            if self._pool is not pool:
+                return
+            self._pool = None
+        pool.close(timeout=0)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
         """Turn the driver's errors into StoreError naming the store."""
         try:
             yield
-        except PoolTimeout as e:
-            raise StoreError(f"{self._name}: cannot connect: {_reason(e)}") from e
+        except PoolTimeout as e:  # the server answers (``_probe``): every connection is busy
+            raise StoreError(
+                f"{self._name}: no free connection in {POOL_TIMEOUT_S} s (all {POOL_SIZE} busy)"
+            ) from e
+        except psycopg.OperationalError as e:
+            if _unreachable(e):
+                raise StoreUnavailable(f"{self._name}: {_reason(e)}") from e
+            raise StoreError(f"{self._name}: {_reason(e)}") from e
         except psycopg.Error as e:
             raise StoreError(f"{self._name}: {_reason(e)}") from e
 
     def _read(self, work: Callable[[Db], T], *, snapshot: bool = False) -> T:
         """``work`` in a transaction of its own (REPEATABLE READ when ``snapshot``: one
         snapshot for every statement). Raises StoreError."""
-        with self._errors(), self._pool.connection() as conn:
+        with self._errors(), self._connection() as conn:
             if snapshot:
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             return work(PgDb(conn))
@@ -107,7 +179,7 @@ class PostgresStore(SqlStore):
             attempt = 1
             while True:
                 try:
-                    with self._pool.connection() as conn:
+                    with self._connection() as conn:
                         return work(PgDb(conn))
                 except _RETRIED:
                     if attempt == RETRIES:
@@ -130,4 +202,7 @@ class PostgresStore(SqlStore):
 
     def close(self) -> None:
         """Close every connection of the pool."""
-        self._pool.close()
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()

@@ -293,10 +293,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small workload, same steps")
     parser.add_argument("--json", metavar="PATH", type=Path, help="write every figure here")
     parser.add_argument("--runs", metavar="K", type=int, help="runs per step (median)")
+    parser.add_argument(
+        "--scale",
+        metavar="N,N,...",
+        type=lambda text: tuple(int(n) for n in text.split(",")),
+        help="sizes of the synthetic stores (default 1000,100000,1000000)",
+    )
     args = parser.parse_args(argv)
     params = QUICK if args.quick else DEFAULT
     if args.runs:
         params = replace(params, runs=args.runs)
+    if args.scale:
+        params = replace(params, scale=args.scale)
     try:
         results = run(params)
     except BenchError as e:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
 GZIP_MAX_BYTES = 32 * 1024**2  # larger files go out uncompressed rather than held in memory
 GZIP_CACHE_ENTRIES = 64  # a few formats of a few dozen categories
+DIGEST_CACHE_ENTRIES = 4096  # the files' ETags: 32 bytes each, so every feed and many pages
 
 
 def make_app(
@@ -44,7 +46,9 @@ def make_app(
 
     GET and HEAD only (others get 405); ETag, Last-Modified, 304s, gzip, ``Cache-Control:
     public, max-age=<max_age>``; 404 for anything outside the folder, dotfiles and temp
-    files. ``/healthz`` answers 200 or 503 with ``health()`` as JSON (``health.document``); without
+    files. The ETag is a digest of the bytes, so every node serving the same files gives
+    the same one (behind a load balancer a reader's conditional GET gets 304 from any of
+    them). ``/healthz`` answers 200 or 503 with ``health()`` as JSON (``health.document``); without
     ``health`` it reports a serve-only process as healthy. ``/metrics`` serves what
     ``metrics()`` returns (404 without it). The app raises only what those two raise.
     """
@@ -67,6 +71,7 @@ class _FeedApp:
         self.health = health
         self.metrics = metrics
         self.gzipped = _LRU(GZIP_CACHE_ENTRIES)
+        self.digests = _LRU(DIGEST_CACHE_ENTRIES)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
@@ -131,7 +136,13 @@ class _FeedApp:
             and st.st_size <= GZIP_MAX_BYTES
             and rules.accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
         )
-        tag = rules.etag(st, gzipped=use_gzip)
+        key = (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+        data = None
+        digest = self.digests.get(key)
+        if digest is None:  # read once per version of the file, then known by its stat
+            data = file.read()
+            digest = self.digests.put(key, hashlib.sha256(data).digest())
+        tag = rules.etag(digest, gzipped=use_gzip)
         headers = (
             ("ETag", tag),
             ("Last-Modified", formatdate(st.st_mtime, usegmt=True)),
@@ -141,12 +152,13 @@ class _FeedApp:
         if rules.not_modified(environ, tag, st.st_mtime):
             return _Reply(status=HTTPStatus.NOT_MODIFIED, headers=headers)
         headers += (("Content-Type", media_type),)
+        plain = data if data is not None else b""
         if not use_gzip:
-            return _Reply(status=HTTPStatus.OK, headers=headers, body=file.read())
-        key = (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+            return _Reply(status=HTTPStatus.OK, headers=headers, body=plain or file.read())
         body = self.gzipped.get(key)
         if body is None:
-            body = self.gzipped.put(key, gzip.compress(file.read(), compresslevel=6, mtime=0))
+            plain = plain or file.read()
+            body = self.gzipped.put(key, gzip.compress(plain, compresslevel=6, mtime=0))
         headers += (("Content-Encoding", "gzip"),)
         return _Reply(status=HTTPStatus.OK, headers=headers, body=body)
 

@@ -4,7 +4,6 @@ which file a path names, its Content-Type, its validators, 304 or not, gzip or n
 from __future__ import annotations
 
 import mimetypes
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -84,11 +83,12 @@ def _quality(params: list[str]) -> float:
     return 1.0
 
 
-def etag(st: os.stat_result, *, gzipped: bool) -> str:
-    """A strong ETag from inode, size and mtime (publish replaces a file, giving it a new
-    inode, only when its content changes); the gzip variant has its own tag (RFC 9110)."""
+def etag(digest: bytes, *, gzipped: bool) -> str:
+    """A strong ETag from the sha256 ``digest`` of a file's bytes: the same on every node
+    that serves the same bytes, whatever the file's inode or mtime there; the gzip variant
+    has its own tag (RFC 9110)."""
     suffix = "-gzip" if gzipped else ""
-    return f'"{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}{suffix}"'
+    return f'"{digest[:16].hex()}{suffix}"'
 
 
 def not_modified(headers: Mapping[str, str], tag: str, mtime: float) -> bool:

@@ -203,3 +203,19 @@ def test_search_finds_on_postgresql_what_sqlite_finds(
         opened.close()
     assert sum(1 for ids in found[0].values() if ids) > 30  # most queries find something
     assert found[1] == found[0]
+
+
+def test_connections_the_server_drops_are_replaced_before_they_are_used(
+    pg_schema: Callable[[], str], pg_admin: psycopg.Connection[Any]
+) -> None:
+    location = pg_schema()
+    name = schema_of(location)  # its connections alone are cut: other tests share the server
+    opened = open_store(f"{location}&application_name={name}")
+    opened.ingest("aa", [article("aa", 1, "Ferry timetable")], state("aa"))
+    pg_admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+        (name,),
+    )
+    assert opened.story_count() == 1
+    assert opened.ingest("aa", [article("aa", 2, "Wheat harvest")], state("aa")).new
+    opened.close()

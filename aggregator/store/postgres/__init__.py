@@ -96,6 +96,8 @@ class PostgresStore(SqlStore):
             max_size=POOL_SIZE,
             kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
             timeout=POOL_TIMEOUT_S,
+            # a connection the server dropped (a restart, a failover) is replaced, not used
+            check=ConnectionPool.check_connection,
             open=True,
             name=self._name,
         )

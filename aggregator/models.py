@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aggregator.errors import SeedError
+from aggregator.text import urn_uuid
+
+if TYPE_CHECKING:  # for typing only: dedup.fold imports this module
+    from aggregator.dedup.fold import Fold
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -290,6 +295,44 @@ class PendingStories:
     ids: frozenset[str] | None = frozenset()  # None: more than the reader asked to list
     seeds: frozenset[str] = frozenset()  # those that are (or were, if deleted) seed stories
     through: int = 0  # the store's change counter when read: what publishing clears
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CarrierFold:
+    """One source's item in a story and the rule that folded it in; made by the store,
+    printed by ``wiredesk why``."""
+
+    source: str
+    guid: str
+    link: str
+    fold: Fold
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """One open (or just closed) problem of one source: decided by ``publish.problems``,
+    kept by the store from one publish to the next (so a wiped publish folder or a store
+    moved to another machine keeps its ids), published in ``sources.atom``."""
+
+    source: str
+    kind: str  # failing, gone, moved, seed or stale
+    detail: str  # the reason: the last error, the new URL, the newest story's time
+    since: datetime
+    changed: datetime  # when ``detail`` last changed (or the problem closed)
+    closed: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        """What makes it the same problem from one publish to the next."""
+        return f"{self.source}/{self.kind}"
+
+    @property
+    def id(self) -> str:
+        """The feed entry id: stable while the problem lasts; a closing entry has its own."""
+        name = f"urn:wiredesk:problem:{self.key}/{self.since.isoformat()}"
+        if self.closed:
+            name += f"/closed/{self.closed.isoformat()}"
+        return urn_uuid(name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

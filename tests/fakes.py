@@ -18,10 +18,10 @@ from aggregator.models import (
     ArticleQuery,
     IngestResult,
     PendingStories,
+    Problem,
     PublishedFile,
     SourceState,
 )
-from aggregator.store import Problem
 
 
 def _fold(text: str) -> str:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from aggregator.cli import main
-from aggregator.models import Article, SourceState
-from aggregator.store import ArticleQuery, Problem, Store, open_store
+from aggregator.models import Article, ArticleQuery, Problem, SourceState
+from aggregator.store import Store, open_store
 from aggregator.store.copy import copy_store, same_location
 from aggregator.store.records import RecordCounts
 from tests.builders import article

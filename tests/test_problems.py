@@ -16,10 +16,10 @@ from werkzeug import Request, Response
 from aggregator.collector import run_pass
 from aggregator.config import load_config
 from aggregator.fetch import Fetcher
-from aggregator.models import PublishedFile
+from aggregator.models import Problem, PublishedFile
 from aggregator.publish import publish
 from aggregator.publish.problems import reconcile
-from aggregator.store import Problem, open_store
+from aggregator.store import open_store
 from tests.builders import FERRY, T0, assert_w3c_shape, desk_config, rss, source
 from tests.fakes import FakeStore
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from aggregator.models import Article, ArticleQuery, PendingStories, PublishedFile
-from aggregator.store import Problem, Store, open_store
+from aggregator.models import Article, ArticleQuery, PendingStories, Problem, PublishedFile
+from aggregator.store import Store, open_store
 from aggregator.store.sql import store as sql_store
 from tests.builders import WHEN, article
 from tests.stores import (

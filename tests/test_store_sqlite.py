@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import StoreError
-from aggregator.store import Problem, open_store, sqlite
+from aggregator.models import Problem
+from aggregator.store import open_store, sqlite
 from aggregator.store.sqlite import SQLiteStore
 from aggregator.store.sqlite.schema import MIGRATIONS, V1, V2, VERSION
 from tests.builders import WHEN, article

@@ -17,8 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from aggregator.config import Config, Source
-from aggregator.models import SourceState
-from aggregator.store import Problem
+from aggregator.models import Problem, SourceState
 
 FAILING_AFTER = 3  # failures in a row
 KEEP_CLOSED = timedelta(days=7)

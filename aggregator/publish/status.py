@@ -16,12 +16,12 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from aggregator.config import Config
-from aggregator.models import ArticleQuery, SourceState
+from aggregator.models import ArticleQuery, Problem, SourceState
 from aggregator.publish import problems
 from aggregator.publish.files import Folder
 from aggregator.publish.items import Channel, Item, http_url
 from aggregator.publish.pages import SOURCES_PAGE, Site
-from aggregator.store import Problem, Store
+from aggregator.store import Store
 from aggregator.text import strip_control
 
 NAME = "sources"  # sources.html, sources.atom, sources.rss

@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from aggregator.models import Article, SourceState
-from aggregator.store import Problem
+from aggregator.models import Article, Problem, SourceState
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

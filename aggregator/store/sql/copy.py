@@ -12,8 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aggregator.dedup.fold import Fold
-from aggregator.models import SourceState
-from aggregator.store import Problem
+from aggregator.models import Problem, SourceState
 from aggregator.store.passes import Changed, NewCarrier
 from aggregator.store.records import (
     CarrierRecord,

@@ -18,8 +18,7 @@ from datetime import datetime
 from aggregator import dedup
 from aggregator.dedup import fold
 from aggregator.errors import StoreError
-from aggregator.models import Article
-from aggregator.store import CarrierFold
+from aggregator.models import Article, CarrierFold
 from aggregator.store.passes import Changed
 from aggregator.store.rows import ARTICLE_COLUMNS, article_from_row, item_from_json, to_micros
 from aggregator.store.sql import Db

@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from aggregator.models import PendingStories, PublishedFile
-from aggregator.store import Problem
+from aggregator.models import PendingStories, Problem, PublishedFile
 from aggregator.store.rows import from_micros, maybe_micros, moment_of, to_micros
 from aggregator.store.sql import Db
 

@@ -12,14 +12,15 @@ from typing import Any, TypeVar
 from aggregator.models import (
     Article,
     ArticleQuery,
+    CarrierFold,
     Holder,
     IngestResult,
     Lease,
     PendingStories,
+    Problem,
     PublishedFile,
     SourceState,
 )
-from aggregator.store import CarrierFold, Problem
 from aggregator.store.records import Record, RecordCounts
 from aggregator.store.rows import (
     ARTICLE_COLUMNS,

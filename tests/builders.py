@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import pytest
+
+from aggregator.cli import main
 from aggregator.config import load_config
 from aggregator.daemon import Daemon
 from aggregator.models import Article
@@ -120,6 +123,23 @@ def desk_config(folder: Path, *sources: str, **sections: str) -> Path:
     path = folder / "feeds.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+# --- the CLI and the publish folder, as a user sees them ----------------------------------
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``wiredesk ARGV`` run in this process: its exit code, stdout and stderr."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` by its path relative to it -> its bytes."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 # --- a daemon and its server, read over HTTP -----------------------------------------------

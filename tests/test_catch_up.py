@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 
 from aggregator.cli import main
-from tests.builders import ROOT
+from tests.builders import ROOT, files
 
 HEADLINE = "Night trains return to the coast line"
 SEED = f"""\
@@ -57,10 +57,6 @@ def listed(out: Path, name: str = "all") -> list[str]:
     """The headlines the JSON Feed ``name`` lists; [] when it is missing."""
     path = out / f"{name}.json"
     return [i["title"] for i in json.loads(path.read_text())["items"]] if path.exists() else []
-
-
-def files(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 def test_a_pass_killed_between_commit_and_publish_is_published_by_the_next(tmp_path: Path):

@@ -17,7 +17,7 @@ from aggregator.cli import main
 from aggregator.cli.ids import story_id
 from aggregator.config import load_config
 from aggregator.errors import UsageError
-from tests.builders import FIXTURES, ROOT, article, feeds_yaml
+from tests.builders import FIXTURES, ROOT, article, feeds_yaml, run_cli
 from tests.fakes import FakeStore
 
 HERE = FIXTURES / "cli_tools"
@@ -63,9 +63,8 @@ def config(tmp_path: Path, site: HTTPServer) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, str, str]:
-    code = main([*argv, "--config", str(config)])
-    out, err = capsys.readouterr()
-    return code, out, err
+    """``wiredesk ARGV --config CONFIG``: its exit code, stdout and stderr."""
+    return run_cli(capsys, *argv, "--config", str(config))
 
 
 def source_urls(config: Path) -> dict[str, str | None]:

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.cli import main
 from aggregator.models import Article, ArticleQuery, Problem, SourceState
 from aggregator.store import Store, open_store
 from aggregator.store.copy import copy_store, same_location
 from aggregator.store.records import RecordCounts
-from tests.builders import article
+from tests.builders import article, files, run_cli
 
 WHEN = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 NOW = WHEN + timedelta(hours=2)
@@ -120,18 +119,6 @@ def config(folder: Path, store: str, feeds: str) -> Path:
     return path
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def files(folder: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-    }
-
-
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Path]:
     """The config of a desk whose SQLite store holds every kind of record."""
@@ -146,7 +133,7 @@ def test_a_copy_reads_explains_and_publishes_the_same(
     desk: Path, tmp_path: Path, new_location: Callable[[], str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = new_location()
-    code, out, err = run(capsys, "migrate-store", "--to", target, "--config", str(desk))
+    code, out, err = run_cli(capsys, "migrate-store", "--to", target, "--config", str(desk))
     assert (code, err) == (0, "")
     expected = RecordCounts(
         sources=4,
@@ -167,17 +154,17 @@ def test_a_copy_reads_explains_and_publishes_the_same(
     original = config(tmp_path, str(tmp_path / "data" / "wiredesk.db"), "original")
     merged = "aa-4"
     for argv in (["articles", "--json"], ["sources", "--json"], ["why", merged, "--json"]):
-        assert run(capsys, *argv, "--config", str(original)) == run(
+        assert run_cli(capsys, *argv, "--config", str(original)) == run_cli(
             capsys, *argv, "--config", str(copy)
         )
-    why = json.loads(run(capsys, "why", "aa-2", "--json", "--config", str(copy))[1])
+    why = json.loads(run_cli(capsys, "why", "aa-2", "--json", "--config", str(copy))[1])
     assert [c["rule"] for c in why["carriers"]] == ["first carrier", "near-duplicate"]
     for desk_config in (original, copy):
-        assert run(capsys, "publish", "--config", str(desk_config))[0] == 0
+        assert run_cli(capsys, "publish", "--config", str(desk_config))[0] == 0
     published = files(tmp_path / "original")
     assert len(published) > 10 and published == files(tmp_path / "copied")
 
-    code, out, _ = run(capsys, "migrate-store", "--to", target, "--config", str(desk))
+    code, out, _ = run_cli(capsys, "migrate-store", "--to", target, "--config", str(desk))
     assert code == 0
     again = [line.split() for line in out.splitlines()[2:9]]
     assert [(int(row[-3]), int(row[-2])) for row in again] == [(n, 0) for _, n in expected.items()]
@@ -205,7 +192,7 @@ def test_the_store_itself_is_refused(
     desk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "link.db").symlink_to(tmp_path / "data" / "wiredesk.db")
-    code, _, err = run(
+    code, _, err = run_cli(
         capsys, "migrate-store", "--to", str(tmp_path / "link.db"), "--config", str(desk)
     )
     assert code == 2
@@ -218,7 +205,7 @@ def test_a_target_holding_other_stories_fails_the_count_check(
     target = new_location()
     with closing(open_store(target)) as busy:
         busy.ingest("zz", [story("zz", 1, "Another desk's story")], SourceState(name="zz"))
-    code, _, err = run(capsys, "migrate-store", "--to", target, "--config", str(desk))
+    code, _, err = run_cli(capsys, "migrate-store", "--to", target, "--config", str(desk))
     assert code == 1
     assert err == (
         f"error: {target}: after the copy it holds 5 sources (the source 4), 7 stories (the "

@@ -28,6 +28,7 @@ from aggregator.errors import ListenError
 from aggregator.models import Health, Passes, PassSummary
 from aggregator.server import FeedServer, HealthCheck, make_app, max_age_for
 from tests.builders import FIXTURES, ROOT, Site
+from tests.faults.harness import free_port
 
 MAX_AGE = 900
 SECRET = "not for subscribers"
@@ -391,12 +392,6 @@ def test_max_age_is_the_shortest_interval(tmp_path: Path) -> None:
     assert max_age_for(load_config(config_file)) == int(timedelta(hours=2).total_seconds())
     config_file.write_text("defaults: {interval: 30d}\n")
     assert max_age_for(load_config(config_file)) == 86_400  # at most a day
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])

@@ -7,7 +7,6 @@ import fcntl
 import os
 import pty
 import re
-import socket
 import struct
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pytest_httpserver import HTTPServer
 
 from aggregator.cli import main
 from tests.builders import ROOT, feeds_yaml, rss
+from tests.faults.harness import free_port
 
 LONG_PATH = "/syndication/international/desk/" + "europe-and-central-asia/" * 3 + "feed.rss"
 LONG_TITLE = (
@@ -34,9 +34,7 @@ def config_file(tmp_path: Path, httpserver: HTTPServer) -> Path:
         rss(("g-1", LONG_TITLE, "Mon, 02 Mar 2026 11:40:00 +0000")),
         content_type="application/rss+xml",
     )
-    with socket.socket() as closed:  # a port nothing listens on: a long "refused" error
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = free_port()  # a port nothing listens on: a long "refused" error
     path = feeds_yaml(
         tmp_path,
         f"""

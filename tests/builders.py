@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import shutil
 import textwrap
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -99,6 +100,14 @@ def feeds_yaml(folder: Path, text: str) -> Path:
     """``folder/feeds.yaml`` holding ``text`` (dedented); returns its path."""
     path = folder / "feeds.yaml"
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def commented_config(folder: Path) -> Path:
+    """``folder/feeds.yaml``, a copy of the commented config the editing tests edit (its
+    comments, blank lines and key order must survive every edit)."""
+    path = folder / "feeds.yaml"
+    shutil.copy(FIXTURES / "configedit" / "commented.yaml", path)
     return path
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,16 +9,12 @@ import pytest
 from aggregator.config import load_config
 from aggregator.config.edit import add_source, normalise_url, remove_source, unique_name
 from aggregator.errors import ConfigError
-from tests.builders import FIXTURES, feeds_yaml
-
-COMMENTED = FIXTURES / "configedit" / "commented.yaml"
+from tests.builders import commented_config, feeds_yaml
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    path = tmp_path / "feeds.yaml"
-    shutil.copy(COMMENTED, path)
-    return path
+    return commented_config(tmp_path)
 
 
 def lines(path: Path) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from aggregator.config import load_config
 from aggregator.discover import add_feed, discover_feeds
 from aggregator.errors import ConfigError, FetchError, ParseError, SeveralFeedsError
 from aggregator.models import Article, FeedLink, FetchResult, ParsedFeed
-from tests.builders import FIXTURES
+from tests.builders import FIXTURES, commented_config
 
 HERE = FIXTURES / "configedit"
 NOW = datetime(2025, 3, 5, 12, 0, tzinfo=UTC)
@@ -61,9 +60,7 @@ def site(httpserver: HTTPServer) -> HTTPServer:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    path = tmp_path / "feeds.yaml"
-    shutil.copy(HERE / "commented.yaml", path)
-    return path
+    return commented_config(tmp_path)
 
 
 def add(config: Path, url: str, **options) -> object:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,9 @@ from aggregator.models import ParsedFeed, Subscription
 from aggregator.opml import Outline, write_opml
 from aggregator.opml.read import read_opml
 from aggregator.opml.sources import export_opml, import_opml
-from tests.builders import FIXTURES
+from tests.builders import FIXTURES, commented_config
 
 OPML = FIXTURES / "opml"
-COMMENTED = FIXTURES / "configedit" / "commented.yaml"
 
 
 @pytest.fixture
@@ -29,9 +27,7 @@ def empty(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def commented(tmp_path: Path) -> Path:
-    path = tmp_path / "feeds.yaml"
-    shutil.copy(COMMENTED, path)
-    return path
+    return commented_config(tmp_path)
 
 
 def sub(url: str, title: str, *folders: str, html: str = "") -> Subscription:

@@ -149,6 +149,37 @@ def test_an_unnamed_headline_folds_when_the_bodies_name_the_same_places() -> Non
     assert fold.headline_fold(zonguldak, also, fold.SHORT) is None
 
 
+FERRY = "Ferry catches fire, passengers evacuated"
+BODRUM = "The Coast Guard took 80 passengers off a ferry that caught fire near Bodrum harbour."
+COOK = "A car ferry caught fire in the Cook Strait and the Coast Guard evacuated its passengers."
+
+
+def test_a_nameless_headline_is_vetoed_by_bodies_that_name_other_places() -> None:
+    bodrum, cook = side(FERRY, BODRUM), side(FERRY, COOK)
+    assert fold.generic_reason(bodrum, cook) is None  # five informative words: distinctive
+    assert fold.bodies_disagree(bodrum, cook) and fold.bodies_disagree(cook, bodrum)
+    assert fold.headline_fold(bodrum, cook, None) is None
+    # the same link still folds them, and `why` names the veto
+    linked = fold.headline_fold(
+        side(FERRY, BODRUM, "https://a.example/1"), side(FERRY, COOK, "https://a.example/1"), None
+    )
+    assert linked == fold.Fold("generic headline (bodies disagree) + same link")
+    # a one-line item is no evidence either way: it folds on headline and day
+    teaser = side(FERRY, "Passengers were taken off a burning ferry near Lesbos.")
+    assert fold.headline_fold(bodrum, teaser, None) == fold.Fold(fold.SAME_HEADLINE)
+    # bodies naming the same place do not disagree
+    same = side(FERRY, BODRUM.replace("The Coast Guard took", "Rescuers in Bodrum lifted"))
+    assert fold.headline_fold(bodrum, same, None) == fold.Fold(fold.SAME_HEADLINE)
+
+
+def test_a_headline_whose_first_word_may_be_a_name_is_never_vetoed() -> None:
+    title = "Bosphorus ferry crews end three-day strike"
+    marmaray = side(title, "Commuters crowded onto the Marmaray line during the long ferry strike.")
+    kadikoy = side(title, "Crews accepted a 20 percent raise and the first boats leave Kadikoy.")
+    assert not fold.nameless(marmaray, kadikoy)
+    assert fold.headline_fold(marmaray, kadikoy, None) == fold.Fold(fold.SAME_HEADLINE)
+
+
 WORDS_A = st.lists(st.sampled_from(["ankara", "lira", "budget", "wheat", "ferry"]), min_size=12)
 WORDS_B = st.lists(st.sampled_from(["lisbon", "poll", "tennis", "comet", "opera"]), min_size=12)
 GENERIC = st.sampled_from(
@@ -179,11 +210,20 @@ TITLES = st.sampled_from(
         "Two killed as storm hits Izmir",
         "Central bank holds policy rate at 45 percent",
         "Central bank keeps policy rate unchanged at 45 percent",
+        FERRY,
         "",
     ]
 )
 BODIES = st.sampled_from(
-    ["", STORY, STORY[:120], "Storm winds toppled trees in Istanbul.", "Izmir and Istanbul."]
+    [
+        "",
+        STORY,
+        STORY[:120],
+        "Storm winds toppled trees in Istanbul.",
+        "Izmir and Istanbul.",
+        BODRUM,
+        COOK,
+    ]
 )
 
 

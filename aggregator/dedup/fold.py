@@ -2,8 +2,10 @@
 
 A headline is evidence, not proof, when it is *generic*: it names a kind of item rather
 than an event ("Live updates", "Morning briefing", "Photos of the day"), a source uses it
-on more than one occasion (a series title), or the stories already carrying it were kept
-apart (their own feed, a split or their bodies said they differ). Two items with a generic
+on more than one occasion (a series title), the stories already carrying it were kept
+apart (their own feed, a split or their bodies said they differ), or, for a headline that
+names no one, the two items' bodies name different places and people (``bodies_disagree``:
+one ferry on fire off Bodrum, another in the Cook Strait). Two items with a generic
 headline fold only when their bodies agree too: the same link, or body texts whose
 weighted Jaccard similarity over word shingles reaches ``GENERIC_BODY_SIMILARITY`` (the
 measure lemon24's reader uses for its duplicate detection); a headline generic only for
@@ -91,9 +93,22 @@ NEAR_BODY_SIMILARITY = 0.2
 # A headline that names no one (``UNNAMED``) folds with another when their bodies name
 # the same places and people: at least half of all the names either body uses.
 NAMES_AGREE = 0.5
+# A headline that names no one yet tells an event in ``MIN_UNNAMED_WORDS`` words ("Ferry
+# catches fire, passengers evacuated") folds on headline and day, unless two bodies of
+# at least this many content words (a wire lead sentence that says who and where: "The
+# Coast Guard took 80 passengers off a ferry that caught fire near Bodrum harbour" has
+# 11; a teaser line such as "Passengers were taken off a burning ferry near Lesbos" 6)
+# disagree: each names a place or person the other item never mentions, and they share
+# fewer than ``NAMES_AGREE`` of their names. Such a pair is then a generic headline's
+# (``DISAGREE``): it still folds on the same link or on copies of one text
+# (``GENERIC_BODY_SIMILARITY``). A headline that names its place ("Bosphorus
+# ferry crews end three-day strike") is left alone: there two reports of one event name
+# different districts (Kadikoy, Marmaray), and the headline already says where.
+DISAGREE_BODY_WORDS = 10
 
 SHORT, UNNAMED = "few informative words", "no name or number"
 SERIES, KEPT_APART = "series title", "stories kept apart"
+DISAGREE = "bodies disagree"
 FIRST = "first carrier"
 SAME_ID = "same id"
 SAME_GUID = "same guid"
@@ -193,6 +208,17 @@ def generic_reason(*sides: Side, series: bool = False, kept_apart: bool = False)
     return KEPT_APART if kept_apart else None
 
 
+def nameless(a: Side, b: Side) -> bool:
+    """Whether the headline of two items (of one key) surely names no one: not
+    ``specific``, and its first word, which casing cannot tell, is written in lower case
+    in a body ("Ferry catches fire" beside "a ferry that caught fire"), as a name is not
+    ("Bosphorus ferry crews end three-day strike" beside bodies silent on the Bosphorus)."""
+    words = [w for w in _WORD.findall(plain_text(a.title)) if w[0].isalpha()]
+    if not words or specific(a, b):
+        return False
+    return any(words[0].lower() in _WORD.findall(plain_text(s.body)) for s in (a, b))
+
+
 def body_shingles(text: str) -> Counter[tuple[str, ...]]:
     """The word unigrams and ``SHINGLE_WORDS``-grams of a body's content words (folded
     like a dedup key, function words dropped), with their counts."""
@@ -221,7 +247,24 @@ def headline_fold(item: Side, story: Side, generic: str | None) -> Fold | None:
     given whether (and why) that headline is ``generic``; None when it does not."""
     if not item.key or item.key != story.key or abs(item.day - story.day) > 1:
         return None
+    if generic is None and bodies_disagree(item, story):
+        generic = DISAGREE
     return Fold(SAME_HEADLINE) if generic is None else body_fold(item, story, generic)
+
+
+def bodies_disagree(a: Side, b: Side) -> bool:
+    """Whether two items under one headline that surely names no one (``nameless``)
+    report different events by their bodies: both long enough to tell
+    (``DISAGREE_BODY_WORDS``), each naming a place or person the other item never mentions
+    (by ``stem``), and sharing fewer than ``NAMES_AGREE`` of their names. Symmetric."""
+    if not nameless(a, b):
+        return False
+    bodies = (body_shingles(a.body), body_shingles(b.body))
+    if min(_words(grams) for grams in bodies) < DISAGREE_BODY_WORDS:
+        return False
+    only_a = {stem(n) for n in body_names(a.body)} - carried_stems(b)
+    only_b = {stem(n) for n in body_names(b.body)} - carried_stems(a)
+    return bool(only_a and only_b) and names_agreement(a.body, b.body) < NAMES_AGREE
 
 
 def near_fold(item: Side, story: Side, threshold: float, *, series: bool = False) -> Fold | None:

@@ -1,11 +1,13 @@
 """What only the PostgreSQL store does: its schema migrations, a database or schema it
-cannot reach, a writer killed mid-transaction; against the machine's real PostgreSQL, each
+cannot reach, a writer killed mid-transaction, row locks that let two nodes lease at once
+and the advisory lock that lets one prune; against the machine's real PostgreSQL, each
 test in a schema of its own (conftest.py's ``pg_schema``)."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,16 @@ import pytest
 
 from aggregator.cli import main
 from aggregator.errors import StoreError
+from aggregator.models import Holder
 from aggregator.store import open_store
 from aggregator.store.postgres import PostgresStore
+from aggregator.store.postgres.connection import PgDb
 from aggregator.store.postgres.schema import VERSION
+from aggregator.store.sql import leasing
 from tests.builders import article
 from tests.stores import PG_SERVER, everything, kill_mid_pass, pg_url, state
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def schema_of(location: str) -> str:
@@ -219,3 +226,39 @@ def test_connections_the_server_drops_are_replaced_before_they_are_used(
     assert opened.story_count() == 1
     assert opened.ingest("aa", [article("aa", 2, "Wheat harvest")], state("aa")).new
     opened.close()
+
+
+def test_a_node_leasing_at_the_same_moment_takes_the_next_due_sources(
+    pg_schema: Callable[[], str],
+) -> None:
+    location = pg_schema()
+    store = open_store(location)
+    names = [f"feed-{n}" for n in range(6)]
+    for n, name in enumerate(names):
+        store.save_source_state(state(name, next_due=NOW + timedelta(seconds=n)))
+    seen = {name: NOW + timedelta(seconds=n) for n, name in enumerate(names)}
+    later = NOW + timedelta(minutes=1)
+    first, second = Holder(node="web1", pid=1), Holder(node="web2", pid=2)
+    store.lease_due(first, seen, now=later, until=later, limit=6)  # leased once before
+    store.release(first, names)
+    with psycopg.connect(location) as conn, conn.transaction():
+        # the first node's lease, not committed yet: its rows are locked
+        taken = leasing.lease_due(PgDb(conn), first, seen, now=later, until=later, limit=2)
+        # the second neither waits for it nor finds nothing: SKIP LOCKED, past its LIMIT
+        assert store.lease_due(second, seen, now=later, until=later, limit=2) == names[2:4]
+    assert taken == names[:2]
+    assert {lease.holder for lease in store.leases(now=NOW).values()} == {first, second}
+    store.close()
+
+
+def test_one_node_prunes_at_a_time(pg_schema: Callable[[], str]) -> None:
+    location = pg_schema()
+    store = open_store(location)
+    store.ingest("aa", [article("aa", 1, "Ferry timetable")], state("aa"), now=NOW)
+    later, retention = NOW + timedelta(days=2), timedelta(days=1)
+    with psycopg.connect(location) as conn, conn.transaction():
+        assert PgDb(conn).alone("prune")  # another node, mid-prune
+        assert store.prune(now=later, retention=retention) == 0
+        assert [a.id for a in everything(store)] == ["aa-1"]
+    assert store.prune(now=later, retention=retention) == 1
+    store.close()

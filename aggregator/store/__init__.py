@@ -108,7 +108,8 @@ class Store(Protocol):
 
     def prune(self, *, now: datetime, retention: timedelta) -> int:
         """Delete stories first seen before ``now - retention``, marking them pending
-        publication (their feeds and pages must drop them); returns how many."""
+        publication (their feeds and pages must drop them); returns how many. One node
+        prunes a shared store at a time: while another does, this one prunes nothing."""
 
     def pending_stories(self, *, at_most: int | None = None) -> PendingStories:
         """The stories changed or deleted since a publish last cleared them: their ids

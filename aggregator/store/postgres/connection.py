@@ -21,6 +21,8 @@ POSTGRES = Dialect(
     matching="IN (SELECT article_pk FROM articles_fts WHERE doc @@ ?::tsquery)",
     search=search.query,
     claiming=" FOR UPDATE OF l SKIP LOCKED",
+    pairs="(SELECT p ->> 0 AS name, (p ->> 1)::bigint AS value"
+    " FROM jsonb_array_elements(?::jsonb) AS p)",
 )
 
 
@@ -92,3 +94,14 @@ class PgDb:
                 " DO UPDATE SET claimed = excluded.claimed",
                 (wanted,),
             )
+
+    def alone(self, task: str) -> bool:
+        """Try the advisory lock of ``task`` in this store's schema (advisory locks are
+        the database's: another store's prune in another schema is no rival). A
+        transaction-level lock: it goes at commit or rollback, and with a node killed
+        mid-task, so a pooled connection never keeps it."""
+        row = self._conn.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(current_schema() || ':' || %s, 0))",
+            (task,),
+        ).fetchone()
+        return row is not None and bool(row[0])

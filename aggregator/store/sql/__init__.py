@@ -24,6 +24,7 @@ class Dialect:
     matching: str  # "IN (…)" of the story pks whose text matches one ``search`` parameter
     search: Callable[[str], str | None]  # what a user typed, as that parameter (None: no words)
     claiming: str  # ends a SELECT whose rows the transaction takes, skipping those others hold
+    pairs: str  # a table (name, value) of the ``[[name, value], …]`` JSON one parameter holds
 
 
 class Cursor(Protocol):
@@ -71,3 +72,8 @@ class Db(Protocol):
         a pass may create stories under, so that another node's pass that could fold into
         the same stories waits for this one and then reads what it wrote. A backend that
         lets one writer at a time in does nothing."""
+
+    def alone(self, task: str) -> bool:
+        """Whether this transaction may run ``task`` (``prune``) with no other node's
+        transaction running it: True, holding it until the transaction ends, or False
+        when another holds it. A backend that lets one writer at a time in says True."""

@@ -3,14 +3,19 @@
 
 Each runs in the caller's write transaction. In SQLite its ``BEGIN IMMEDIATE`` holds the
 database's one write lock from the first statement: two processes on one file lease one
-after the other, and the second sees the first's leases. In PostgreSQL the free rows are
-read ``FOR UPDATE SKIP LOCKED`` (``Dialect.claiming``): a second node skips the rows a
-first one is leasing and takes the next due sources instead. ``leases`` has a row per
-source ever leased, its holder and expiry NULL while nobody holds it.
+after the other, and the second sees the first's leases. In PostgreSQL the due sources
+are read earliest first, ``LIMIT`` the batch, ``FOR UPDATE SKIP LOCKED``
+(``Dialect.claiming``): a second node leasing at the same moment skips exactly the rows
+the first is taking and takes the next due sources instead. Whether a source is still as
+the caller read it is checked in that same statement, against the ``(name, next due)``
+pairs it read (``Dialect.pairs``), so that the rows locked are the rows leased.
+``leases`` has a row per source ever leased, its holder and expiry NULL while nobody
+holds it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -32,21 +37,29 @@ def lease_due(
     reclaim: Sequence[int] = (),
 ) -> list[str]:
     """``Store.lease_due``, inside a write transaction on ``conn``."""
-    conn.executemany(
-        "INSERT INTO leases (source) VALUES (?) ON CONFLICT (source) DO NOTHING",
-        ((name,) for name in seen),
+    dialect = conn.dialect
+    read = json.dumps([[name, maybe_micros(due)] for name, due in seen.items()])
+    # a row for each source never leased before; only those: inserting over a row another
+    # node's transaction is leasing would wait for it
+    conn.execute(
+        f"INSERT INTO leases (source) SELECT name FROM {dialect.pairs} AS seen"
+        " WHERE name NOT IN (SELECT source FROM leases) ON CONFLICT (source) DO NOTHING",
+        (read,),
     )
-    among, listed = conn.dialect.among, conn.dialect.listed
-    free = conn.execute(
-        "SELECT l.source, s.next_due FROM leases l LEFT JOIN sources s ON s.name = l.source"
-        f" WHERE l.source {among}"
-        " AND (l.expires IS NULL OR l.expires <= ?"
-        f" OR l.node = ? AND l.pid {among})"
-        f" ORDER BY s.next_due NULLS FIRST, l.source{conn.dialect.claiming}",
-        (listed(list(seen)), to_micros(now), holder.node, listed(reclaim)),
-    )
-    # still due as the caller read it: nobody collected it in between
-    taken = [name for name, due in free if due == maybe_micros(seen[name])][:limit]
+    taken = [
+        name
+        for (name,) in conn.execute(
+            "SELECT l.source FROM leases l"
+            f" JOIN {dialect.pairs} AS seen ON seen.name = l.source"
+            " LEFT JOIN sources s ON s.name = l.source"
+            # still due as the caller read it: nobody collected it in between
+            " WHERE (s.next_due = seen.value OR s.next_due IS NULL AND seen.value IS NULL)"
+            " AND (l.expires IS NULL OR l.expires <= ?"
+            f" OR l.node = ? AND l.pid {dialect.among})"
+            f" ORDER BY s.next_due NULLS FIRST, l.source LIMIT ?{dialect.claiming}",
+            (read, to_micros(now), holder.node, dialect.listed(reclaim), limit),
+        )
+    ]
     conn.executemany(
         "UPDATE leases SET node = ?, pid = ?, expires = ? WHERE source = ?",
         ((holder.node, holder.pid, to_micros(until), name) for name in taken),

@@ -216,7 +216,8 @@ class SqlStore(ABC):
         return count
 
     def prune(self, *, now: datetime, retention: timedelta) -> int:
-        """Delete stories first seen before ``now - retention``; returns how many.
+        """Delete stories first seen before ``now - retention``; returns how many (0 when
+        another node is pruning the store at that moment: one prunes at a time).
 
         Their dedup keys stay behind as tombstones, so a late re-post is not stored
         again as new, until they are ``2 * retention`` old.
@@ -339,7 +340,9 @@ def _page(
 
 
 def _prune(db: Db, *, now: datetime, retention: timedelta) -> int:
-    """``SqlStore.prune`` inside its transaction."""
+    """``SqlStore.prune`` inside its transaction: nothing when another node is pruning."""
+    if not db.alone("prune"):
+        return 0  # it deletes what this one would: two at once would only wait on each other
     cutoff = to_micros(now - retention)
     db.execute(
         "INSERT INTO tombstones (dedup_key, day, first_seen)"

@@ -26,6 +26,7 @@ SQLITE = Dialect(
     matching="IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)",
     search=fts_query,
     claiming="",  # BEGIN IMMEDIATE already let this one writer in alone
+    pairs="(SELECT value ->> 0 AS name, value ->> 1 AS value FROM json_each(?))",
 )
 INDEX_TEXT = "INSERT INTO articles_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)"
 
@@ -54,3 +55,7 @@ class Connection(sqlite3.Connection):
 
     def claim(self, identities: Iterable[str]) -> None:
         """Nothing: ``BEGIN IMMEDIATE`` lets one writer at a time in."""
+
+    def alone(self, task: str) -> bool:
+        """True: ``BEGIN IMMEDIATE`` lets one writer at a time in."""
+        return True

@@ -119,7 +119,7 @@ def check(text: str) -> int:
     return code
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(STRUCTURED, EDITS.map(mutated), st.text(max_size=200)))
 @example(bomb())
 @example("x: " + "[" * 400 + "]" * 400 + "\n")

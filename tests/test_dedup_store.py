@@ -79,9 +79,7 @@ PAIRS = st.tuples(
 )
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(PAIRS, PAIRS, st.booleans())
 def test_folding_does_not_depend_on_arrival_order(
     tmp_path: Path, a: tuple[str, str, int], b: tuple[str, str, int], near: bool

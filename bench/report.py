@@ -10,7 +10,8 @@ from bench.wiredesk import SERVED_CATEGORY
 CELL = 56  # widest table cell; the full error is listed under the table and in --json
 
 
-def _fmt_step(step: dict[str, Any], unit: str) -> str:
+def fmt_step(step: dict[str, Any], unit: str) -> str:
+    """A step's cell: seconds and throughput in ``unit``/s, or its error cut to CELL."""
     if step.get("error"):
         error = step["error"]
         return error if len(error) <= CELL else error[: CELL - 1] + "…"
@@ -36,7 +37,7 @@ def table(results: dict[str, Any]) -> str:
     rows = [
         (
             f"seed ingest ({n['seeds']} files)",
-            _fmt_step(wd["seeds"], "files"),
+            fmt_step(wd["seeds"], "files"),
             "",
             "",
             "",
@@ -53,8 +54,8 @@ def table(results: dict[str, Any]) -> str:
         rows.append(
             (
                 label,
-                _fmt_step(wd[step], unit),
-                _fmt_step(rd[step], unit),
+                fmt_step(wd[step], unit),
+                fmt_step(rd[step], unit),
                 f"{r:.2f}x" if r else "-",
                 f"{inside[step]:.2f}x" if inside.get(step) else "-",
                 _peak(wd[step], rd[step]),
@@ -63,7 +64,7 @@ def table(results: dict[str, Any]) -> str:
     rows.append(
         (
             "full publish (10 cat. x 3)",
-            _fmt_step(wd["publish"], ""),
+            fmt_step(wd["publish"], ""),
             "",
             "",
             "",
@@ -75,7 +76,7 @@ def table(results: dict[str, Any]) -> str:
         rows.append(
             (
                 f"serve /{SERVED_CATEGORY}.rss {kind}",
-                _fmt_step(step, "req"),
+                fmt_step(step, "req"),
                 "",
                 "",
                 "",
@@ -85,11 +86,11 @@ def table(results: dict[str, Any]) -> str:
     for count, entry in results["scale"].items():
         for what in ("publish", "search"):
             label = f"{what} @ {int(count):,} stored"
-            rows.append((label, _fmt_step(entry[what], ""), "", "", "", _peak(entry[what])))
+            rows.append((label, fmt_step(entry[what], ""), "", "", "", _peak(entry[what])))
     header = ("step", "Wiredesk", "reader", "ratio", "in-process", "peak MB")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = [_line(header, widths), _line(tuple("-" * w for w in widths), widths)]
-    lines += [_line(row, widths) for row in rows]
+    lines = [line(header, widths), line(tuple("-" * w for w in widths), widths)]
+    lines += [line(row, widths) for row in rows]
     errors = sorted(set(_errors(results)))
     return "\n".join(lines + _parsers(wd) + (["", "errors:", *errors] if errors else []))
 
@@ -113,5 +114,6 @@ def _errors(value: Any) -> list[str]:
     return []
 
 
-def _line(cells: tuple[str, ...], widths: list[int]) -> str:
+def line(cells: tuple[str, ...], widths: list[int]) -> str:
+    """One row of the table, each cell padded to its column's width."""
     return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()

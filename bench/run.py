@@ -4,7 +4,9 @@ Generates the workload, serves it on 127.0.0.1, and times (median of K runs, eac
 fresh store): Wiredesk's seed ingest, first pass, all-304 pass, 10%-changed pass, full
 publish and ``serve``; reader's first, 304 and 10% passes with its best worker count;
 and Wiredesk's publish and search over synthetic stores of growing size. Prints a table
-and writes every figure to ``--json PATH``.
+and writes every figure to ``--json PATH``. With ``--store postgresql://…`` Wiredesk's
+steps run on PostgreSQL too, beside SQLite, with one and two collector nodes
+(``bench/pg.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ if __package__ in (None, ""):
     # Run as a script: make the project root importable so ``bench.*`` resolves.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import OUT, BenchError, peer, wiredesk
+from bench import OUT, BenchError, peer, pg, wiredesk
 from bench.proc import Measured
 from bench.report import table
 from bench.results import (
@@ -127,22 +129,28 @@ def _let_sources_fall_due() -> None:
 
 
 def wiredesk_run(
-    folder: Path, params: Params, server: FeedServer, workload: Workload, changed: Workload
+    folder: Path,
+    params: Params,
+    server: FeedServer,
+    workload: Workload,
+    changed: Workload,
+    store: Callable[[], str] | None = None,
 ) -> dict[str, Sample]:
-    """One Wiredesk run on fresh stores in ``folder``: every step, one sample each."""
+    """One Wiredesk run on fresh stores in ``folder`` (or made by ``store``): every step,
+    one sample each."""
     shutil.rmtree(folder, ignore_errors=True)
     port = wiredesk.free_port()
     feeds = [(f.name, server.url(f)) for f in workload.feeds]
     config = wiredesk.write_config(
         folder / "feeds.yaml",
-        store=folder / "feeds.db",
+        store=store() if store else folder / "feeds.db",
         publish_dir=folder / "pub",
         port=port,
         feeds=feeds,
     )
     seeds_config = wiredesk.write_config(
         folder / "seeds.yaml",
-        store=folder / "seeds.db",
+        store=store() if store else folder / "seeds.db",
         publish_dir=folder / "pub-seeds",
         port=port,
         seeds=OUT / "seeds",
@@ -219,9 +227,11 @@ def reader_run(
     return steps
 
 
-def run(params: Params) -> dict[str, Any]:
-    """The whole benchmark; returns every figure as one JSON-ready dict."""
+def run(params: Params, postgres: pg.Schemas | None = None) -> dict[str, Any]:
+    """The whole benchmark (Wiredesk's steps also on ``postgres`` when given); returns
+    every figure as one JSON-ready dict."""
     started = time.perf_counter()
+    loads = [pg.load_average()]
     workload = generate_feeds(params.feeds, params.entries)
     changed, changed_names = change_feeds(workload, CHANGED_FRACTION)
     shutil.rmtree(OUT / "seeds", ignore_errors=True)
@@ -236,6 +246,7 @@ def run(params: Params) -> dict[str, Any]:
     print(f"workload ready in {time.perf_counter() - started:.1f} s; reader {peer.version(python)}")
     wd_runs: list[dict[str, Sample]] = []
     rd_runs: list[dict[str, Sample]] = []
+    pg_runs: list[dict[str, Sample]] = []
     with FeedServer(workload) as server:
         calibration = _calibrate(python, params, server, workload)
         workers = calibration["best"]
@@ -245,17 +256,36 @@ def run(params: Params) -> dict[str, Any]:
             wd_runs.append(
                 wiredesk_run(OUT / f"run-{k}" / "wiredesk", params, server, workload, changed)
             )
+            if postgres:
+                print(f"run {k + 1}/{params.runs}: wiredesk on PostgreSQL", flush=True)
+                pg_runs.append(
+                    wiredesk_run(
+                        OUT / f"run-{k}" / "postgres",
+                        *(params, server, workload, changed, postgres.location),
+                    )
+                )
             print(f"run {k + 1}/{params.runs}: reader", flush=True)
             rd_runs.append(
                 reader_run(
                     OUT / f"run-{k}" / "reader", python, workers, params, server, workload, changed
                 )
             )
+        if postgres:
+            print("one and two nodes on PostgreSQL", flush=True)
+            server.serve(workload)
+            nodes = pg.nodes_steps(
+                postgres, server, workload, runs=params.runs, timeout=params.timeout
+            )
+    loads.append(pg.load_average())
     print("scale", flush=True)
     scale = scale_steps(
         params.scale, runs=params.runs, timeout=params.timeout, build_timeout=params.scale_timeout
     )
-    wd = {step: median_step([r[step] for r in wd_runs], counts.get(step)) for step in wd_runs[0]}
+    if postgres:
+        print("scale on PostgreSQL", flush=True)
+        pg_scale = pg.scale_steps(postgres, params.scale, runs=params.runs, timeout=params.timeout)
+    loads.append(pg.load_average())
+    wd = _medians(wd_runs, counts)
     rd = {step: median_step([r[step] for r in rd_runs], counts[step]) for step in PASSES}
     return {
         "params": asdict(params),
@@ -273,7 +303,17 @@ def run(params: Params) -> dict[str, Any]:
         "ratios": ratios(wd, rd),
         "ratios_in_process": ratios_in_process(wd, rd),
         "seconds_total": time.perf_counter() - started,
+        "load_average": loads,
+        **(
+            {"postgres": {**_medians(pg_runs, counts), "scale": pg_scale, "nodes": nodes}}
+            if postgres
+            else {}
+        ),
     }
+
+
+def _medians(runs: list[dict[str, Sample]], counts: dict[str, int]) -> dict[str, Any]:
+    return {step: median_step([r[step] for r in runs], counts.get(step)) for step in runs[0]}
 
 
 def _calibrate(
@@ -299,18 +339,32 @@ def main(argv: list[str] | None = None) -> int:
         type=lambda text: tuple(int(n) for n in text.split(",")),
         help="sizes of the synthetic stores (default 1000,100000,1000000)",
     )
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="also run Wiredesk's steps on PostgreSQL (postgresql://user@host/db), each "
+        "store in a fresh schema dropped after",
+    )
     args = parser.parse_args(argv)
     params = QUICK if args.quick else DEFAULT
     if args.runs:
         params = replace(params, runs=args.runs)
     if args.scale:
         params = replace(params, scale=args.scale)
+    if args.store and not pg.is_postgres(args.store):
+        parser.error(f"--store: expected a postgresql:// URL; found {args.store!r}")
     try:
-        results = run(params)
+        if args.store:
+            with pg.schemas(args.store) as postgres:
+                results = run(params, postgres)
+        else:
+            results = run(params)
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
     print(table(results))
+    if "postgres" in results:
+        print("\n" + pg.table(results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

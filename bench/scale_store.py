@@ -1,6 +1,8 @@
 """Child script: build a synthetic Wiredesk store of COUNT articles through the store API.
 
-    python -m bench.scale_store DB COUNT        (from the project root)
+    python -m bench.scale_store STORE COUNT     (from the project root)
+
+STORE is a SQLite file or a PostgreSQL URL, as the config's ``store:``.
 
 Articles are short (a headline, a one-sentence summary, a two-sentence body), unique by
 headline, spread one every ~95 s back from the workload's base time, over the
@@ -15,7 +17,6 @@ import random
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 from aggregator.models import Article, SourceState
 from aggregator.store import open_store
@@ -45,10 +46,11 @@ def article(number: int, rng: random.Random) -> Article:
     )
 
 
-def build(db: Path, count: int) -> float:
-    """Ingest ``count`` synthetic articles into a new store at ``db``; returns the seconds."""
+def build(location: str, count: int) -> float:
+    """Ingest ``count`` synthetic articles into a new store at ``location``; returns the
+    seconds."""
     rng = random.Random(count)
-    store = open_store(str(db))
+    store = open_store(location)
     started = time.perf_counter()
     try:
         for start in range(0, count, BATCH):
@@ -63,9 +65,9 @@ def build(db: Path, count: int) -> float:
 
 
 def main(argv: list[str]) -> int:
-    """``DB COUNT`` -> build the store, print its JSON report; returns the exit code."""
-    db, count = Path(argv[0]), int(argv[1])
-    json.dump({"articles": count, "seconds": build(db, count)}, sys.stdout)
+    """``STORE COUNT`` -> build the store, print its JSON report; returns the exit code."""
+    location, count = argv[0], int(argv[1])
+    json.dump({"articles": count, "seconds": build(location, count)}, sys.stdout)
     return 0
 
 

@@ -36,16 +36,18 @@ FETCH = {"workers": 16, "per_host": 16}
 def write_config(
     path: Path,
     *,
-    store: Path,
+    store: Path | str,
     publish_dir: Path,
     port: int,
     feeds: Sequence[tuple[str, str]] = (),
     seeds: Path | None = None,
     categories: Sequence[dict[str, Any]] = CATEGORIES,
+    node: str | None = None,
 ) -> Path:
-    """Write a Wiredesk config for the bench: ``feeds`` as (name, url) sources due every
-    second (so each pass fetches them all), an optional seed folder (Europe/Istanbul),
-    and ``categories``. Returns ``path``."""
+    """Write a Wiredesk config for the bench: ``store`` (a SQLite file or a PostgreSQL
+    URL), ``feeds`` as (name, url) sources due every second (so each pass fetches them
+    all), an optional seed folder (Europe/Istanbul), ``categories`` and an optional node
+    name. Returns ``path``."""
     sources: list[dict[str, Any]] = [{"name": name, "url": url} for name, url in feeds]
     if seeds is not None:
         sources.append({"name": "seeds", "path": str(seeds), "timezone": "Europe/Istanbul"})
@@ -61,6 +63,7 @@ def write_config(
         "fetch": FETCH,
         "sources": sources,
         "categories": list(categories),
+        **({"node": node} if node else {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

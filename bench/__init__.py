@@ -11,6 +11,8 @@
     wiredesk.py      Wiredesk driven only through its CLI (``python run.py ...``)
     scale.py         publish and search over synthetic stores of growing size
     scale_store.py   child script: a synthetic store of K articles via the store API
+    pg.py            ``run.py --store postgresql://…``: fresh schemas, PostgreSQL scale
+                     stores, one vs two one-core collector nodes, the side-by-side table
     reader_peer.py   child script run inside bench/out/reader-venv: reader's passes
     peer.py          installs reader into that venv and drives reader_peer.py
     results.py       samples of the runs -> medians, throughputs, ratios

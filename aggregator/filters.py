@@ -165,7 +165,7 @@ def _at(path: str, key: str) -> str:
 
 
 def _sources(rule: Rule, texts: _Texts, now: datetime, path: str) -> Verdict:
-    carried = texts.article.sources or (texts.article.source,)
+    carried = texts.article.all_sources
     found = next((name for name in carried if name in rule.sources), None)
     if found:
         return Verdict(matched=True, reason=f"{_at(path, 'sources')}: carried by {found!r}")

@@ -61,6 +61,11 @@ class Article:
         return bool(self.path)
 
     @property
+    def all_sources(self) -> tuple[str, ...]:
+        """Every source that carried the story: the store's ``sources``, else ``source``."""
+        return self.sources or (self.source,)
+
+    @property
     def all_links(self) -> tuple[str, ...]:
         """Every link that carried the story: the store's ``links``, else the article's own
         ``link`` (none for a seed copy, whose page is made at publish time)."""

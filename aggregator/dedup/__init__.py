@@ -165,9 +165,7 @@ def merge(existing: Article, incoming: Article) -> Article:
         tags=_union(existing.tags, incoming.tags),
         related=_union(existing.related, incoming.related),
         enclosures=_union(existing.enclosures, incoming.enclosures),
-        sources=_union(
-            existing.sources or (existing.source,), incoming.sources or (incoming.source,)
-        ),
+        sources=_union(existing.all_sources, incoming.all_sources),
         links=_union(existing.all_links, incoming.all_links),
         first_seen=min(first_seen) if first_seen else None,
     )

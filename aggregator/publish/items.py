@@ -110,7 +110,7 @@ def channel(config: Config, category: Category) -> Channel:
 
 def item(article: Article, sources: Mapping[str, Source], base_url: str) -> Item:
     """The published form of ``article``; ``sources`` names the config's sources."""
-    carriers = article.sources or (article.source,)
+    carriers = article.all_sources
     links = story_links(article)
     first = sources.get(carriers[0])
     titles = tuple(_source_title(name, sources) for name in carriers)

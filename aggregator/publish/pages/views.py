@@ -159,7 +159,7 @@ def _carriers(article: Article, sources: Mapping[str, Source]) -> Iterable[Link]
 def _paired(article: Article) -> tuple[tuple[str, str], ...]:
     """(source, link) pairs of a story read from elsewhere than the store, which pairs
     them itself: by position when there are as many links as sources."""
-    names = article.sources or (article.source,)
+    names = article.all_sources
     links = article.all_links
     if len(links) == len(names):
         return tuple(zip(names, links, strict=True))

@@ -1,6 +1,7 @@
 """Stories -> the publish folder: every category as RSS 2.0, Atom 1.0 and JSON Feed 1.1
-and as a page (``index.html`` for all), a page per story, an OPML of the feeds, and the
-desk's status: the sources page and the feed of their problems.
+and as a page (``index.html`` for all), a page per story a feed lists and per seed story,
+an OPML of the feeds, and the desk's status: the sources page and the feed of their
+problems.
 
 ::
 
@@ -59,11 +60,13 @@ def publish(
     A category is rendered again when a pending story is selected by it now or was listed
     in it (it may have left it), when one of its files is missing, edited or not yet in the
     manifest, when it was built for other config values, or when its rule has a
-    ``max_age``; a seed page when its story is pending or its file is behind. Files the
-    manifest lists that the config no longer produces (removed categories, pages of
-    deleted stories) are deleted; no other file is. With ``full`` every category and seed
-    page is rendered. A file is only written when its bytes change. ``now`` (default: the
-    clock) decides ``max_age``. Returns what was written, left unchanged and removed.
+    ``max_age``; a story's page (a story some category lists, or a seed story) when its
+    story is pending, its file is behind or it has none yet. Files the manifest lists that
+    the config no longer produces (removed categories, pages of deleted stories and of
+    stories no feed lists any more) are deleted; no other file is. With ``full`` every
+    category and story page is rendered. A file is only written when its bytes change.
+    ``now`` (default: the clock) decides ``max_age``. Returns what was written, left
+    unchanged and removed.
 
     Raises PublishError naming the file when one cannot be written or removed, and
     whatever the store raises (StoreError); the pending stories then stay pending.

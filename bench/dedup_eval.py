@@ -19,7 +19,8 @@ import argparse
 import hashlib
 import itertools
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from aggregator.models import Article, SourceState  # noqa: E402
+from aggregator.store import Store  # noqa: E402
 from aggregator.store.sqlite import SQLiteStore  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "dedup"
@@ -145,10 +147,23 @@ def _items(group: dict[str, object], part: str) -> list[Item]:
     return found
 
 
-def folded(pair: Pair, similarity: float | None) -> bool:
-    """Whether the store, given ``pair.a`` and then ``pair.b``, keeps them as one story."""
+#: Opens an empty store with a near-duplicate threshold (None: exact mode), closed after.
+EmptyStore = Callable[[float | None], AbstractContextManager[Store]]
+
+
+@contextmanager
+def in_memory(similarity: float | None) -> Iterator[Store]:
+    """A fresh in-memory SQLite store: the default of every run here."""
     store = SQLiteStore(":memory:", similarity=similarity)
     try:
+        yield store
+    finally:
+        store.close()
+
+
+def folded(pair: Pair, similarity: float | None, empty: EmptyStore = in_memory) -> bool:
+    """Whether the store, given ``pair.a`` and then ``pair.b``, keeps them as one story."""
+    with empty(similarity) as store:
         for item in {pair.a.src: pair.a, pair.b.src: pair.b}.values():
             store.ingest(item.src, list(_history(item)), SourceState(name=item.src))
         for item in (pair.a, pair.b):
@@ -157,8 +172,6 @@ def folded(pair: Pair, similarity: float | None) -> bool:
         story = store.article(a.id)
         assert story is not None, f"{pair.a.group}: the first item was not stored"
         return a.id == b.id or (store.article(b.id) is None and b.source in story.sources)
-    finally:
-        store.close()
 
 
 def _history(item: Item) -> Iterable[Article]:
@@ -169,13 +182,16 @@ def _history(item: Item) -> Iterable[Article]:
         yield _article(item.src, guid, item.title, item.published - timedelta(days), body, guid)
 
 
-def evaluate(pairs: Sequence[Pair], similarity: float | None) -> Counts:
-    """The confusion matrix of the store's dedup over ``pairs`` in one mode."""
+def evaluate(
+    pairs: Sequence[Pair], similarity: float | None, empty: EmptyStore = in_memory
+) -> Counts:
+    """The confusion matrix of the store's dedup over ``pairs`` in one mode, each pair in an
+    ``empty`` store of its own."""
     counts = Counts()
     for pair in pairs:
         if similarity is None and not pair.exact_scope:
             continue
-        got = folded(pair, similarity)
+        got = folded(pair, similarity, empty)
         if got and pair.same:
             counts.tp += 1
         elif got:

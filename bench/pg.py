@@ -26,8 +26,8 @@ from urllib.parse import quote
 from bench import OUT, ROOT, wiredesk
 from bench.proc import Child, run_measured
 from bench.report import fmt_step, line
-from bench.results import Sample, median_step, sample
-from bench.scale import SEARCH_WORD
+from bench.results import Sample, median_step
+from bench.scale import publish_and_search
 from bench.server import FeedServer
 from bench.workload import Workload
 
@@ -143,23 +143,7 @@ def scale_steps(
             entry["publish"] = entry["search"] = {"error": build["error"]}
             results[str(count)] = entry
             continue
-        folder = OUT / "scale-pg" / f"run-{count}"
-        config = wiredesk.write_config(
-            folder / "scale.yaml",
-            store=location,
-            publish_dir=folder / "pub",
-            port=wiredesk.free_port(),
-            categories=[{"name": wiredesk.SERVED_CATEGORY, "section": "World"}],
-        )
-        publish = ["publish", "--config", str(config)]
-        search = ["articles", "--config", str(config), "--search", SEARCH_WORD]
-        search += ["--limit", "50", "--json"]
-        entry["publish"] = median_step(
-            [sample(wiredesk.cli(publish, timeout=timeout), "wiredesk") for _ in range(runs)]
-        )
-        entry["search"] = median_step(
-            [sample(wiredesk.cli(search, timeout=timeout), "wiredesk") for _ in range(runs)]
-        )
+        entry |= publish_and_search(location, OUT / "scale-pg" / f"run-{count}", runs, timeout)
         results[str(count)] = entry
         schemas.drop()  # a 1M store takes gigabytes
     return results

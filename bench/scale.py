@@ -66,22 +66,30 @@ def scale_steps(
             entry["publish"] = entry["search"] = {"error": build["error"]}
             results[str(count)] = entry
             continue
-        folder = OUT / "scale" / f"run-{count}"
-        config = wiredesk.write_config(
-            folder / "scale.yaml",
-            store=db,
-            publish_dir=folder / "pub",
-            port=wiredesk.free_port(),
-            categories=[{"name": wiredesk.SERVED_CATEGORY, "section": "World"}],
-        )
-        publish = ["publish", "--config", str(config)]
-        search = ["articles", "--config", str(config), "--search", SEARCH_WORD]
-        search += ["--limit", "50", "--json"]
-        entry["publish"] = median_step(
-            [sample(wiredesk.cli(publish, timeout=timeout), "wiredesk") for _ in range(runs)]
-        )
-        entry["search"] = median_step(
-            [sample(wiredesk.cli(search, timeout=timeout), "wiredesk") for _ in range(runs)]
-        )
+        entry |= publish_and_search(str(db), OUT / "scale" / f"run-{count}", runs, timeout)
         results[str(count)] = entry
     return results
+
+
+def publish_and_search(store: str, folder: Path, runs: int, timeout: float) -> dict[str, Any]:
+    """The medians of ``runs`` publishes of one category and ``runs`` ``articles --search``
+    over the filled store at ``store`` (a SQLite path or a PostgreSQL URL), working in
+    ``folder``; each child is killed after ``timeout`` seconds."""
+    config = wiredesk.write_config(
+        folder / "scale.yaml",
+        store=store,
+        publish_dir=folder / "pub",
+        port=wiredesk.free_port(),
+        categories=[{"name": wiredesk.SERVED_CATEGORY, "section": "World"}],
+    )
+    publish = ["publish", "--config", str(config)]
+    search = ["articles", "--config", str(config), "--search", SEARCH_WORD]
+    search += ["--limit", "50", "--json"]
+    return {
+        "publish": median_step(
+            [sample(wiredesk.cli(publish, timeout=timeout), "wiredesk") for _ in range(runs)]
+        ),
+        "search": median_step(
+            [sample(wiredesk.cli(search, timeout=timeout), "wiredesk") for _ in range(runs)]
+        ),
+    }

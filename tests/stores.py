@@ -23,6 +23,11 @@ def pg_url(schema: str) -> str:
     return f"{PG_SERVER}?options=-csearch_path%3D{schema}"
 
 
+def schema_of(location: str) -> str:
+    """The schema name in a ``pg_url``."""
+    return location.rsplit("%3D", 1)[1]
+
+
 ISTANBUL = timezone(timedelta(hours=3))
 KARABAKH = "Russia, Azerbaijan, Armenia leaders agree joint statement on Karabakh"
 KARABAKH_REWORDED = "Leaders of Russia, Azerbaijan, Armenia agree on joint statement about Karabakh"

@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
 
 from aggregator.store import Store, open_store
 from bench import dedup_eval
+from tests.stores import schema_of
 
 HELD_OUT = "groups-heldout"
 
@@ -64,7 +64,7 @@ def empty_postgres(
     stay."""
     url = pg_schema()
     opened = {None: open_store(url)}
-    schema = parse_qs(urlsplit(url).query)["options"][0].split("=")[1]
+    schema = schema_of(url)
     tables = [
         f"{schema}.{row[0]}"
         for row in pg_admin.execute(

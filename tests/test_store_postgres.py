@@ -23,14 +23,9 @@ from aggregator.store.postgres.connection import PgDb
 from aggregator.store.postgres.schema import VERSION
 from aggregator.store.sql import leasing
 from tests.builders import article
-from tests.stores import PG_SERVER, everything, kill_mid_pass, pg_url, state
+from tests.stores import PG_SERVER, everything, kill_mid_pass, pg_url, schema_of, state
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-
-def schema_of(location: str) -> str:
-    """The schema name in a ``pg_url``."""
-    return location.rsplit("%3D", 1)[1]
 
 
 def test_a_new_schema_is_migrated_to_the_current_version_once(

@@ -101,10 +101,7 @@ class SqlStore(ABC):
         limit: int,
         reclaim: Sequence[int] = (),
     ) -> list[str]:
-        """Lease to ``holder`` until ``until`` at most ``limit`` of the sources in ``seen``
-        that no live lease holds at ``now`` (or only one of ``holder.node``'s dead
-        processes ``reclaim``) and whose next due time is still the one in ``seen``,
-        earliest due first, in one write transaction; returns their names.
+        """``Store.lease_due``, in one write transaction.
 
         Raises StoreError when the database is locked, full or read-only."""
         return self._write(

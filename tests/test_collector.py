@@ -3,6 +3,7 @@ feeds served on 127.0.0.1 and seed folders on disk."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
@@ -174,6 +175,23 @@ def test_nothing_is_fetched_before_it_is_due(tmp_path, store, fetcher, httpserve
     forced = collect(config, store, fetcher, now=NOW + timedelta(minutes=5), only=["wire"])
     assert forced.sources[0].not_modified  # same bytes again: not even parsed
     assert len(httpserver.log) == 2
+
+
+def test_a_source_fetched_late_in_a_pass_is_due_an_interval_after_its_fetch(
+    tmp_path, store, fetcher, httpserver: HTTPServer
+):
+    # A slow answer stands for a pass that reached this source late: its next due time
+    # counts from its own fetch, or another node would fetch it again at once.
+    def slow(request):
+        time.sleep(0.3)
+        return Response(rss(GRAIN), content_type="application/rss+xml")
+
+    httpserver.expect_request("/rss").respond_with_handler(slow)
+    config = make_config(tmp_path, source("wire", httpserver.url_for("/rss")))
+    collect(config, store, fetcher, now=NOW)
+    state = store.source_state("wire")
+    assert state.last_fetch >= NOW + timedelta(seconds=0.3)
+    assert state.next_due == state.last_fetch + HOUR + jitter("wire", HOUR, state.last_fetch)
 
 
 def test_permanent_redirect_updates_the_stored_url(tmp_path, store, fetcher, httpserver):

@@ -14,9 +14,9 @@ transaction, so publishing needs no list from this pass. One source's failure go
 its report and the pass goes on: a SourceError is the source's own fault; any other
 exception raised while collecting it (a bug, or input no one foresaw) is logged with its
 traceback and recorded as that source's error (``guard``), so one feed can never stop the
-whole desk. Only a StoreError ends the pass. When each source is due
-again is decided by the pure functions of ``schedule``, from its state and ``now``; where
-a body is parsed (this process or one per core), by ``parsers``.
+whole desk. Only a StoreError ends the pass. When each source is due again is decided
+by the pure functions of ``schedule``, from its state and the time it was fetched
+(``PassClock``); where a body is parsed (this process or one per core), by ``parsers``.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing, suppress
-from dataclasses import replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from aggregator import publish
@@ -60,6 +60,25 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[SourceReport], None]
 Parser = Callable[[str, FetchResult, datetime, frozenset[str]], ParsedFeed]
+
+
+@dataclass(frozen=True, slots=True)
+class PassClock:
+    """The clock of one pass, made by ``collect`` and read by each source's steps: ``now``
+    when the pass began, and ``read()``, that moved on by the time since (so a pass run at a
+    fixed ``now``, a test's, stays near it).
+
+    A source's next due time counts from its own fetch on this clock. Counted from the
+    pass's ``now``, a source fetched late in a long pass (a loaded machine, a pass waiting
+    for its parse processes to start) fell due again at once, and a second node fetched it
+    a fraction of a second after the first."""
+
+    now: datetime
+    began: float = field(default_factory=time.monotonic)
+
+    def read(self) -> datetime:
+        """The time on this pass's clock: ``now`` plus the seconds since the pass began."""
+        return self.now + timedelta(seconds=time.monotonic() - self.began)
 
 
 def run_pass(
@@ -103,6 +122,7 @@ def collect(
     """Collect every due source, or exactly the sources named in ``only``, due or not;
     either way only the sources this process leases (``leases``): a source another
     process is collecting is left to it (and reported, when named in ``only``)."""
+    clock = PassClock(now)
     states = store.source_states()
     chosen = [s for s in config.sources if s.name in only] if only else config.sources
     due = {s.name: s for s in chosen if only or is_due(states.get(s.name), now, url=s.url or "")}
@@ -116,7 +136,7 @@ def collect(
     )
     try:
         reports, changed = _collect_leased(
-            config, store, fetcher, queue, due, states, now, progress, stop
+            config, store, fetcher, queue, due, states, clock, progress, stop
         )
     except BaseException:
         with suppress(StoreError):  # the store is failing: its leases lapse instead
@@ -142,7 +162,7 @@ def _collect_leased(
     queue: LeaseQueue,
     due: dict[str, Source],
     states: dict[str, SourceState],
-    now: datetime,
+    clock: PassClock,
     progress: Progress | None,
     stop: threading.Event | None,
 ) -> tuple[list[SourceReport], list[str]]:
@@ -164,7 +184,7 @@ def _collect_leased(
             for name in queue.take(0 if stops.stopping() else free):
                 # the state saved after this pass names the node that collected it
                 state = replace(states.get(name) or SourceState(name=name), node=queue.holder.node)
-                args = (config, store, fetcher, parser, due[name], state, now, stops)
+                args = (config, store, fetcher, parser, due[name], state, clock, stops)
                 running[pool.submit(_collect_source, *args)] = name
 
         try:
@@ -238,7 +258,7 @@ def _collect_source(
     parser: Parser,
     source: Source,
     state: SourceState,
-    now: datetime,
+    clock: PassClock,
     stops: Stops,
 ) -> tuple[SourceReport, IngestResult]:
     if stops.stopping() or stops.halt.is_set():
@@ -246,15 +266,15 @@ def _collect_source(
     started = time.perf_counter()
     try:
         if source.is_seed_folder:
-            report, ingested = _collect_folder(config, store, source, state, now)
+            report, ingested = _collect_folder(config, store, source, state, clock)
         else:
             report, ingested = _collect_feed(
-                config, store, fetcher, parser, source, state, now, stops.halt
+                config, store, fetcher, parser, source, state, clock, stops.halt
             )
     except StoreError:
         raise
     except Exception as e:
-        report, ingested = contain(config, store, source, state, now, e)
+        report, ingested = contain(config, store, source, state, clock.now, e)
     report = replace(report, seconds=time.perf_counter() - started)
     log_outcome(report)
     return report, ingested
@@ -267,9 +287,10 @@ def _collect_feed(
     parser: Parser,
     source: Source,
     state: SourceState,
-    now: datetime,
+    clock: PassClock,
     halt: threading.Event,
 ) -> tuple[SourceReport, IngestResult]:
+    now = clock.now
     url = effective_url(source, state)
     interval = config.interval(source)
     watch = Stopwatch()
@@ -286,7 +307,7 @@ def _collect_feed(
         answered = result.status
         if halt.is_set():
             return skipped(source.name)
-        succeeded = after_success(state, now=now, interval=interval, status=result.status)
+        succeeded = after_success(state, now=clock.read(), interval=interval, status=result.status)
         succeeded = replace(
             succeeded,
             origin_url=source.url or "",
@@ -338,7 +359,7 @@ def _collect_folder(
     store: Store,
     source: Source,
     state: SourceState,
-    now: datetime,
+    clock: PassClock,
 ) -> tuple[SourceReport, IngestResult]:
     from aggregator import seeds  # loads only when a folder is due: a cron pass may have none
 
@@ -348,12 +369,12 @@ def _collect_folder(
         with watch.stage("parse"):
             scan = seeds.scan_folder(source, state.file_stamps)
     except SourceError as e:
-        store.save_source_state(after_failure(state, e, now=now, interval=interval))
+        store.save_source_state(after_failure(state, e, now=clock.now, interval=interval))
         return watch.report(failed_report(source.name, e)), IngestResult()
     problems = tuple(str(e) for e in scan.errors)
     for problem in problems:
         log.warning("%s", problem)
-    succeeded = after_success(state, now=now, interval=interval, status=None)
+    succeeded = after_success(state, now=clock.read(), interval=interval, status=None)
     succeeded = replace(
         succeeded,
         url=str(source.path),
@@ -363,7 +384,7 @@ def _collect_folder(
         last_error=FILE_ERRORS_SEPARATOR.join(problems),
     )
     with watch.stage("store"):
-        ingested = store.ingest(source.name, scan.articles, succeeded, now=now)
+        ingested = store.ingest(source.name, scan.articles, succeeded, now=clock.now)
     report = outcome(source.name, ingested, ())
     report = replace(report, unchanged=report.unchanged + scan.unchanged, file_errors=problems)
     return watch.report(report), ingested

@@ -80,7 +80,9 @@ class Daemon:
         """Open the store and the fetcher of ``config``; ``clock`` tells the time."""
         self.config = config
         self.clock = clock
-        self.store: Store = open_store(config.store, similarity=config.dedup.similarity)
+        self.store: Store = open_store(
+            config.store, similarity=config.dedup.similarity, node=config.node
+        )
         self.fetcher = Fetcher(config.fetch)
         self.history = PassHistory(started=clock())
         self.metrics = Metrics()

@@ -293,13 +293,15 @@ class PublishedFile:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PendingStories:
-    """The stories changed (or deleted) since they were last published; made by the store
-    from what ingest and prune committed, read by publish, which hands ``through`` back
-    when it has published them."""
+    """The stories changed (or deleted) since this node last published them; made by the
+    store from what ingest and prune committed, read by publish, which hands ``tokens``
+    back when it has published them."""
 
     ids: frozenset[str] | None = frozenset()  # None: more than the reader asked to list
     seeds: frozenset[str] = frozenset()  # those that are (or were, if deleted) seed stories
-    through: int = 0  # the store's change counter when read: what publishing clears
+    # the marking transactions read (one token each): what publishing clears, exactly, so a
+    # story marked again by a transaction committed meanwhile stays pending
+    tokens: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,7 +10,7 @@ sources' problems a list.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from aggregator.models import (
@@ -131,7 +131,7 @@ class FakeStore:
             if at_most is not None and len(self.pending) > at_most
             else frozenset(self.pending),
             seeds=frozenset(seeds),
-            through=max(self.pending.values(), default=0),
+            tokens=frozenset(self.pending.values()),
         )
 
     def published_files(self) -> dict[str, PublishedFile]:
@@ -143,15 +143,15 @@ class FakeStore:
         files: Sequence[PublishedFile],
         removed: Sequence[str],
         *,
-        through: int,
+        tokens: Collection[int],
         problems: Sequence[Problem] | None = None,
     ) -> None:
-        """Keep ``files``, forget ``removed``, clear what was pending up to ``through``,
+        """Keep ``files``, forget ``removed``, clear what was pending with ``tokens``,
         replace the problems unless None."""
         self.manifest.update((f.name, f) for f in files)
         for name in removed:
             self.manifest.pop(name, None)
-        self.pending = {i: seq for i, seq in self.pending.items() if seq > through}
+        self.pending = {i: seq for i, seq in self.pending.items() if seq not in tokens}
         if problems is not None:
             self.source_problems = list(problems)
 

@@ -231,7 +231,7 @@ def test_split_gives_each_item_its_own_text_and_keeps_the_story_id(store: Store)
     )
     put(store, item("cc", 1, "LIVE UPDATES", QUAKE + " Even more text follows here."))
     assert stories(store) == {"aa-1": ("aa", "bb", "cc")}
-    store.record_published([], [], through=store.pending_stories().through)
+    store.record_published([], [], tokens=store.pending_stories().tokens)
     new_id = store.split("aa-1", "aa", now=WHEN)
     assert new_id not in {"aa-1", "bb-1", "cc-1"}
     assert store.pending_stories().ids == {"aa-1", new_id}  # both feeds' items change

@@ -90,7 +90,7 @@ def fill(store: Store) -> None:
     store.record_published(
         [],
         [],
-        through=0,
+        tokens=(),
         problems=[
             Problem(source="bbc", kind="failing", detail="HTTP 503", since=WHEN, changed=NOW)
         ],

@@ -13,6 +13,7 @@ import pytest
 
 from aggregator.models import Article, ArticleQuery, PendingStories, Problem, PublishedFile
 from aggregator.store import Store, open_store
+from aggregator.store.sql import published
 from aggregator.store.sql import store as sql_store
 from tests.builders import WHEN, article
 from tests.stores import (
@@ -396,12 +397,56 @@ def test_what_ingest_and_prune_change_stays_pending_until_a_publish_clears_it(
     store.ingest("aa", [article("aa", 1, "Ferry timetable", summary="Now daily")], state("aa"))
     store.ingest("bb", [article("bb", 3, "Court ruling")], state("bb"))
     store.ingest("aa", [article("aa", 1, "Ferry timetable", summary="Now daily")], state("aa"))
-    store.record_published([], [], through=read.through)
+    store.record_published([], [], tokens=read.tokens)
     assert store.pending_stories(at_most=10).ids == {"aa-1", "bb-3"}
-    store.record_published([], [], through=store.pending_stories(at_most=10).through)
-    assert store.pending_stories(at_most=10) == PendingStories(ids=frozenset(), through=0)
+    store.record_published([], [], tokens=store.pending_stories(at_most=10).tokens)
+    assert store.pending_stories(at_most=10) == PendingStories(ids=frozenset())
     assert store.prune(now=datetime.now(UTC) + timedelta(days=2), retention=timedelta(days=1)) == 3
     assert store.pending_stories(at_most=10).ids == {"aa-1", "aa-2", "bb-3"}, "pruned: drop them"
+
+
+def test_each_node_publishes_its_own_pending_stories_and_manifest(store_location: str) -> None:
+    one, two = (open_store(store_location, node=name) for name in ("desk1", "desk2"))
+    assert one.pending_stories().ids == two.pending_stories().ids == frozenset()  # joined
+    one.ingest("aa", [article("aa", 1, "Ferry timetable")], state("aa"))
+    two.ingest("bb", [article("bb", 2, "Wheat harvest")], state("bb"))
+    page = PublishedFile(name="all.json", sha256="ab" * 32, size=120, mtime_ns=7)
+    one.record_published([page], [], tokens=one.pending_stories().tokens)
+    assert one.pending_stories().ids == frozenset()
+    assert two.pending_stories().ids == {"aa-1", "bb-2"}, "desk1's publish left desk2's alone"
+    assert (one.published_files(), two.published_files()) == ({"all.json": page}, {})
+    late = open_store(store_location, node="desk3")
+    assert late.published_files() == {}, "a new node has no manifest: it publishes everything"
+    for opened in (one, two, late):
+        opened.close()
+
+
+def test_a_story_marked_again_while_a_node_publishes_stays_pending(store: Store) -> None:
+    store.ingest("aa", [article("aa", 1, "Ferry timetable")], state("aa"))
+    read = store.pending_stories()
+    store.ingest("aa", [article("aa", 1, "Ferry timetable", summary="Now daily")], state("aa"))
+    store.record_published([], [], tokens=read.tokens)
+    assert store.pending_stories().ids == {"aa-1"}
+
+
+def test_a_node_unseen_for_a_week_is_forgotten_with_its_publish_state(
+    store_location: str,
+) -> None:
+    gone, here = (open_store(store_location, node=name) for name in ("gone", "here"))
+    assert isinstance(gone, sql_store.SqlStore) and isinstance(here, sql_store.SqlStore)
+    assert gone.published_files() == here.published_files() == {}  # both joined
+    gone.record_published(
+        [PublishedFile(name="a.rss", sha256="ab", size=1, mtime_ns=1)], [], tokens=()
+    )
+    here.ingest("aa", [article("aa", 1, "Ferry timetable")], state("aa"))
+    later = datetime.now(UTC) + published.FORGET_AFTER + timedelta(hours=1)
+    here._write(lambda db: published.join(db, "here", now=later))
+    here.ingest("aa", [article("aa", 2, "Wheat harvest")], state("aa"))
+    assert gone._read(lambda db: published.pending(db, "gone", at_most=None)).ids == frozenset()
+    assert gone._read(lambda db: published.manifest(db, "gone")) == {}
+    assert here.pending_stories().ids == {"aa-1", "aa-2"}
+    gone.close()
+    here.close()
 
 
 def test_too_many_pending_stories_are_counted_and_their_seed_stories_listed(
@@ -426,10 +471,10 @@ def test_the_publish_manifest_keeps_each_file_until_it_is_removed(store: Store) 
         built_for="c1",
     )
     page = PublishedFile(name="articles/x.html", sha256="cd" * 32, size=9, mtime_ns=8)
-    store.record_published([feed, page], [], through=0)
+    store.record_published([feed, page], [], tokens=())
     assert store.published_files() == {"all.json": feed, "articles/x.html": page}
     newer = PublishedFile(name="all.json", sha256="ef" * 32, size=99, mtime_ns=9, lists=())
-    store.record_published([newer], ["articles/x.html"], through=0)
+    store.record_published([newer], ["articles/x.html"], tokens=())
     assert store.published_files() == {"all.json": newer}
 
 
@@ -441,12 +486,12 @@ def test_the_sources_problems_are_kept_as_a_publish_records_them(store_location:
         Problem(source="bb", kind="failing", detail="bb: HTTP 500", since=since, changed=since),
         Problem(source="aa", kind="gone", detail="", since=since, changed=since, closed=since),
     ]
-    opened.record_published([], [], through=0, problems=kept)
-    opened.record_published([], [], through=0)  # a record without problems keeps them
+    opened.record_published([], [], tokens=(), problems=kept)
+    opened.record_published([], [], tokens=())  # a record without problems keeps them
     opened.close()
     reopened = open_store(store_location)
     assert reopened.problems() == kept
-    reopened.record_published([], [], through=0, problems=kept[1:])
+    reopened.record_published([], [], tokens=(), problems=kept[1:])
     assert reopened.problems() == kept[1:]
     reopened.close()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,12 @@ import pytest
 
 from aggregator.cli import main
 from aggregator.errors import StoreError
-from aggregator.models import Holder
+from aggregator.models import Holder, PublishedFile
 from aggregator.store import open_store
 from aggregator.store.postgres import PostgresStore
 from aggregator.store.postgres.connection import PgDb
-from aggregator.store.postgres.schema import VERSION
-from aggregator.store.sql import leasing
+from aggregator.store.postgres.schema import VERSION, migrate
+from aggregator.store.sql import leasing, published
 from tests.builders import article
 from tests.stores import PG_SERVER, everything, kill_mid_pass, pg_url, schema_of, state
 
@@ -256,4 +257,51 @@ def test_one_node_prunes_at_a_time(pg_schema: Callable[[], str]) -> None:
         assert store.prune(now=later, retention=retention) == 0
         assert [a.id for a in everything(store)] == ["aa-1"]
     assert store.prune(now=later, retention=retention) == 1
+    store.close()
+
+
+def test_a_version_1_schema_keeps_its_publish_state_for_the_first_node(
+    pg_schema: Callable[[], str],
+) -> None:
+    location = pg_schema()
+    with psycopg.connect(location, autocommit=True) as conn:
+        migrate(conn, target=1)
+        conn.execute(
+            "INSERT INTO articles VALUES (1, 'old-1', 'g', 'aa', 'T', 'k', 1, 1, NULL, 1, '', '',"
+            " '', '', '', '[]', '[]', '[]', 'seeds/a.txt')"
+        )
+        conn.execute("INSERT INTO publish_pending (id, seq, seed) VALUES ('old-1', 4, true)")
+        conn.execute("UPDATE meta SET value = 4 WHERE name = 'publish_seq'")
+        conn.execute(
+            "INSERT INTO published_files VALUES ('all.rss', 'ab', 3, 7, '[\"old-1\"]', 'c1')"
+        )
+    first, second = (open_store(location, node=name) for name in ("desk1", "desk2"))
+    kept = first.pending_stories(at_most=10)
+    assert (kept.ids, kept.seeds, kept.tokens) == ({"old-1"}, {"old-1"}, {4})
+    feed = PublishedFile(name="all.rss", sha256="ab", size=3, mtime_ns=7, lists=("old-1",))
+    assert first.published_files() == {"all.rss": replace(feed, built_for="c1")}
+    assert (second.pending_stories().ids, second.published_files()) == (frozenset(), {})
+    first.ingest("aa", [article("aa", 9, "Wheat harvest")], state("aa"))
+    assert first.pending_stories().tokens == {4, 5}, "tokens go on from the old counter"
+    first.record_published([], [], tokens=kept.tokens)
+    assert first.pending_stories().ids == second.pending_stories().ids == {"aa-9"}
+    first.close()
+    second.close()
+
+
+def test_a_mark_committed_after_a_publish_read_with_an_earlier_token_stays_pending(
+    pg_schema: Callable[[], str],
+) -> None:
+    location = pg_schema()
+    store = open_store(location, node="desk1")
+    store.ingest("aa", [article("aa", n, f"Story {n}") for n in (1, 2)], state("aa"))
+    store.record_published([], [], tokens=store.pending_stories().tokens)
+    with psycopg.connect(location) as slow:  # a pass that takes its token, then dawdles
+        published.mark(PgDb(slow), ["aa-1"], by="desk2")
+        store.ingest("aa", [article("aa", 2, "Story 2", summary="Later")], state("aa"))
+        read = store.pending_stories()  # a later token, committed first
+        assert read.ids == {"aa-2"}
+    assert store.pending_stories().ids == {"aa-1", "aa-2"}
+    store.record_published([], [], tokens=read.tokens)
+    assert store.pending_stories().ids == {"aa-1"}, "its mark was never read: not cleared"
     store.close()

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from aggregator.errors import StoreError
-from aggregator.models import Problem
+from aggregator.models import Problem, PublishedFile
 from aggregator.store import open_store, sqlite
 from aggregator.store.sqlite import SQLiteStore
-from aggregator.store.sqlite.schema import MIGRATIONS, V1, V2, VERSION
+from aggregator.store.sqlite.connection import Connection
+from aggregator.store.sqlite.schema import MIGRATIONS, V1, V2, VERSION, migrate
 from tests.builders import WHEN, article
 from tests.stores import (
     KARABAKH,
@@ -185,8 +187,37 @@ def test_a_version_7_database_keeps_the_sources_problems_a_publish_records(
     assert migrated.problems() == []
     since = datetime(2026, 3, 3, 12, 0, 0, 7, tzinfo=UTC)
     kept = Problem(source="aa", kind="failing", detail="aa: HTTP 500", since=since, changed=since)
-    migrated.record_published([], [], through=0, problems=[kept])
+    migrated.record_published([], [], tokens=(), problems=[kept])
     assert migrated.problems() == [kept]
     migrated.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)
+
+
+def test_a_version_9_database_keeps_its_publish_state_for_the_first_node(tmp_path: Path) -> None:
+    path = tmp_path / "v9.db"
+    conn = sqlite3.connect(path, isolation_level=None, factory=Connection)
+    migrate(conn, target=9)
+    conn.executescript(
+        """
+        INSERT INTO articles VALUES (1, 'old-1', 'g', 'aa', 'T', 'k', 1, 1, NULL, 1, '', '',
+            '', '', '', '[]', '[]', '[]', 'seeds/a.txt');
+        INSERT INTO publish_pending (id, seq, seed) VALUES ('old-1', 4, 1);
+        UPDATE meta SET value = 4 WHERE name = 'publish_seq';
+        INSERT INTO published_files VALUES ('all.rss', 'ab', 3, 7, '["old-1"]', 'c1');
+        """
+    )
+    conn.close()
+    first, second = (SQLiteStore(str(path), node=name) for name in ("desk1", "desk2"))
+    kept = first.pending_stories(at_most=10)
+    assert (kept.ids, kept.seeds) == ({"old-1"}, {"old-1"})
+    feed = PublishedFile(name="all.rss", sha256="ab", size=3, mtime_ns=7, lists=("old-1",))
+    assert first.published_files() == {"all.rss": replace(feed, built_for="c1")}
+    assert (second.pending_stories().ids, second.published_files()) == (frozenset(), {})
+    first.ingest("aa", [article("aa", 9, "Wheat harvest")], state("aa"))
+    first.record_published([], [], tokens=kept.tokens)
+    assert first.pending_stories().ids == second.pending_stories().ids == {"aa-9"}
+    first.close()
+    second.close()
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)

@@ -36,7 +36,7 @@ def opened_store(config: Config) -> Iterator[Store]:
     runs, so that ``wiredesk --help`` loads no store."""
     from aggregator.store import open_store
 
-    store = open_store(config.store, similarity=config.dedup.similarity)
+    store = open_store(config.store, similarity=config.dedup.similarity, node=config.node)
     try:
         yield store
     finally:

@@ -42,7 +42,7 @@ def cmd_migrate_store(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--to", f"{shown(to)} is the configured store itself")
     print(f"copying {shown(config.store)} to {shown(to)}", flush=True)
     with opened_store(config) as source:
-        target = open_store(to, similarity=config.dedup.similarity)
+        target = open_store(to, similarity=config.dedup.similarity, node=config.node)
         try:
             report = copy_store(source, target)
         finally:

@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from aggregator.config import Config, Source
 from aggregator.models import Holder, Lease, SourceState
-from aggregator.store import Store
+from aggregator.store import Store, this_node
 
 log = logging.getLogger("aggregator.collector")
 
@@ -44,7 +43,7 @@ Clock = Callable[[], datetime]
 def holder(config: Config) -> Holder:
     """This process as a holder of leases: the config's ``node`` (else the host name) and
     its process id."""
-    return Holder(node=config.node or socket.gethostname(), pid=os.getpid())
+    return Holder(node=this_node(config.node), pid=os.getpid())
 
 
 def lease_term(config: Config, sources: Iterable[Source]) -> timedelta:

@@ -82,7 +82,7 @@ def publish(
     store.record_published(
         list(run.folder.changes.values()),
         run.folder.removed,
-        through=run.pending.through,
+        tokens=run.pending.tokens,
         problems=found,
     )
     return _report(run.folder, config.publish.base_url, started)
@@ -97,6 +97,8 @@ class _Run:
         # the pending ids known here: all of them, or only the seed stories when too many
         self.known = self.pending.seeds if self.pending.ids is None else self.pending.ids
         self.folder = Folder(config.publish.dir, store.published_files())
+        # a node with no manifest (new to the store) has no way to know what it lacks
+        self.full = full = full or not self.folder.manifest
         self.all = categories_with_all(config)
         self.built_for = {c.name: _digest(config, c) for c in self.all}
         # Every page lists every category (and a story's page those it is in).

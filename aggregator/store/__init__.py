@@ -4,12 +4,17 @@
 from the config's ``store:`` value: a ``postgresql://`` (or ``postgres://``) URL opens
 ``store/postgres/``, anything else is a SQLite file (``store/sqlite/``). Both run the SQL of
 ``store/sql/`` and the ingest planner of ``store/plan.py``.
+
+A store is opened as one node (``this_node``): several nodes may share one PostgreSQL
+store, each publishing into its own folder, so the stories pending publication and the
+publish manifest are each node's own.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import socket
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -112,25 +117,28 @@ class Store(Protocol):
         prunes a shared store at a time: while another does, this one prunes nothing."""
 
     def pending_stories(self, *, at_most: int | None = None) -> PendingStories:
-        """The stories changed or deleted since a publish last cleared them: their ids
-        (None when there are more than ``at_most``: reading them all would cost more than
-        it saves; all of them by default) and, always, the seed stories among them."""
+        """The stories changed or deleted since this node's publish last cleared them:
+        their ids (None when there are more than ``at_most``: reading them all would cost
+        more than it saves; all of them by default) and, always, the seed stories among
+        them. A node new to the store joins it first: from then on every change is
+        marked for it too."""
 
     def published_files(self) -> dict[str, PublishedFile]:
-        """The publish manifest: every file publishing wrote and still owns, by name."""
+        """This node's publish manifest: every file its publishing wrote and still owns,
+        by name (none for a node new to the store)."""
 
     def record_published(
         self,
         files: Sequence[PublishedFile],
         removed: Sequence[str],
         *,
-        through: int,
+        tokens: Collection[int],
         problems: Sequence[Problem] | None = None,
     ) -> None:
-        """After a publish: enter ``files`` in the manifest (replacing rows of the same
-        name), drop ``removed`` from it, clear the pending stories marked up to
-        ``through`` (``PendingStories.through``; later marks stay) and, unless None,
-        replace the sources' problems by ``problems``, in one transaction."""
+        """After a publish: enter ``files`` in this node's manifest (replacing rows of the
+        same name), drop ``removed`` from it, clear its pending marks of ``tokens``
+        (``PendingStories.tokens``; marks made since stay) and, unless None, replace the
+        sources' problems by ``problems``, in one transaction."""
 
     def problems(self) -> list[Problem]:
         """The sources' problems the last publish recorded, open and closed."""
@@ -154,19 +162,26 @@ class Store(Protocol):
         stories pending publication; returns how many of each kind were new."""
 
 
-def open_store(location: str, *, similarity: float | None = None) -> Store:
+def open_store(location: str, *, similarity: float | None = None, node: str | None = None) -> Store:
     """Open (creating and migrating as needed) the store at ``location``: a PostgreSQL URL
-    (``POSTGRES_SCHEMES``) or a SQLite file.
+    (``POSTGRES_SCHEMES``) or a SQLite file, as the node ``this_node(node)``.
 
     Raises StoreError when it cannot be opened.
     """
+    name = this_node(node)
     if location.startswith(POSTGRES_SCHEMES):
         from aggregator.store.postgres import PostgresStore
 
-        return PostgresStore(location, similarity=similarity)
+        return PostgresStore(location, similarity=similarity, node=name)
     from aggregator.store.sqlite import SQLiteStore
 
-    return SQLiteStore(location, similarity=similarity)
+    return SQLiteStore(location, similarity=similarity, node=name)
+
+
+def this_node(configured: str | None) -> str:
+    """This machine's name among the nodes of a store: the config's ``node`` when set,
+    else the host name, which stays the same across restarts."""
+    return configured or socket.gethostname()
 
 
 def shown(location: str) -> str:

@@ -26,7 +26,7 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from aggregator.errors import StoreError, StoreUnavailable
-from aggregator.store import shown
+from aggregator.store import shown, this_node
 from aggregator.store.postgres.connection import PgDb
 from aggregator.store.postgres.schema import migrate
 from aggregator.store.sql import Db
@@ -62,15 +62,19 @@ def _unreachable(error: psycopg.OperationalError) -> bool:
 class PostgresStore(SqlStore):
     """A store in one PostgreSQL database (or schema), created and migrated on open."""
 
-    def __init__(self, location: str, *, similarity: float | None = None) -> None:
+    def __init__(
+        self, location: str, *, similarity: float | None = None, node: str | None = None
+    ) -> None:
         """Connect to ``location`` (a libpq URL), creating and migrating the schema.
 
-        ``similarity`` (0..1) turns on near-duplicate matching of reworded headlines.
+        ``similarity`` (0..1) turns on near-duplicate matching of reworded headlines;
+        ``node`` names this node (``store.this_node``; by default the host name).
         Raises StoreError naming the host when it cannot connect, and when the schema is
         missing or too new.
         """
         self.location = location
         self.similarity = similarity
+        self.node = this_node(node)
         self._name = f"store {shown(location)}"
         try:
             with psycopg.connect(

@@ -26,6 +26,14 @@ POSTGRES = Dialect(
 )
 
 
+# The store's channel for NOTIFY, one per schema (channels are the database's, and several
+# stores may share a database); short, since a channel name is an identifier of at most
+# 63 bytes.
+CHANNEL = "'wiredesk_' || left(md5(current_schema()), 20)"
+# the advisory lock a marking transaction holds shared and a joining node exclusive
+_MARKS = "hashtextextended(current_schema() || ':marks', 0)"
+
+
 @lru_cache(maxsize=512)
 def _placeholders(sql: str) -> str:
     """``sql`` with psycopg's ``%s`` for each ``?`` (the shared SQL has no ``?`` or ``%``
@@ -105,3 +113,20 @@ class PgDb:
             (task,),
         ).fetchone()
         return row is not None and bool(row[0])
+
+    def publish_token(self, by: str) -> int:
+        """A value of the ``publish_tokens`` sequence, taken under the marks' shared lock
+        (writers do not wait on one another for it), and a ``NOTIFY`` naming node ``by``
+        that PostgreSQL delivers when the transaction commits (never if it rolls back)."""
+        row = self._conn.execute(
+            f"SELECT nextval('publish_tokens') FROM pg_advisory_xact_lock_shared({_MARKS}),"
+            f" pg_notify({CHANNEL}, %s)",
+            (by,),
+        ).fetchone()
+        assert row is not None  # one row, always
+        return int(row[0])
+
+    def hold_marks(self) -> None:
+        """Take the marks' lock exclusive until the transaction ends: wait for every
+        marking transaction running, and keep new ones waiting."""
+        self._conn.execute(f"SELECT pg_advisory_xact_lock({_MARKS})")

@@ -6,7 +6,9 @@ sequence, so that two nodes creating stories at once never pick the same one; th
 index is a ``tsvector`` per story (``postgres/search.py``); ``dedup_claims`` holds the
 dedup identities a pass claims (``PgDb.claim``); text keys compare byte by byte
 (``COLLATE "C"``, as in SQLite), whatever the database's locale. Later versions are added
-here and to SQLite's migrations side by side.
+here and to SQLite's migrations side by side: version 2 is SQLite's version 10 (a publish
+state per node), with a ``publish_tokens`` sequence for the marks' tokens in place of the
+``publish_seq`` counter row every marking transaction updated.
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -165,7 +167,26 @@ V1 = (
     )""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1,)
+V2 = (
+    'CREATE TABLE nodes (name text COLLATE "C" PRIMARY KEY, last_seen bigint NOT NULL)',
+    "INSERT INTO nodes (name, last_seen) VALUES ('', 0)",
+    "ALTER TABLE publish_pending ADD COLUMN node text COLLATE \"C\" NOT NULL DEFAULT ''",
+    "ALTER TABLE publish_pending ALTER COLUMN node DROP DEFAULT",
+    "ALTER TABLE publish_pending RENAME COLUMN seq TO token",
+    "ALTER TABLE publish_pending DROP CONSTRAINT publish_pending_pkey",
+    "ALTER TABLE publish_pending ADD PRIMARY KEY (node, id)",
+    "DROP INDEX publish_pending_seeds",
+    "CREATE INDEX publish_pending_seeds ON publish_pending (node, id) WHERE seed",
+    "ALTER TABLE published_files ADD COLUMN node text COLLATE \"C\" NOT NULL DEFAULT ''",
+    "ALTER TABLE published_files ALTER COLUMN node DROP DEFAULT",
+    "ALTER TABLE published_files DROP CONSTRAINT published_files_pkey",
+    "ALTER TABLE published_files ADD PRIMARY KEY (node, name)",
+    "CREATE SEQUENCE publish_tokens",
+    "SELECT setval('publish_tokens', value) FROM meta WHERE name = 'publish_seq'",
+    "DELETE FROM meta WHERE name = 'publish_seq'",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2)
 VERSION = len(MIGRATIONS)
 
 

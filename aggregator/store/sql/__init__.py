@@ -77,3 +77,14 @@ class Db(Protocol):
         """Whether this transaction may run ``task`` (``prune``) with no other node's
         transaction running it: True, holding it until the transaction ends, or False
         when another holds it. A backend that lets one writer at a time in says True."""
+
+    def publish_token(self, by: str) -> int:
+        """A token for this transaction's publish marks (``sql.published``) that no other
+        marking transaction gets; and, when the transaction commits, word to the other
+        nodes that node ``by`` changed stories (a backend shared by nodes tells them, with
+        what ``hold_marks`` needs)."""
+
+    def hold_marks(self) -> None:
+        """Wait until no other transaction is marking stories, and keep new ones from
+        marking until this transaction ends (a node joins). A backend that lets one writer
+        at a time in does nothing."""

@@ -137,7 +137,7 @@ def uses_after(
     return found, rows[-1] if rows else after
 
 
-def write_records(conn: Db, records: Sequence[Record]) -> RecordCounts:
+def write_records(conn: Db, records: Sequence[Record], *, by: str) -> RecordCounts:
     """Write the ``records`` the store does not hold yet; returns how many of each kind
     were new. Raises the driver's error (a carrier of a new story that another story of the
     target already has, say)."""
@@ -148,7 +148,7 @@ def write_records(conn: Db, records: Sequence[Record]) -> RecordCounts:
         " ON CONFLICT (name) DO NOTHING",
         [source_row(s) for s in records if isinstance(s, SourceState)],
     )
-    stories = _write_stories(conn, [r for r in records if isinstance(r, StoryRecord)])
+    stories = _write_stories(conn, [r for r in records if isinstance(r, StoryRecord)], by=by)
     tombstones = _insert_new(
         conn,
         "INSERT INTO tombstones (dedup_key, day, first_seen) VALUES (?, ?, ?)"
@@ -181,7 +181,7 @@ def _insert_new(conn: Db, sql: str, rows: Iterable[Sequence[Any]]) -> int:
     return conn.changes(sql, rows)
 
 
-def _write_stories(conn: Db, records: list[StoryRecord]) -> list[StoryRecord]:
+def _write_stories(conn: Db, records: list[StoryRecord], *, by: str) -> list[StoryRecord]:
     """Insert the stories of ``records`` whose ids are not stored yet, with their
     carriers, vetoes and index rows, pending publication; returns those."""
     if not records:
@@ -224,5 +224,5 @@ def _write_stories(conn: Db, records: list[StoryRecord]) -> list[StoryRecord]:
         "INSERT INTO fold_vetoes (article_pk, source) VALUES (?, ?)",
         [(pk, source) for pk, r in numbered for source in r.vetoed],
     )
-    published.mark(conn, [r.article.id for r in new])
+    published.mark(conn, [r.article.id for r in new], by=by)
     return new

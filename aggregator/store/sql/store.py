@@ -4,7 +4,7 @@ only how a unit of work reaches its database (``_read``, ``_write``) and how to 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -47,9 +47,11 @@ _SAVE_STATE = (
 
 class SqlStore(ABC):
     """Every ``Store`` method over a backend's transactions; ``similarity`` (0..1) turns on
-    near-duplicate matching of reworded headlines."""
+    near-duplicate matching of reworded headlines; ``node`` names this node, whose
+    publish state (``sql.published``) the publishing methods read and write."""
 
     similarity: float | None
+    node: str
 
     @abstractmethod
     def _read(self, work: Callable[[Db], T], *, snapshot: bool = False) -> T:
@@ -147,7 +149,7 @@ class SqlStore(ABC):
 
         def work(db: Db) -> IngestResult:
             result = ingest(db, source, articles, similarity=self.similarity, now=moment)
-            published.mark(db, result.changed_ids)
+            published.mark(db, result.changed_ids, by=self.node)
             db.execute(_SAVE_STATE, source_row(state))
             return result
 
@@ -219,36 +221,46 @@ class SqlStore(ABC):
         Their dedup keys stay behind as tombstones, so a late re-post is not stored
         again as new, until they are ``2 * retention`` old.
         Raises StoreError when the database is locked, full or read-only."""
-        return self._write(lambda db: _prune(db, now=now, retention=retention))
+        return self._write(lambda db: _prune(db, self.node, now=now, retention=retention))
 
     def pending_stories(self, *, at_most: int | None = None) -> PendingStories:
-        """The stories changed or deleted since they were last published (their ids only
-        when there are at most ``at_most``), read from one snapshot.
+        """The stories changed or deleted since this node last published them (their ids
+        only when there are at most ``at_most``), read from one snapshot once the node has
+        joined (``published.join``).
 
-        Raises StoreError when the database cannot be read."""
-        return self._read(lambda db: published.pending(db, at_most=at_most), snapshot=True)
+        Raises StoreError when the database cannot be read or written."""
+        self._join()
+        return self._read(
+            lambda db: published.pending(db, self.node, at_most=at_most), snapshot=True
+        )
 
     def published_files(self) -> dict[str, PublishedFile]:
-        """The publish manifest: every file publishing wrote, by name.
+        """This node's publish manifest: every file its publishing wrote, by name (once the
+        node has joined).
 
-        Raises StoreError when the database cannot be read."""
-        return self._read(published.manifest)
+        Raises StoreError when the database cannot be read or written."""
+        self._join()
+        return self._read(lambda db: published.manifest(db, self.node))
+
+    def _join(self) -> None:
+        self._write(lambda db: published.join(db, self.node, now=datetime.now(UTC)))
 
     def record_published(
         self,
         files: Sequence[PublishedFile],
         removed: Sequence[str],
         *,
-        through: int,
+        tokens: Collection[int],
         problems: Sequence[Problem] | None = None,
     ) -> None:
-        """Enter ``files`` in the manifest, drop ``removed`` from it, clear the pending
-        stories up to ``through`` and replace the problems (unless None), in one transaction.
+        """Enter ``files`` in this node's manifest, drop ``removed`` from it, clear its
+        pending marks of ``tokens`` and replace the problems (unless None), in one
+        transaction.
 
         Raises StoreError when the database is locked, full or read-only."""
 
         def work(db: Db) -> None:
-            published.record(db, files, removed, through)
+            published.record(db, self.node, files, removed, tokens)
             if problems is not None:
                 published.replace_problems(db, problems)
 
@@ -277,7 +289,7 @@ class SqlStore(ABC):
         def work(db: Db) -> str:
             words = self.similarity is not None
             new_id = folds.split(db, article_id, source, now=now, words=words)
-            published.mark(db, [article_id, new_id])
+            published.mark(db, [article_id, new_id], by=self.node)
             return new_id
 
         return self._write(work)
@@ -315,7 +327,7 @@ class SqlStore(ABC):
 
         Raises StoreError when the database is locked, full or read-only, or a new
         story's carrier is another stored story's."""
-        return self._write(lambda db: copy.write_records(db, records))
+        return self._write(lambda db: copy.write_records(db, records, by=self.node))
 
 
 def _batch(
@@ -336,7 +348,7 @@ def _page(
     return rows, read_articles(db, rows)
 
 
-def _prune(db: Db, *, now: datetime, retention: timedelta) -> int:
+def _prune(db: Db, node: str, *, now: datetime, retention: timedelta) -> int:
     """``SqlStore.prune`` inside its transaction: nothing when another node is pruning."""
     if not db.alone("prune"):
         return 0  # it deletes what this one would: two at once would only wait on each other
@@ -350,7 +362,7 @@ def _prune(db: Db, *, now: datetime, retention: timedelta) -> int:
     )
     # their feeds and pages must lose them, as they would a changed story
     gone = db.execute("SELECT id FROM articles WHERE first_seen < ?", (cutoff,)).fetchall()
-    published.mark(db, [id_ for (id_,) in gone])
+    published.mark(db, [id_ for (id_,) in gone], by=node)
     deleted = db.execute("DELETE FROM articles WHERE first_seen < ?", (cutoff,)).rowcount
     db.execute("DELETE FROM tombstones WHERE first_seen < ?", (to_micros(now - 2 * retention),))
     # the series history (dedup.fold.SERIES) of a headline ages out with its tombstones

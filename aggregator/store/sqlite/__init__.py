@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aggregator.errors import StoreError
+from aggregator.store import this_node
 from aggregator.store.sql import Db
 from aggregator.store.sql.store import SqlStore, T
 from aggregator.store.sqlite.connection import Connection
@@ -55,14 +56,18 @@ def _why(location: str, error: Exception) -> str:
 class SQLiteStore(SqlStore):
     """A store in one SQLite file (or ``:memory:``), created and migrated on open."""
 
-    def __init__(self, location: str, *, similarity: float | None = None) -> None:
+    def __init__(
+        self, location: str, *, similarity: float | None = None, node: str | None = None
+    ) -> None:
         """Open the store at ``location``, creating its folder and schema as needed.
 
-        ``similarity`` (0..1) turns on near-duplicate matching of reworded headlines.
+        ``similarity`` (0..1) turns on near-duplicate matching of reworded headlines;
+        ``node`` names this node (``store.this_node``; by default the host name).
         Raises StoreError naming the path when it cannot be opened or is too new.
         """
         self.location = location
         self.similarity = similarity
+        self.node = this_node(node)
         self._lock = threading.Lock()
         self._locked_at = float("-inf")  # when a write last waited out the busy timeout
         self._conn = self._connect()

@@ -59,3 +59,14 @@ class Connection(sqlite3.Connection):
     def alone(self, task: str) -> bool:
         """True: ``BEGIN IMMEDIATE`` lets one writer at a time in."""
         return True
+
+    def publish_token(self, by: str) -> int:
+        """The next value of the ``publish_seq`` counter (one writer at a time; no other
+        node to tell)."""
+        (token,) = self.execute(
+            "UPDATE meta SET value = value + 1 WHERE name = 'publish_seq' RETURNING value"
+        ).fetchone()
+        return int(token)
+
+    def hold_marks(self) -> None:
+        """Nothing: ``BEGIN IMMEDIATE`` lets one writer at a time in."""

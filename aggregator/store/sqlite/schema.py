@@ -33,6 +33,12 @@ Version 9 adds leases (several processes collecting from one store): each source
 ``node``, the node that last collected it, and ``leases``, a row per source ever leased:
 its holder (``node``, ``pid``) and when the lease lapses (``expires``), all NULL once it
 is released.
+Version 10 gives every node its own publish state (several nodes publishing from one
+store, each into its own folder): ``nodes``, the nodes marks are written for and when
+each last published; ``publish_pending`` and ``published_files`` keyed by node first, and
+each pending mark with the ``token`` of the transaction that made it (``sql.published``).
+The state kept until then goes to the unclaimed node ``''``, which the first node to
+publish takes over.
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -227,6 +233,35 @@ V9 = (
     )""",
 )
 
+V10 = (
+    "CREATE TABLE nodes (name TEXT PRIMARY KEY, last_seen INTEGER NOT NULL) WITHOUT ROWID",
+    "INSERT INTO nodes (name, last_seen) VALUES ('', 0)",
+    """CREATE TABLE node_pending (
+        node TEXT NOT NULL,
+        id TEXT NOT NULL,
+        token INTEGER NOT NULL,
+        seed INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (node, id)
+    ) WITHOUT ROWID""",
+    "INSERT INTO node_pending SELECT '', id, seq, seed FROM publish_pending",
+    "DROP TABLE publish_pending",
+    "ALTER TABLE node_pending RENAME TO publish_pending",
+    "CREATE INDEX publish_pending_seeds ON publish_pending (node, id) WHERE seed",
+    """CREATE TABLE node_files (
+        node TEXT NOT NULL,
+        name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        lists TEXT NOT NULL,
+        built_for TEXT NOT NULL,
+        PRIMARY KEY (node, name)
+    )""",
+    "INSERT INTO node_files SELECT '', * FROM published_files",
+    "DROP TABLE published_files",
+    "ALTER TABLE node_files RENAME TO published_files",
+)
+
 
 def _plain(statements: tuple[str, ...]) -> Callable[[Connection], None]:
     """The migration that runs ``statements`` and nothing else."""
@@ -302,6 +337,7 @@ MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _plain(V7),
     _plain(V8),
     _plain(V9),
+    _plain(V10),
 )
 VERSION = len(MIGRATIONS)
 

@@ -23,6 +23,15 @@ settings.register_profile("wiredesk", deadline=None)
 settings.load_profile("wiredesk")
 
 
+@pytest.fixture(autouse=True)
+def config_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The config parses of the session (``config/tree.py``) are cached in a folder of its
+    own, never in the user's ~/.cache; the CLI's subprocesses inherit it."""
+    folder = tmp_path_factory.getbasetemp() / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder / "wiredesk"
+
+
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[psycopg.Connection[Any]]:
     """One connection to the test database for the whole session, to create and drop the

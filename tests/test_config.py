@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import textwrap
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,29 @@ def problems(path: Path) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     return [str(p) for p in caught.value.problems]
+
+
+def test_the_cached_parse_serves_only_the_same_text(tmp_path: Path, config_cache: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        sources:
+          - {name: wire, url: "https://example.org/rss", intreval: 1h}
+        """,
+        name="cached.yaml",
+    )
+    first = problems(path)
+    assert first[0].startswith(f"{path}:2: sources[0].intreval: unknown key")
+    assert problems(path) == first  # read from the cache this time, lines and all
+    [cache] = config_cache.glob("cached.yaml-*")
+    # An edit that keeps the size and the modification time is still an edit.
+    before = path.stat()
+    path.write_text(path.read_text().replace("intreval", "interval"), encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    assert load_config(path).sources[0].interval == timedelta(hours=1)
+    cache.write_bytes(b"not what a parse is cached as")
+    assert load_config(path).sources[0].interval == timedelta(hours=1)
 
 
 def test_shipped_configs_load() -> None:

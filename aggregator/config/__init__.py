@@ -4,6 +4,8 @@
     kinds.py    what a key takes (text, whole number, duration...), each with its range
     build.py    option() declares a key; build() turns YAML values into a model
     model.py    the frozen dataclasses (Config, Source, Category, ...)
+    tree.py     the file -> values with lines: yamlfile's parse, or its cache while the
+                file is unchanged (a cron run then imports no PyYAML)
     yamlfile.py PyYAML (libyaml) events -> values with lines, bounded in depth and size
     loader.py   load_config: every problem at once, as file:line: key: message
     checks.py   what `check` adds: folders that must exist, values worth a warning

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 from aggregator.config.loader import line_of
 from aggregator.config.model import ANY_INTERFACE, Config
+from aggregator.config.tree import read_yaml
 from aggregator.config.values import format_duration, key_path
-from aggregator.config.yamlfile import read_yaml
 from aggregator.errors import ConfigProblem
 from aggregator.store import POSTGRES_SCHEMES
 

@@ -1,4 +1,4 @@
-"""Reading a config file: YAML values with their lines (``yamlfile``) built into the
+"""Reading a config file: YAML values with their lines (``tree``) built into the
 frozen config (``build``), every problem reported at once as file:line: key: message."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 from aggregator.config.build import Context, build
 from aggregator.config.kinds import found
 from aggregator.config.model import Config
+from aggregator.config.tree import YamlList, YamlMap, read_yaml
 from aggregator.config.values import CONFIG_ENV, DEFAULT_CONFIG, key_path, quote, suggest
-from aggregator.config.yamlfile import YamlList, YamlMap, read_yaml
 from aggregator.errors import ConfigError, ConfigProblem
 
 # Category names whose feed or page files the desk writes for itself.

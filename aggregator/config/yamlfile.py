@@ -1,5 +1,5 @@
-"""A config file -> plain YAML values that remember their lines. The only importer of
-PyYAML.
+"""YAML text -> plain YAML values that remember their lines (``tree``). The only importer
+of PyYAML.
 
 libyaml (PyYAML's C parser, with the pure-Python one as fallback) turns the text into
 events, and the tree is built here rather than by PyYAML's composer, so that its size
@@ -18,10 +18,10 @@ from typing import Any, NoReturn
 import yaml
 from yaml import events
 
+from aggregator.config.tree import YamlList, YamlMap
 from aggregator.config.values import key_path, quote
 from aggregator.errors import ConfigError, ConfigProblem
 
-MAX_BYTES = 4 * 1024**2
 MAX_DEPTH = 32
 MAX_VALUES = 200_000
 _TAGS = "tag:yaml.org,2002:"
@@ -30,20 +30,6 @@ _MERGE = "tag:yaml.org,2002:merge"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _resolver = yaml.resolver.Resolver()
 _constructor = yaml.constructor.SafeConstructor()
-
-
-class YamlMap(dict[str, Any]):
-    """A YAML mapping that knows the line of each of its keys."""
-
-    line: int
-    key_lines: dict[str, int]
-
-
-class YamlList(list[Any]):
-    """A YAML list that knows the line of each of its items."""
-
-    line: int
-    item_lines: list[int]
 
 
 @dataclass
@@ -59,26 +45,12 @@ class _Open:
     merges: list[Any] = field(default_factory=list)
 
 
-def read_yaml(path: Path) -> tuple[Any, list[ConfigProblem]]:
-    """The values of a YAML file, and the problems that do not stop reading it
-    (duplicate keys).
+def parse(path: Path, text: str) -> tuple[Any, list[ConfigProblem]]:
+    """The values of the YAML ``text`` of ``path``, and the problems that do not stop
+    reading it (duplicate keys).
 
-    Raises ConfigError when the file cannot be read or is not YAML.
+    Raises ConfigError when it is not YAML.
     """
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise ConfigError.single(
-                path, f"larger than {MAX_BYTES // 1024**2} MB; a config is written by hand"
-            )
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError.single(path, "config file not found") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError.single(
-            path, f"not UTF-8 text: byte {e.object[e.start]:#04x} at offset {e.start}"
-        ) from None
-    except OSError as e:
-        raise ConfigError.single(path, f"cannot read: {e.strerror or e}") from None
     return _Tree(path, text).read()
 
 

@@ -13,6 +13,12 @@ A store that cannot be reached (a database server down or cut off: ``StoreUnavai
 is logged once, when it goes, and once more when it is back; meanwhile the server goes on
 serving the files last published, /healthz says the store is unreachable, and a pass is
 tried every tick, collecting again as soon as the database answers.
+
+On a store shared by several nodes (PostgreSQL), the daemon also hears the other nodes'
+changes (``Store.watch``: LISTEN/NOTIFY) and republishes, in a thread of its own, what
+they made pending: once for every burst of changes (``REPUBLISH_AFTER``), never while a
+pass runs, and once more after the store was out of reach (what was said meanwhile is
+lost). It does not hear its own changes: each pass publishes after it collects.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from aggregator.lockfile import single_instance
 from aggregator.metrics import Metrics
 from aggregator.models import Health
 from aggregator.server import FeedServer, make_app, max_age_for
-from aggregator.store import Store, open_store, shown
+from aggregator.store import Store, Watch, open_store, shown
 from aggregator.text import count
 
 log = logging.getLogger(__name__)
@@ -53,6 +59,7 @@ MIN_WAKE = timedelta(seconds=1)  # never a pass right on the heels of the last o
 WATCH_EVERY = 2.0  # seconds between looks at the config file's mtime
 Clock = Callable[[], datetime]
 STOP_GRACE = 2.0  # seconds running fetches get to finish after SIGTERM
+REPUBLISH_AFTER = 1.0  # seconds: changes heard within this of the first make one republish
 
 
 def tick_for(config: Config) -> timedelta:
@@ -92,6 +99,12 @@ class Daemon:
         self.server: FeedServer | None = None
         self._idle = threading.Event()  # no pass is running
         self._idle.set()
+        self._publishing = threading.Lock()  # a pass or a republish: one writes the folder
+        self._heard: set[str] = set()  # the nodes whose changes are waiting to be published
+        self._heard_lock = threading.Lock()
+        self._changed = threading.Event()
+        self._watch: Watch | None = None
+        self._republisher: threading.Thread | None = None
         self._config_mtime = _mtime(config.path)
 
     def run(self) -> int:
@@ -117,6 +130,7 @@ class Daemon:
         )
         self._schedule()
         self.scheduler.start()
+        self._listen()
         try:
             while not self.stopping.wait(WATCH_EVERY):
                 if self.reload_requested.is_set() or _mtime(self.config.path) != self._config_mtime:
@@ -168,9 +182,60 @@ class Daemon:
             return
         self._idle.clear()
         try:
-            self._pass()
+            with self._publishing:
+                self._pass()
         finally:
             self._idle.set()
+
+    def _listen(self) -> None:
+        """Start hearing other nodes' changes, when the store has other nodes."""
+        self._watch = self.store.watch(self.heard)
+        if self._watch is not None:
+            self._republisher = threading.Thread(
+                target=self._republish_when_changed, name="republish", daemon=True
+            )
+            self._republisher.start()
+
+    def heard(self, node: str) -> None:
+        """The store's call: ``node`` committed changes to the stories ("" when changes
+        may have been missed); a republish follows shortly."""
+        with self._heard_lock:
+            self._heard.add(node)
+        self._changed.set()
+
+    def _republish_when_changed(self) -> None:
+        """The republishing thread: wait for a change, a moment more for the ones that
+        follow it, then publish, until the daemon stops."""
+        while not self.stopping.is_set():
+            if not self._changed.wait(STOP_GRACE / 2) or self.stopping.wait(REPUBLISH_AFTER):
+                continue
+            self._changed.clear()
+            with self._heard_lock:
+                nodes, self._heard = self._heard, set()
+            with self._publishing:
+                if not self.stopping.is_set():
+                    self.republish(nodes)
+
+    def republish(self, nodes: set[str]) -> None:
+        """Publish what other nodes' changes (``nodes``, "" for unknown) made pending.
+
+        A store out of reach is left to the passes to report (once); another failure is
+        logged."""
+        try:
+            report = publish.publish(self.config, self.store)
+        except StoreUnavailable as e:
+            log.debug("republish put off: %s", e)
+            return
+        except WiredeskError as e:
+            log.error("republish failed: %s", e)
+            return
+        self.metrics.record_publish(report)
+        named = ", ".join(sorted(n for n in nodes if n))
+        log.info(
+            "republished after %s: %s written",
+            f"changes on {named}" if named else "the store was out of reach",
+            count(len(report.written), "file"),
+        )
 
     def _pass(self) -> None:
         config = self.config
@@ -296,6 +361,8 @@ class Daemon:
 
     def _shut_down(self) -> None:
         self.stopping.set()
+        if self._watch is not None:
+            self._watch.close()
         self.fetcher.refuse()
         if not self._idle.wait(STOP_GRACE):
             log.info("stopping: cutting the fetches still running")
@@ -305,6 +372,8 @@ class Daemon:
             self.scheduler.shutdown(wait=not stuck)
         if self.server is not None:
             self.server.stop()
+        if self._republisher is not None:
+            self._republisher.join(STOP_GRACE)
         self.fetcher.close()
         self.store.close()
         if stuck:

@@ -10,7 +10,7 @@ sources' problems a list.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from aggregator.models import (
@@ -154,6 +154,9 @@ class FakeStore:
         self.pending = {i: seq for i, seq in self.pending.items() if seq not in tokens}
         if problems is not None:
             self.source_problems = list(problems)
+
+    def watch(self, heard: Callable[[str], None]) -> None:
+        """None: no other node changes this store."""
 
     def problems(self) -> list[Problem]:
         """The problems last recorded."""

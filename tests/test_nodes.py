@@ -9,9 +9,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import requests
+from pytest_httpserver import HTTPServer
+
+from aggregator.config import load_config
 from aggregator.server import FeedServer, make_app
 from aggregator.store import open_store
-from tests.builders import ROOT, Site, desk_config, source
+from tests.builders import FERRY, GRAIN, ROOT, Site, desk_config, rss, source
+from tests.faults.harness import free_port, log_of, running, stop, wait_for
 from tests.stores import article, seed, state
 
 CATEGORIES = "[{name: world, title: World, include: [wire]}]"
@@ -80,3 +85,74 @@ def test_two_nodes_publish_the_same_bytes_and_validators(
                 assert one.headers["etag"] == two.headers["etag"]
                 revalidated = web2.get(name, {**asked, "If-None-Match": one.headers["etag"]})
                 assert revalidated.status == 304, name
+
+
+def daemon_config(folder: Path, location: str, node: str, *sources: str) -> Path:
+    """The config of the daemon of ``node`` on the store at ``location``, serving its own
+    publish folder on a port of its own."""
+    folder.mkdir()
+    port = free_port()
+    return desk_config(
+        folder,
+        *sources,
+        store=f'"{location}"',
+        node=node,
+        publish=f'{{dir: feeds, base_url: "http://127.0.0.1:{port}/"}}',
+        server=f"{{host: 127.0.0.1, port: {port}}}",
+    )
+
+
+def served_titles(config: Path) -> list[str]:
+    """The titles of ``all.json`` as the daemon of ``config`` serves it (none while it is
+    not up)."""
+    site = load_config(config)
+    try:
+        reply = requests.get(f"{site.publish.base_url}all.json", timeout=5)
+    except requests.ConnectionError:
+        return []
+    return [item["title"] for item in reply.json()["items"]] if reply.ok else []
+
+
+def test_a_change_one_node_collects_is_published_by_the_other_through_notify(
+    pg_schema: Callable[[], str], tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    location = pg_schema()
+    httpserver.expect_request("/wire.xml").respond_with_data(
+        rss(FERRY), content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/quiet.xml").respond_with_data(
+        rss(), content_type="application/rss+xml"
+    )
+    # b collects only a feed that never changes, once an hour: what reaches it comes from a
+    one = daemon_config(
+        tmp_path / "a",
+        location,
+        "a",
+        source("wire", httpserver.url_for("/wire.xml"), interval="1s"),
+    )
+    two = daemon_config(
+        tmp_path / "b",
+        location,
+        "b",
+        source("quiet", httpserver.url_for("/quiet.xml"), interval="1h"),
+    )
+    with running(one) as a:
+        wait_for(lambda: FERRY[1] in served_titles(one), "node a's first pass")
+        with running(two) as b:
+            # its first pass done, b's next is a tick (30 s) away: what comes sooner is heard
+            wait_for(lambda: "pass: 1 source" in log_of(two), "node b's first pass")
+            assert FERRY[1] in served_titles(two)
+            httpserver.clear()
+            httpserver.expect_request("/wire.xml").respond_with_data(
+                rss(FERRY, GRAIN), content_type="application/rss+xml"
+            )
+            wait_for(lambda: GRAIN[1] in served_titles(two), "node b republishing", bound=20)
+            assert GRAIN[1] in (tmp_path / "b" / "feeds" / "all.json").read_text(encoding="utf-8")
+            wait_for(lambda: "republished after changes on a" in log_of(two), "the log line")
+            assert stop(b) == 0
+        assert stop(a) == 0
+    assert [
+        line
+        for line in (log_of(one) + log_of(two)).splitlines()
+        if " WARNING " in line or " ERROR " in line
+    ] == []

@@ -5,6 +5,7 @@ test in a schema of its own (conftest.py's ``pg_schema``)."""
 
 from __future__ import annotations
 
+import queue
 import socket
 from collections.abc import Callable
 from dataclasses import replace
@@ -24,6 +25,7 @@ from aggregator.store.postgres.connection import PgDb
 from aggregator.store.postgres.schema import VERSION, migrate
 from aggregator.store.sql import leasing, published
 from tests.builders import article
+from tests.faults.harness import wait_for
 from tests.stores import PG_SERVER, everything, kill_mid_pass, pg_url, schema_of, state
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -305,3 +307,32 @@ def test_a_mark_committed_after_a_publish_read_with_an_earlier_token_stays_pendi
     store.record_published([], [], tokens=read.tokens)
     assert store.pending_stories().ids == {"aa-1"}, "its mark was never read: not cleared"
     store.close()
+
+
+def test_a_watch_hears_the_other_nodes_and_says_when_it_may_have_missed_some(
+    pg_schema: Callable[[], str], pg_admin: psycopg.Connection[Any]
+) -> None:
+    location = pg_schema()
+    here, there = (open_store(location, node=name) for name in ("here", "there"))
+    heard: queue.Queue[str] = queue.Queue()
+    watch = here.watch(heard.put)
+    assert watch is not None
+    (channel,) = pg_admin.execute(
+        "SELECT 'wiredesk_' || left(md5(%s), 20)", (schema_of(location),)
+    ).fetchone()
+    listening = "SELECT pid FROM pg_stat_activity WHERE query = %s"
+    wait_for(lambda: pg_admin.execute(listening, (f'LISTEN "{channel}"',)).fetchall(), "LISTEN")
+    here.ingest("aa", [article("aa", 1, "Ferry timetable")], state("aa"))  # its own: not heard
+    there.ingest("bb", [article("bb", 2, "Wheat harvest")], state("bb"))
+    assert heard.get(timeout=10) == "there"
+    pg_admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = %s",
+        (f'LISTEN "{channel}"',),
+    )
+    assert heard.get(timeout=10) == "", "listening again, it may have missed changes"
+    there.ingest("bb", [article("bb", 3, "Court ruling")], state("bb"))
+    assert heard.get(timeout=10) == "there"
+    watch.close()
+    assert heard.empty()
+    here.close()
+    there.close()

@@ -7,14 +7,14 @@ from the config's ``store:`` value: a ``postgresql://`` (or ``postgres://``) URL
 
 A store is opened as one node (``this_node``): several nodes may share one PostgreSQL
 store, each publishing into its own folder, so the stories pending publication and the
-publish manifest are each node's own.
+publish manifest are each node's own, and a node can ``watch`` for the others' changes.
 """
 
 from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -37,6 +37,13 @@ if TYPE_CHECKING:
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _PASSWORD = re.compile(r"password", re.IGNORECASE)
+
+
+class Watch(Protocol):
+    """What ``Store.watch`` started; the daemon closes it when it stops."""
+
+    def close(self) -> None:
+        """Stop watching, within about a second."""
 
 
 class Store(Protocol):
@@ -139,6 +146,12 @@ class Store(Protocol):
         same name), drop ``removed`` from it, clear its pending marks of ``tokens``
         (``PendingStories.tokens``; marks made since stay) and, unless None, replace the
         sources' problems by ``problems``, in one transaction."""
+
+    def watch(self, heard: Callable[[str], None]) -> Watch | None:
+        """Call ``heard(node)`` from a thread of its own each time another node commits a
+        change to the stories, with that node's name, and ``heard("")`` when changes may
+        have been missed (the store was out of reach); None when no other node can change
+        this store behind its back (SQLite)."""
 
     def problems(self) -> list[Problem]:
         """The sources' problems the last publish recorded, open and closed."""

@@ -5,7 +5,9 @@ A pool of connections serves every thread. Each write is one READ COMMITTED tran
 retried when PostgreSQL picks it as the victim of a deadlock. Two nodes never store one
 story twice: an ingest first claims the dedup identities it may create stories under
 (``PgDb.claim``: a unique key per identity, upserted), so a second node's pass that could
-fold into the same story waits for the first and then reads its story.
+fold into the same story waits for the first and then reads its story. Each transaction
+that marks stories pending publication notifies the other nodes when it commits, and
+``watch`` hears them (``listen``).
 
 The location is a libpq URL, ``postgresql://user@host:port/database`` (or ``postgres://``);
 ``?options=-csearch_path%3Dname`` puts the store in the schema ``name``, which must exist.
@@ -26,8 +28,9 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from aggregator.errors import StoreError, StoreUnavailable
-from aggregator.store import shown, this_node
+from aggregator.store import Watch, shown, this_node
 from aggregator.store.postgres.connection import PgDb
+from aggregator.store.postgres.listen import Listener
 from aggregator.store.postgres.schema import migrate
 from aggregator.store.sql import Db
 from aggregator.store.sql.store import SqlStore, T
@@ -205,6 +208,10 @@ class PostgresStore(SqlStore):
             )
         )
         return deleted
+
+    def watch(self, heard: Callable[[str], None]) -> Watch:
+        """Listen for the other nodes' changes (``postgres.listen``) until closed."""
+        return Listener(self.location, me=self.node, heard=heard)
 
     def close(self) -> None:
         """Close every connection of the pool."""

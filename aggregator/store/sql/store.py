@@ -21,6 +21,7 @@ from aggregator.models import (
     PublishedFile,
     SourceState,
 )
+from aggregator.store import Watch
 from aggregator.store.records import Record, RecordCounts
 from aggregator.store.rows import (
     ARTICLE_COLUMNS,
@@ -265,6 +266,10 @@ class SqlStore(ABC):
                 published.replace_problems(db, problems)
 
         self._write(work)
+
+    def watch(self, heard: Callable[[str], None]) -> Watch | None:
+        """None: only a backend shared by several nodes has others' changes to hear of."""
+        return None
 
     def problems(self) -> list[Problem]:
         """The sources' problems the last publish recorded.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 from aggregator.store.text import search_terms
 
@@ -18,14 +17,23 @@ _TOKEN = re.compile(r"[^\W_]+")
 # 16383 all count as 16383. Text past them is not searchable (stories are far shorter).
 _LONGEST_WORD = 2047
 _LARGEST = 1_000_000
+_LAST = 16383
 
 
 def words_of(text: str) -> list[str]:
     """The search words of ``text``, in order."""
-    return _TOKEN.findall("".join(map(_folded, text)).lower())
+    return _TOKEN.findall((text if text.isascii() else text.translate(_FOLDS)).lower())
 
 
-@lru_cache(maxsize=4096)
+class _Folds(dict[int, str]):
+    """Each character ``str.translate`` met so far, by code point, as ``_folded`` folds it:
+    worked out once per character, then looked up at C speed."""
+
+    def __missing__(self, code: int) -> str:
+        folded = self[code] = _folded(chr(code))
+        return folded
+
+
 def _folded(char: str) -> str:
     """A Latin letter without its accents ("é" → "e"), as FTS5 folds it; anything else,
     a ligature or a Greek letter with an accent too, stays as it is."""
@@ -36,26 +44,36 @@ def _folded(char: str) -> str:
     return char
 
 
+_FOLDS = _Folds()
+
+
 def vector(*fields: str) -> str:
-    """The ``tsvector`` of a story's fields: each word at its position, a position left
-    empty between fields so that a phrase never spans two of them."""
-    positions: dict[str, list[str]] = {}
-    at = size = 0
+    """The ``tsvector`` of a story's fields: each word at its positions (its first 256), a
+    position left empty between fields so that a phrase never spans two of them; a word
+    too long, or one that would take the vector past its size, is left out."""
+    positions: dict[str, list[int]] = {}
+    start = 1
     for field in fields:
-        for word in words_of(field):
-            at += 1
-            if word not in positions:
-                length = len(word.encode())
-                if length > _LONGEST_WORD or size + length + 6 > _LARGEST:
-                    continue
-                size += length + 6
-                positions[word] = []
-            if len(positions[word]) < 256:
-                positions[word].append(str(min(at, 16383)))
-                size += 2
-        at += 1
-    # words hold only letters and digits, so they need no escaping inside the quotes
-    return " ".join(f"'{word}':{','.join(where)}" for word, where in positions.items())
+        words = words_of(field)
+        for at, word in enumerate(words, start):
+            if word in positions:
+                positions[word].append(at)
+            else:
+                positions[word] = [at]
+        start += len(words) + 1
+    kept = []
+    size = 0
+    for word, where in positions.items():
+        length = len(word.encode())
+        if length > _LONGEST_WORD or size + length + 6 > _LARGEST:
+            continue
+        where = where[:256]
+        size += length + 6 + 2 * len(where)
+        if where[-1] > _LAST:
+            where = [min(at, _LAST) for at in where]
+        # words hold only letters and digits, so they need no escaping inside the quotes
+        kept.append(f"'{word}':{','.join(map(str, where))}")
+    return " ".join(kept)
 
 
 def query(text: str) -> str | None:

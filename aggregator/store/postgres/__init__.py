@@ -29,7 +29,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from aggregator.errors import StoreError, StoreUnavailable
 from aggregator.store import Watch, shown, this_node
-from aggregator.store.postgres.connection import PgDb
+from aggregator.store.postgres.connection import POSTGRES, PgDb
 from aggregator.store.postgres.listen import Listener
 from aggregator.store.postgres.schema import migrate
 from aggregator.store.sql import Db
@@ -64,6 +64,8 @@ def _unreachable(error: psycopg.OperationalError) -> bool:
 
 class PostgresStore(SqlStore):
     """A store in one PostgreSQL database (or schema), created and migrated on open."""
+
+    dialect = POSTGRES
 
     def __init__(
         self, location: str, *, similarity: float | None = None, node: str | None = None

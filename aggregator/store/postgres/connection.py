@@ -23,6 +23,7 @@ POSTGRES = Dialect(
     claiming=" FOR UPDATE OF l SKIP LOCKED",
     pairs="(SELECT p ->> 0 AS name, (p ->> 1)::bigint AS value"
     " FROM jsonb_array_elements(?::jsonb) AS p)",
+    indexed=search.vector,
 )
 
 
@@ -77,12 +78,9 @@ class PgDb:
         ).fetchall()
         return sorted(pk for (pk,) in rows)
 
-    def index_text(self, rows: Sequence[tuple[int, str, str, str]]) -> None:
-        """Add ``(pk, title, summary, content)`` rows to the ``tsvector`` index."""
-        self.executemany(
-            "INSERT INTO articles_fts (article_pk, doc) VALUES (?, ?::tsvector)",
-            [(pk, search.vector(title, summary, content)) for pk, title, summary, content in rows],
-        )
+    def index_text(self, rows: Sequence[tuple[int, str]]) -> None:
+        """Add ``(pk, tsvector)`` rows (``search.vector``) to the ``tsvector`` index."""
+        self.executemany("INSERT INTO articles_fts (article_pk, doc) VALUES (?, ?::tsvector)", rows)
 
     def unindex_text(self, pks: Sequence[int]) -> None:
         """Drop the stories ``pks`` from the ``tsvector`` index."""

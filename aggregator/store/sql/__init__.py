@@ -25,6 +25,9 @@ class Dialect:
     search: Callable[[str], str | None]  # what a user typed, as that parameter (None: no words)
     claiming: str  # ends a SELECT whose rows the transaction takes, skipping those others hold
     pairs: str  # a table (name, value) of the ``[[name, value], …]`` JSON one parameter holds
+    # a story's plain title, summary and content as the full-text index takes them
+    # (``Db.index_text``); pure, so that it is worked out before a write transaction
+    indexed: Callable[[str, str, str], object]
 
 
 class Cursor(Protocol):
@@ -61,8 +64,9 @@ class Db(Protocol):
     def new_pks(self, count: int) -> Sequence[int]:
         """``count`` unused story row keys, ascending, for the stories a pass creates."""
 
-    def index_text(self, rows: Sequence[tuple[int, str, str, str]]) -> None:
-        """Add ``(pk, title, summary, content)`` plain texts to the full-text index."""
+    def index_text(self, rows: Sequence[tuple[int, Any]]) -> None:
+        """Add ``(pk, text)`` rows to the full-text index, each text made by
+        ``Dialect.indexed``."""
 
     def unindex_text(self, pks: Sequence[int]) -> None:
         """Drop the stories ``pks`` from the full-text index."""

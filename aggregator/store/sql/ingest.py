@@ -13,7 +13,7 @@ from aggregator.store.passes import identities
 from aggregator.store.plan import plan
 from aggregator.store.sql import Db, lookup
 from aggregator.store.sql import words as word_index
-from aggregator.store.sql.write import write_carriers, write_stories
+from aggregator.store.sql.write import Texts, write_carriers, write_stories
 
 
 def ingest(
@@ -23,14 +23,16 @@ def ingest(
     *,
     similarity: float | None,
     now: datetime,
+    texts: Texts,
 ) -> IngestResult:
-    """Decide and write every article of ``source``'s pass; returns what happened to each
+    """Decide and write every article of ``source``'s pass, their ``texts`` indexed as made
+    before the transaction (``write.indexed_texts``); returns what happened to each
     story. Raises the driver's error (the caller rolls back)."""
     db.claim(identities(articles, similarity=similarity))
     word_index.keep_fresh(db, matching=similarity is not None)
     found = lookup.candidates(db, source, articles, similarity)
     planned = plan(source, articles, found, similarity=similarity, now=now)
-    write_stories(db, planned.stories, words=similarity is not None)
+    write_stories(db, planned.stories, words=similarity is not None, texts=texts)
     write_carriers(
         db,
         source,

@@ -30,10 +30,11 @@ from aggregator.store.rows import (
     source_row,
     to_micros,
 )
-from aggregator.store.sql import Db, copy, folds, leasing, published
+from aggregator.store.sql import Db, Dialect, copy, folds, leasing, published
 from aggregator.store.sql.ingest import ingest
 from aggregator.store.sql.query import After, page_sql
 from aggregator.store.sql.read import read_articles
+from aggregator.store.sql.write import indexed_texts
 
 T = TypeVar("T")
 K = TypeVar("K")  # where a page of an export starts
@@ -53,6 +54,7 @@ class SqlStore(ABC):
 
     similarity: float | None
     node: str
+    dialect: Dialect  # the backend's, as its ``Db`` has it
 
     @abstractmethod
     def _read(self, work: Callable[[Db], T], *, snapshot: bool = False) -> T:
@@ -147,9 +149,12 @@ class SqlStore(ABC):
         Raises StoreError when the database is locked, full or read-only (nothing of
         this pass is written then)."""
         moment = now or datetime.now(UTC)
+        texts = indexed_texts(self.dialect, articles)
 
         def work(db: Db) -> IngestResult:
-            result = ingest(db, source, articles, similarity=self.similarity, now=moment)
+            result = ingest(
+                db, source, articles, similarity=self.similarity, now=moment, texts=texts
+            )
             published.mark(db, result.changed_ids, by=self.node)
             db.execute(_SAVE_STATE, source_row(state))
             return result

@@ -6,13 +6,14 @@ items and series history. Runs inside the caller's transaction."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 
 from aggregator.models import Article
 from aggregator.store.keys import day_number, labels
 from aggregator.store.passes import Changed, NewCarrier
 from aggregator.store.rows import ARTICLE_COLUMNS, article_row, to_micros
-from aggregator.store.sql import Db
+from aggregator.store.sql import Db, Dialect
 from aggregator.store.sql import words as word_index
 from aggregator.text import plain_text
 
@@ -23,12 +24,26 @@ _UPSERT = (
 )
 
 
-def write_stories(db: Db, dirty: Sequence[Changed], *, words: bool) -> None:
+TextKey = tuple[str, str, str]  # a story's title, summary and content, as stored
+Texts = Mapping[TextKey, object]  # each text as the full-text index takes it
+
+
+def indexed_texts(dialect: Dialect, articles: Iterable[Article]) -> dict[TextKey, object]:
+    """What the full-text index takes for each of ``articles``' texts (``Dialect.indexed``
+    of their plain texts), by ``(title, summary, content)``: worked out before the write
+    transaction, so that its locks are not held meanwhile (``write_stories(texts=)``)."""
+    return {_text(a): _indexed(dialect, a) for a in articles}
+
+
+def write_stories(
+    db: Db, dirty: Sequence[Changed], *, words: bool, texts: Texts = MappingProxyType({})
+) -> None:
     """Upsert the ``dirty`` stories and their index rows; the headline word index too
-    when ``words`` (near-duplicate matching is on). Raises the driver's error."""
+    when ``words`` (near-duplicate matching is on). A story's indexed text is taken from
+    ``texts`` (``indexed_texts``) when there. Raises the driver's error."""
     db.executemany(_UPSERT, [article_row(s.pk, s.article) for s in dirty])
     relabelled = [s for s in dirty if _differ(s, lambda a: labels(a.section, a.tags))]
-    retexted = [s for s in dirty if _differ(s, lambda a: (a.title, a.summary, a.content))]
+    retexted = [s for s in dirty if _differ(s, _text)]
     db.executemany(
         "DELETE FROM labels WHERE article_pk = ?", [(s.pk,) for s in relabelled if s.loaded]
     )
@@ -42,10 +57,7 @@ def write_stories(db: Db, dirty: Sequence[Changed], *, words: bool) -> None:
     )
     db.unindex_text([s.pk for s in retexted if s.loaded])
     db.index_text(
-        [
-            (s.pk, s.article.title, plain_text(s.article.summary), plain_text(s.article.content))
-            for s in retexted
-        ]
+        [(s.pk, texts.get(_text(s.article)) or _indexed(db.dialect, s.article)) for s in retexted]
     )
     if words:
         reworded = [s for s in dirty if _differ(s, lambda a: (a.title, day_number(a)))]
@@ -97,6 +109,16 @@ def write_carriers(
         " ON CONFLICT DO NOTHING",
         [(key, source, day) for key, day in used],
     )
+
+
+def _text(article: Article) -> TextKey:
+    """What the full-text index is made of: the title, summary and content."""
+    return article.title, article.summary, article.content
+
+
+def _indexed(dialect: Dialect, article: Article) -> object:
+    """``article``'s text as the full-text index takes it."""
+    return dialect.indexed(article.title, plain_text(article.summary), plain_text(article.content))
 
 
 def _differ(story: Changed, facet: Callable[[Article], object]) -> bool:

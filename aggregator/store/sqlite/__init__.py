@@ -26,7 +26,7 @@ from aggregator.errors import StoreError
 from aggregator.store import this_node
 from aggregator.store.sql import Db
 from aggregator.store.sql.store import SqlStore, T
-from aggregator.store.sqlite.connection import Connection
+from aggregator.store.sqlite.connection import SQLITE, Connection
 from aggregator.store.sqlite.schema import migrate
 
 BUSY_TIMEOUT_MS = 10_000
@@ -55,6 +55,8 @@ def _why(location: str, error: Exception) -> str:
 
 class SQLiteStore(SqlStore):
     """A store in one SQLite file (or ``:memory:``), created and migrated on open."""
+
+    dialect = SQLITE
 
     def __init__(
         self, location: str, *, similarity: float | None = None, node: str | None = None

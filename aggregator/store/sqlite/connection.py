@@ -27,6 +27,7 @@ SQLITE = Dialect(
     search=fts_query,
     claiming="",  # BEGIN IMMEDIATE already let this one writer in alone
     pairs="(SELECT value ->> 0 AS name, value ->> 1 AS value FROM json_each(?))",
+    indexed=lambda title, summary, content: (title, summary, content),  # FTS5 cuts the words
 )
 INDEX_TEXT = "INSERT INTO articles_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)"
 
@@ -45,9 +46,9 @@ class Connection(sqlite3.Connection):
         """Run ``sql`` once for each parameter row; how many rows it changed."""
         return self.executemany(sql, parameters).rowcount
 
-    def index_text(self, rows: Sequence[tuple[int, str, str, str]]) -> None:
-        """Add ``(pk, title, summary, content)`` rows to the FTS5 table."""
-        self.executemany(INDEX_TEXT, rows)
+    def index_text(self, rows: Sequence[tuple[int, tuple[str, str, str]]]) -> None:
+        """Add ``(pk, (title, summary, content))`` rows to the FTS5 table."""
+        self.executemany(INDEX_TEXT, [(pk, *text) for pk, text in rows])
 
     def unindex_text(self, pks: Sequence[int]) -> None:
         """Drop the stories ``pks`` from the FTS5 table."""

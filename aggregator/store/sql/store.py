@@ -62,9 +62,11 @@ class SqlStore(ABC):
         ``snapshot``); raises StoreError when the database cannot be read."""
 
     @abstractmethod
-    def _write(self, work: Callable[[Db], T]) -> T:
+    def _write(self, work: Callable[[Db], T], *, batched: bool = False) -> T:
         """``work`` done in one transaction, committed when it returns, rolled back when it
-        raises; raises StoreError when the database cannot be written."""
+        raises; raises StoreError when the database cannot be written. ``batched``: the
+        backend may send the statements without waiting for each one's answer (PostgreSQL's
+        pipeline mode) until ``work`` fetches a row, so ``work`` reads no ``rowcount``."""
 
     @abstractmethod
     def close(self) -> None:
@@ -159,7 +161,7 @@ class SqlStore(ABC):
             db.execute(_SAVE_STATE, source_row(state))
             return result
 
-        return self._write(work)
+        return self._write(work, batched=True)
 
     def article(self, article_id: str) -> Article | None:
         """One story by id, with all its sources and links; None when there is none.

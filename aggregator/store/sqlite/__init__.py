@@ -149,8 +149,9 @@ class SQLiteStore(SqlStore):
             finally:
                 conn.execute("COMMIT")
 
-    def _write(self, work: Callable[[Db], T]) -> T:
-        """``work`` in one ``BEGIN IMMEDIATE`` transaction.
+    def _write(self, work: Callable[[Db], T], *, batched: bool = False) -> T:
+        """``work`` in one ``BEGIN IMMEDIATE`` transaction (``batched`` changes nothing: the
+        database is in this process).
 
         Raises StoreError when the database is locked, full or read-only."""
         with self._transaction() as conn:

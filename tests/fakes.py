@@ -10,7 +10,7 @@ sources' problems a list.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from aggregator.models import (
@@ -35,6 +35,7 @@ class FakeStore:
         self.stories: dict[str, Article] = {}
         self.states: dict[str, SourceState] = {}
         self.pending: dict[str, int] = {}  # story id -> change counter
+        self.versions: dict[tuple[str, str], datetime] = {}  # (name, sha256) -> first seen
         self.seeds: set[str] = set()  # ids of every seed story ever put in
         self.seq = 0
         self.manifest: dict[str, PublishedFile] = {}
@@ -157,6 +158,12 @@ class FakeStore:
 
     def watch(self, heard: Callable[[str], None]) -> None:
         """None: no other node changes this store."""
+
+    def file_times(self, files: Mapping[str, str], *, now: datetime) -> dict[str, datetime]:
+        """When each file version was first seen here."""
+        for version in files.items():
+            self.versions.setdefault(version, now)
+        return {name: self.versions[(name, sha256)] for name, sha256 in files.items()}
 
     def problems(self) -> list[Problem]:
         """The problems last recorded."""

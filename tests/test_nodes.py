@@ -1,10 +1,12 @@
 """Publishing and serving on every node of one PostgreSQL store: the same bytes and the same
-validators whichever node answers."""
+validators (ETag and Last-Modified) whichever node answers, and a story one node collects
+published by the other, told through LISTEN/NOTIFY."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +46,12 @@ def published(folder: Path) -> dict[str, bytes]:
     }
 
 
+def next_second() -> None:
+    """Wait for the clock's next second (one at most)."""
+    started = int(time.time())
+    wait_for(lambda: int(time.time()) > started, "the next second", bound=2)
+
+
 @contextmanager
 def served(folder: Path) -> Iterator[Site]:
     """``folder`` served on a free port of 127.0.0.1."""
@@ -66,6 +74,7 @@ def test_two_nodes_publish_the_same_bytes_and_validators(
     store.close()
     configs = [node_config(tmp_path / name, location) for name in ("web1", "web2")]
     for config in configs:  # each node its own process, one after the other
+        next_second()  # a Last-Modified of the moment of writing would differ
         subprocess.run(
             [sys.executable, "-m", "aggregator.cli", "publish", "--config", str(config)],
             cwd=ROOT,
@@ -83,8 +92,11 @@ def test_two_nodes_publish_the_same_bytes_and_validators(
                 one, two = web1.get(name, asked), web2.get(name, asked)
                 assert (one.status, two.status) == (200, 200)
                 assert one.headers["etag"] == two.headers["etag"]
+                assert one.headers["last-modified"] == two.headers["last-modified"], name
                 revalidated = web2.get(name, {**asked, "If-None-Match": one.headers["etag"]})
                 assert revalidated.status == 304, name
+                since = {**asked, "If-Modified-Since": one.headers["last-modified"]}
+                assert web2.get(name, since).status == 304, name
 
 
 def daemon_config(folder: Path, location: str, node: str, *sources: str) -> Path:

@@ -449,6 +449,23 @@ def test_a_node_unseen_for_a_week_is_forgotten_with_its_publish_state(
     here.close()
 
 
+def test_a_file_version_keeps_the_time_it_first_appeared_on_any_node(store_location: str) -> None:
+    one, two = (open_store(store_location, node=name) for name in ("desk1", "desk2"))
+    first, later = (
+        datetime(2026, 3, 3, 12, 0, 0, 7, tzinfo=UTC),
+        datetime(2026, 3, 3, 12, 5, tzinfo=UTC),
+    )
+    assert one.file_times({"all.rss": "ab", "x.html": "cd"}, now=first) == {
+        "all.rss": first,
+        "x.html": first,
+    }
+    assert two.file_times({"all.rss": "ab"}, now=later) == {"all.rss": first}, "same bytes"
+    assert two.file_times({"all.rss": "ef"}, now=later) == {"all.rss": later}, "new bytes"
+    assert one.file_times({}, now=later) == {}
+    one.close()
+    two.close()
+
+
 def test_too_many_pending_stories_are_counted_and_their_seed_stories_listed(
     store: Store,
 ) -> None:

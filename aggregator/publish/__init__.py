@@ -79,6 +79,9 @@ def publish(
     run.indexes()
     found = status.publish_status(config, store, run.site, run.folder, built_for=run.site_digest)
     run.clean_up()
+    manifest = run.folder.manifest
+    written = {name: manifest[name].sha256 for name in run.folder.written if name in manifest}
+    run.folder.stamp(store.file_times(written, now=run.now))
     store.record_published(
         list(run.folder.changes.values()),
         run.folder.removed,

@@ -9,6 +9,17 @@ sees either the old document or the new one, never half of one.
 Wiredesk's, the sha256 and stat of the bytes it wrote, the story ids each lists and the
 config it was built for. Whether a listed file is still intact costs a stat, and a hash
 only when the stat differs; nothing is learned by reading the published documents back.
+
+A file's mtime, which the server sends as Last-Modified, is not the moment this node wrote
+it but the moment its bytes first appeared on any node (``stamp``, from the store's
+``file_times``): nodes writing the same bytes seconds apart then give the same
+Last-Modified, and a reader's If-Modified-Since gets 304 from every node, as its
+If-None-Match does (the ETag is the bytes' digest). A time read from the content (a feed's
+newest story) would serve feeds, but not the stylesheet, OPML and pages, nor a feed that
+changed because a story left it; the first appearance moves on with every new version of
+any file. Bytes that come back to an earlier version of a file get that version's time
+again, older than the version in between: a reader that sends only If-Modified-Since may
+keep the version in between until the file changes once more.
 """
 
 from __future__ import annotations
@@ -17,10 +28,13 @@ import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aggregator.errors import PublishError
 from aggregator.models import PublishedFile
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Folder:
@@ -87,6 +101,25 @@ class Folder:
         self.manifest.pop(name, None)
         self.changes.pop(name, None)
         self.removed.append(name)
+
+    def stamp(self, times: Mapping[str, datetime]) -> None:
+        """Give each file of ``times`` (those this publish wrote) that mtime (its bytes'
+        first appearance), entering the new stat in the manifest.
+
+        Raises PublishError naming the path when it cannot be changed."""
+        for name, when in times.items():
+            entry = self.manifest.get(name)
+            if entry is None:
+                continue
+            ns = (when - EPOCH) // timedelta(microseconds=1) * 1000
+            if entry.mtime_ns == ns:
+                continue
+            path = self.root / name
+            try:
+                os.utime(path, ns=(ns, ns))
+            except OSError as e:
+                raise PublishError(f"{path}: cannot set its time: {e.strerror or e}") from e
+            self._enter(replace(entry, mtime_ns=ns))
 
     def _check(self, name: str) -> bool:
         entry = self.manifest.get(name)

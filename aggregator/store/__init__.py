@@ -153,6 +153,11 @@ class Store(Protocol):
         have been missed (the store was out of reach); None when no other node can change
         this store behind its back (SQLite)."""
 
+    def file_times(self, files: Mapping[str, str], *, now: datetime) -> dict[str, datetime]:
+        """When each of ``files`` (a published file's name -> the sha256 of its bytes) first
+        held those bytes on any node of the store: ``now`` for a version the store has not
+        seen, which it records for the other nodes."""
+
     def problems(self) -> list[Problem]:
         """The sources' problems the last publish recorded, open and closed."""
 

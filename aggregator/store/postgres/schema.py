@@ -8,7 +8,8 @@ dedup identities a pass claims (``PgDb.claim``); text keys compare byte by byte
 (``COLLATE "C"``, as in SQLite), whatever the database's locale. Later versions are added
 here and to SQLite's migrations side by side: version 2 is SQLite's version 10 (a publish
 state per node), with a ``publish_tokens`` sequence for the marks' tokens in place of the
-``publish_seq`` counter row every marking transaction updated.
+``publish_seq`` counter row every marking transaction updated; version 3 is SQLite's
+version 11 (``file_versions``).
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -186,7 +187,16 @@ V2 = (
     "DELETE FROM meta WHERE name = 'publish_seq'",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2)
+V3 = (
+    """CREATE TABLE file_versions (
+        name text COLLATE "C" NOT NULL,
+        sha256 text COLLATE "C" NOT NULL,
+        since bigint NOT NULL,
+        PRIMARY KEY (name, sha256)
+    )""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3)
 VERSION = len(MIGRATIONS)
 
 

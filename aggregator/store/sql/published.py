@@ -22,7 +22,7 @@ joins again as a new node.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -147,6 +147,31 @@ def record(
             f"DELETE FROM publish_pending WHERE node = ? AND token {db.dialect.among}",
             (node, db.dialect.listed(sorted(tokens))),
         )
+
+
+def file_times(db: Db, files: Mapping[str, str], *, now: datetime) -> dict[str, datetime]:
+    """When each of ``files`` (name -> sha256) first held those bytes on any node, ``now``
+    for a version new to the store (recorded), inside the caller's transaction; versions of
+    those names older than ``FORGET_AFTER`` that no node's manifest lists are forgotten.
+    Raises the driver's error."""
+    if not files:
+        return {}
+    db.executemany(
+        "INSERT INTO file_versions (name, sha256, since) VALUES (?, ?, ?)"
+        " ON CONFLICT (name, sha256) DO NOTHING",
+        [(name, sha256, to_micros(now)) for name, sha256 in files.items()],
+    )
+    names = db.dialect.listed(sorted(files))
+    rows = db.execute(
+        f"SELECT name, sha256, since FROM file_versions WHERE name {db.dialect.among}", (names,)
+    ).fetchall()
+    db.execute(
+        f"DELETE FROM file_versions WHERE name {db.dialect.among} AND since < ?"
+        " AND NOT EXISTS (SELECT 1 FROM published_files p"
+        " WHERE p.name = file_versions.name AND p.sha256 = file_versions.sha256)",
+        (names, to_micros(now - FORGET_AFTER)),
+    )
+    return {name: moment_of(since) for name, sha256, since in rows if files[name] == sha256}
 
 
 def problems(db: Db) -> list[Problem]:

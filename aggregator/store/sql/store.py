@@ -278,6 +278,12 @@ class SqlStore(ABC):
         """None: only a backend shared by several nodes has others' changes to hear of."""
         return None
 
+    def file_times(self, files: Mapping[str, str], *, now: datetime) -> dict[str, datetime]:
+        """``Store.file_times``, in one write transaction.
+
+        Raises StoreError when the database is locked, full or read-only."""
+        return self._write(lambda db: published.file_times(db, files, now=now))
+
     def problems(self) -> list[Problem]:
         """The sources' problems the last publish recorded.
 

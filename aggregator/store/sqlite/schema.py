@@ -39,6 +39,9 @@ each last published; ``publish_pending`` and ``published_files`` keyed by node f
 each pending mark with the ``token`` of the transaction that made it (``sql.published``).
 The state kept until then goes to the unclaimed node ``''``, which the first node to
 publish takes over.
+Version 11 adds ``file_versions``: when each version (sha256) of each published file first
+appeared on any node, which every node gives its copy as mtime, so that Last-Modified is
+the same whichever node serves it (``publish.files``).
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -262,6 +265,15 @@ V10 = (
     "ALTER TABLE node_files RENAME TO published_files",
 )
 
+V11 = (
+    """CREATE TABLE file_versions (
+        name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (name, sha256)
+    ) WITHOUT ROWID""",
+)
+
 
 def _plain(statements: tuple[str, ...]) -> Callable[[Connection], None]:
     """The migration that runs ``statements`` and nothing else."""
@@ -338,6 +350,7 @@ MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _plain(V8),
     _plain(V9),
     _plain(V10),
+    _plain(V11),
 )
 VERSION = len(MIGRATIONS)
 

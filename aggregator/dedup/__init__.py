@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
@@ -22,9 +21,8 @@ from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from aggregator.models import Article
-from aggregator.text import plain_text
+from aggregator.text import collapse, plain_text
 
-_WHITESPACE = re.compile(r"\s+")
 _T = TypeVar("_T")
 
 
@@ -41,6 +39,19 @@ class _PunctuationToSpace(dict[int, int]):
 _FOLD = _PunctuationToSpace()
 
 
+class _MarksToNothing(dict[int, int | None]):
+    """A ``str.translate`` table that drops combining marks and keeps everything else,
+    filled in as characters are first seen."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_MARKS = _MarksToNothing()
+
+
 @functools.lru_cache(maxsize=65536)
 def normalise_headline(headline: str) -> str:
     """The dedup form of a headline: NFKC, no HTML tags or entities, case-folded, every
@@ -51,15 +62,14 @@ def normalise_headline(headline: str) -> str:
 def folded_text(markup: str) -> str:
     """``normalise_headline`` of any HTML fragment (a body too), without the cache."""
     text = fold_case(plain_text(markup))
-    return _WHITESPACE.sub(" ", text.translate(_FOLD)).strip()
+    return collapse(text.translate(_FOLD))
 
 
 def without_marks(text: str) -> str:
     """``text`` without its diacritics (combining marks); "ı" and "ø" stay as they are."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return unicodedata.normalize(
-        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
-    )
+    if text.isascii():
+        return text  # no marks, and both normal forms leave it as it is
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFKD", text).translate(_MARKS))
 
 
 # What a headline is when a feed has none to give: never a key that stories fold by.

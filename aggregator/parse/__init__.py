@@ -28,8 +28,8 @@ from aggregator.models import Article, FetchResult, ParsedFeed
 from aggregator.parse import document, fast, jsonfeed
 from aggregator.parse import known as known_entries
 from aggregator.parse.entries import Entry, article, feed_text, from_feedparser, web_link
+from aggregator.text import collapse
 
-_WHITESPACE = re.compile(r"\s+")
 _EXPAT_PLACE = re.compile(r"^<unknown>:\d+:\d+: ")
 _HTML_START = re.compile(r"\A(?:\s|<!--.*?-->)*<(?:!doctype\s+html|html)\b", re.I | re.DOTALL)
 SAX_DRIVER = "aggregator.parse.expat"
@@ -163,7 +163,7 @@ def _check_is_feed(source: str, parsed: Any, text: str, media_type: str, *, skip
 
 
 def _reason(parsed: Any) -> str:
-    reason = _WHITESPACE.sub(" ", str(parsed.get("bozo_exception", "malformed"))).strip()
+    reason = collapse(str(parsed.get("bozo_exception", "malformed")))
     # expat's "<unknown>:line:col" counts the text after our cleaning, not the server's
     # bytes, so it would point at the wrong line: keep only the reason.
     return _EXPAT_PLACE.sub("", reason)

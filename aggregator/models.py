@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aggregator.errors import SeedError
-from aggregator.text import urn_uuid
+from aggregator.text import plain_text, urn_uuid
 
 if TYPE_CHECKING:  # for typing only: dedup.fold imports this module
     from aggregator.dedup.fold import Fold
@@ -54,6 +54,19 @@ class Article:
     # reading; derived from the carriers like ``sources`` and ``links``, so not compared)
     carried: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     first_seen: datetime | None = None  # when Wiredesk first stored it (store fills it)
+    # (HTML, its ``text.plain_text``) of the summary and content, derived by parse beside
+    # the sanitised HTML (in its worker process), so the store's full-text index costs the
+    # collecting process no second pass over the markup; read with ``plain``. Keyed by the
+    # HTML, it cannot go stale when a merge swaps the text; derived, so not compared.
+    texts: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+
+    def plain(self, markup: str) -> str:
+        """``text.plain_text(markup)`` of this article's summary or content: what parse
+        derived for it, or derived now (a seed's, or a story read from the store)."""
+        for html, text in self.texts:
+            if html == markup:
+                return text
+        return plain_text(markup)
 
     @property
     def is_seed(self) -> bool:

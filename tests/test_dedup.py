@@ -135,6 +135,14 @@ def test_a_longer_summary_beats_a_shorter_one_when_neither_has_a_body() -> None:
     assert dedup.merge(long, short).summary == long.summary
 
 
+def test_a_merge_keeps_the_plain_text_parse_derived_for_the_text_it_keeps() -> None:
+    short = article(summary="<p>Short.</p>", texts=(("<p>Short.</p>", "Short."),))
+    long = article(guid="g2", source="other", summary="<p>A much <b>longer</b> one.</p>")
+    long = replace(long, texts=((long.summary, "A much longer one."),))
+    assert dedup.merge(short, long).texts == long.texts
+    assert dedup.merge(long, short).plain(long.summary) == "A much longer one."
+
+
 TEXTS = st.tuples(st.text(max_size=30), st.text(max_size=30))
 MOMENTS = st.datetimes(
     min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)

@@ -21,6 +21,7 @@ import pytest
 from aggregator.models import Article, FetchResult, ParsedFeed
 from aggregator.parse import parse_feed
 from aggregator.seeds import parse_seed
+from aggregator.text import plain_text
 from tests.builders import FIXTURES
 
 GOLDEN = FIXTURES / "golden"
@@ -41,7 +42,12 @@ def plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        # an Article's ``texts`` are derived from its summary and content (the test below)
+        return {
+            f.name: plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name != "texts"
+        }
     if isinstance(value, tuple | list):
         return [plain(item) for item in value]
     return value
@@ -106,6 +112,15 @@ def test_the_fast_path_reads_each_feed_as_feedparser_does_or_declines(
     quick = parse(name, fast_path=True)
     assert quick.declined == declined
     expect(name, as_written(quick))
+
+
+@pytest.mark.parametrize("name", FEEDS)
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_each_article_carries_the_plain_text_of_its_html(name: str, fast_path: bool) -> None:
+    for article in parse(name, fast_path=fast_path).articles:
+        html = [h for h in (article.summary, article.content) if h]
+        assert article.texts == tuple((h, plain_text(h)) for h in html)
+        assert [article.plain(h) for h in html] == [plain_text(h) for h in html]
 
 
 def test_a_seed_article_reads_to_exactly_its_golden_article() -> None:

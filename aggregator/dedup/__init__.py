@@ -166,6 +166,7 @@ def merge(existing: Article, incoming: Article) -> Article:
         existing,
         summary=richer.summary,
         content=richer.content,
+        texts=richer.texts,
         published=min(existing.published, incoming.published),
         updated=max(updates) if updates else None,
         link=primary_link(((existing.link, existing.is_seed), (incoming.link, incoming.is_seed))),

@@ -139,6 +139,7 @@ def article(source: str, entry: Entry, feed_url: str, now: datetime, warn: Warn)
     if content and summary and summary.value == content.value:
         summary = None  # feedparser copies the content into an absent summary
     tags = tuple(dict.fromkeys(term for t in entry.tags if (term := feed_text(t))))
+    summary_html, content_html = _html(summary, feed_url, warn), _html(content, feed_url, warn)
     return Article(
         id=_sha256(f"{source}\n{guid}")[:32],
         guid=guid,
@@ -147,12 +148,13 @@ def article(source: str, entry: Entry, feed_url: str, now: datetime, warn: Warn)
         published=published or updated or now,
         updated=updated,
         link=link,
-        summary=_html(summary, feed_url, warn),
-        content=_html(content, feed_url, warn),
+        summary=summary_html,
+        content=content_html,
         author=feed_text(entry.author),
         section=tags[0] if tags else "",
         tags=tags,
         enclosures=_enclosures(entry.enclosures, feed_url, warn),
+        texts=tuple((html, plain_text(html)) for html in (summary_html, content_html) if html),
     )
 
 

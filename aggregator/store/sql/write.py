@@ -15,7 +15,6 @@ from aggregator.store.passes import Changed, NewCarrier
 from aggregator.store.rows import ARTICLE_COLUMNS, article_row, to_micros
 from aggregator.store.sql import Db, Dialect
 from aggregator.store.sql import words as word_index
-from aggregator.text import plain_text
 
 _UPSERT = (
     f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES ({', '.join('?' * 19)})"
@@ -118,7 +117,9 @@ def _text(article: Article) -> TextKey:
 
 def _indexed(dialect: Dialect, article: Article) -> object:
     """``article``'s text as the full-text index takes it."""
-    return dialect.indexed(article.title, plain_text(article.summary), plain_text(article.content))
+    return dialect.indexed(
+        article.title, article.plain(article.summary), article.plain(article.content)
+    )
 
 
 def _differ(story: Changed, facet: Callable[[Article], object]) -> bool:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from aggregator.models import Article
-from aggregator.store.passes import Carried
 from aggregator.store.rows import Row, article_from_row
 from aggregator.store.sql import Db
+
+if TYPE_CHECKING:  # a type only: the ingest planner's module is not for reading
+    from aggregator.store.passes import Carried
 
 
 def carriers_of(db: Db, pks: Iterable[int]) -> dict[int, list[Carried]]:

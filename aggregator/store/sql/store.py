@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aggregator.models import (
     Article,
@@ -22,7 +22,6 @@ from aggregator.models import (
     SourceState,
 )
 from aggregator.store import Watch
-from aggregator.store.records import Record, RecordCounts
 from aggregator.store.rows import (
     ARTICLE_COLUMNS,
     SOURCE_COLUMNS,
@@ -30,11 +29,12 @@ from aggregator.store.rows import (
     source_row,
     to_micros,
 )
-from aggregator.store.sql import Db, Dialect, copy, folds, leasing, published
-from aggregator.store.sql.ingest import ingest
+from aggregator.store.sql import Db, Dialect, leasing, published
 from aggregator.store.sql.query import After, page_sql
 from aggregator.store.sql.read import read_articles
-from aggregator.store.sql.write import indexed_texts
+
+if TYPE_CHECKING:
+    from aggregator.store.records import Record, RecordCounts
 
 T = TypeVar("T")
 K = TypeVar("K")  # where a page of an export starts
@@ -150,6 +150,10 @@ class SqlStore(ABC):
         Returns the ids of new, merged and updated stories and the unchanged count.
         Raises StoreError when the database is locked, full or read-only (nothing of
         this pass is written then)."""
+        # The planner and the writer: not for a pass with nothing due.
+        from aggregator.store.sql.ingest import ingest
+        from aggregator.store.sql.write import indexed_texts
+
         moment = now or datetime.now(UTC)
         texts = indexed_texts(self.dialect, articles)
 
@@ -295,6 +299,8 @@ class SqlStore(ABC):
         order they came; None when no story has that id.
 
         Raises StoreError when the database cannot be read."""
+        from aggregator.store.sql import folds
+
         return self._read(lambda db: folds.reasons(db, article_id))
 
     def split(self, article_id: str, source: str, *, now: datetime) -> str:
@@ -303,6 +309,7 @@ class SqlStore(ABC):
 
         Raises StoreError when there is no such story or source to split, or the database
         is locked, full or read-only."""
+        from aggregator.store.sql import folds
 
         def work(db: Db) -> str:
             words = self.similarity is not None
@@ -316,6 +323,8 @@ class SqlStore(ABC):
         """How many records of each kind the store holds.
 
         Raises StoreError when the database cannot be read."""
+        from aggregator.store.sql import copy  # migrate-store's: not for a pass
+
         return self._read(copy.counts)
 
     def export(self) -> Iterator[Record]:
@@ -324,6 +333,8 @@ class SqlStore(ABC):
         the stories in row order, tombstones, headline uses.
 
         Raises StoreError when the database cannot be read."""
+        from aggregator.store.sql import copy
+
         yield from self._read(copy.small_tables)
         yield from self._pages(copy.stories_after, 0)
         yield from self._pages(copy.tombstones_after, copy.FIRST_TOMBSTONE)
@@ -345,6 +356,8 @@ class SqlStore(ABC):
 
         Raises StoreError when the database is locked, full or read-only, or a new
         story's carrier is another stored story's."""
+        from aggregator.store.sql import copy
+
         return self._write(lambda db: copy.write_records(db, records, by=self.node))
 
 

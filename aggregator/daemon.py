@@ -375,14 +375,16 @@ class Daemon:
         if self._republisher is not None:
             self._republisher.join(STOP_GRACE)
         self.fetcher.close()
-        self.store.close()
         if stuck:
             # A fetch still connecting, or resolving a host name, cannot be cut, and the
             # interpreter would wait for its thread at exit (up to its timeout). What was
-            # stored is committed and the store closed: leave without it.
+            # stored is committed: leave without it, and without closing the store, which
+            # would wait for the pass still using it (SQLite's lock for its busy timeout,
+            # the PostgreSQL pool for its connections) and outlast the grace.
             log.warning("stopped; a fetch still connecting was left behind")
             logging.shutdown()
             os._exit(0)
+        self.store.close()
         log.info("stopped")
 
 

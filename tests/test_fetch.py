@@ -487,3 +487,29 @@ def test_connections_are_kept_alive_between_fetches(fetcher: Fetcher) -> None:
     assert (first.status, second.status, third.status) == (200, 304, 200)
     assert third.content == RSS
     assert len(ports) == 3 and len(set(ports)) == 1, "each fetch opened a new connection"
+
+
+def test_the_environment_s_proxy_carries_every_host_no_proxy_leaves_out(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One server is both the proxy and the feed: a request that came through the proxy
+    # names the whole URL, one that came straight names only the path.
+    httpserver.expect_request("/rss").respond_with_data(RSS)
+    monkeypatch.setenv("HTTP_PROXY", httpserver.url_for("/").rstrip("/"))
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    with Fetcher(FetchConfig()) as fetcher:
+        for _ in range(2):  # the second time from what the fetcher remembers of each host
+            fetcher.fetch("desk", "http://feeds.example/rss", timeout=5)
+            fetcher.fetch("desk", httpserver.url_for("/rss"), timeout=5)
+    asked = [request.environ["REQUEST_URI"] for request, _ in httpserver.log]
+    assert asked == ["http://feeds.example/rss", "/rss"] * 2
+
+
+def test_a_cookie_a_feed_sets_is_sent_back_to_it(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_ordered_request("/rss").respond_with_data(
+        RSS, headers={"Set-Cookie": "seen=1; Path=/"}
+    )
+    httpserver.expect_ordered_request("/rss").respond_with_data(RSS)
+    for _ in range(2):
+        fetcher.fetch("desk", httpserver.url_for("/rss"), timeout=5)
+    assert [request.headers.get("Cookie") for request, _ in httpserver.log] == [None, "seen=1"]

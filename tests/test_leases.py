@@ -90,6 +90,16 @@ def test_renew_and_release_touch_only_the_holders_own_leases(store: Store) -> No
     assert store.renew(WEB2, ["bb"], until=NOW + 4 * TERM) == []
 
 
+def test_a_release_saves_the_states_of_the_sources_it_ends_the_leases_of(store: Store) -> None:
+    store.lease_due(WEB1, {"aa": None, "bb": None}, now=NOW, until=NOW + TERM, limit=2)
+    states = [SourceState(name=n, last_fetch=NOW, next_due=NOW + HOUR) for n in ("aa", "bb")]
+
+    store.release(WEB1, ["aa", "bb"], states=states)
+
+    assert store.leases(now=NOW) == {}
+    assert [store.source_state(n) for n in ("aa", "bb")] == states
+
+
 def test_two_processes_on_one_machine_are_two_holders(store: Store) -> None:
     first, second = Holder(node="web1", pid=1), Holder(node="web1", pid=2)
     store.lease_due(first, {"wire": None}, now=NOW, until=NOW + TERM, limit=1)

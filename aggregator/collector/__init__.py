@@ -81,6 +81,17 @@ class PassClock:
         return self.now + timedelta(seconds=time.monotonic() - self.began)
 
 
+@dataclass(frozen=True, slots=True)
+class _Collected:
+    """What collecting one source gave: its report, what the store took, and its new state
+    when that is still to be saved (a 304, the same bytes again, a failure), which the pass
+    saves in the transaction that ends the source's lease; None when ingest saved it."""
+
+    report: SourceReport
+    ingested: IngestResult
+    state: SourceState | None = None
+
+
 def run_pass(
     config: Config,
     store: Store,
@@ -167,7 +178,9 @@ def _collect_leased(
     stop: threading.Event | None,
 ) -> tuple[list[SourceReport], list[str]]:
     """Collect the sources of ``queue`` as they are leased, one worker each, renewing the
-    leases while they run and releasing each once its state is saved."""
+    leases while they run and releasing each once its state is saved: the states the
+    workers left to save go in the same transaction, one for all the sources that finished
+    since the last look."""
     reports: list[SourceReport] = []
     changed: list[str] = []
     feeds = sum(1 for s in due.values() if not s.is_seed_folder)
@@ -178,7 +191,7 @@ def _collect_leased(
         closing(Parsers(feeds)) as parser,
         ThreadPoolExecutor(workers, thread_name_prefix="collect") as pool,
     ):
-        running: dict[Future[tuple[SourceReport, IngestResult]], str] = {}
+        running: dict[Future[_Collected], str] = {}
 
         def start(free: int) -> None:
             for name in queue.take(0 if stops.stopping() else free):
@@ -193,13 +206,11 @@ def _collect_leased(
                 done, _ = wait(
                     running, timeout=queue.renew_every.total_seconds(), return_when=FIRST_COMPLETED
                 )
-                for future in done:
-                    source_report, ingested = future.result()
-                    queue.release([running.pop(future)])
-                    reports.append(source_report)
-                    changed.extend(ingested.changed_ids)
+                for collected in _finish(queue, [(running.pop(f), f) for f in done]):
+                    reports.append(collected.report)
+                    changed.extend(collected.ingested.changed_ids)
                     if progress:
-                        progress(source_report)
+                        progress(collected.report)
                 queue.renew()
                 start(workers - len(running))
         except BaseException:
@@ -210,6 +221,25 @@ def _collect_leased(
                 future.cancel()
             raise
     return reports, changed
+
+
+def _finish(queue: LeaseQueue, done: list[tuple[str, Future[_Collected]]]) -> list[_Collected]:
+    """Save the states the finished sources ``done`` left to save and release their leases,
+    in one transaction; returns what each gave. A source that raised (a StoreError) has its
+    lease released with the others, and then its exception raised, so the states of the
+    others are not lost with it."""
+    collected: list[_Collected] = []
+    failure: BaseException | None = None
+    for _name, future in done:
+        try:
+            collected.append(future.result())
+        except BaseException as e:  # raised again below, once the rest is saved
+            failure = failure or e
+    states = [c.state for c in collected if c.state is not None]
+    queue.release([name for name, _future in done], states=states)
+    if failure is not None:
+        raise failure
+    return collected
 
 
 def _left_to_others(store: Store, names: Sequence[str]) -> list[SourceReport]:
@@ -260,24 +290,24 @@ def _collect_source(
     state: SourceState,
     clock: PassClock,
     stops: Stops,
-) -> tuple[SourceReport, IngestResult]:
+) -> _Collected:
     if stops.stopping() or stops.halt.is_set():
-        return skipped(source.name)
+        return _Collected(*skipped(source.name))
     started = time.perf_counter()
     try:
         if source.is_seed_folder:
-            report, ingested = _collect_folder(config, store, source, state, clock)
+            collected = _Collected(*_collect_folder(config, store, source, state, clock))
         else:
-            report, ingested = _collect_feed(
+            collected = _collect_feed(
                 config, store, fetcher, parser, source, state, clock, stops.halt
             )
     except StoreError:
         raise
     except Exception as e:
-        report, ingested = contain(config, store, source, state, clock.now, e)
-    report = replace(report, seconds=time.perf_counter() - started)
+        collected = _Collected(*contain(config, store, source, state, clock.now, e))
+    report = replace(collected.report, seconds=time.perf_counter() - started)
     log_outcome(report)
-    return report, ingested
+    return _Collected(report, collected.ingested, collected.state)
 
 
 def _collect_feed(
@@ -289,7 +319,7 @@ def _collect_feed(
     state: SourceState,
     clock: PassClock,
     halt: threading.Event,
-) -> tuple[SourceReport, IngestResult]:
+) -> _Collected:
     now = clock.now
     url = effective_url(source, state)
     interval = config.interval(source)
@@ -306,7 +336,7 @@ def _collect_feed(
             )
         answered = result.status
         if halt.is_set():
-            return skipped(source.name)
+            return _Collected(*skipped(source.name))
         succeeded = after_success(state, now=clock.read(), interval=interval, status=result.status)
         succeeded = replace(
             succeeded,
@@ -317,28 +347,23 @@ def _collect_feed(
         )
         unchanged = SourceReport(source=source.name, not_modified=True, status=result.status)
         if result.not_modified:
-            with watch.stage("store"):
-                store.save_source_state(succeeded)
-            return watch.report(unchanged), IngestResult()
+            return _Collected(watch.report(unchanged), IngestResult(), succeeded)
         body_hash = hashlib.sha256(result.content).hexdigest()
         if body_hash == state.content_hash:
             # The server ignores validators but sent the same bytes: nothing to parse.
-            with watch.stage("store"):
-                store.save_source_state(succeeded)
-            return watch.report(unchanged), IngestResult()
+            return _Collected(watch.report(unchanged), IngestResult(), succeeded)
         with watch.stage("parse"):
             parsed = parser(source.name, result, now, state.item_keys)
     except FetchAbandoned:
         # Wiredesk is stopping: not the source's fault, and it stays due for the next run.
-        return skipped(source.name)
+        return _Collected(*skipped(source.name))
     except SourceError as e:
         if halt.is_set():
-            return skipped(source.name)
+            return _Collected(*skipped(source.name))
         failed = after_failure(state, e, now=now, interval=interval)
         status = failed.last_status or answered
         failed = replace(failed, origin_url=source.url or "", url=url, last_status=status)
-        store.save_source_state(failed)
-        return watch.report(failed_report(source.name, e)), IngestResult()
+        return _Collected(watch.report(failed_report(source.name, e)), IngestResult(), failed)
     succeeded = replace(succeeded, content_hash=body_hash, item_keys=parsed.item_keys)
     with watch.stage("store"):
         ingested = store.ingest(source.name, parsed.articles, succeeded, now=now)
@@ -351,7 +376,7 @@ def _collect_feed(
     report = outcome(source.name, ingested, parsed.warnings)
     unchanged_total = report.unchanged + parsed.skipped_entries
     report = replace(report, unchanged=unchanged_total, declined=parsed.declined)
-    return watch.report(replace(report, status=result.status)), ingested
+    return _Collected(watch.report(replace(report, status=result.status)), ingested)
 
 
 def _collect_folder(

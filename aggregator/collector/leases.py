@@ -157,13 +157,14 @@ class LeaseQueue:
         self._held &= kept
         self._renewed = now
 
-    def release(self, names: Sequence[str]) -> None:
-        """Give up the leases of ``names`` (collected, or given up).
+    def release(self, names: Sequence[str], *, states: Sequence[SourceState] = ()) -> None:
+        """Give up the leases of ``names`` (collected, or given up), saving ``states`` (of
+        sources collected) in the same transaction.
 
         Raises StoreError when the store cannot be written."""
         mine = [name for name in names if name in self._held]
-        if mine:
-            self.store.release(self.holder, mine)
+        if mine or states:
+            self.store.release(self.holder, mine, states=states)
             self._held.difference_update(mine)
 
     def close(self) -> None:

@@ -83,8 +83,12 @@ class Store(Protocol):
         """Extend ``holder``'s leases of ``names`` to ``until``; returns the names it still
         held (a lease that lapsed and was taken by another holder is not renewed)."""
 
-    def release(self, holder: Holder, names: Sequence[str]) -> None:
-        """End ``holder``'s leases of ``names`` (a lease another holder took stays)."""
+    def release(
+        self, holder: Holder, names: Sequence[str], *, states: Sequence[SourceState] = ()
+    ) -> None:
+        """End ``holder``'s leases of ``names`` (a lease another holder took stays), and
+        save ``states`` in the same transaction (``save_source_state`` for each), so a
+        pass ends the leases of the sources it collected together with their new states."""
 
     def leases(self, *, now: datetime) -> dict[str, Lease]:
         """The leases live at ``now``, by source name."""

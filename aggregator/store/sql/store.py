@@ -123,11 +123,20 @@ class SqlStore(ABC):
         Raises StoreError when the database is locked, full or read-only."""
         return self._write(lambda db: leasing.renew(db, holder, names, until=until))
 
-    def release(self, holder: Holder, names: Sequence[str]) -> None:
-        """End ``holder``'s leases of ``names``.
+    def release(
+        self, holder: Holder, names: Sequence[str], *, states: Sequence[SourceState] = ()
+    ) -> None:
+        """``Store.release``, in one write transaction.
 
         Raises StoreError when the database is locked, full or read-only."""
-        self._write(lambda db: leasing.release(db, holder, names))
+
+        def work(db: Db) -> None:
+            if states:
+                db.executemany(_SAVE_STATE, [source_row(state) for state in states])
+            if names:
+                leasing.release(db, holder, names)
+
+        self._write(work)
 
     def leases(self, *, now: datetime) -> dict[str, Lease]:
         """The leases live at ``now``, by source name.

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from aggregator import publish
 from aggregator.collector.guard import Stops, contain, skipped
 from aggregator.collector.leases import LeaseQueue, holder, lease_term
 from aggregator.collector.parsers import Parsers
@@ -115,6 +114,8 @@ def run_pass(
     prune(config, store, now=now)
     if not publish_changes:
         return report, None
+    from aggregator import publish  # a pass that does not publish (--no-publish) never loads it
+
     published = publish.publish(config, store, now=now)
     ping_hub(config, fetcher, published)
     return report, published

@@ -1,7 +1,7 @@
-"""What only the PostgreSQL store does: its schema migrations, a database or schema it
-cannot reach, a writer killed mid-transaction, row locks that let two nodes lease at once
-and the advisory lock that lets one prune; against the machine's real PostgreSQL, each
-test in a schema of its own (conftest.py's ``pg_schema``)."""
+"""What only the PostgreSQL store does: its schema migrations and lz4 compression, a
+database or schema it cannot reach, a writer killed mid-transaction, row locks that let two
+nodes lease at once and the advisory lock that lets one prune; against the machine's real
+PostgreSQL, each test in a schema of its own (conftest.py's ``pg_schema``)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,25 @@ def test_a_new_schema_is_migrated_to_the_current_version_once(
     schema = schema_of(location)
     rows = pg_admin.execute(f"SELECT version FROM {schema}.schema_version").fetchall()
     assert rows == [(VERSION,)]
+
+
+def test_the_large_text_columns_are_compressed_with_lz4(
+    pg_schema: Callable[[], str], pg_admin: psycopg.Connection[Any]
+) -> None:
+    location = pg_schema()
+    open_store(location).close()
+    rows = pg_admin.execute(
+        "SELECT attrelid::regclass::text, attname, attcompression FROM pg_attribute"
+        " WHERE attrelid = ANY(%s::regclass[]) AND attcompression <> ''",
+        ([f"{schema_of(location)}.{table}" for table in ("articles", "articles_fts", "carriers")],),
+    ).fetchall()
+    # the server these tests run on is built with lz4, as Debian's and the project's are
+    assert sorted((table.split(".")[-1], column, how) for table, column, how in rows) == [
+        ("articles", "content", "l"),
+        ("articles", "summary", "l"),
+        ("articles_fts", "doc", "l"),
+        ("carriers", "item", "l"),
+    ]
 
 
 def test_a_schema_from_a_newer_wiredesk_is_refused(

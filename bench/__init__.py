@@ -7,7 +7,7 @@
     workload.py      seeded feeds, seed articles, and "10% of the feeds changed"
     prose.py         the generated headlines, sentences and HTML bodies
     server.py        the feeds over HTTP on 127.0.0.1, with ETag / Last-Modified / 304
-    proc.py          a child process with its wall time and peak memory
+    proc.py          a child process with its wall time, peak memory and CPU time
     wiredesk.py      Wiredesk driven only through its CLI (``python run.py ...``)
     scale.py         publish and search over synthetic stores of growing size
     scale_store.py   child script: a synthetic store of K articles via the store API

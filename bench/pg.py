@@ -7,24 +7,30 @@ scale stores are built afresh each run: the first ``SEED_STORIES`` through the s
 database by ``INSERT … SELECT`` (new keys, ids, headline keys and dates one workload
 span further back), which fills 1M stories in minutes instead of hours. The two-node
 step runs one ``collect`` pinned to core 0, then two at once pinned to cores 0 and 1, on
-one fresh store, the way two one-core machines would share it.
+one fresh store, the way two one-core machines would share it. It also counts the CPU time
+each pass cost: the nodes' process trees, the PostgreSQL server's processes (when it runs
+on this machine; other clients' work counts too, so run it on a quiet machine) and this
+process, which serves the feeds. On a machine where the nodes share the cores with the
+server, two nodes cannot beat one by more than the cores over the CPU the one-node pass
+took per second of it: ``ceiling``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from bench import OUT, ROOT, wiredesk
-from bench.proc import Child, run_measured
+from bench.proc import Child, cpu_ticks, run_measured
 from bench.report import fmt_step, line
 from bench.results import Sample, median_step
 from bench.scale import publish_and_search
@@ -32,6 +38,7 @@ from bench.server import FeedServer
 from bench.workload import Workload
 
 SEED_STORIES = 10_000
+CPU = ("nodes", "postgres", "feed_server")  # whose CPU time a nodes step counts
 # Copied per story, in this order: every table a stored story has rows in (scale stories
 # have one carrier, no headline words, no folds).
 _COPIES = (
@@ -165,9 +172,46 @@ def nodes_steps(
             for _ in range(runs)
         ]
         steps[f"nodes_{nodes}"] = median_step(samples, workload.entries)
+        steps[f"nodes_{nodes}"]["cpu"] = {
+            who: _median(s["cpu"][who] for s in samples) for who in CPU
+        }
     one, two = steps["nodes_1"].get("per_second"), steps["nodes_2"].get("per_second")
     steps["speedup"] = two / one if one and two else None
+    steps["ceiling"] = ceiling(steps["nodes_1"])
     return steps
+
+
+def ceiling(step: dict[str, Any], cores: int | None = os.cpu_count()) -> float | None:
+    """The most that nodes on all ``cores`` could speed up the pass of ``step``: its
+    seconds over the seconds its CPU time (nodes, server, feed server) needs on all cores
+    at once. None when a part of that CPU time is unknown."""
+    used = [step.get("cpu", {}).get(who) for who in CPU]
+    seconds = step.get("seconds")
+    if None in used or not seconds:
+        return None
+    return seconds / (sum(used) / (cores or 1))  # type: ignore[arg-type]
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    """The median of ``values``; None when one of them is."""
+    known = list(values)
+    return None if None in known else statistics.median(known)  # type: ignore[type-var]
+
+
+def postgres_cpu() -> float | None:
+    """The CPU seconds PostgreSQL's processes on this machine have used (the server's own
+    and its exited backends', which the postmaster reaped); None when none runs here."""
+    pids = [p.parent.name for p in Path("/proc").glob("[0-9]*/comm") if _comm(p) == "postgres"]
+    if not pids:
+        return None
+    return sum(cpu_ticks(int(pid), reaped=True) for pid in pids) / os.sysconf("SC_CLK_TCK")
+
+
+def _comm(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 def nodes_step(
@@ -184,6 +228,7 @@ def nodes_step(
     wall time from the first start to the last exit, entries/s over the whole workload."""
     location = locate()
     children = []
+    server_cpu, own_cpu = postgres_cpu(), time.process_time()
     started = time.perf_counter()
     for n in range(nodes):
         config = wiredesk.write_config(
@@ -198,6 +243,14 @@ def nodes_step(
         children.append(Child([*argv, "--no-publish", "--json", "--config", str(config)], cwd=ROOT))
     finished = [child.finish(timeout) for child in children]
     seconds = time.perf_counter() - started
+    server_after = postgres_cpu()
+    cpu = {
+        "nodes": sum(m.cpu_seconds for m in finished),
+        "postgres": None
+        if server_cpu is None or server_after is None
+        else server_after - server_cpu,
+        "feed_server": time.process_time() - own_cpu,
+    }
     failed = [m.failure("wiredesk") for m in finished if not m.ok]
     per_node = [_collected(m.stdout) if m.ok else 0 for m in finished]
     check = wiredesk.check_sources(folder / "node0.yaml", timeout=timeout)
@@ -212,6 +265,7 @@ def nodes_step(
         "sources_per_node": per_node,
         "stored": check.articles,
         "per_second": entries / seconds if seconds else None,
+        "cpu": cpu,
     }
 
 
@@ -247,12 +301,27 @@ def table(results: dict[str, Any]) -> str:
         rows.append((label, "", fmt_step(nodes[key], "entries"), ""))
     speedup = nodes.get("speedup")
     rows.append(("2 nodes / 1 node", "", f"{speedup:.2f}x" if speedup else "-", ""))
+    best = nodes.get("ceiling")
+    rows.append(("best this machine allows", "", f"{best:.2f}x" if best else "-", ""))
     rows.append(("reader first pass", fmt_step(results["reader"]["first_pass"], "entries"), "", ""))
     header = ("step", "SQLite", "PostgreSQL", "PG / SQLite")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [line(header, widths), line(tuple("-" * w for w in widths), widths)]
     lines += [line(row, widths) for row in rows]
-    return "\n".join([*lines, "load average: " + " -> ".join(results["load_average"])])
+    cpu = [
+        _cpu(nodes[key], label) for key, label in (("nodes_1", "1 node"), ("nodes_2", "2 nodes"))
+    ]
+    return "\n".join([*lines, *cpu, "load average: " + " -> ".join(results["load_average"])])
+
+
+def _cpu(step: dict[str, Any], label: str) -> str:
+    """The CPU time a nodes step took, by whom."""
+    cpu = step.get("cpu") or {}
+    shown = {who: "-" if cpu.get(who) is None else f"{cpu[who]:.1f} s" for who in CPU}
+    return (
+        f"CPU, {label}: node {shown['nodes']}, postgres {shown['postgres']},"
+        f" feed server {shown['feed_server']}"
+    )
 
 
 def _row(label: str, sqlite: dict[str, Any], ours: dict[str, Any], unit: str) -> tuple[str, ...]:

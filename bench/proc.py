@@ -1,10 +1,14 @@
-"""A child process with its wall time and peak memory.
+"""A child process with its wall time, peak memory and CPU time.
 
 Peak memory is sampled from /proc every SAMPLE_SECONDS: the larger of the largest
 ``VmHWM`` (a process's own high-water mark) of any process in the child's tree and the
 largest sum of ``VmRSS`` over the whole tree (so a process pool counts as the sum of its
 workers). ``ru_maxrss`` from ``wait4`` is not used: Linux carries the parent's high-water
 mark across fork and exec, so every child of a big parent would report the parent's size.
+
+CPU time is the sum over every process of the tree of its user and system time, as last
+sampled (so up to SAMPLE_SECONDS of each process's end is missed). ``wait4``'s rusage is
+not used either: it leaves out the parse workers, whose forkserver is never waited for.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class Measured:
     stdout: str
     stderr: str
     timed_out: bool = False
+    cpu_seconds: float = 0.0  # of the whole process tree
 
     @property
     def ok(self) -> bool:
@@ -64,6 +69,7 @@ class Child:
         self._out = tempfile.TemporaryFile()  # noqa: SIM115
         self._err = tempfile.TemporaryFile()  # noqa: SIM115
         self._peak_kb = 0
+        self._ticks: dict[int, int] = {}  # CPU clock ticks of each process of the tree
         self._started = time.perf_counter()
         self._process = subprocess.Popen(
             self.argv,
@@ -111,6 +117,7 @@ class Child:
             stdout=_read(self._out),
             stderr=_read(self._err),
             timed_out=timed_out,
+            cpu_seconds=sum(self._ticks.values()) / os.sysconf("SC_CLK_TCK"),
         )
 
     def _kill(self) -> None:
@@ -119,7 +126,10 @@ class Child:
 
     def _sample(self) -> None:
         while not self._done.wait(SAMPLE_SECONDS):
-            self._peak_kb = max(self._peak_kb, tree_memory_kb(self.pid))
+            pids = tree(self.pid)
+            self._peak_kb = max(self._peak_kb, tree_memory_kb(pids))
+            for pid in pids:
+                self._ticks[pid] = max(self._ticks.get(pid, 0), cpu_ticks(pid))
 
 
 def run_measured(
@@ -148,20 +158,41 @@ def _state(pid: int) -> str:
     return stat.rsplit(")", 1)[-1].split()[0]
 
 
-def tree_memory_kb(pid: int) -> int:
-    """The larger of the tree's summed VmRSS and its largest VmHWM, in KiB (0 once gone)."""
-    total, highest, pending = 0, 0, [pid]
+def tree(pid: int) -> list[int]:
+    """``pid`` and every process below it that is still running (none once it is gone)."""
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
         try:
-            fields = dict(
-                line.split(":", 1)
-                for line in Path(f"/proc/{current}/status").read_text().splitlines()
-            )
-            total += int(fields.get("VmRSS", "0 kB").split()[0])
-            highest = max(highest, int(fields.get("VmHWM", "0 kB").split()[0]))
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending += [int(c) for c in (task / "children").read_text().split()]
         except (OSError, ValueError):
             continue
+        found.append(current)
+    return found
+
+
+def tree_memory_kb(pids: list[int]) -> int:
+    """The larger of the summed VmRSS of ``pids`` and their largest VmHWM, in KiB."""
+    total, highest = 0, 0
+    for pid in pids:
+        try:
+            fields = dict(
+                line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            )
+        except (OSError, ValueError):
+            continue
+        total += int(fields.get("VmRSS", "0 kB").split()[0])
+        highest = max(highest, int(fields.get("VmHWM", "0 kB").split()[0]))
     return max(total, highest)
+
+
+def cpu_ticks(pid: int, *, reaped: bool = False) -> int:
+    """The user and system time of process ``pid`` in clock ticks (0 once it is gone);
+    with ``reaped``, that of the children it waited for too."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    # fields[0] is field 3 of proc(5): utime is 14, stime 15, cutime 16, cstime 17
+    return sum(int(f) for f in fields[11 : 15 if reaped else 13])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench.pg import ceiling
 from bench.report import table
 from bench.results import PASSES, median_step, ratios, ratios_in_process
 
@@ -45,3 +46,11 @@ def test_a_failed_sample_has_no_in_process_ratio() -> None:
     wd = {step: median_step(failed, 10) for step in PASSES}
     rd = {step: median_step(samples((1, 1)), 10) for step in PASSES}
     assert ratios_in_process(wd, rd) == dict.fromkeys(PASSES)
+
+
+def test_two_nodes_can_beat_one_by_at_most_the_cores_over_the_cpu_a_second_it_used() -> None:
+    # one node: 10 s, and 8 + 4 + 0.5 CPU seconds in all: on 2 cores it needs 6.25 s
+    one = {"seconds": 10.0, "cpu": {"nodes": 8.0, "postgres": 4.0, "feed_server": 0.5}}
+    assert ceiling(one, cores=2) == 1.6
+    server_elsewhere = {**one, "cpu": {**one["cpu"], "postgres": None}}
+    assert ceiling(server_elsewhere, cores=2) is None

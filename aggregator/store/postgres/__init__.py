@@ -5,9 +5,9 @@ A pool of connections serves every thread. Each write is one READ COMMITTED tran
 retried when PostgreSQL picks it as the victim of a deadlock. Two nodes never store one
 story twice: an ingest first claims the dedup identities it may create stories under
 (``PgDb.claim``: a unique key per identity, upserted), so a second node's pass that could
-fold into the same story waits for the first and then reads its story. Each transaction
-that marks stories pending publication notifies the other nodes when it commits, and
-``watch`` hears them (``listen``).
+fold into the same story waits for the first and then reads its story. Once a transaction
+that marked stories pending publication has committed, the store notifies the other
+nodes, and ``watch`` hears them (``listen``).
 
 The location is a libpq URL, ``postgresql://user@host:port/database`` (or ``postgres://``);
 ``?options=-csearch_path%3Dname`` puts the store in the schema ``name``, which must exist.
@@ -29,7 +29,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from aggregator.errors import StoreError, StoreUnavailable
 from aggregator.store import Watch, shown, this_node
-from aggregator.store.postgres.connection import POSTGRES, PgDb
+from aggregator.store.postgres.connection import POSTGRES, PgDb, announce
 from aggregator.store.postgres.listen import Listener
 from aggregator.store.postgres.schema import migrate
 from aggregator.store.sql import Db
@@ -44,6 +44,7 @@ Pool = ConnectionPool[psycopg.Connection[Any]]
 # psycopg warns of each failed reconnection and each pipeline cut short; the store says
 # it once, as StoreUnavailable.
 logging.getLogger("psycopg").setLevel(logging.ERROR)
+log = logging.getLogger(__name__)
 
 
 def _reason(error: Exception) -> str:
@@ -194,11 +195,26 @@ class PostgresStore(SqlStore):
             while True:
                 try:
                     with self._connection() as conn, conn.pipeline() if batched else nullcontext():
-                        return work(PgDb(conn))
+                        db = PgDb(conn)
+                        result = work(db)
+                    if db.marked_by is not None:
+                        self._announce(db.marked_by)
+                    return result
                 except _RETRIED:
                     if attempt == RETRIES:
                         raise
                     attempt += 1
+
+    def _announce(self, node: str) -> None:
+        """Tell the other nodes that ``node`` committed marks (``connection.announce``),
+        once they are committed: a pass that rolled back says nothing. Best effort: a
+        node that misses it (this one died first, or the server went away) publishes
+        the marks at its own next pass."""
+        try:
+            with self._connection() as conn:
+                announce(conn, node)
+        except (psycopg.Error, PoolTimeout) as e:
+            log.debug("%s: cannot notify the other nodes: %s", self._name, _reason(e))
 
     def prune(self, *, now: datetime, retention: timedelta) -> int:
         """Delete stories first seen before ``now - retention`` (``SqlStore.prune``), and

@@ -50,6 +50,7 @@ class PgDb:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         """Wrap ``conn``; it must be inside the transaction the work runs in."""
         self._conn = conn
+        self.marked_by: str | None = None  # the node that marked stories: to announce
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
         """Run one statement; raises psycopg.Error."""
@@ -114,12 +115,12 @@ class PgDb:
 
     def publish_token(self, by: str) -> int:
         """A value of the ``publish_tokens`` sequence, taken under the marks' shared lock
-        (writers do not wait on one another for it), and a ``NOTIFY`` naming node ``by``
-        that PostgreSQL delivers when the transaction commits (never if it rolls back)."""
+        (writers do not wait on one another for it); node ``by`` is noted in
+        ``marked_by``, for the store to announce once the transaction has committed
+        (``announce``)."""
+        self.marked_by = by
         row = self._conn.execute(
-            f"SELECT nextval('publish_tokens') FROM pg_advisory_xact_lock_shared({_MARKS}),"
-            f" pg_notify({CHANNEL}, %s)",
-            (by,),
+            f"SELECT nextval('publish_tokens') FROM pg_advisory_xact_lock_shared({_MARKS})"
         ).fetchone()
         assert row is not None  # one row, always
         return int(row[0])
@@ -128,3 +129,11 @@ class PgDb:
         """Take the marks' lock exclusive until the transaction ends: wait for every
         marking transaction running, and keep new ones waiting."""
         self._conn.execute(f"SELECT pg_advisory_xact_lock({_MARKS})")
+
+
+def announce(conn: psycopg.Connection[Any], node: str) -> None:
+    """``NOTIFY`` the store's channel that ``node`` changed stories, in a transaction of
+    ``conn``'s own. Not inside the marking transaction: PostgreSQL lets the transactions
+    that notify commit one at a time (a lock on the notification queue), which would make
+    the passes of every node, holding their dedup claims, queue behind one another."""
+    conn.execute(f"SELECT pg_notify({CHANNEL}, %s)", (node,))

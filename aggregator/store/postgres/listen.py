@@ -1,8 +1,8 @@
 """Hearing other nodes' changes: ``LISTEN`` on a connection of its own, in a thread.
 
-Every transaction that marks stories pending publication sends a ``NOTIFY`` on the
-store's channel (``PgDb.publish_token``), with the name of the node that made it;
-PostgreSQL delivers it when that transaction commits, and never when it rolls back. A
+Once a transaction that marked stories pending publication has committed, the store sends
+a ``NOTIFY`` on its channel (``connection.announce``) with the name of the node that made
+it; nothing is sent for one that rolled back. A
 ``Listener`` calls back for each one from another node, and once after each reconnection
 (notifications sent while it was cut off are lost, so the caller must look for itself).
 

@@ -12,8 +12,8 @@ publish manifest are each node's own, and a node can ``watch`` for the others' c
 
 from __future__ import annotations
 
+import os
 import re
-import socket
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -203,7 +203,9 @@ def open_store(location: str, *, similarity: float | None = None, node: str | No
 def this_node(configured: str | None) -> str:
     """This machine's name among the nodes of a store: the config's ``node`` when set,
     else the host name, which stays the same across restarts."""
-    return configured or socket.gethostname()
+    # uname's node name is what gethostname() returns, without importing socket (and
+    # selectors) into every start-up
+    return configured or os.uname().nodename
 
 
 def shown(location: str) -> str:

@@ -9,7 +9,8 @@ text is the same, character for character (not merely its size or modification t
 and the parser is the same (this Python, and this ``yamlfile.py``, this ``tree.py`` and
 this PyYAML, by their sizes and modification times). Anything else (no cache, another
 user's, unreadable, stale, corrupt) is parsed again; a cache that cannot be written is
-skipped. Problems are never cached: a file with any is parsed, and reported, every time.
+skipped, and a relative ``$XDG_CACHE_HOME`` (invalid, says the XDG spec) means no cache.
+Problems are never cached: a file with any is parsed, and reported, every time.
 """
 
 from __future__ import annotations

@@ -178,7 +178,7 @@ def names(side: Side) -> frozenset[str] | None:
     if not any(w[0].islower() for w in words[1:]):
         return None
     capitals = {headline_key(w) for w in words[1:] if w[0].isupper()}
-    if words and re.search(rf"[\w,;]\s+{re.escape(words[0])}\b", plain_text(side.body)):
+    if words and re.search(rf"[\w,;]\s+{re.escape(words[0])}\b", _plain(side.body)):
         capitals.add(headline_key(words[0]))
     return frozenset(capitals & set(informative_words(side.title)))
 
@@ -216,13 +216,13 @@ def nameless(a: Side, b: Side) -> bool:
     words = [w for w in _WORD.findall(plain_text(a.title)) if w[0].isalpha()]
     if not words or specific(a, b):
         return False
-    return any(words[0].lower() in _WORD.findall(plain_text(s.body)) for s in (a, b))
+    return any(words[0].lower() in _body_words(s.body) for s in (a, b))
 
 
 def body_shingles(text: str) -> Counter[tuple[str, ...]]:
     """The word unigrams and ``SHINGLE_WORDS``-grams of a body's content words (folded
     like a dedup key, function words dropped), with their counts."""
-    words = [w for w in without_marks(folded_text(text)).split() if w not in STOPWORDS]
+    words = [w for w in _folded(text).split() if w not in STOPWORDS]
     grams: Counter[tuple[str, ...]] = Counter((w,) for w in words)
     grams.update(tuple(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - 1))
     return grams
@@ -231,8 +231,8 @@ def body_shingles(text: str) -> Counter[tuple[str, ...]]:
 def body_similarity(a: str, b: str) -> float:
     """How alike two bodies are, 0 to 1: the weighted Jaccard similarity of their shingles
     (shared counts over combined counts); 0 when either is too short to tell."""
-    first, second = body_shingles(a), body_shingles(b)
-    if min(_words(first), _words(second)) < MIN_BODY_WORDS:
+    (first, words_a), (second, words_b) = _shingles(a), _shingles(b)
+    if min(words_a, words_b) < MIN_BODY_WORDS:
         return 0.0
     shared = sum((first & second).values())
     return shared / sum((first | second).values())
@@ -240,6 +240,34 @@ def body_similarity(a: str, b: str) -> float:
 
 def _words(grams: Counter[tuple[str, ...]]) -> int:
     return sum(n for gram, n in grams.items() if len(gram) == 1)
+
+
+# Each comparison reads both bodies several ways, and an incoming item's body is compared
+# with each of its candidates: what a body gives is kept for the last few hundred bodies,
+# which cover a pass without holding many texts in memory. The values are only read.
+_BODIES = 256
+
+
+@functools.lru_cache(maxsize=_BODIES)
+def _plain(text: str) -> str:
+    return plain_text(text)
+
+
+@functools.lru_cache(maxsize=_BODIES)
+def _body_words(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(_plain(text)))
+
+
+@functools.lru_cache(maxsize=_BODIES)
+def _folded(text: str) -> str:
+    return without_marks(folded_text(text))
+
+
+@functools.lru_cache(maxsize=_BODIES)
+def _shingles(text: str) -> tuple[Counter[tuple[str, ...]], int]:
+    """``body_shingles`` of a body and how many content words it has."""
+    grams = body_shingles(text)
+    return grams, _words(grams)
 
 
 def headline_fold(item: Side, story: Side, generic: str | None) -> Fold | None:
@@ -259,8 +287,7 @@ def bodies_disagree(a: Side, b: Side) -> bool:
     (by ``stem``), and sharing fewer than ``NAMES_AGREE`` of their names. Symmetric."""
     if not nameless(a, b):
         return False
-    bodies = (body_shingles(a.body), body_shingles(b.body))
-    if min(_words(grams) for grams in bodies) < DISAGREE_BODY_WORDS:
+    if min(_shingles(a.body)[1], _shingles(b.body)[1]) < DISAGREE_BODY_WORDS:
         return False
     only_a = {stem(n) for n in body_names(a.body)} - carried_stems(b)
     only_b = {stem(n) for n in body_names(b.body)} - carried_stems(a)
@@ -313,11 +340,9 @@ def carried_stems(side: Side) -> frozenset[str]:
     return frozenset(stem(w) for w in headline_key(side.title).split()) | _text_stems(side.body)
 
 
-# an incoming item's body is compared with each of its candidates; a few hundred bodies
-# cover a pass without holding many texts in memory
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=_BODIES)
 def _text_stems(text: str) -> frozenset[str]:
-    return frozenset(stem(w) for w in without_marks(folded_text(text)).split())
+    return frozenset(stem(w) for w in _folded(text).split())
 
 
 def _other_names(a: Side, b: Side) -> bool:
@@ -369,11 +394,12 @@ def names_agreement(a: str, b: str) -> float:
     return len(first & second) / len(first | second)
 
 
+@functools.lru_cache(maxsize=_BODIES)
 def body_names(text: str) -> frozenset[str]:
     """The words a body capitalises where grammar does not (past the first word of a
     sentence), folded like a dedup key; function and calendar words left out."""
     found: set[str] = set()
-    for sentence in re.split(r"[.!?]\s+", plain_text(text)):
+    for sentence in re.split(r"[.!?]\s+", _plain(text)):
         for word in _WORD.findall(sentence)[1:]:
             folded = headline_key(word)
             if word[0].isupper() and folded not in STOPWORDS and folded not in CALENDAR:

@@ -109,10 +109,7 @@ class _Planner:
         dirty = [s for s in self._stories.values() if s.changed]
         return IngestPlan(
             stories=tuple(Changed(pk=s.pk, article=s.article, loaded=s.loaded) for s in dirty),
-            carriers=tuple(
-                replace(c, published=self._stories[c.pk].article.published)
-                for c in self._new_carriers
-            ),
+            carriers=tuple(self._dated(c) for c in self._new_carriers),
             copies=(*self._first_copies, *((self._source, g, a) for g, a in self._copies.items())),
             moved_links=tuple(self._moved_links),
             used=frozenset(self._used),
@@ -123,6 +120,11 @@ class _Planner:
                 unchanged=self._unchanged,
             ),
         )
+
+    def _dated(self, carrier: NewCarrier) -> NewCarrier:
+        """``carrier`` dated like its story as planned (a merge may have made it earlier)."""
+        published = self._stories[carrier.pk].article.published
+        return carrier if carrier.published == published else replace(carrier, published=published)
 
     def _register(self, story: _Story) -> None:
         self._stories[story.pk] = story
@@ -169,13 +171,16 @@ class _Planner:
             if (story := self._stories[pk]).key == key and abs(story.day - day) <= 1
         ]
         open_ = [story for story in window if self._may_join(story)]
-        generic = fold.generic_reason(
-            item,
-            *(fold.side_of(s.article) for s in window),
-            series=self._series(key, day, open_),
-            kept_apart=len(window) > 1 or len(open_) < len(window),
-        )
-        best = _best((s, fold.headline_fold(item, fold.side_of(s.article), generic)) for s in open_)
+        best = None
+        if open_:  # whether the headline is generic matters only to a story it may join
+            generic = fold.generic_reason(
+                item,
+                *(fold.side_of(s.article) for s in window),
+                series=self._series(key, day, open_),
+                kept_apart=len(window) > 1 or len(open_) < len(window),
+            )
+            folds = ((s, fold.headline_fold(item, fold.side_of(s.article), generic)) for s in open_)
+            best = _best(folds)
         if best is not None or self._similarity is None:
             return best
         return self._near(item, self._similarity)

@@ -66,11 +66,16 @@ def article_row(pk: int, article: Article) -> Row:
         article.content,
         article.author,
         article.section,
-        json.dumps(article.tags),
-        json.dumps(article.related),
-        json.dumps([[e.url, e.type, e.length] for e in article.enclosures]),
+        _json_list(article.tags),
+        _json_list(article.related),
+        _json_list([[e.url, e.type, e.length] for e in article.enclosures]),
         article.path,
     )
+
+
+def _json_list(values: Sequence[Any]) -> str:
+    """``json.dumps(values)``, without the encoder for the empty list most stories have."""
+    return json.dumps(values) if values else "[]"
 
 
 def article_from_row(row: Row, carriers: Sequence[tuple[str, str]]) -> Article:

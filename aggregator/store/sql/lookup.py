@@ -48,42 +48,41 @@ def _matches(
     """The stories that ``fresh`` (items ``source`` does not carry yet) may fold into, by
     id, dedup key, another feed's URL guid and (with ``similarity``) shared headline
     words; fills in ``found``'s guids, near-duplicates, headline history, vetoes and
-    tombstones on the way."""
+    tombstones on the way. Every query is sent before any row is read, so that a backend
+    that can (PostgreSQL's pipeline mode) waits for their answers once."""
     listed, among = db.dialect.listed, db.dialect.among
     ids = listed([a.id for a in fresh])
     keys = listed(list({k for a in fresh if (k := dedup.dedup_key(a.title))}))
     shared = listed([a.guid for a in fresh if fold.is_global_guid(a.guid)])
-    found.shared_guid = dict(
-        db.execute(
-            f"SELECT guid, min(article_pk) FROM carriers WHERE source != ? AND guid {among}"
-            " GROUP BY guid",
-            (source, shared),
-        ).fetchall()
+    by_guid = db.execute(
+        f"SELECT guid, min(article_pk) FROM carriers WHERE source != ? AND guid {among}"
+        " GROUP BY guid",
+        (source, shared),
     )
+    by_id_or_key = db.execute(
+        f"SELECT pk FROM articles WHERE id {among}"
+        f" UNION SELECT pk FROM articles WHERE dedup_key {among}",
+        (ids, keys),
+    )
+    uses = db.execute(
+        f"SELECT dedup_key, source, day FROM headline_uses WHERE dedup_key {among}", (keys,)
+    )
+    vetoes = db.execute("SELECT article_pk FROM fold_vetoes WHERE source = ?", (source,))
+    tombstones = db.execute(
+        f"SELECT dedup_key, day FROM tombstones WHERE dedup_key {among}", (keys,)
+    )
+    found.shared_guid = dict(by_guid.fetchall())
     pks = set(found.shared_guid.values())
-    pks.update(
-        pk
-        for (pk,) in db.execute(
-            f"SELECT pk FROM articles WHERE id {among}"
-            f" UNION SELECT pk FROM articles WHERE dedup_key {among}",
-            (ids, keys),
-        )
-    )
+    pks.update(pk for (pk,) in by_id_or_key)
+    for key, user, day in uses:
+        found.uses.setdefault(key, set()).add((user, day))
+    found.vetoed = {pk for (pk,) in vetoes}
+    found.tombstones = set(tombstones)
     if similarity is not None:
         for article in fresh:
             near = word_index.sharing(db, *near_query(article, similarity))
             found.near[(article.title, dedup.story_day(article.published).toordinal())] = near
             pks.update(near)
-    for key, user, day in db.execute(
-        f"SELECT dedup_key, source, day FROM headline_uses WHERE dedup_key {among}", (keys,)
-    ):
-        found.uses.setdefault(key, set()).add((user, day))
-    found.vetoed = {
-        pk for (pk,) in db.execute("SELECT article_pk FROM fold_vetoes WHERE source = ?", (source,))
-    }
-    found.tombstones = set(
-        db.execute(f"SELECT dedup_key, day FROM tombstones WHERE dedup_key {among}", (keys,))
-    )
     return pks
 
 

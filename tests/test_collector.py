@@ -3,7 +3,9 @@ feeds served on 127.0.0.1 and seed folders on disk."""
 
 from __future__ import annotations
 
+import logging
 import time
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
@@ -27,7 +29,7 @@ from aggregator.collector.schedule import (
 from aggregator.config import Config, FetchConfig, load_config
 from aggregator.errors import FetchError, ParseError
 from aggregator.fetch import Fetcher
-from aggregator.models import ArticleQuery, SourceState
+from aggregator.models import ArticleQuery, FetchResult, SourceState
 from aggregator.store import open_store
 from tests.builders import ATOM, FERRY, GRAIN, SEED, desk_config, rss, source
 
@@ -331,7 +333,7 @@ def test_source_errors_survive_a_trip_between_processes() -> None:
         assert (type(copy), str(copy), copy.__dict__) == (type(error), str(error), error.__dict__)
 
 
-def test_many_feeds_are_parsed_in_worker_processes(tmp_path, store, fetcher, httpserver):
+def test_many_feeds_are_parsed_in_worker_processes(tmp_path, store, fetcher, httpserver, caplog):
     from aggregator.collector.parsers import PARSE_INLINE_FIRST, PARSE_POOL_MIN
 
     count = max(PARSE_POOL_MIN, PARSE_INLINE_FIRST) + 2
@@ -343,10 +345,25 @@ def test_many_feeds_are_parsed_in_worker_processes(tmp_path, store, fetcher, htt
     )
     feeds = [source(f"w{n}", httpserver.url_for(f"/rss{n}")) for n in range(count)]
     config = make_config(tmp_path, *feeds, source("page", httpserver.url_for("/html")))
-    report = collect(config, store, fetcher, now=NOW)
+    with caplog.at_level(logging.DEBUG, "aggregator.collector.parsers"):
+        report = collect(config, store, fetcher, now=NOW)
+    assert "parsing the rest of the pass in worker processes" in caplog.text
     assert sum(s.new for s in report.sources) == count
     (page,) = [s for s in report.sources if s.error]
     assert page.source == "page" and "not a feed" in page.error
+
+
+def test_feeds_parsed_before_with_few_new_entries_are_parsed_in_this_process(caplog):
+    from aggregator.collector.parsers import PARSE_INLINE_FIRST, PARSE_POOL_MIN, Parsers
+
+    body = rss(GRAIN, FERRY).encode()
+    result = FetchResult(url="https://news.example/rss", status=200, content=body)
+    known = frozenset({"the key of an entry of the last body"})
+    parsers = closing(Parsers(PARSE_POOL_MIN * 2))
+    with caplog.at_level(logging.DEBUG, "aggregator.collector.parsers"), parsers as parser:
+        for _ in range(PARSE_INLINE_FIRST * 3):
+            assert len(parser("wire", result, NOW, known).articles) == 2
+    assert "worker processes" not in caplog.text
 
 
 def test_the_websub_hub_is_pinged_with_the_changed_feeds(tmp_path, store, fetcher, httpserver):

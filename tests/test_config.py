@@ -51,6 +51,18 @@ def test_the_cached_parse_serves_only_the_same_text(tmp_path: Path, config_cache
     assert load_config(path).sources[0].interval == timedelta(hours=1)
 
 
+def test_a_config_named_by_its_full_path_loads_from_a_deleted_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, 'sources:\n  - {name: wire, url: "https://example.org/rss"}\n')
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    for _ in range(2):  # parsed and cached, then read from the cache
+        assert load_config(path).sources[0].name == "wire"
+
+
 def test_shipped_configs_load() -> None:
     for name in ("feeds.yaml", "example-full.yaml"):
         config = load_config(ROOT / "config" / name)

@@ -89,7 +89,9 @@ def _cache_file(path: Path) -> Path | None:
         return None  # no home folder: no cache
     if not folder.is_absolute():
         return None
-    where = Path.cwd() / path  # absolute, its links left alone (they do not change the text)
+    # absolute, its links left alone (they do not change the text); absolute() asks for
+    # the working folder only for a relative path, so a full one works from a deleted one
+    where = path.absolute()
     return folder / "wiredesk" / f"{where.name}-{zlib.crc32(str(where).encode()):08x}"
 
 

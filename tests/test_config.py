@@ -51,6 +51,20 @@ def test_the_cached_parse_serves_only_the_same_text(tmp_path: Path, config_cache
     assert load_config(path).sources[0].interval == timedelta(hours=1)
 
 
+def test_no_cache_is_written_into_a_folder_others_may_write_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another user who may write there could plant a link where the cache is written, to a
+    # file of the user's (of anyone's, when root runs it with this HOME): nothing is written.
+    shared = tmp_path / "shared"
+    (shared / "wiredesk").mkdir(parents=True)
+    (shared / "wiredesk").chmod(0o777)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared))
+    path = write(tmp_path, 'sources:\n  - {name: wire, url: "https://example.org/rss"}\n')
+    assert load_config(path).sources[0].name == "wire"
+    assert list((shared / "wiredesk").iterdir()) == []
+
+
 def test_a_config_named_by_its_full_path_loads_from_a_deleted_working_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,7 +9,9 @@ text is the same, character for character (not merely its size or modification t
 and the parser is the same (this Python, and this ``yamlfile.py``, this ``tree.py`` and
 this PyYAML, by their sizes and modification times). Anything else (no cache, another
 user's, unreadable, stale, corrupt) is parsed again; a cache that cannot be written is
-skipped, and a relative ``$XDG_CACHE_HOME`` (invalid, says the XDG spec) means no cache.
+skipped, nothing is written into a cache folder that is not the user's own or that others
+may write in, and a relative ``$XDG_CACHE_HOME`` (invalid, says the XDG spec) means no
+cache.
 Problems are never cached: a file with any is parsed, and reported, every time.
 """
 
@@ -124,16 +126,32 @@ def _save(cache: Path, stamp: tuple[Any, ...], text: str, data: Any) -> None:
         blob = marshal.dumps((stamp, text, _pack(data)))
     except ValueError:
         return  # a value marshal cannot hold (a date): such a file is parsed every time
-    partial = cache.with_name(f"{cache.name}.{os.getpid()}")
+    import tempfile  # only when a parse is to be saved: not on a run the cache serves
+
+    partial: Path | None = None
     try:
         cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # Only the user may read it: the config may hold a database password.
-        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-            f.write(blob)
+        if not _private(cache.parent):
+            return
+        # mkstemp: a new file of a name no one could have planted a link under (O_EXCL,
+        # O_NOFOLLOW), one per writer, that only the user may read (the config may hold a
+        # database password)
+        fd, name = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.name}.")
+        partial = Path(name)
+        with os.fdopen(fd, "wb") as file:
+            file.write(blob)
         partial.replace(cache)  # readers see the old cache or the new, never half
     except OSError:  # no cache then; the next run parses again
-        with suppress(OSError):
-            partial.unlink()
+        if partial is not None:
+            with suppress(OSError):
+                partial.unlink()
+
+
+def _private(folder: Path) -> bool:
+    """Whether ``folder`` is the user's own and no one else may write in it: another user
+    who could would swap the cache for links to the user's files (or, for root, anyone's)."""
+    found = folder.stat()
+    return found.st_uid == os.getuid() and not found.st_mode & 0o022
 
 
 # A mapping is (0, line, [(key, line, value), ...]), a list (1, line, [(line, value), ...]);

@@ -23,6 +23,7 @@ lost). It does not hear its own changes: each pass publishes after it collects.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -310,7 +311,13 @@ class Daemon:
             for problem in e.problems:
                 log.error("  %s", problem)
             return
-        old, self.config = self.config, new
+        old = self.config
+        renamed = new.node != old.node
+        if renamed:
+            # The store was opened as the old node (its publish state, what it announces):
+            # leases taken under the new name meanwhile would not match them.
+            new = dataclasses.replace(new, node=old.node)
+        self.config = new
         self.metrics.keep_sources(source.name for source in new.sources)
         log.info(
             "config reloaded: %s, %s",
@@ -319,6 +326,8 @@ class Daemon:
         )
         restart_only = ("server", "store", "fetch", "dedup")
         changed = [key for key in restart_only if getattr(old, key) != getattr(new, key)]
+        if renamed:
+            changed.append("node")
         if old.publish.dir != new.publish.dir:
             changed.append("publish.dir")
         if changed:

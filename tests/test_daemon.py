@@ -223,6 +223,26 @@ def test_the_daemon_plans_its_next_pass_for_when_a_source_falls_due(tmp_path: Pa
         desk.fetcher.close()
 
 
+def test_a_reload_keeps_the_node_name_the_store_was_opened_as(tmp_path: Path, caplog) -> None:
+    (tmp_path / "seeds").mkdir()
+    path = tmp_path / "feeds.yaml"
+    port = free_port()
+    path.write_text("node: desk1\n" + config_text(port), encoding="utf-8")
+    desk = daemon_module.Daemon(load_config(path))
+    try:
+        desk.scheduler.start(paused=True)
+        path.write_text("node: desk2\n" + config_text(port), encoding="utf-8")
+        with caplog.at_level(logging.INFO, logger="aggregator.daemon"):
+            desk.reload()
+        # its leases would go by the new name, its publish state by the old one
+        assert (desk.config.node, desk.store.node) == ("desk1", "desk1")
+        assert "changes to node take effect after a restart" in caplog.text
+    finally:
+        desk.scheduler.shutdown(wait=False)
+        desk.store.close()
+        desk.fetcher.close()
+
+
 def test_a_failed_pass_makes_the_next_one_publish_everything(tmp_path: Path, monkeypatch):
     from aggregator.errors import StoreError
 

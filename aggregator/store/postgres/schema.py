@@ -198,13 +198,20 @@ V3 = (
     )""",
 )
 
+# SET COMPRESSION is PostgreSQL 14's: written out plainly, PL/pgSQL would reject it as a
+# syntax error when compiling the block on an older server, before any handler could
+# catch it. So the block asks whether the server offers lz4 (a server built without it,
+# or older than 14, lists no lz4 among default_toast_compression's values; such a store
+# keeps pglz) and only then runs the statements, as dynamic SQL.
 V4 = (
     """DO $$ BEGIN
-        ALTER TABLE articles ALTER COLUMN summary SET COMPRESSION lz4,
-            ALTER COLUMN content SET COMPRESSION lz4;
-        ALTER TABLE articles_fts ALTER COLUMN doc SET COMPRESSION lz4;
-        ALTER TABLE carriers ALTER COLUMN item SET COMPRESSION lz4;
-    EXCEPTION WHEN feature_not_supported THEN  -- a server built without lz4 keeps pglz
+        IF EXISTS (SELECT FROM pg_settings
+                   WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+            EXECUTE 'ALTER TABLE articles ALTER COLUMN summary SET COMPRESSION lz4, '
+                'ALTER COLUMN content SET COMPRESSION lz4';
+            EXECUTE 'ALTER TABLE articles_fts ALTER COLUMN doc SET COMPRESSION lz4';
+            EXECUTE 'ALTER TABLE carriers ALTER COLUMN item SET COMPRESSION lz4';
+        END IF;
     END $$""",
 )
 

@@ -594,3 +594,15 @@ def test_a_story_no_feed_lists_any_more_loses_its_page(folder: Path) -> None:
 
 def read_page(folder: Path, story_id: str) -> str:
     return (folder / "articles" / f"{story_id}.html").read_text(encoding="utf-8")
+
+
+def test_a_written_file_dates_from_when_its_bytes_were_written_not_from_the_pass(
+    folder: Path,
+) -> None:
+    # A pass's ``now`` is when it began, maybe minutes before it publishes; meanwhile
+    # another node may have published a later version, whose Last-Modified this must not
+    # precede, or an If-Modified-Since from that node's answer would get a 304 here.
+    before = datetime.now(UTC)
+    publish(make_config(folder), FakeStore(STORIES), now=NOW)
+    written = datetime.fromtimestamp((folder / "energy.rss").stat().st_mtime, UTC)
+    assert written >= before - timedelta(seconds=1)

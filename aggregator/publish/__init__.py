@@ -81,7 +81,10 @@ def publish(
     run.clean_up()
     manifest = run.folder.manifest
     written = {name: manifest[name].sha256 for name in run.folder.written if name in manifest}
-    run.folder.stamp(store.file_times(written, now=run.now))
+    # A new version's first appearance is now, when its bytes were written: not the pass's
+    # ``now``, from the start of a pass that may have run for minutes, during which another
+    # node may have published a later version, which this one's time must not precede.
+    run.folder.stamp(store.file_times(written, now=datetime.now(UTC)))
     store.record_published(
         list(run.folder.changes.values()),
         run.folder.removed,

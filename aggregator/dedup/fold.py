@@ -231,11 +231,14 @@ def body_shingles(text: str) -> Counter[tuple[str, ...]]:
 def body_similarity(a: str, b: str) -> float:
     """How alike two bodies are, 0 to 1: the weighted Jaccard similarity of their shingles
     (shared counts over combined counts); 0 when either is too short to tell."""
-    (first, words_a), (second, words_b) = _shingles(a), _shingles(b)
+    (first, words_a, total_a), (second, words_b, total_b) = _shingles(a), _shingles(b)
     if min(words_a, words_b) < MIN_BODY_WORDS:
         return 0.0
-    shared = sum((first & second).values())
-    return shared / sum((first | second).values())
+    if len(second) < len(first):
+        first, second = second, first
+    # the counts of ``first & second`` summed, and of ``first | second`` (what either has)
+    shared = sum(min(n, second[gram]) for gram, n in first.items() if gram in second)
+    return shared / (total_a + total_b - shared)
 
 
 def _words(grams: Counter[tuple[str, ...]]) -> int:
@@ -264,10 +267,10 @@ def _folded(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=_BODIES)
-def _shingles(text: str) -> tuple[Counter[tuple[str, ...]], int]:
-    """``body_shingles`` of a body and how many content words it has."""
+def _shingles(text: str) -> tuple[Counter[tuple[str, ...]], int, int]:
+    """``body_shingles`` of a body, how many content words it has, and all their counts."""
     grams = body_shingles(text)
-    return grams, _words(grams)
+    return grams, _words(grams), sum(grams.values())
 
 
 def headline_fold(item: Side, story: Side, generic: str | None) -> Fold | None:
@@ -342,7 +345,7 @@ def carried_stems(side: Side) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=_BODIES)
 def _text_stems(text: str) -> frozenset[str]:
-    return frozenset(stem(w) for w in _folded(text).split())
+    return frozenset(map(stem, set(_folded(text).split())))
 
 
 def _other_names(a: Side, b: Side) -> bool:
@@ -361,6 +364,7 @@ def _numbers(side: Side) -> set[str]:
     return {stem(w) for w in headline_key(side.title).split() if any(c.isdigit() for c in w)}
 
 
+@functools.lru_cache(maxsize=65536)  # a pass's bodies use the same few thousand words
 def stem(word: str) -> str:
     """A crude stem that lets inflections meet: a word's first ``STEM_LETTERS`` letters;
     a number keeps all its digits and only them ("200m" meets "200-m"; "45" and "4.5",

@@ -164,13 +164,15 @@ class _Planner:
         shared = self._found.shared_guid.get(article.guid)
         if shared is not None and self._may_join(self._stories[shared]):
             return self._stories[shared], fold.Fold(fold.SAME_GUID)
-        item = fold.side_of(article)
         window = [
             story
             for pk in (self._by_key.get(key, ()) if key else ())
             if (story := self._stories[pk]).key == key and abs(story.day - day) <= 1
         ]
         open_ = [story for story in window if self._may_join(story)]
+        if not open_ and self._similarity is None:
+            return None  # no story under this headline to join, and no near-duplicates
+        item = fold.side_of(article)
         best = None
         if open_:  # whether the headline is generic matters only to a story it may join
             generic = fold.generic_reason(

@@ -196,6 +196,22 @@ def test_a_source_fetched_late_in_a_pass_is_due_an_interval_after_its_fetch(
     assert state.next_due == state.last_fetch + HOUR + jitter("wire", HOUR, state.last_fetch)
 
 
+def test_a_source_failing_late_in_a_pass_backs_off_from_its_own_fetch(
+    tmp_path, store, fetcher, httpserver: HTTPServer
+):
+    # A failure's backoff counts from its own fetch too, as a success's interval does.
+    def slow_failure(request):
+        time.sleep(0.3)
+        return Response("oops", status=500)
+
+    httpserver.expect_request("/rss").respond_with_handler(slow_failure)
+    config = make_config(tmp_path, source("wire", httpserver.url_for("/rss")))
+    collect(config, store, fetcher, now=NOW)
+    state = store.source_state("wire")
+    assert state.last_fetch >= NOW + timedelta(seconds=0.3)
+    assert (state.error_streak, state.next_due) == (1, state.last_fetch + HOUR)
+
+
 def test_permanent_redirect_updates_the_stored_url(tmp_path, store, fetcher, httpserver):
     httpserver.expect_request("/old").respond_with_data(
         "", status=301, headers={"Location": httpserver.url_for("/new")}
@@ -222,7 +238,7 @@ def test_gone_disables_and_errors_are_kept(tmp_path, store, fetcher, httpserver:
     assert [bool(s.error) for s in report.sources] == [True, True]
     gone, busy = store.source_state("gone"), store.source_state("busy")
     assert gone.disabled and gone.last_status == 410
-    assert busy.next_due == NOW + timedelta(seconds=7200)
+    assert busy.next_due == busy.last_fetch + timedelta(seconds=7200)
     assert "429" in busy.last_error and busy.error_streak == 1
 
 
@@ -278,7 +294,7 @@ def test_an_unforeseen_error_stays_in_its_sources_report(tmp_path, store, httpse
     )
     assert good.new == 1
     state = store.source_state("buggy")
-    assert (state.error_streak, state.next_due) == (1, NOW + HOUR)
+    assert (state.error_streak, state.next_due) == (1, state.last_fetch + HOUR)
     assert "Traceback" in caplog.text or any(r.exc_info for r in caplog.records)
 
 

@@ -67,10 +67,10 @@ class PassClock:
     when the pass began, and ``read()``, that moved on by the time since (so a pass run at a
     fixed ``now``, a test's, stays near it).
 
-    A source's next due time counts from its own fetch on this clock. Counted from the
-    pass's ``now``, a source fetched late in a long pass (a loaded machine, a pass waiting
-    for its parse processes to start) fell due again at once, and a second node fetched it
-    a fraction of a second after the first."""
+    A source's next due time, after a success or a failure, counts from its own fetch on
+    this clock. Counted from the pass's ``now``, a source fetched late in a long pass (a
+    loaded machine, a pass waiting for its parse processes to start) fell due again at
+    once, and a second node fetched it a fraction of a second after the first."""
 
     now: datetime
     began: float = field(default_factory=time.monotonic)
@@ -305,7 +305,7 @@ def _collect_source(
     except StoreError:
         raise
     except Exception as e:
-        collected = _Collected(*contain(config, store, source, state, clock.now, e))
+        collected = _Collected(*contain(config, store, source, state, clock.read(), e))
     report = replace(collected.report, seconds=time.perf_counter() - started)
     log_outcome(report)
     return _Collected(report, collected.ingested, collected.state)
@@ -361,7 +361,7 @@ def _collect_feed(
     except SourceError as e:
         if halt.is_set():
             return _Collected(*skipped(source.name))
-        failed = after_failure(state, e, now=now, interval=interval)
+        failed = after_failure(state, e, now=clock.read(), interval=interval)
         status = failed.last_status or answered
         failed = replace(failed, origin_url=source.url or "", url=url, last_status=status)
         return _Collected(watch.report(failed_report(source.name, e)), IngestResult(), failed)
@@ -395,7 +395,7 @@ def _collect_folder(
         with watch.stage("parse"):
             scan = seeds.scan_folder(source, state.file_stamps)
     except SourceError as e:
-        store.save_source_state(after_failure(state, e, now=clock.now, interval=interval))
+        store.save_source_state(after_failure(state, e, now=clock.read(), interval=interval))
         return watch.report(failed_report(source.name, e)), IngestResult()
     problems = tuple(str(e) for e in scan.errors)
     for problem in problems:

@@ -393,6 +393,12 @@ class Daemon:
             log.warning("stopped; a fetch still connecting was left behind")
             logging.shutdown()
             os._exit(0)
+        if self._republisher is not None and self._republisher.is_alive():
+            # A republish past its grace is still using the store: closing it would wait
+            # for the thread (SQLite's lock, the PostgreSQL pool) or close it under the
+            # thread's feet. Leave it open; the thread ends with the process.
+            log.warning("stopped; a republish still running was left behind")
+            return
         self.store.close()
         log.info("stopped")
 

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -269,6 +270,43 @@ def test_a_failed_pass_makes_the_next_one_publish_everything(tmp_path: Path, mon
     finally:
         desk.store.close()
         desk.fetcher.close()
+
+
+def test_a_stop_leaves_the_store_open_for_a_republish_still_running(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # A republish past the stop's grace still publishes from the store: closing it under
+    # the thread would fail that publish (or wait for it).
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "ferry.txt").write_text(SEED, encoding="utf-8")
+    path = tmp_path / "feeds.yaml"
+    path.write_text(config_text(free_port()), encoding="utf-8")
+    desk = daemon_module.Daemon(load_config(path))
+    real_publish, release, failures = daemon_module.publish.publish, threading.Event(), []
+
+    def slow_publish(*args, **kwargs):
+        release.wait(WAIT)
+        try:
+            return real_publish(*args, **kwargs)
+        except Exception as e:
+            failures.append(e)
+            raise
+
+    monkeypatch.setattr(daemon_module.publish, "publish", slow_publish)
+    monkeypatch.setattr(daemon_module, "STOP_GRACE", 0.05)
+    republisher = threading.Thread(target=desk.republish, args=({"desk2"},), daemon=True)
+    desk._republisher = republisher
+    try:
+        desk.collect_now()
+        republisher.start()
+        desk._shut_down()
+        release.set()
+        republisher.join(WAIT)
+    finally:
+        release.set()
+        desk.store.close()
+    assert failures == []
+    assert "New ferry line" in (tmp_path / "feeds" / "all.rss").read_text(encoding="utf-8")
 
 
 def test_a_store_outage_is_logged_once_reported_by_healthz_and_ends_once(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import threading
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,10 +19,11 @@ import pytest
 
 from aggregator.config import Category, Config
 from aggregator.errors import PublishError
-from aggregator.models import Article
+from aggregator.models import Article, SourceState
 from aggregator.publish import publish
 from aggregator.publish.files import write_if_changed
 from aggregator.publish.items import byline
+from aggregator.store import open_store
 from tests.builders import article, assert_w3c_shape
 from tests.fakes import FakeStore
 
@@ -606,3 +609,25 @@ def test_a_written_file_dates_from_when_its_bytes_were_written_not_from_the_pass
     publish(make_config(folder), FakeStore(STORIES), now=NOW)
     written = datetime.fromtimestamp((folder / "energy.rss").stat().st_mtime, UTC)
     assert written >= before - timedelta(seconds=1)
+
+
+def test_a_node_whose_folder_already_holds_the_bytes_dates_them_as_the_first_node(
+    tmp_path: Path,
+) -> None:
+    # A new node started on a copy of another node's folder writes nothing (the bytes are
+    # right) but must still give each file its first appearance as mtime: the copy's own
+    # would be another Last-Modified than the first node's for the same bytes.
+    location = str(tmp_path / "wiredesk.db")
+    one, two = (tmp_path / name / "feeds" for name in ("web1", "web2"))
+    with closing(open_store(location, node="web1")) as first:
+        first.ingest("wire", STORIES, SourceState(name="wire"))
+        publish(make_config(one), first, now=NOW)
+    shutil.copytree(one, two, copy_function=shutil.copy)  # the bytes, not the times
+    with closing(open_store(location, node="web2")) as second:
+        report = publish(make_config(two), second, now=NOW)
+    copied = files_of(two).keys() - set(report.written)  # sources.html names its node
+    assert {"all.rss", "energy.atom", "articles/s2.html"} <= copied
+    mtimes = [
+        {n: t for n, (t, _) in files_of(folder).items() if n in copied} for folder in (one, two)
+    ]
+    assert mtimes[0] == mtimes[1]

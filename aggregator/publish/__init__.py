@@ -28,7 +28,7 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 
@@ -79,12 +79,7 @@ def publish(
     run.indexes()
     found = status.publish_status(config, store, run.site, run.folder, built_for=run.site_digest)
     run.clean_up()
-    manifest = run.folder.manifest
-    written = {name: manifest[name].sha256 for name in run.folder.written if name in manifest}
-    # A new version's first appearance is now, when its bytes were written: not the pass's
-    # ``now``, from the start of a pass that may have run for minutes, during which another
-    # node may have published a later version, which this one's time must not precede.
-    run.folder.stamp(store.file_times(written, now=datetime.now(UTC)))
+    run.folder.stamp(_first_appearances(store, run.folder))
     store.record_published(
         list(run.folder.changes.values()),
         run.folder.removed,
@@ -92,6 +87,24 @@ def publish(
         problems=found,
     )
     return _report(run.folder, config.publish.base_url, started)
+
+
+def _first_appearances(store: Store, folder: Folder) -> dict[str, datetime]:
+    """When the bytes of each file ``folder`` wrote or found first appeared on any node.
+
+    A new version's first appearance is now, when its bytes were written: not the pass's
+    ``now``, from the start of a pass that may have run for minutes, during which another
+    node may have published a later version, which this one's time must not precede. A
+    file found already right on disk (a new node's copied folder) takes the time another
+    node gave its bytes, or else its own mtime, so that its Last-Modified does not move."""
+
+    def versions(names: Sequence[str]) -> dict[str, str]:
+        return {name: folder.manifest[name].sha256 for name in names if name in folder.manifest}
+
+    times = store.file_times(versions(folder.written), now=datetime.now(UTC))
+    for when, names in folder.found().items():
+        times.update(store.file_times(versions(names), now=when))
+    return times
 
 
 class _Run:

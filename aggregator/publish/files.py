@@ -102,9 +102,21 @@ class Folder:
         self.changes.pop(name, None)
         self.removed.append(name)
 
+    def found(self) -> dict[datetime, list[str]]:
+        """The files this publish found already right on disk that the manifest did not
+        list (a new node, a copied folder), by their mtime: the disk's own, not yet their
+        bytes' first appearance."""
+        found: dict[datetime, list[str]] = {}
+        written = set(self.written)
+        for name, entry in self.changes.items():
+            if name not in self._stored and name not in written:
+                when = EPOCH + timedelta(microseconds=entry.mtime_ns // 1000)
+                found.setdefault(when, []).append(name)
+        return found
+
     def stamp(self, times: Mapping[str, datetime]) -> None:
-        """Give each file of ``times`` (those this publish wrote) that mtime (its bytes'
-        first appearance), entering the new stat in the manifest.
+        """Give each file of ``times`` (those this publish wrote, and those it ``found``)
+        that mtime (its bytes' first appearance), entering the new stat in the manifest.
 
         Raises PublishError naming the path when it cannot be changed."""
         for name, when in times.items():

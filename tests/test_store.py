@@ -449,6 +449,22 @@ def test_a_node_unseen_for_a_week_is_forgotten_with_its_publish_state(
     here.close()
 
 
+def test_a_node_that_has_joined_reads_its_publish_state_without_writing(
+    store_location: str,
+) -> None:
+    # Each publish reads the pending stories and the manifest: joining again for each was
+    # two write transactions a publish that only said the node was still there.
+    desk = open_store(store_location, node="desk1")
+    assert isinstance(desk, sql_store.SqlStore)
+    assert desk.pending_stories().ids == frozenset()  # joins
+    desk._write(lambda db: db.execute("UPDATE nodes SET last_seen = 1 WHERE name = 'desk1'"))
+    desk.pending_stories()
+    desk.published_files()
+    seen = desk._read(lambda db: db.execute("SELECT last_seen FROM nodes").fetchall())
+    desk.close()
+    assert [tuple(row) for row in seen] == [(1,)]
+
+
 def test_a_file_version_keeps_the_time_it_first_appeared_on_any_node(store_location: str) -> None:
     one, two = (open_store(store_location, node=name) for name in ("desk1", "desk2"))
     first, later = (

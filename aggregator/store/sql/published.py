@@ -14,7 +14,8 @@ so a story marked again while it was writing keeps its new mark.
 
 A node joins when it first reads its publish state (``join``): it takes over the state a
 store upgraded from an older Wiredesk kept for all (node ``''``), or starts with none,
-which makes its first publish a full one. A node that has not published for
+which makes its first publish a full one; a store joins again, to say its node is still
+there, once a day at most (``store.REJOIN_AFTER``). A node that has not published for
 ``FORGET_AFTER`` is forgotten, its marks and manifest deleted; should it come back, it
 joins again as a new node.
 """

@@ -47,6 +47,9 @@ _SAVE_STATE = (
 )
 
 
+REJOIN_AFTER = published.FORGET_AFTER / 7  # how often a joined node says it is still here
+
+
 class SqlStore(ABC):
     """Every ``Store`` method over a backend's transactions; ``similarity`` (0..1) turns on
     near-duplicate matching of reworded headlines; ``node`` names this node, whose
@@ -55,6 +58,7 @@ class SqlStore(ABC):
     similarity: float | None
     node: str
     dialect: Dialect  # the backend's, as its ``Db`` has it
+    _joined: datetime | None = None  # when this store last joined its node (``_join``)
 
     @abstractmethod
     def _read(self, work: Callable[[Db], T], *, snapshot: bool = False) -> T:
@@ -264,7 +268,16 @@ class SqlStore(ABC):
         return self._read(lambda db: published.manifest(db, self.node))
 
     def _join(self) -> None:
-        self._write(lambda db: published.join(db, self.node, now=datetime.now(UTC)))
+        """Join this node (``published.join``) unless this store did less than REJOIN_AFTER
+        ago: each publish read both the pending stories and the manifest, and joined for
+        each, two write transactions that only said the node was still there. Joining
+        again that often keeps a publishing node from being forgotten, and one that did
+        not publish for long joins again, under the marks' lock, before it reads."""
+        now = datetime.now(UTC)
+        if self._joined is not None and timedelta(0) <= now - self._joined < REJOIN_AFTER:
+            return
+        self._write(lambda db: published.join(db, self.node, now=now))
+        self._joined = now
 
     def record_published(
         self,

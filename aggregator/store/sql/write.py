@@ -55,9 +55,7 @@ def write_stories(
         ],
     )
     db.unindex_text([s.pk for s in retexted if s.loaded])
-    db.index_text(
-        [(s.pk, texts.get(_text(s.article)) or _indexed(db.dialect, s.article)) for s in retexted]
-    )
+    db.index_text([(s.pk, _index_value(db.dialect, texts, s.article)) for s in retexted])
     if words:
         reworded = [s for s in dirty if _differ(s, lambda a: (a.title, day_number(a)))]
         word_index.rewrite(
@@ -113,6 +111,13 @@ def write_carriers(
 def _text(article: Article) -> TextKey:
     """What the full-text index is made of: the title, summary and content."""
     return article.title, article.summary, article.content
+
+
+def _index_value(dialect: Dialect, texts: Texts, article: Article) -> object:
+    """``article``'s text as the full-text index takes it, from ``texts`` when worked out
+    there (an empty vector too: it is a value, not a miss)."""
+    key = _text(article)
+    return texts[key] if key in texts else _indexed(dialect, article)
 
 
 def _indexed(dialect: Dialect, article: Article) -> object:

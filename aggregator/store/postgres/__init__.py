@@ -28,7 +28,7 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from aggregator.errors import StoreError, StoreUnavailable
-from aggregator.store import Watch, shown, this_node
+from aggregator.store import Watch, shown
 from aggregator.store.postgres.connection import POSTGRES, PgDb, announce
 from aggregator.store.postgres.listen import Listener
 from aggregator.store.postgres.schema import migrate
@@ -78,9 +78,7 @@ class PostgresStore(SqlStore):
         Raises StoreError naming the host when it cannot connect, and when the schema is
         missing or too new.
         """
-        self.location = location
-        self.similarity = similarity
-        self.node = this_node(node)
+        super().__init__(location, similarity=similarity, node=node)
         self._name = f"store {shown(location)}"
         try:
             with psycopg.connect(

@@ -21,7 +21,7 @@ from aggregator.models import (
     PublishedFile,
     SourceState,
 )
-from aggregator.store import Watch
+from aggregator.store import Watch, this_node
 from aggregator.store.rows import (
     ARTICLE_COLUMNS,
     SOURCE_COLUMNS,
@@ -55,10 +55,15 @@ class SqlStore(ABC):
     near-duplicate matching of reworded headlines; ``node`` names this node, whose
     publish state (``sql.published``) the publishing methods read and write."""
 
-    similarity: float | None
-    node: str
     dialect: Dialect  # the backend's, as its ``Db`` has it
-    _joined: datetime | None = None  # when this store last joined its node (``_join``)
+
+    def __init__(self, location: str, *, similarity: float | None, node: str | None) -> None:
+        """What every backend keeps of its store: ``location`` as the user gave it,
+        ``similarity`` and the node's name (``store.this_node(node)``)."""
+        self.location = location
+        self.similarity = similarity
+        self.node = this_node(node)
+        self._joined: datetime | None = None  # when this store last joined its node (``_join``)
 
     @abstractmethod
     def _read(self, work: Callable[[Db], T], *, snapshot: bool = False) -> T:

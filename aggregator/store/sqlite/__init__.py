@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aggregator.errors import StoreError
-from aggregator.store import this_node
 from aggregator.store.sql import Db
 from aggregator.store.sql.store import SqlStore, T
 from aggregator.store.sqlite.connection import SQLITE, Connection
@@ -67,9 +66,7 @@ class SQLiteStore(SqlStore):
         ``node`` names this node (``store.this_node``; by default the host name).
         Raises StoreError naming the path when it cannot be opened or is too new.
         """
-        self.location = location
-        self.similarity = similarity
-        self.node = this_node(node)
+        super().__init__(location, similarity=similarity, node=node)
         self._lock = threading.Lock()
         self._locked_at = float("-inf")  # when a write last waited out the busy timeout
         self._conn = self._connect()

@@ -174,7 +174,8 @@ class Daemon:
         return max(wake, now + MIN_WAKE)
 
     def collect_now(self) -> None:
-        """One pass: collect what is due, publish what is pending.
+        """One pass: collect what is due, publish what is pending, then bring the search
+        index up to date (``Store.catch_up_search``), so that a search does not wait for it.
 
         Stories stored by a pass that fails before it publishes stay pending in the store,
         and a config edit changes the digest the manifest holds for each file it affects:
@@ -248,6 +249,7 @@ class Daemon:
             report, published = run_pass(
                 config, self.store, self.fetcher, now=now, stop=self.stopping
             )
+            self.store.catch_up_search()
             stored = self.store.story_count()
         except Exception as e:
             self.history.record(None, now=self.clock(), error=str(e))

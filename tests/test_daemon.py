@@ -272,6 +272,22 @@ def test_a_failed_pass_makes_the_next_one_publish_everything(tmp_path: Path, mon
         desk.fetcher.close()
 
 
+def test_a_pass_leaves_the_search_index_up_to_date(tmp_path: Path) -> None:
+    (tmp_path / "seeds").mkdir()
+    unrelated = SEED.replace("- Port reports record cruise arrivals\n", "")  # nothing to search
+    (tmp_path / "seeds" / "ferry.txt").write_text(unrelated, encoding="utf-8")
+    path = tmp_path / "feeds.yaml"
+    path.write_text(config_text(free_port()), encoding="utf-8")
+    desk = daemon_module.Daemon(load_config(path))
+    try:
+        desk.collect_now()
+        assert desk.store.story_count() == 1
+        assert desk.store.catch_up_search() == 0, "the pass indexed its story"
+    finally:
+        desk.store.close()
+        desk.fetcher.close()
+
+
 def test_a_stop_leaves_the_store_open_for_a_republish_still_running(
     tmp_path: Path, monkeypatch
 ) -> None:

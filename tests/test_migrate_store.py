@@ -183,6 +183,7 @@ def test_the_copy_holds_every_record_of_the_source_and_copies_back(
         assert target.pending_stories().ids == {a.id for a in source.articles(ArticleQuery())}
         assert copy_store(target, back).copied == source.counts()
         assert list(back.export()) == list(source.export())
+        assert back.catch_up_search() == 0, "the copy indexed its stories for search"
     finally:
         for store in (source, target, back):
             store.close()

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from aggregator import dedup
 from aggregator.errors import StoreError
 from aggregator.models import Problem, PublishedFile
 from aggregator.store import open_store, sqlite
+from aggregator.store.sql import store as sql_store
 from aggregator.store.sqlite import SQLiteStore
-from aggregator.store.sqlite.connection import Connection
+from aggregator.store.sqlite.connection import INDEX_TEXT, Connection
 from aggregator.store.sqlite.schema import MIGRATIONS, V1, V2, VERSION, migrate
+from aggregator.text import plain_text
 from tests.builders import WHEN, article
 from tests.stores import (
     KARABAKH,
@@ -145,10 +149,15 @@ def test_a_writer_killed_mid_transaction_leaves_a_clean_store(tmp_path: Path) ->
     reopened = SQLiteStore(str(path))
     assert len(everything(reopened)) == 300
     assert reopened.ingest("aa", [article("aa", "late", "After the crash")], state("aa")).new
+    with sqlite3.connect(path) as check:
+        assert check.execute("SELECT count(*) FROM articles_fts_queue").fetchone() == (301,)
+    assert len(everything(reopened, search="story")) == 300, "queued in the stories' passes"
+    assert [a.id for a in everything(reopened, search="crash")] == ["aa-late"]
     reopened.close()
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert check.execute("SELECT count(*) FROM articles_fts").fetchone() == (301,)
+        assert check.execute("SELECT count(*) FROM articles_fts_queue").fetchone() == (0,)
 
 
 def test_a_version_4_database_gets_a_manifest_and_its_seed_stories_pending(tmp_path: Path) -> None:
@@ -219,5 +228,136 @@ def test_a_version_9_database_keeps_its_publish_state_for_the_first_node(tmp_pat
     assert first.pending_stories().ids == second.pending_stories().ids == {"aa-9"}
     first.close()
     second.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)
+
+
+def _index(path: Path) -> set[tuple[int, str, str, str]]:
+    """What the FTS5 table holds, once the index is internally consistent."""
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')")
+        return set(conn.execute("SELECT rowid, title, summary, content FROM articles_fts"))
+
+
+def _inline(path: Path) -> set[tuple[int, str, str, str]]:
+    """What writing each story's text into the FTS5 table with it would have left there."""
+    with closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute("SELECT pk, title, summary, content FROM articles").fetchall()
+    return {
+        (pk, title, plain_text(summary), plain_text(content))
+        for pk, title, summary, content in rows
+    }
+
+
+def test_the_search_index_catches_up_as_if_each_story_were_indexed_with_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "queued.db"
+    store = SQLiteStore(str(path))
+    old, now = WHEN - timedelta(days=400), WHEN
+    ferry = article("aa", 1, "Ferry strike ends", summary="<p>Crews return.</p>")
+    store.ingest("aa", [ferry, article("aa", 2, "Grain deal")], state("aa"), now=now)
+    store.ingest("aa", [article("aa", 3, "Court ruling")], state("aa"), now=old)
+    store.ingest("aa", [replace(ferry, summary="<p>Sailors return.</p>")], state("aa"), now=now)
+    assert _index(path) == set(), "every text waits in the queue"
+    assert [a.id for a in everything(store, search="sailors")] == ["aa-1"]
+    assert everything(store, search="crews") == []
+    assert _index(path) == _inline(path)
+
+    # edited, deleted and new stories once indexed; the row key of one that was indexed
+    # and deleted taken again; one queued and deleted
+    store.ingest("aa", [replace(ferry, summary="<p>Pilots return.</p>")], state("aa"), now=now)
+    store.ingest("aa", [article("aa", 4, "Wheat harvest")], state("aa"), now=old)
+    store.ingest("aa", [article("aa", 5, "Harbour closed", content="<b>Storm</b>")], state("aa"))
+    store.ingest("aa", [article("aa", 6, "Bridge opens")], state("aa"), now=old)
+    assert store.catch_up_search() == 4
+    store.ingest("aa", [article("aa", 7, "Tunnel opens")], state("aa"), now=old)
+    assert store.prune(now=now, retention=timedelta(days=90)) == 4  # aa-3, 4, 6 and 7
+    store.ingest("aa", [article("aa", 8, "Rail strike")], state("aa"), now=now)
+    assert store.catch_up_search() == 4
+    assert store.catch_up_search() == 0
+    assert _index(path) == _inline(path)
+    assert [a.id for a in everything(store, search="strike")] == ["aa-8", "aa-1"]
+    assert [a.id for a in everything(store, search="pilots")] == ["aa-1"]
+    for gone in ("sailors", "wheat", "bridge", "tunnel"):
+        assert everything(store, search=gone) == []
+    assert [a.id for a in everything(store, search="pilots storm")] == []
+    assert [a.id for a in everything(store, search="storm")] == ["aa-5"]
+    store.close()
+
+
+def test_a_catch_up_takes_the_queue_a_batch_to_a_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_store, "CATCH_UP_BATCH", 2)
+    store = SQLiteStore(str(tmp_path / "batches.db"))
+    store.ingest("aa", [article("aa", n, f"Ferry {n}") for n in range(5)], state("aa"))
+    assert store.catch_up_search() == 5
+    assert len(everything(store, search="ferry")) == 5
+    store.close()
+
+
+def test_a_search_sees_the_stories_another_connection_queued(tmp_path: Path) -> None:
+    reader, writer = (SQLiteStore(str(tmp_path / "shared.db")) for _ in range(2))
+    assert everything(reader, search="ferry") == []
+    writer.ingest("aa", [article("aa", 1, "Ferry strike ends")], state("aa"))
+    assert [a.id for a in everything(reader, search="ferry")] == ["aa-1"]
+    assert writer.catch_up_search() == 0, "the reader indexed it"
+    reader.close()
+    writer.close()
+
+
+def test_a_search_takes_the_write_lock_only_while_stories_are_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_MS", 50)
+    path = tmp_path / "busy.db"
+    store = SQLiteStore(str(path))
+    store.ingest("aa", [article("aa", 1, "Ferry strike ends")], state("aa"))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StoreError, match=r"busy\.db: database is locked"):
+        everything(store, search="ferry")
+    other.execute("ROLLBACK")
+    assert [a.id for a in everything(store, search="ferry")] == ["aa-1"]
+    other.execute("BEGIN IMMEDIATE")
+    assert [a.id for a in everything(store, search="ferry")] == ["aa-1"]
+    other.execute("ROLLBACK")
+    other.close()
+    store.close()
+
+
+def test_a_version_11_database_queues_its_edits_and_deletes_for_the_index(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v11.db"
+    conn = sqlite3.connect(path, isolation_level=None, factory=Connection)
+    migrate(conn, target=11)
+    for pk, title, first_seen in ((1, "Ferry strike ends", 1), (2, "Grain deal", 10**17)):
+        conn.execute(
+            "INSERT INTO articles VALUES (?, ?, ?, 'aa', ?, ?, 1, 1, NULL, ?, '', '', '', '',"
+            " '', '[]', '[]', '[]', '')",
+            (pk, f"aa-{pk}", f"https://aa.example/{pk}", title, dedup.dedup_key(title), first_seen),
+        )
+        conn.execute(
+            "INSERT INTO carriers (article_pk, source, guid, link, seed, published)"
+            " VALUES (?, 'aa', ?, '', 0, 1)",
+            (pk, f"https://aa.example/{pk}"),
+        )
+        conn.execute(INDEX_TEXT, (pk, title, "", ""))
+    conn.close()
+    migrated = SQLiteStore(str(path))
+    assert [a.id for a in everything(migrated, search="ferry")] == ["aa-1"]
+    assert migrated.catch_up_search() == 0, "the old index is up to date"
+    tunnel = article("aa", 3, "Tunnel opens")
+    migrated.ingest("aa", [tunnel], state("aa"), now=WHEN - timedelta(days=2))
+    assert migrated.prune(now=WHEN, retention=timedelta(days=1)) == 2, "aa-1, queued aa-3"
+    assert migrated.ingest(
+        "aa", [article("aa", 2, "Grain deal", summary="Wheat exports resume.")], state("aa")
+    ).updated
+    assert everything(migrated, search="ferry") == everything(migrated, search="tunnel") == []
+    assert [a.id for a in everything(migrated, search="wheat")] == ["aa-2"]
+    migrated.close()
+    assert _index(path) == _inline(path)
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)

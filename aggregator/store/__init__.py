@@ -114,7 +114,13 @@ class Store(Protocol):
         """At most ``limit`` story ids that start with ``prefix``, in order."""
 
     def articles(self, query: ArticleQuery) -> Iterator[Article]:
-        """Stories matching ``query``, newest published first, read lazily in batches."""
+        """Stories matching ``query``, newest published first, read lazily in batches; a
+        search sees every story committed before it (``catch_up_search`` first)."""
+
+    def catch_up_search(self) -> int:
+        """Bring the full-text index up to date with every story committed before the
+        call, for a backend that writes it in batches after the stories' transactions
+        (SQLite); returns how many stories it indexed or dropped."""
 
     def article_counts(self) -> dict[str, int]:
         """How many stories each source carried, by source name."""

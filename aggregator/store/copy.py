@@ -50,11 +50,14 @@ class CopyReport:
 
 def copy_store(source: Store, target: Store) -> CopyReport:
     """Copy every record of ``source`` that ``target`` does not hold yet (in transactions
-    of ``BATCH`` records); returns the counts. Raises StoreError from either store."""
+    of ``BATCH`` records), then bring the target's search index up to date, so that its
+    first search does not wait for it; returns the counts. Raises StoreError from either
+    store."""
     before = source.counts()
     copied = RecordCounts()
     for batch in _batches(source.export(), BATCH):
         copied += target.import_records(batch)
+    target.catch_up_search()
     return CopyReport(source=before, copied=copied, target=target.counts())
 
 

@@ -88,6 +88,14 @@ class PgDb:
         if pks:
             self.execute("DELETE FROM articles_fts WHERE article_pk = ANY(?)", (list(pks),))
 
+    def text_queued(self) -> bool:
+        """False: each story's vector is written with it."""
+        return False
+
+    def catch_up_text(self, limit: int) -> int:
+        """Nothing: each story's vector is written with it."""
+        return 0
+
     def claim(self, identities: Iterable[str]) -> None:
         """Upsert a ``dedup_claims`` row for each identity, in order, and so hold each row's
         lock until the transaction ends: a pass of another node that claims one of them

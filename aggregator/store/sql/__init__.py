@@ -66,10 +66,18 @@ class Db(Protocol):
 
     def index_text(self, rows: Sequence[tuple[int, Any]]) -> None:
         """Add ``(pk, text)`` rows to the full-text index, each text made by
-        ``Dialect.indexed``."""
+        ``Dialect.indexed`` (or queue them for it: ``catch_up_text``)."""
 
     def unindex_text(self, pks: Sequence[int]) -> None:
-        """Drop the stories ``pks`` from the full-text index."""
+        """Drop the stories ``pks`` from the full-text index (or queue that)."""
+
+    def text_queued(self) -> bool:
+        """Whether the full-text index is behind the stories (``catch_up_text``)."""
+
+    def catch_up_text(self, limit: int) -> int:
+        """Bring the full-text index up to date with at most ``limit`` of the stories
+        queued for it; returns how many. A backend that indexes each story as it is
+        written has none."""
 
     def claim(self, identities: Iterable[str]) -> None:
         """Hold, until the transaction ends, the dedup identities (``passes.identities``)

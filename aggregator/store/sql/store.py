@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 K = TypeVar("K")  # where a page of an export starts
 BATCH = 500  # stories read per query by ``articles``
+CATCH_UP_BATCH = 2000  # stories a transaction of ``catch_up_search`` indexes
 _SAVE_STATE = (
     f"INSERT INTO sources ({SOURCE_COLUMNS}) "
     f"VALUES ({', '.join('?' * len(SOURCE_COLUMNS.split(', ')))})"
@@ -212,9 +213,13 @@ class SqlStore(ABC):
 
     def articles(self, query: ArticleQuery) -> Iterator[Article]:
         """Stories matching ``query``, newest published first, read lazily in batches
-        (a connection is held only while a batch is read).
+        (a connection is held only while a batch is read); a search first brings the
+        full-text index up to date (``catch_up_search``).
 
-        Raises StoreError when the database cannot be read."""
+        Raises StoreError when the database cannot be read (or, for a search with
+        stories queued for the index, written)."""
+        if query.search is not None:
+            self.catch_up_search()
         remaining = query.limit
         after: After | None = None
         while remaining is None or remaining > 0:
@@ -225,6 +230,20 @@ class SqlStore(ABC):
                 return
             after = (rows[-1][7], rows[-1][0])
             remaining = None if remaining is None else remaining - len(rows)
+
+    def catch_up_search(self) -> int:
+        """Move the stories queued for the full-text index (``Db.catch_up_text``) into it,
+        ``CATCH_UP_BATCH`` to a write transaction, until none committed before the call is
+        left; returns how many. Only a store with a queue takes the write lock.
+
+        Raises StoreError when the database cannot be read, or written while stories wait."""
+        caught = 0
+        while self._read(lambda db: db.text_queued()):
+            batch = self._write(lambda db: db.catch_up_text(CATCH_UP_BATCH))
+            caught += batch
+            if batch < CATCH_UP_BATCH:
+                break
+        return caught
 
     def article_counts(self) -> dict[str, int]:
         """How many stories each source carried, by source name.

@@ -42,6 +42,10 @@ publish takes over.
 Version 11 adds ``file_versions``: when each version (sha256) of each published file first
 appeared on any node, which every node gives its copy as mtime, so that Last-Modified is
 the same whichever node serves it (``publish.files``).
+Version 12 takes the full-text index off the write path: a changed story's search text
+goes into ``articles_fts_queue`` (a plain table: a cheap insert in the story's own
+transaction), and a deleted story's row key with no text; the store moves the queue into
+``articles_fts`` in large batches before anything reads it (``Store.catch_up_search``).
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -274,6 +278,21 @@ V11 = (
     ) WITHOUT ROWID""",
 )
 
+V12 = (
+    # a row per story whose index entry is behind: the text it is to have (NULL: none);
+    # the catch-up drops whatever the index holds for the row key and writes that text
+    """CREATE TABLE articles_fts_queue (
+        pk INTEGER PRIMARY KEY,
+        title TEXT,
+        summary TEXT,
+        content TEXT
+    )""",
+    "DROP TRIGGER articles_fts_delete",
+    """CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
+        INSERT OR REPLACE INTO articles_fts_queue (pk) VALUES (old.pk);
+    END""",
+)
+
 
 def _plain(statements: tuple[str, ...]) -> Callable[[Connection], None]:
     """The migration that runs ``statements`` and nothing else."""
@@ -351,6 +370,7 @@ MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _plain(V9),
     _plain(V10),
     _plain(V11),
+    _plain(V12),
 )
 VERSION = len(MIGRATIONS)
 

@@ -6,7 +6,8 @@ STORE is a SQLite file or a PostgreSQL URL, as the config's ``store:``.
 
 Articles are short (a headline, a one-sentence summary, a two-sentence body), unique by
 headline, spread one every ~95 s back from the workload's base time, over the
-workload's sections, and ingested in batches of BATCH as a handful of sources.
+workload's sections, and ingested in batches of BATCH as a handful of sources; then the
+full-text index is brought up to date, as the daemon does after a pass.
 Prints ``{"articles": COUNT, "seconds": S}``.
 """
 
@@ -59,6 +60,7 @@ def build(location: str, count: int) -> float:
                 name = f"scale-{source:02d}"
                 batch = [article(n, rng) for n in numbers if n % SOURCES == source]
                 store.ingest(name, batch, SourceState(name=name))
+        store.catch_up_search()
     finally:
         store.close()
     return time.perf_counter() - started

@@ -1,5 +1,10 @@
 """What the shared SQL (``store.sql``) needs from SQLite: a connection that is a ``Db``,
-with SQLite's way of binding lists (a JSON array), its FTS5 index and its row keys."""
+with SQLite's way of binding lists (a JSON array), its FTS5 index and its row keys.
+
+The write transactions put each changed story's text in ``articles_fts_queue``, not into
+FTS5, whose cost is mostly per transaction (merging and flushing its pending terms);
+``catch_up_text`` moves the queue into FTS5 in large batches (``SqlStore.catch_up_search``).
+"""
 
 from __future__ import annotations
 

@@ -9,6 +9,10 @@ from datetime import UTC, datetime
 # What XML 1.0 forbids or feed readers choke on: C0 controls but tab, LF and CR; DEL and
 # the C1 controls; lone surrogates; the two non-characters U+FFFE and U+FFFF.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# The same characters in UTF-8, which holds no surrogates: C0 and DEL are single bytes,
+# the C1 controls \xc2\x80-\xc2\x9f, the non-characters \xef\xbf\xbe and \xef\xbf\xbf.
+_CONTROL_BYTES = bytes(c for c in range(0x20) if c not in b"\t\n\r") + b"\x7f"
+_CONTROL_UTF8 = (re.compile(b"\xc2[\x80-\x9f]"), re.compile(b"\xef\xbf[\xbe\xbf]"))
 _TAG = re.compile(r"<[^>]*>")
 # Tags after which the text goes on on a new line: line and rule breaks, and the ends of
 # block elements (every other tag, <b> or <a> say, sits inside a word or beside a space).
@@ -23,6 +27,21 @@ def strip_control(text: str) -> str:
     """``text`` without the characters XML 1.0 cannot carry (feedgen and lxml raise on
     them; SPEC's pitfalls)."""
     return _CONTROL.sub("", text)
+
+
+def utf8_without_control(text: str) -> bytes:
+    """``strip_control(text)`` encoded as UTF-8, with the characters cut from the bytes: a
+    translate and two searches with fixed first bytes cost a third of the regular
+    expression over a str that is not ASCII (a whole feed body, say)."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, which only strip_control removes
+        return strip_control(text).encode("utf-8")
+    data = data.translate(None, _CONTROL_BYTES)
+    for pattern in _CONTROL_UTF8:
+        if pattern.search(data):
+            data = pattern.sub(b"", data)
+    return data
 
 
 def plain_text(markup: str, *, lines: bool = False) -> str:

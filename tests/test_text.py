@@ -1,8 +1,12 @@
-"""The shared text helpers: plain text of sanitised HTML, counts in words."""
+"""The shared text helpers: plain text of sanitised HTML, counts in words, what XML may
+not hold."""
 
 from __future__ import annotations
 
-from aggregator.text import count, plain_text
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aggregator.text import count, plain_text, strip_control, utf8_without_control
 
 
 def test_plain_text_keeps_one_line_per_block() -> None:
@@ -33,3 +37,16 @@ def test_count_puts_the_noun_in_the_right_form() -> None:
     assert [count(n, "source") for n in (0, 1, 2)] == ["0 sources", "1 source", "2 sources"]
     assert count(1, "story", "stories") == "1 story"
     assert count(3, "story", "stories") == "3 stories"
+
+
+# Characters near every boundary the byte-level cut knows: C0, DEL, C1, the UTF-8 lead bytes
+# \xc2 and \xef, surrogates and the two non-characters.
+_EDGES = st.sampled_from(
+    "\x00\x08\t\n\x0b\r\x1f ~\x7f\x80\x85\x9f\xa0\xc2\xef\u2018\ud800\udfff\ufefe\ufffd\ufffe\uffff"
+    "\U0001f600"
+)
+
+
+@given(st.text(st.one_of(_EDGES, st.characters()), max_size=60))
+def test_utf8_without_control_is_strip_control_encoded(text: str) -> None:
+    assert utf8_without_control(text) == strip_control(text).encode("utf-8")

@@ -12,7 +12,7 @@ import codecs
 import re
 
 from aggregator.errors import ParseError
-from aggregator.text import strip_control
+from aggregator.text import utf8_without_control
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -104,7 +104,8 @@ def without_doctype(source: str, text: str) -> bytes:
         )
     if doctype:
         text = text[: doctype[0]] + text[doctype[1] :]
-    return strip_control(_XML_DECL.sub("", text, count=1)).encode("utf-8")
+    declaration = _XML_DECL.match(text)  # not sub(): that tries \A at every position
+    return utf8_without_control(text[declaration.end() :] if declaration else text)
 
 
 def _prolog(source: str, text: str) -> tuple[tuple[int, int] | None, int]:

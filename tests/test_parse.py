@@ -465,6 +465,22 @@ def test_keys_change_when_feedparser_or_nh3_is_upgraded(monkeypatch) -> None:
         monkeypatch.undo()
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<rss><item><title>Same</title></item>"
+        "<channel><item><title>Same</title></item></channel></rss>",
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><channel>'
+        "<item><title>Same</title></item></channel><item><title>Same</title></item></rdf:RDF>",
+    ],
+)
+def test_the_same_bytes_in_another_place_get_another_key(body: str) -> None:
+    first, second = known.scan_items(body.encode(), "https://news.example/")
+    assert first.key != second.key
+    twice = body.replace("<item><title>Same</title></item>", "<item>1</item><item>1</item>")
+    assert len({i.key for i in known.scan_items(twice.encode(), "https://news.example/")}) == 2
+
+
 def test_a_leniently_parsed_feed_gets_no_keys() -> None:
     body = rss(item("", title="Story 1"))
     first = parse_feed("desk", result(body, ctype="text/plain"), now=NOW)

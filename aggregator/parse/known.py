@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from importlib.metadata import version
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from xml.parsers.expat import ExpatError, ParserCreate
 
 import feedparser
@@ -41,24 +41,45 @@ def scan_items(data: bytes, feed_url: str) -> list[Item]:
     feedparser on the same bytes."""
     items: list[Item] = []
     ancestors: list[tuple[str, dict[str, str]]] = []
-    opened: list[tuple[int, int]] = []  # (byte offset, depth) of the entry being read
+    begin = depth = 0  # where the entry being read starts, and how deep inside it we are
+    context: Any = None  # the key's hash of what surrounds the entries, until that changes
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        if not opened and _is_entry(name, ancestors):
-            opened.append((parser.CurrentByteIndex, len(ancestors)))
+        nonlocal begin, depth, context
+        if _is_entry(name, ancestors):
+            begin, depth = parser.CurrentByteIndex, 1
+            # Inside an entry only the depth counts: cheaper handlers until it closes.
+            parser.StartElementHandler, parser.EndElementHandler = inner_start, inner_end
+        else:
+            context = None
         ancestors.append((name, attrs))
 
     def end(name: str) -> None:
+        nonlocal context
+        context = None
         ancestors.pop()
-        if not opened or opened[0][1] != len(ancestors):
+
+    def inner_start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+
+    def inner_end(name: str) -> None:
+        nonlocal depth, context
+        depth -= 1
+        if depth:
             return
-        begin, finish = opened.pop()[0], parser.CurrentByteIndex
+        parser.StartElementHandler, parser.EndElementHandler = start, end
+        ancestors.pop()
+        finish = parser.CurrentByteIndex
         # expat reports an empty <item/> ending where the next token starts: no end tag
         # there, and nothing worth skipping.
         if data.startswith(b"</" + name.encode(), finish):
             finish = data.index(b">", finish) + 1
-            key = _item_key(feed_url, ancestors, data[begin:finish])
-            items.append(Item(begin, finish, key))
+            if context is None:
+                context = _context_hash(feed_url, ancestors)
+            digest = context.copy()
+            digest.update(data[begin:finish])
+            items.append(Item(begin, finish, digest.hexdigest()))
 
     parser = ParserCreate()
     parser.StartElementHandler, parser.EndElementHandler = start, end
@@ -77,11 +98,12 @@ def _is_entry(name: str, ancestors: list[tuple[str, dict[str, str]]]) -> bool:
     return depth == 1 or (depth == 2 and ancestors[1][0].rpartition(":")[2] == "channel")
 
 
-def _item_key(feed_url: str, ancestors: list[tuple[str, dict[str, str]]], item: bytes) -> str:
+def _context_hash(feed_url: str, ancestors: list[tuple[str, dict[str, str]]]) -> Any:
+    """The hash of an entry's key before its bytes: the parsing rules, the feed URL and the
+    start tags around the entry."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{_PARSED_BY}\n{feed_url}\n{ancestors!r}\n".encode())
-    digest.update(item)
-    return digest.hexdigest()
+    return digest
 
 
 def without(data: bytes, spans: list[Item]) -> bytes:

@@ -308,7 +308,7 @@ def test_a_search_sees_the_stories_another_connection_queued(tmp_path: Path) -> 
 
 
 def test_a_search_takes_the_write_lock_only_while_stories_are_queued(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_MS", 50)
     path = tmp_path / "busy.db"
@@ -316,14 +316,31 @@ def test_a_search_takes_the_write_lock_only_while_stories_are_queued(
     store.ingest("aa", [article("aa", 1, "Ferry strike ends")], state("aa"))
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
-    with pytest.raises(StoreError, match=r"busy\.db: database is locked"):
-        everything(store, search="ferry")
+    assert everything(store, search="ferry") == [], "the queued story is not indexed yet"
+    assert "busy.db: database is locked" in caplog.text
+    assert "searching the stories indexed so far" in caplog.text
     other.execute("ROLLBACK")
     assert [a.id for a in everything(store, search="ferry")] == ["aa-1"]
     other.execute("BEGIN IMMEDIATE")
     assert [a.id for a in everything(store, search="ferry")] == ["aa-1"]
     other.execute("ROLLBACK")
     other.close()
+    store.close()
+
+
+def test_a_store_that_cannot_be_written_searches_what_is_indexed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SQLiteStore(str(tmp_path / "ro.db"))
+    store.ingest("aa", [article("aa", 1, "Ferry strike ends")], state("aa"))
+    store.catch_up_search()
+    store.ingest("aa", [article("aa", 2, "Ferry fares rise")], state("aa"))
+    # as a file the user may read but not write: every write fails with SQLITE_READONLY
+    store._conn.execute("PRAGMA query_only = ON")
+    assert [a.id for a in everything(store, search="ferry")] == ["aa-1"]
+    assert "ro.db: read-only" in caplog.text
+    store._conn.execute("PRAGMA query_only = OFF")
+    assert [a.id for a in everything(store, search="ferry")] == ["aa-2", "aa-1"]
     store.close()
 
 

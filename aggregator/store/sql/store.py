@@ -3,12 +3,14 @@ only how a unit of work reaches its database (``_read``, ``_write``) and how to 
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aggregator.errors import StoreError
 from aggregator.models import (
     Article,
     ArticleQuery,
@@ -35,6 +37,8 @@ from aggregator.store.sql.read import read_articles
 
 if TYPE_CHECKING:
     from aggregator.store.records import Record, RecordCounts
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 K = TypeVar("K")  # where a page of an export starts
@@ -214,12 +218,13 @@ class SqlStore(ABC):
     def articles(self, query: ArticleQuery) -> Iterator[Article]:
         """Stories matching ``query``, newest published first, read lazily in batches
         (a connection is held only while a batch is read); a search first brings the
-        full-text index up to date (``catch_up_search``).
+        full-text index up to date (``catch_up_search``), and when the store cannot be
+        written (read-only, or locked by a stuck writer) searches what is indexed, with a
+        warning: a search that can read the stories answers.
 
-        Raises StoreError when the database cannot be read (or, for a search with
-        stories queued for the index, written)."""
+        Raises StoreError when the database cannot be read."""
         if query.search is not None:
-            self.catch_up_search()
+            self._catch_up_before_search()
         remaining = query.limit
         after: After | None = None
         while remaining is None or remaining > 0:
@@ -230,6 +235,12 @@ class SqlStore(ABC):
                 return
             after = (rows[-1][7], rows[-1][0])
             remaining = None if remaining is None else remaining - len(rows)
+
+    def _catch_up_before_search(self) -> None:
+        try:
+            self.catch_up_search()
+        except StoreError as e:
+            log.warning("%s; searching the stories indexed so far", e)
 
     def catch_up_search(self) -> int:
         """Move the stories queued for the full-text index (``Db.catch_up_text``) into it,

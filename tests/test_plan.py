@@ -210,6 +210,35 @@ def test_the_order_sources_arrive_in_does_not_change_the_stories(
     assert stored[0] == expected
 
 
+# One story's headline as three feeds print it, with bodies that name other people: the
+# all-caps and the all-lower-case copies' bodies would veto a headline that names no one.
+_SINOP = (
+    (
+        "DOCK WORKERS PAUSE GRAIN LOADING IN SINOP",
+        "Stevedores at the dock in Sinop stopped loading grain ships on Monday after a pay"
+        " dispute, said Ahmet Yilmaz of the port union.",
+    ),
+    (
+        "dock workers pause grain loading in sinop",
+        "Dock crews walked off the grain terminal at Sinop harbour in protest over wages,"
+        " Governor Mehmet Demir told the Karadeniz news agency.",
+    ),
+    ("Dock Workers Pause Grain Loading In Sinop", "Grain loading stopped at Sinop."),
+)
+
+
+def test_a_headline_in_any_case_folds_its_copies_in_any_order() -> None:
+    items = [
+        (source, [item(source, 1, title, summary=body)])
+        for source, (title, body) in zip("abc", _SINOP, strict=True)
+    ]
+    for order in itertools.permutations(items):
+        memory = Memory()
+        for source, articles in order:
+            memory.ingest(source, articles)
+        assert memory.partition() == {frozenset({("a", "a:1"), ("b", "b:1"), ("c", "c:1")})}
+
+
 def test_planning_reads_nothing_but_its_arguments() -> None:
     found = Candidates(new_pks=range(41, 50))
     first = plan("a", [item("a", 1, HEADLINES[0])], found, similarity=None, now=NOW)

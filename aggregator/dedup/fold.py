@@ -172,10 +172,11 @@ def names(side: Side) -> frozenset[str] | None:
     """The informative words a headline capitalises where grammar does not (proper
     names), folded: past its first word, or its first word when the body capitalises it
     after another word too ("Erdogan wins runoff" with "... said Tayyip Erdogan"). None
-    when the headline's casing cannot tell (Title Case or ALL CAPS: no lower-case word
-    after the first)."""
+    when the headline's casing cannot tell: Title Case or ALL CAPS (no lower-case word
+    after the first), or all lower case (no capital at all), as feeds print one story's
+    headline in any of the three."""
     words = [w for w in _WORD.findall(plain_text(side.title)) if w[0].isalpha()]
-    if not any(w[0].islower() for w in words[1:]):
+    if not any(w[0].islower() for w in words[1:]) or not any(w[0].isupper() for w in words):
         return None
     capitals = {headline_key(w) for w in words[1:] if w[0].isupper()}
     if words and re.search(rf"[\w,;]\s+{re.escape(words[0])}\b", _plain(side.body)):

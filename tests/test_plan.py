@@ -239,6 +239,22 @@ def test_a_headline_in_any_case_folds_its_copies_in_any_order() -> None:
         assert memory.partition() == {frozenset({("a", "a:1"), ("b", "b:1"), ("c", "c:1")})}
 
 
+def test_a_story_met_before_its_headline_is_kept_apart_stays_folded() -> None:
+    # Feed x carries the headline twice, so it names two items. Arriving first, y's copy
+    # joins one of them; arriving after both, it needs agreeing bodies and stands alone.
+    twice = ("x", [item("x", 1, HEADLINES[0]), item("x", 2, HEADLINES[0])])
+    once = ("y", [item("y", 1, HEADLINES[0])])
+    stored = []
+    for order in ((once, twice), (twice, once)):
+        memory = Memory()
+        for source, articles in order:
+            memory.ingest(source, articles)
+        stored.append(memory.partition())
+    x1, x2, y1 = ("x", "x:1"), ("x", "x:2"), ("y", "y:1")
+    assert stored[0] == {frozenset({y1, x1}), frozenset({x2})}
+    assert stored[1] == {frozenset({x1}), frozenset({x2}), frozenset({y1})}
+
+
 def test_planning_reads_nothing_but_its_arguments() -> None:
     found = Candidates(new_pks=range(41, 50))
     first = plan("a", [item("a", 1, HEADLINES[0])], found, similarity=None, now=NOW)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import lxml.html
 from lxml import etree
 
 Element = etree._Element
@@ -41,6 +40,8 @@ def parse_xml(data: bytes) -> XmlDocument:
 def parse_html(data: bytes) -> Element | None:
     """The root element of the web page ``data``, parsed as browsers forgive it; None when
     there is no document in it (empty, or only whitespace and comments)."""
+    import lxml.html  # here: the feed parser, every collecting process's user, never needs it
+
     try:
         return lxml.html.document_fromstring(data)
     except (etree.ParserError, ValueError):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import re
+import subprocess
+import sys
 import time
 import xml.sax
 from datetime import UTC, datetime, timedelta
@@ -379,6 +381,24 @@ def test_a_truncated_feed_gives_the_reason_without_expat_noise() -> None:
         parse_feed("wire", result, now=datetime.now(UTC))
     assert "<unknown>" not in str(caught.value)
     assert str(caught.value) == "wire: not a usable feed: no element found"
+
+
+def test_parsing_a_feed_loads_no_html_parser() -> None:
+    # every collecting process imports the parsers: lxml.html is for web pages only
+    script = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from aggregator.models import FetchResult\n"
+        "from aggregator.parse import parse_feed\n"
+        'body = b\'<rss version="2.0"><channel><title>T</title><item><title>A</title>'
+        "<description>&lt;p&gt;x&lt;/p&gt;</description></item></channel></rss>'\n"
+        "result = FetchResult(url='https://news.example/rss', status=200, content=body)\n"
+        "assert parse_feed('desk', result, now=datetime.now(UTC)).articles\n"
+        "print('lxml.html' in sys.modules)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "False"
 
 
 # --- entries known from the last body are not parsed again --------------------------------

@@ -7,7 +7,7 @@ import json
 import re
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
@@ -93,6 +93,29 @@ def test_sources_json_shows_each_state(config_file: Path, capsys) -> None:
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     assert rows["wire"]["status"] == 200 and rows["wire"]["articles"] == 2
     assert rows["seeds"]["articles"] == 1 and rows["seeds"]["kind"] == "seeds"
+
+
+def test_the_fetcher_is_made_before_the_pass_s_clock_starts_and_only_for_a_feed(
+    config_file: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass's ``seconds`` is the collection, as in the daemon, which makes its fetcher
+    (importing requests) once at start: not the HTTP client's import as well."""
+    from aggregator import fetch
+
+    made: list[datetime] = []
+
+    class Recorded(fetch.Fetcher):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            made.append(datetime.now(UTC))
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fetch, "Fetcher", Recorded)
+    assert main(["collect", "--json", "--source", "seeds", "--config", str(config_file)]) == 0
+    assert json.loads(capsys.readouterr().out)["sources"] and made == []
+    assert main(["collect", "--json", "--source", "wire", "--config", str(config_file)]) == 0
+    collected = json.loads(capsys.readouterr().out)
+    assert [s["status"] for s in collected["sources"]] == [200]
+    assert len(made) == 1 and made[0] < datetime.fromisoformat(collected["started"])
 
 
 def test_unknown_names_are_usage_errors(config_file: Path, capsys) -> None:

@@ -61,13 +61,20 @@ def cmd_collect(args: argparse.Namespace, config: Config) -> int:
         if name not in names:
             raise UsageError("--source", f"unknown source {quote(name)}{suggest(name, names)}")
     from aggregator.collector import run_pass
+    from aggregator.collector.schedule import due_sources
 
     with (
         opened_store(config) as store,
         output.progress(len(args.source or config.sources)) as progress,
     ):
+        states = store.source_states()
         fetcher = _FetcherOnDemand(config)
         try:
+            due = due_sources(config.sources, states, datetime.now(UTC), only=args.source)
+            if any(not source.is_seed_folder for source in due):
+                # made before the pass's clock starts, as the daemon's is: the pass's
+                # ``seconds`` is the collection, not the HTTP client's import
+                fetcher.made()
             report, published = run_pass(
                 config,
                 store,
@@ -76,6 +83,7 @@ def cmd_collect(args: argparse.Namespace, config: Config) -> int:
                 only=args.source,
                 progress=progress,
                 publish_changes=not args.no_publish,
+                states=states,
             )
         finally:
             fetcher.close()
@@ -121,7 +129,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 
 class _FetcherOnDemand:
-    """Stands for the pass's Fetcher and makes it (importing requests, ~50 ms) on first
+    """Stands for the pass's Fetcher and makes it (importing requests, ~70 ms) on first
     use: a cron ``collect`` with nothing due never needs one."""
 
     def __init__(self, config: Config) -> None:
@@ -131,13 +139,17 @@ class _FetcherOnDemand:
         self._fetcher: Fetcher | None = None
         self._lock = threading.Lock()  # the collector's workers may ask at once
 
-    def __getattr__(self, name: str) -> Any:
+    def made(self) -> Fetcher:
+        """The Fetcher, made now if it was not yet."""
         with self._lock:
             if self._fetcher is None:
                 from aggregator.fetch import Fetcher
 
                 self._fetcher = Fetcher(self._config)
-        return getattr(self._fetcher, name)
+            return self._fetcher
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
 
     def close(self) -> None:
         """Close the Fetcher, if one was made."""

@@ -25,7 +25,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing, suppress
 from dataclasses import dataclass, field, replace
@@ -36,7 +36,7 @@ from aggregator.collector.guard import Stops, contain, skipped
 from aggregator.collector.leases import LeaseQueue, holder, lease_term
 from aggregator.collector.parsers import Parsers
 from aggregator.collector.report import Stopwatch, failed_report, log_outcome, outcome
-from aggregator.collector.schedule import after_failure, after_success, effective_url, is_due
+from aggregator.collector.schedule import after_failure, after_success, due_sources, effective_url
 from aggregator.config import Config, Source
 from aggregator.errors import FetchAbandoned, FetchError, SourceError, StoreError
 from aggregator.models import (
@@ -101,16 +101,20 @@ def run_pass(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     publish_changes: bool = True,
+    states: Mapping[str, SourceState] | None = None,
 ) -> tuple[PassReport, PublishReport | None]:
     """Collect every due source (or exactly ``only``), prune, and publish whatever is
     pending or behind (unless ``publish_changes`` is False: the changes then stay pending
-    for the next pass or ``publish``).
+    for the next pass or ``publish``). ``states``: the store's source states, when the
+    caller has just read them (``collect``).
 
     Returns the pass report and the publish report (None when publishing was skipped).
     Raises StoreError or PublishError; a source's own failure is only reported. What was
     stored stays pending publication when publishing fails.
     """
-    report = collect(config, store, fetcher, now=now, only=only, progress=progress, stop=stop)
+    report = collect(
+        config, store, fetcher, now=now, only=only, progress=progress, stop=stop, states=states
+    )
     prune(config, store, now=now)
     if not publish_changes:
         return report, None
@@ -130,14 +134,16 @@ def collect(
     only: Sequence[str] | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    states: Mapping[str, SourceState] | None = None,
 ) -> PassReport:
     """Collect every due source, or exactly the sources named in ``only``, due or not;
     either way only the sources this process leases (``leases``): a source another
-    process is collecting is left to it (and reported, when named in ``only``)."""
+    process is collecting is left to it (and reported, when named in ``only``).
+    ``states`` are the store's source states when the caller has just read them (else
+    they are read here); the leases check that no source changed since."""
     clock = PassClock(now)
-    states = store.source_states()
-    chosen = [s for s in config.sources if s.name in only] if only else config.sources
-    due = {s.name: s for s in chosen if only or is_due(states.get(s.name), now, url=s.url or "")}
+    states = store.source_states() if states is None else states
+    due = {s.name: s for s in due_sources(config.sources, states, now, only=only)}
     queue = LeaseQueue(
         store,
         holder(config),
@@ -173,7 +179,7 @@ def _collect_leased(
     fetcher: Fetcher,
     queue: LeaseQueue,
     due: dict[str, Source],
-    states: dict[str, SourceState],
+    states: Mapping[str, SourceState],
     clock: PassClock,
     progress: Progress | None,
     stop: threading.Event | None,

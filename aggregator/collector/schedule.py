@@ -41,6 +41,20 @@ def is_due(state: SourceState | None, now: datetime, *, url: str = "") -> bool:
     return state.next_due is None or state.next_due <= now
 
 
+def due_sources(
+    sources: Sequence[Source],
+    states: Mapping[str, SourceState],
+    now: datetime,
+    *,
+    only: Sequence[str] | None = None,
+) -> list[Source]:
+    """The sources a pass at ``now`` collects: exactly those named in ``only``, due or
+    not, else every one ``is_due``; in config order."""
+    if only:
+        return [s for s in sources if s.name in only]
+    return [s for s in sources if is_due(states.get(s.name), now, url=s.url or "")]
+
+
 def next_wake(
     sources: Sequence[Source],
     states: Mapping[str, SourceState],

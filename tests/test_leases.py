@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -277,6 +278,36 @@ def test_the_queue_renews_its_leases_as_a_third_of_their_term_passes(store: Stor
     assert {lease.until for lease in store.leases(now=NOW).values()} == {NOW + TERM / 2 + TERM}
     queue.close()
     assert store.leases(now=NOW) == {}
+
+
+def test_the_queue_offers_the_store_only_its_earliest_due_batches(store: Store) -> None:
+    names = [f"s{n:02}" for n in range(40)]  # s39 the longest overdue
+    due = {name: NOW - timedelta(minutes=n) for n, name in enumerate(names)}
+    for name in names:
+        collected(store, name, due=due[name])
+    held = names[33:]  # another node holds seven of the eight earliest
+    store.lease_due(WEB2, {n: due[n] for n in held}, now=NOW, until=NOW + TERM, limit=7)
+    offered: list[list[str]] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            return getattr(store, name)
+
+        def lease_due(self, holder: Holder, seen: dict[str, datetime], **kwargs: Any) -> list[str]:
+            offered.append(list(seen))
+            return store.lease_due(holder, seen, **kwargs)
+
+    states = {name: SourceState(name=name, next_due=due[name]) for name in names}
+    queue = LeaseQueue(
+        cast(Store, Counting()), WEB1, names, states, term=TERM, batch=2, clock=lambda: NOW
+    )
+    taken = [name for _ in range(20) for name in queue.take(2)]
+
+    assert offered[0] == names[39:31:-1]  # four batches, earliest due first
+    assert offered[1] == names[31:23:-1]  # the held seven passed over, not offered again
+    assert taken == names[32::-1] and sorted(queue.unleased()) == held
+    assert max(len(o) for o in offered) == 8
+    queue.close()
 
 
 def test_the_scheduler_waits_for_a_lease_held_elsewhere_to_run_out(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 
 from aggregator.config import Config, Source
 from aggregator.models import Holder, Lease, SourceState
@@ -36,6 +37,8 @@ log = logging.getLogger("aggregator.collector")
 
 LEASE_GRACE = timedelta(seconds=5)  # past the fetch deadline: parsing and storing
 RENEWALS = 3  # renewals per term, so one late renewal never lets a lease lapse
+OFFERED_BATCHES = 4  # batches of the earliest due sources a lease asks the store about
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 Clock = Callable[[], datetime]
 
@@ -106,8 +109,9 @@ class LeaseQueue:
         self.store, self.holder, self.term, self.clock = store, holder, term, clock
         self.batch = batch
         self.renew_every = term / RENEWALS
-        self._seen = {name: _next_due(states.get(name)) for name in due}
-        self._open = bool(due)  # False once a lease asked for fewer than it got
+        queued = sorted(((name, _next_due(states.get(name))) for name in due), key=_earliest)
+        self._queue = dict(queued)  # not leased yet, earliest due first, as the store leases
+        self._passed: list[str] = []  # held by others, or collected since the pass read them
         self._ready: list[str] = []  # leased, not started yet
         self._held: set[str] = set()
         self._renewed = clock()
@@ -121,27 +125,42 @@ class LeaseQueue:
         Raises StoreError when the store cannot be written."""
         if free <= 0:
             return []
-        if not self._ready and self._open:
+        if not self._ready and self._queue:
             now = self.clock()
             if self._reclaim is None:
                 self._reclaim = dead_holders(self.store.leases(now=now).values(), self.holder)
-            taken = self.store.lease_due(
-                self.holder,
-                self._seen,
-                now=now,
-                until=now + self.term,
-                limit=self.batch,
-                reclaim=self._reclaim,
-            )
-            if len(taken) < self.batch:
-                # the rest are held by others, or were collected since the pass read them
-                self._open = False
-            for name in taken:
-                del self._seen[name]
-            self._held.update(taken)
-            self._ready = taken
+            self._ready = self._lease(now)
+            self._held.update(self._ready)
         started, self._ready = self._ready[:free], self._ready[free:]
         return started
+
+    def _lease(self, now: datetime) -> list[str]:
+        """Up to ``batch`` of the earliest due queued sources, leased now. The store is
+        offered a few batches at a time, not the whole queue: it reads every source offered,
+        and a big pass leases many batches. When it grants fewer than asked, the sources it
+        was offered and did not grant are held by others or were collected since, and are
+        passed over for the rest of the pass."""
+        taken: list[str] = []
+        while len(taken) < self.batch and self._queue:
+            offered = dict(islice(self._queue.items(), self.batch * OFFERED_BATCHES))
+            wanted = self.batch - len(taken)
+            granted = self.store.lease_due(
+                self.holder,
+                offered,
+                now=now,
+                until=now + self.term,
+                limit=wanted,
+                reclaim=self._reclaim or (),
+            )
+            for name in granted:
+                del self._queue[name]
+            if len(granted) < wanted:
+                passed = [name for name in offered if name in self._queue]
+                for name in passed:
+                    del self._queue[name]
+                self._passed += passed
+            taken += granted
+        return taken
 
     def renew(self) -> None:
         """Extend the leases still held when a renewal is due; a lease found lost (it
@@ -177,8 +196,14 @@ class LeaseQueue:
     def unleased(self) -> list[str]:
         """The queued sources that were never leased: held by another process, or
         collected since the pass read them (or the pass stopped first)."""
-        return list(self._seen)
+        return [*self._passed, *self._queue]
 
 
 def _next_due(state: SourceState | None) -> datetime | None:
     return state.next_due if state else None
+
+
+def _earliest(pair: tuple[str, datetime | None]) -> tuple[bool, datetime, str]:
+    """The store's lease order: never collected first, then by next due time and name."""
+    name, due = pair
+    return due is not None, due or _NEVER, name

@@ -118,6 +118,25 @@ def test_the_fetcher_is_made_before_the_pass_s_clock_starts_and_only_for_a_feed(
     assert len(made) == 1 and made[0] < datetime.fromisoformat(collected["started"])
 
 
+def test_a_collect_with_nothing_due_reads_the_source_states_once(
+    config_file: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aggregator.store.sql.store import SqlStore
+
+    assert main(["collect", "--config", str(config_file)]) == 0
+    reads: list[int] = []
+    read = SqlStore.source_states
+
+    def counted(self: SqlStore) -> dict[str, object]:
+        reads.append(1)
+        return read(self)  # type: ignore[return-value]
+
+    monkeypatch.setattr(SqlStore, "source_states", counted)
+    assert main(["collect", "--config", str(config_file)]) == 0
+    assert "no source is due" in capsys.readouterr().out
+    assert len(reads) == 1  # the pass's, which the status page is published from
+
+
 def test_unknown_names_are_usage_errors(config_file: Path, capsys) -> None:
     assert main(["collect", "--config", str(config_file), "--source", "wier"]) == 2
     assert capsys.readouterr().err == "--source: unknown source 'wier'; did you mean 'wire'?\n"

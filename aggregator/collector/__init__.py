@@ -120,7 +120,8 @@ def run_pass(
         return report, None
     from aggregator import publish  # a pass that does not publish (--no-publish) never loads it
 
-    published = publish.publish(config, store, now=now)
+    # a pass that collected nothing changed no state: the status is published from those read
+    published = publish.publish(config, store, now=now, states=None if report.sources else states)
     ping_hub(config, fetcher, published)
     return report, published
 

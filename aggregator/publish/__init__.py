@@ -28,14 +28,14 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 
 from aggregator import __version__
 from aggregator.config import Category, Config, Rule, Source
 from aggregator.filters import categories_with_all, matches, store_query
-from aggregator.models import Article, ArticleQuery, PublishedFile, PublishReport
+from aggregator.models import Article, ArticleQuery, PublishedFile, PublishReport, SourceState
 from aggregator.publish import pages, status
 from aggregator.publish.files import Folder
 from aggregator.publish.items import FORMATS, channel, item, page_name
@@ -52,7 +52,12 @@ _LISTING = ".rss"  # the feed whose manifest row says which stories a category l
 
 
 def publish(
-    config: Config, store: Store, *, full: bool = False, now: datetime | None = None
+    config: Config,
+    store: Store,
+    *,
+    full: bool = False,
+    now: datetime | None = None,
+    states: Mapping[str, SourceState] | None = None,
 ) -> PublishReport:
     """Bring the publish folder up to date with ``store``, then record in the store what
     it now holds and clear the stories that were pending.
@@ -65,8 +70,9 @@ def publish(
     the config no longer produces (removed categories, pages of deleted stories and of
     stories no feed lists any more) are deleted; no other file is. With ``full`` every
     category and story page is rendered. A file is only written when its bytes change.
-    ``now`` (default: the clock) decides ``max_age``. Returns what was written, left
-    unchanged and removed.
+    ``now`` (default: the clock) decides ``max_age``; ``states`` are the store's source
+    states when the caller knows them current (else they are read). Returns what was
+    written, left unchanged and removed.
 
     Raises PublishError naming the file when one cannot be written or removed, and
     whatever the store raises (StoreError); the pending stories then stay pending.
@@ -77,7 +83,9 @@ def publish(
     run.categories()
     run.story_pages()
     run.indexes()
-    found = status.publish_status(config, store, run.site, run.folder, built_for=run.site_digest)
+    found = status.publish_status(
+        config, store, run.site, run.folder, built_for=run.site_digest, states=states
+    )
     run.clean_up()
     run.folder.stamp(_first_appearances(store, run.folder))
     store.record_published(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 
 from aggregator.config import Config
@@ -36,15 +36,22 @@ _HEADLINES = {
 
 
 def publish_status(
-    config: Config, store: Store, site: Site, folder: Folder, *, built_for: str
+    config: Config,
+    store: Store,
+    site: Site,
+    folder: Folder,
+    *,
+    built_for: str,
+    states: Mapping[str, SourceState] | None = None,
 ) -> list[Problem]:
     """Bring ``sources.html``, ``sources.atom`` and ``sources.rss`` in ``folder`` up to
     date for ``site.now``; ``built_for`` is the digest of the config values the pages are
-    rendered from. Returns the problems published, for the store to keep until the next
-    publish. Raises PublishError naming the file when one cannot be written, and
+    rendered from, ``states`` the store's source states when the caller has them current
+    (else they are read). Returns the problems published, for the store to keep until the
+    next publish. Raises PublishError naming the file when one cannot be written, and
     StoreError."""
     now = site.now
-    states = store.source_states()
+    states = store.source_states() if states is None else states
     found = problems.detect(config, states, dict(_newest(config, store)), now)
     current = problems.reconcile(store.problems(), found, now)
     shown = [_shown(states[name]) for name in sorted(states)]

@@ -513,3 +513,38 @@ def test_a_cookie_a_feed_sets_is_sent_back_to_it(httpserver: HTTPServer, fetcher
     for _ in range(2):
         fetcher.fetch("desk", httpserver.url_for("/rss"), timeout=5)
     assert [request.headers.get("Cookie") for request, _ in httpserver.log] == [None, "seen=1"]
+
+
+def test_a_response_that_sets_no_cookie_skips_requests_look_for_cookies(
+    httpserver: HTTPServer, fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests.adapters
+
+    looks: list[object] = []
+    look = requests.adapters.extract_cookies_to_jar
+
+    def counted(jar: object, request: object, response: object) -> None:
+        looks.append(response)
+        look(jar, request, response)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(requests.adapters, "extract_cookies_to_jar", counted)
+    httpserver.expect_ordered_request("/rss").respond_with_data(RSS, headers={"ETag": '"v1"'})
+    httpserver.expect_ordered_request("/rss").respond_with_data(
+        RSS, headers={"Set-Cookie": "seen=1; Path=/"}
+    )
+    url = httpserver.url_for("/rss")
+    first = fetcher.fetch("desk", url, timeout=5)
+    second = fetcher.fetch("desk", url, timeout=5)
+    assert (first.status, first.etag, first.content, second.status) == (200, '"v1"', RSS, 200)
+    assert len(looks) == 1  # only for the response that set one
+
+
+def test_request_headers_copy_whole_and_stay_apart() -> None:
+    from aggregator.fetch.prepare import Headers
+
+    headers = Headers({"User-Agent": "Wiredesk", "Accept": "*/*"})
+    copied = headers.copy()
+    copied["accept"] = "text/xml"
+    assert isinstance(copied, Headers) and copied["ACCEPT"] == "text/xml"
+    assert dict(headers) == {"User-Agent": "Wiredesk", "Accept": "*/*"}
+    assert list(copied) == ["User-Agent", "accept"]

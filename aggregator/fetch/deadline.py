@@ -31,7 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import urllib3
+from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from aggregator.errors import FetchError
@@ -179,6 +182,24 @@ _POOLS = {"http": _Pool, "https": _TLSPool}
 
 class DeadlineAdapter(HTTPAdapter):
     """requests' adapter whose connections honour the deadline of ``bounded_by``."""
+
+    def build_response(self, req: PreparedRequest, resp: Any) -> Response:
+        """requests' response, as ``HTTPAdapter.build_response`` makes it, without its
+        look for cookies when the server set none: that look (a mock request and response
+        around the cookie jar, its lock, its policy) was a twentieth of a 304's CPU. The
+        cookies a server sets go to the session's jar (``Preparer.keep_cookies``)."""
+        if "set-cookie" in resp.headers:
+            return super().build_response(req, resp)
+        response = Response()
+        response.status_code = resp.status
+        response.headers = CaseInsensitiveDict(resp.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = str(req.url)
+        response.request = req
+        response.connection = self
+        return response
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         """The usual pool manager, building deadline-aware connection pools."""

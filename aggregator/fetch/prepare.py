@@ -42,6 +42,8 @@ class Preparer:
         """Prepare requests as ``session`` would (its headers, cookies, ``trust_env``)."""
         self._session = session
         self._routes: dict[str, Route] = {}
+        # the session's headers are Wiredesk's own, all text, and set once, when it is made
+        self._headers = Headers(cast(Mapping[str, str], session.headers))
 
     def route(self, url: str) -> Route:
         """The proxies, CA bundle and netrc credentials requests would use for ``url``,
@@ -68,8 +70,7 @@ class Preparer:
         request = requests.PreparedRequest()
         request.method = "GET"
         request.url = _prepared_url(url)
-        # the session's headers are Wiredesk's own, all text
-        request.headers = CaseInsensitiveDict(cast(Mapping[str, str], self._session.headers))
+        request.headers = self._headers.copy()
         request.headers.update(headers)
         if route.auth:
             request.prepare_auth(route.auth)
@@ -87,6 +88,19 @@ class Preparer:
             extract_cookies_to_jar(  # type: ignore[no-untyped-call]
                 self._session.cookies, request, response.raw
             )
+
+
+class Headers(CaseInsensitiveDict[str]):
+    """requests' headers of a request, copied in one step: urllib3 copies them once more
+    for every request it sends, which ``CaseInsensitiveDict.copy`` does a key at a time in
+    Python (a fourteenth of a 304's CPU)."""
+
+    def copy(self) -> Headers:
+        """A copy, made from the whole of the stored keys and values at once."""
+        copied = Headers()
+        # requests keeps each (key, value) under its lower-case key in ``_store``
+        copied._store = self._store.copy()  # type: ignore[attr-defined]
+        return copied
 
 
 @functools.lru_cache(maxsize=URLS_KEPT)

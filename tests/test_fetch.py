@@ -548,3 +548,22 @@ def test_request_headers_copy_whole_and_stay_apart() -> None:
     assert isinstance(copied, Headers) and copied["ACCEPT"] == "text/xml"
     assert dict(headers) == {"User-Agent": "Wiredesk", "Accept": "*/*"}
     assert list(copied) == ["User-Agent", "accept"]
+
+
+def test_a_host_s_slots_are_made_on_its_first_fetch_only(
+    httpserver: HTTPServer, fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aggregator.fetch
+
+    made: list[int] = []
+    semaphore = threading.BoundedSemaphore
+
+    def counted(value: int) -> threading.BoundedSemaphore:
+        made.append(value)
+        return semaphore(value)
+
+    monkeypatch.setattr(aggregator.fetch.threading, "BoundedSemaphore", counted)
+    url = serve_feed(httpserver)
+    for _ in range(3):
+        assert fetcher.fetch("desk", url, timeout=5).status == 200
+    assert made == [FetchConfig().per_host]

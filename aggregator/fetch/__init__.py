@@ -185,8 +185,12 @@ class Fetcher:
     @contextmanager
     def _host_slot(self, source: str, url: str) -> Iterator[None]:
         host = urlsplit(url).netloc.lower()
-        with self._hosts_lock:
-            slot = self._hosts.setdefault(host, threading.BoundedSemaphore(self._settings.per_host))
+        slot = self._hosts.get(host)
+        if slot is None:  # a semaphore (and its condition) made only for a host's first fetch
+            with self._hosts_lock:
+                slot = self._hosts.setdefault(
+                    host, threading.BoundedSemaphore(self._settings.per_host)
+                )
         # Waiting in short steps: a stop must keep a queued fetch from ever starting.
         while not self._cutoff.refused.is_set():
             if slot.acquire(timeout=_SLOT_POLL_SECONDS):

@@ -25,25 +25,30 @@ them), and ``files`` writes atomically, only when the bytes change, into the man
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from aggregator import __version__
 from aggregator.config import Category, Config, Rule, Source
 from aggregator.filters import categories_with_all, matches, store_query
 from aggregator.models import Article, ArticleQuery, PublishedFile, PublishReport, SourceState
-from aggregator.publish import pages, status
+from aggregator.publish import status
 from aggregator.publish.files import Folder
-from aggregator.publish.items import FORMATS, channel, item, page_name
+from aggregator.publish.items import FORMATS, STYLESHEET, channel, item, page_name, page_of
 from aggregator.store import Store
+
+if TYPE_CHECKING:
+    from aggregator.publish import pages
 
 __all__ = ["publish"]
 
-_INDEXES = ("index.opml", pages.STYLESHEET)
+_INDEXES = ("index.opml", STYLESHEET)
 _IDS_PER_QUERY = 500  # pending ids are read in chunks: one IN list of 100k is slow
 # More pending stories than this (a big collect --no-publish) and every category is
 # rendered: cheaper than reading them all to see which categories they touch.
@@ -84,7 +89,13 @@ def publish(
     run.story_pages()
     run.indexes()
     found = status.publish_status(
-        config, store, run.site, run.folder, built_for=run.site_digest, states=states
+        config,
+        store,
+        lambda: run.site,
+        run.folder,
+        now=run.now,
+        built_for=run.site_digest,
+        states=states,
     )
     run.clean_up()
     run.folder.stamp(_first_appearances(store, run.folder))
@@ -130,12 +141,19 @@ class _Run:
         self.built_for = {c.name: _digest(config, c) for c in self.all}
         # Every page lists every category (and a story's page those it is in).
         self.site_digest = hashlib.sha256("".join(self.built_for.values()).encode()).hexdigest()
-        self.site = pages.Site(config, self.all, now=self.now)
         self.sources = {source.name: source for source in config.sources}
         everything = full or self.pending.ids is None
         self.todo = {c.name for c in self.all if everything or self._behind(c)}
         self.was_listed = self._listed()
         self.read: dict[str, Article] = {}  # the stories read by this publish, by id
+
+    @functools.cached_property
+    def site(self) -> pages.Site:
+        """The pages' renderer, made when the first page is rendered: its module and its
+        views load only then (a pass with nothing to publish renders none)."""
+        from aggregator.publish import pages
+
+        return pages.Site(self.config, self.all, now=self.now)
 
     def _behind(self, category: Category) -> bool:
         """True when ``category``'s feeds may differ with no pending story selected by it:
@@ -143,7 +161,7 @@ class _Run:
         names = [f"{category.name}{suffix}" for suffix in FORMATS]
         if not all(self.folder.current(name, self.built_for[category.name]) for name in names):
             return True
-        if not self.folder.current(pages.page_of(category), self.site_digest):
+        if not self.folder.current(page_of(category), self.site_digest):
             return True
         return _ages(category) or not self.known.isdisjoint(self.folder.lists(names[0]))
 
@@ -229,6 +247,8 @@ class _Run:
     def _page(self, article: Article) -> None:
         name = page_name(article.id)
         if not self.folder.done(name):
+            from aggregator.publish import pages
+
             related = pages.related_stories(self.store, article, has_page=self._has_page)
             data = self.site.story(article, related)
             lists = (article.id, *dict.fromkeys(related.values()))
@@ -240,9 +260,13 @@ class _Run:
         digest = self.site_digest
         if self.full or not self.folder.current(_INDEXES[0], digest):
             channels = [channel(self.config, category) for category in self.all]
+            from aggregator.publish import pages
+
             opml = pages.opml(self.config.publish.title, channels)
             self.folder.write(_INDEXES[0], opml, built_for=digest)
         if self.full or not self.folder.current(_INDEXES[1], digest):
+            from aggregator.publish import pages
+
             self.folder.write(_INDEXES[1], pages.stylesheet(), built_for=digest)
 
     def clean_up(self) -> None:
@@ -250,7 +274,7 @@ class _Run:
         feeds of removed categories): neither written by this publish nor one of the files
         a category or story has; never a file the manifest does not list."""
         wanted = {f"{c.name}{suffix}" for c in self.all for suffix in FORMATS}
-        wanted |= {pages.page_of(c) for c in self.all} | set(status.FILES) | set(_INDEXES)
+        wanted |= {page_of(c) for c in self.all} | set(status.FILES) | set(_INDEXES)
         for name, entry in sorted(self.folder.manifest.items()):
             if not (self.folder.done(name) or name in wanted or _story_of(entry)):
                 self.folder.remove(name)

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from aggregator.config import Category, Config, Source
+from aggregator.filters import ALL_CATEGORY
 from aggregator.models import Article, Enclosure
 from aggregator.text import strip_control, urn_uuid
 
@@ -41,6 +42,14 @@ def http_url(url: str) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return ""
     return quote(url, safe=_URL_SAFE)
+
+
+STYLESHEET = "wiredesk.css"  # the pages' stylesheet, beside them in the publish folder
+
+
+def page_of(category: Category) -> str:
+    """The river page of ``category``: ``index.html`` for every story, else ``C.html``."""
+    return "index.html" if category.name == ALL_CATEGORY.name else f"{category.name}.html"
 
 
 def page_name(article_id: str) -> str:

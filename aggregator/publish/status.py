@@ -5,26 +5,30 @@ The problems are kept from one publish to the next in the store (nothing is read
 from the publish folder), so an entry keeps its id while its problem lasts, even when the
 folder is wiped or the store moves to another machine. The files are rendered only when
 what they show changed (a digest of it is their manifest ``built_for``), so a pass with
-nothing due renders nothing and loads no feedgen.
+nothing due renders nothing and loads neither feedgen nor the pages' renderer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aggregator.config import Config
 from aggregator.models import ArticleQuery, Problem, SourceState
 from aggregator.publish import problems
 from aggregator.publish.files import Folder
 from aggregator.publish.items import Channel, Item, http_url
-from aggregator.publish.pages import SOURCES_PAGE, Site
 from aggregator.store import Store
 from aggregator.text import strip_control
 
+if TYPE_CHECKING:
+    from aggregator.publish.pages import Site
+
 NAME = "sources"  # sources.html, sources.atom, sources.rss
+SOURCES_PAGE = f"{NAME}.html"
 FILES = (SOURCES_PAGE, f"{NAME}.atom", f"{NAME}.rss")
 _HEADLINES = {
     "failing": "is failing",
@@ -38,19 +42,20 @@ _HEADLINES = {
 def publish_status(
     config: Config,
     store: Store,
-    site: Site,
+    site: Callable[[], Site],
     folder: Folder,
     *,
+    now: datetime,
     built_for: str,
     states: Mapping[str, SourceState] | None = None,
 ) -> list[Problem]:
     """Bring ``sources.html``, ``sources.atom`` and ``sources.rss`` in ``folder`` up to
-    date for ``site.now``; ``built_for`` is the digest of the config values the pages are
-    rendered from, ``states`` the store's source states when the caller has them current
-    (else they are read). Returns the problems published, for the store to keep until the
-    next publish. Raises PublishError naming the file when one cannot be written, and
+    date for ``now``; ``site`` gives the pages' renderer (made only when a page is
+    rendered), ``built_for`` is the digest of the config values the pages are rendered
+    from, ``states`` the store's source states when the caller has them current (else
+    they are read). Returns the problems published, for the store to keep until the next
+    publish. Raises PublishError naming the file when one cannot be written, and
     StoreError."""
-    now = site.now
     states = store.source_states() if states is None else states
     found = problems.detect(config, states, dict(_newest(config, store)), now)
     current = problems.reconcile(store.problems(), found, now)
@@ -64,7 +69,7 @@ def publish_status(
     for problem in current:
         if problem.closed is None:
             kinds.setdefault(problem.source, []).append(problem.kind)
-    folder.write(SOURCES_PAGE, site.sources_page(states, kinds), built_for=digest)
+    folder.write(SOURCES_PAGE, site().sources_page(states, kinds), built_for=digest)
     documents = feeds.render(_channel(config), [_item(p, config) for p in current])
     for suffix in (".atom", ".rss"):
         folder.write(f"{NAME}{suffix}", documents[suffix], built_for=digest)

@@ -24,14 +24,11 @@ from aggregator import dedup
 from aggregator.config import Category, Config
 from aggregator.filters import ALL_CATEGORY
 from aggregator.models import Article, ArticleQuery, SourceState
-from aggregator.publish.items import Channel, page_name
+from aggregator.publish.items import STYLESHEET, Channel, page_name
 from aggregator.publish.pages import views
 from aggregator.store import Store
 from aggregator.text import strip_control
 
-STYLESHEET = "wiredesk.css"
-page_of = views.page_of
-SOURCES_PAGE = "sources.html"
 _RELATED_CANDIDATES = 5  # stories read per related headline to find the one it names
 
 

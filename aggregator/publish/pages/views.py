@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from aggregator.config import Category, Config, Source
 from aggregator.filters import ALL_CATEGORY, selecting
 from aggregator.models import Article, Enclosure, SourceState
-from aggregator.publish.items import FORMATS, byline, enclosures, http_url, page_name
+from aggregator.publish.items import FORMATS, byline, enclosures, http_url, page_name, page_of
 from aggregator.text import plain_text, strip_control
 
 EXCERPT_CHARS = 280
@@ -100,11 +100,6 @@ def section(category: Category, base_url: str) -> Section:
         page=page_of(category),
         feeds=feeds,
     )
-
-
-def page_of(category: Category) -> str:
-    """The river page of ``category``: ``index.html`` for every story, else ``C.html``."""
-    return "index.html" if category.name == ALL_CATEGORY.name else f"{category.name}.html"
 
 
 def story(

@@ -8,8 +8,6 @@ absolute http(s) URLs are dropped, and the provenance footer is added to the con
 from __future__ import annotations
 
 import hashlib
-import html
-import mimetypes
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -173,6 +171,8 @@ def attachment(enclosure: Enclosure) -> dict[str, Any]:
 
 
 def _guess_type(url: str) -> str:
+    import mimetypes  # here, as html below: a publish with nothing to render needs neither
+
     return mimetypes.guess_type(urlsplit(url).path)[0] or "application/octet-stream"
 
 
@@ -200,6 +200,8 @@ def _source_title(name: str, sources: Mapping[str, Source]) -> str:
 
 
 def _footer(titles: tuple[str, ...], links: tuple[str, ...]) -> str:
+    import html
+
     carried = ", ".join(html.escape(title) for title in titles)
     footer = f'\n<p class="wiredesk-provenance">Carried by: {carried}</p>'
     if len(links) > 1:

@@ -11,7 +11,6 @@ nothing due renders nothing and loads neither feedgen nor the pages' renderer.
 from __future__ import annotations
 
 import hashlib
-import html
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -140,6 +139,8 @@ def _item(problem: Problem, config: Config) -> Item:
 
 
 def _content(problem: Problem) -> str:
+    import html  # here: a publish that renders no status page needs no html.entities
+
     lines: Sequence[tuple[str, str]] = (
         ("Reason", problem.detail or problem.kind),
         ("Since", problem.since.isoformat()),

@@ -1,10 +1,14 @@
 """What only the SQLite store does: its schema migrations, unusable files, a locked
-database and a writer killed mid-transaction, against real files in tmp_path."""
+database, a writer killed mid-transaction and the group commit of ingests queued together,
+against real files in tmp_path."""
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+import threading
+import time
 from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -14,14 +18,14 @@ import pytest
 
 from aggregator import dedup
 from aggregator.errors import StoreError
-from aggregator.models import Problem, PublishedFile
+from aggregator.models import Article, IngestResult, Problem, PublishedFile
 from aggregator.store import open_store, sqlite
 from aggregator.store.sql import store as sql_store
 from aggregator.store.sqlite import SQLiteStore
 from aggregator.store.sqlite.connection import INDEX_TEXT, Connection
 from aggregator.store.sqlite.schema import MIGRATIONS, V1, V2, VERSION, migrate
 from aggregator.text import plain_text
-from tests.builders import WHEN, article
+from tests.builders import T0, WHEN, article
 from tests.stores import (
     KARABAKH,
     KARABAKH_REWORDED,
@@ -378,3 +382,132 @@ def test_a_version_11_database_queues_its_edits_and_deletes_for_the_index(
     assert _index(path) == _inline(path)
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)
+
+
+# --- group commit --------------------------------------------------------------------------
+
+PASSES = {
+    "aa": [article("aa", 1, KARABAKH), article("aa", 2, "Wheat prices rise", tags=("World",))],
+    "bb": [article("bb", 1, KARABAKH_REWORDED), article("bb", 2, "Wheat prices rise")],
+    "cc": [article("cc", 1, KARABAKH), article("cc", 3, "Ferry timetable changes")],
+}
+GROUPED = "3 ingests in one transaction"
+AGAIN_ALONE = "each again alone"
+
+
+def grouped(store: SQLiteStore, passes: dict[str, list[Article]]) -> dict[str, object]:
+    """Each source's ``store.ingest`` of its pass in a thread of its own, all queued in
+    order while the store's lock is held, so that they commit as one group; each one's
+    IngestResult or the exception it raised, by source."""
+    outcomes: dict[str, object] = {}
+
+    def ingest(source: str) -> None:
+        try:
+            outcomes[source] = store.ingest(source, passes[source], state(source), now=T0)
+        except Exception as e:
+            outcomes[source] = e
+
+    threads = [threading.Thread(target=ingest, args=(source,)) for source in passes]
+    with store._lock:
+        for queued, thread in enumerate(threads, start=1):
+            thread.start()
+            while store._ingests.waiting < queued:
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def stored_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    tables = ("articles", "carriers", "labels", "headline_words", "headline_uses", "sources")
+    with sqlite3.connect(path) as db:
+        return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall() for t in tables}
+
+
+def test_ingests_queued_together_store_what_they_would_one_by_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    one_by_one = SQLiteStore(str(tmp_path / "one.db"), similarity=0.5)
+    alone = {
+        name: one_by_one.ingest(name, got, state(name), now=T0) for name, got in PASSES.items()
+    }
+    together = SQLiteStore(str(tmp_path / "group.db"), similarity=0.5)
+    with caplog.at_level(logging.DEBUG, "aggregator.store.sqlite"):
+        assert grouped(together, PASSES) == alone
+    assert GROUPED in caplog.text
+    assert alone["bb"].merged and alone["cc"].merged, "the later sources fold into aa's stories"
+    one_by_one.close()
+    together.close()
+    assert stored_rows(tmp_path / "group.db") == stored_rows(tmp_path / "one.db")
+
+
+def test_a_source_failing_on_its_own_in_a_group_fails_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SQLiteStore(str(tmp_path / "feeds.db"))
+    store._read(
+        lambda db: db.execute(
+            "CREATE TEMP TRIGGER odd BEFORE INSERT ON carriers WHEN NEW.source = 'bb'"
+            " BEGIN SELECT RAISE(ABORT, 'odd data from bb'); END"
+        )
+    )
+    with caplog.at_level(logging.DEBUG, "aggregator.store.sqlite"):
+        outcomes = grouped(store, PASSES)
+    assert GROUPED in caplog.text and AGAIN_ALONE in caplog.text
+    failed = outcomes.pop("bb")
+    assert isinstance(failed, StoreError) and "odd data from bb" in str(failed)
+    assert all(isinstance(o, IngestResult) and o.new for o in outcomes.values()), outcomes
+    assert store.article_counts() == {"aa": 2, "cc": 2}
+    assert set(store.source_states()) == {"aa", "cc"}, "bb's state went with its articles"
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("hold", "message"),
+    [
+        ("other", "database is locked"),
+        ("full", "database or disk is full"),
+    ],
+)
+def test_a_group_meeting_a_database_error_fails_every_source_with_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    hold: str,
+    message: str,
+) -> None:
+    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_MS", 50)
+    path = tmp_path / "busy.db"
+    store = SQLiteStore(str(path))
+    other = sqlite3.connect(path, isolation_level=None)
+    passes = PASSES
+    if hold == "other":
+        other.execute("BEGIN IMMEDIATE")
+    else:  # the store's file may not grow by a page, and each pass needs several
+        (pages,) = store._read(lambda db: db.execute("PRAGMA page_count").fetchone())
+        store._read(lambda db: db.execute(f"PRAGMA max_page_count = {pages}"))
+        passes = {
+            name: [replace(a, content="long " * 4000) for a in got] for name, got in passes.items()
+        }
+    with caplog.at_level(logging.DEBUG, "aggregator.store.sqlite"):
+        outcomes = grouped(store, passes)
+    assert GROUPED in caplog.text and AGAIN_ALONE not in caplog.text
+    assert [type(o) for o in outcomes.values()] == [StoreError] * 3
+    assert all(str(o).startswith(f"{path}: {message}") for o in outcomes.values()), outcomes
+    assert len({id(o) for o in outcomes.values()}) == 3, "each thread raises its own"
+    other.close()
+    store.close()
+    assert stored_rows(path)["articles"] == []
+
+
+def test_a_lone_ingest_commits_before_it_returns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "feeds.db"
+    store = SQLiteStore(str(path))
+    with caplog.at_level(logging.DEBUG, "aggregator.store.sqlite"):
+        assert store.ingest("aa", PASSES["aa"], state("aa"), now=T0).new
+    with sqlite3.connect(path) as other:
+        assert other.execute("SELECT count(*) FROM articles").fetchone() == (2,)
+    assert "in one transaction" not in caplog.text
+    store.close()

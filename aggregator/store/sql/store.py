@@ -188,6 +188,12 @@ class SqlStore(ABC):
             db.execute(_SAVE_STATE, source_row(state))
             return result
 
+        return self._write_ingest(work, size=len(articles))
+
+    def _write_ingest(self, work: Callable[[Db], IngestResult], *, size: int) -> IngestResult:
+        """One source's ingest ``work`` (of ``size`` articles) in a write transaction of its
+        own, ``batched``; a backend may commit several sources' in one (SQLite's group
+        commit). Raises StoreError when the database is locked, full or read-only."""
         return self._write(work, batched=True)
 
     def article(self, article_id: str) -> Article | None:

@@ -10,26 +10,52 @@ When another process holds the write lock for the whole busy timeout, the write 
 with "database is locked", and so does, at once, every write that was already queued
 behind it: each thread waiting out its own timeout in turn made a locked store take
 minutes to say so. A store that cannot be written says "read-only".
+
+Ingests that queue for the lock commit as a group (``group``): the thread that gets it runs
+the queued sources' ingests, in order, in one transaction (each sees the stories of those
+before it, as one by one) and commits once. When one of them fails on its own (a bug, or
+odd data hitting a constraint) the group is rolled back and each runs again in its own
+transaction, so that only that source fails; when the database fails (locked, full,
+read-only), every source of the group fails with its error.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from aggregator.errors import StoreError
+from aggregator.models import IngestResult
 from aggregator.store.sql import Db
 from aggregator.store.sql.store import SqlStore, T
 from aggregator.store.sqlite.connection import SQLITE, Connection
+from aggregator.store.sqlite.group import Member, Queue
 from aggregator.store.sqlite.schema import migrate
 
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_PAGES = 10_000
+GROUP_ARTICLES = 1_000  # at most this many articles' ingests commit together
+# the errors of the database (or the machine), not of one source's data: a group that meets
+# one fails as a whole, since each source alone would meet it too
+_DATABASE_ERRORS = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOMEM,
+    }
+)
+log = logging.getLogger(__name__)
 
 
 _LOCKED = (
@@ -69,6 +95,7 @@ class SQLiteStore(SqlStore):
         super().__init__(location, similarity=similarity, node=node)
         self._lock = threading.Lock()
         self._locked_at = float("-inf")  # when a write last waited out the busy timeout
+        self._ingests = Queue(limit=GROUP_ARTICLES)
         self._conn = self._connect()
 
     def _connect(self) -> Connection:
@@ -104,34 +131,45 @@ class SQLiteStore(SqlStore):
 
     @contextmanager
     def _guard(self) -> Iterator[Connection]:
-        with self._lock:
-            try:
-                yield self._conn
-            except sqlite3.Error as e:
-                raise StoreError(f"{self.location}: {_why(self.location, e)}") from e
+        with self._lock, self._errors():
+            yield self._conn
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.location}: {_why(self.location, e)}") from e
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         asked = time.monotonic()
-        with self._guard() as conn:
-            if self._locked_at >= asked:
-                # The lock was held for a whole busy timeout while this write queued behind
-                # another thread's: the other process still has it.
-                raise StoreError(f"{self.location}: {_LOCKED}")
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as e:
-                if e.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
-                    self._locked_at = time.monotonic()
-                    raise StoreError(f"{self.location}: {_LOCKED}") from e
-                raise
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._guard(), self._begun(asked) as conn:
+            yield conn
+
+    @contextmanager
+    def _begun(self, asked: float) -> Iterator[Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction of a write that ``asked`` for the lock then,
+        which the caller holds; raises StoreError when the database is locked."""
+        conn = self._conn
+        if self._locked_at >= asked:
+            # The lock was held for a whole busy timeout while this write queued behind
+            # another thread's: the other process still has it.
+            raise StoreError(f"{self.location}: {_LOCKED}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            if e.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+                self._locked_at = time.monotonic()
+                raise StoreError(f"{self.location}: {_LOCKED}") from e
+            raise
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def _read(self, work: Callable[[Db], T], *, snapshot: bool = False) -> T:
         """``work`` under the lock (inside one read transaction when ``snapshot``).
@@ -154,7 +192,58 @@ class SQLiteStore(SqlStore):
         with self._transaction() as conn:
             return work(conn)
 
+    def _write_ingest(self, work: Callable[[Db], IngestResult], *, size: int) -> IngestResult:
+        """``work``, one source's ingest of ``size`` articles, committed alone when no other
+        ingest waits for the lock, else with those waiting (``group``).
+
+        Raises StoreError when the database is locked, full or read-only."""
+        return self._ingests.run(Member(work, size=size, asked=time.monotonic()), self._lead)
+
+    def _lead(self, take: Callable[[], list[Member]]) -> None:
+        """Settle the ingests ``take`` gives once the lock is held: in one transaction when
+        there are several, else (or when one of them failed on its own) each in its own."""
+        with self._lock:
+            group = take()
+            if len(group) > 1:
+                if self._together(group):
+                    return
+                log.debug("%s: one of the group failed on its own: each again alone", self.location)
+            for member in group:
+                member.settle(partial(self._alone, member))
+
+    def _alone(self, member: Member) -> IngestResult:
+        with self._errors(), self._begun(member.asked) as conn:
+            return member.work(conn)
+
+    def _together(self, group: list[Member]) -> bool:
+        """Run ``group`` in one transaction and settle each member: True, unless a member
+        failed on its own (all was rolled back, nothing settled)."""
+        log.debug("%s: %d ingests in one transaction", self.location, len(group))
+        try:
+            with self._begun(min(m.asked for m in group)) as conn:
+                results = [member.work(conn) for member in group]
+        except StoreError as e:  # locked
+            _fail(group, str(e), e.__cause__)
+        except sqlite3.Error as e:
+            if (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF not in _DATABASE_ERRORS:
+                return False  # one member's: each runs again, and only its own fails
+            _fail(group, f"{self.location}: {_why(self.location, e)}", e)
+        except Exception:  # a bug hit by one member's data: only its own ingest fails
+            return False
+        else:
+            for member, result in zip(group, results, strict=True):
+                member.succeed(result)
+        return True
+
     def close(self) -> None:
         """Release the connection."""
         with self._lock:
             self._conn.close()
+
+
+def _fail(group: list[Member], message: str, cause: BaseException | None) -> None:
+    """Fail each member of ``group`` with a StoreError of its own saying ``message``."""
+    for member in group:
+        error = StoreError(message)
+        error.__cause__ = cause
+        member.fail(error)

@@ -42,6 +42,7 @@ from aggregator.store.sqlite.schema import migrate
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_PAGES = 10_000
 GROUP_ARTICLES = 1_000  # at most this many articles' ingests commit together
+CACHE_KIB = 8_000  # the connection's page cache
 # the errors of the database (or the machine), not of one source's data: a group that meets
 # one fails as a whole, since each source alone would meet it too
 _DATABASE_ERRORS = frozenset(
@@ -121,6 +122,9 @@ class SQLiteStore(SqlStore):
             # ~40 MB instead of 4 MB writes each hot page to the database file once, not 10x
             conn.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
             conn.execute("PRAGMA foreign_keys = ON")
+            # a group commit's transaction dirties several MB of pages: in SQLite's default
+            # 2 MB cache they spilled to the WAL before the commit, to be written again
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             migrate(conn)
         except (sqlite3.Error, ValueError) as e:
             conn.close()

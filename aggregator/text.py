@@ -26,7 +26,13 @@ _BREAK = re.compile(
 def strip_control(text: str) -> str:
     """``text`` without the characters XML 1.0 cannot carry (feedgen and lxml raise on
     them; SPEC's pitfalls)."""
-    return _CONTROL.sub("", text)
+    if not text.isascii():
+        return utf8_without_control(text).decode("utf-8")
+    # bytes.translate scans ~6x faster than the regular expression, which matters on
+    # bodies: each is scanned twice (as sent, then its plain text)
+    data = text.encode("ascii")
+    kept = data.translate(None, _CONTROL_BYTES)
+    return text if len(kept) == len(data) else kept.decode("ascii")
 
 
 def utf8_without_control(text: str) -> bytes:
@@ -35,8 +41,8 @@ def utf8_without_control(text: str) -> bytes:
     expression over a str that is not ASCII (a whole feed body, say)."""
     try:
         data = text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates, which only strip_control removes
-        return strip_control(text).encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, which only the regular expression removes
+        return _CONTROL.sub("", text).encode("utf-8")
     data = data.translate(None, _CONTROL_BYTES)
     for pattern in _CONTROL_UTF8:
         if pattern.search(data):

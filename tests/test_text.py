@@ -3,10 +3,16 @@ not hold."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from aggregator.text import count, plain_text, strip_control, utf8_without_control
+
+# XML 1.0's forbidden characters and the controls feed readers choke on (SPEC's pitfalls)
+_XML_FORBIDDEN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]"
 
 
 def test_plain_text_keeps_one_line_per_block() -> None:
@@ -50,3 +56,22 @@ _EDGES = st.sampled_from(
 @given(st.text(st.one_of(_EDGES, st.characters()), max_size=60))
 def test_utf8_without_control_is_strip_control_encoded(text: str) -> None:
     assert utf8_without_control(text) == strip_control(text).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tab\tLF\nCR\r kept",
+        "a\x00b\x08c\x0bd\x1fe\x7ff",
+        "\u2018quoted\u2019\x01",
+        "\xa0no-break\x85\x9f\ufffd\ufffe\uffff\x7f",
+        "é\x01\x85\ud800\ufffe",
+    ],
+)
+def test_strip_control_drops_what_xml_cannot_carry_in_ascii_and_other_text(text: str) -> None:
+    assert strip_control(text) == re.sub(_XML_FORBIDDEN, "", text)
+
+
+@given(st.text(st.one_of(_EDGES, st.characters()), max_size=60))
+def test_strip_control_keeps_every_character_xml_can_carry(text: str) -> None:
+    assert strip_control(text) == re.sub(_XML_FORBIDDEN, "", text)

@@ -60,6 +60,10 @@ class Article:
     # collecting process no second pass over the markup; read with ``plain``. Keyed by the
     # HTML, it cannot go stale when a merge swaps the text; derived, so not compared.
     texts: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    # (title, its ``dedup.headline_key``), derived by parse in its worker like ``texts``, so
+    # the store's serial ingest folds no headline a worker folded; read with
+    # ``dedup.headline_key_of``. Keyed by the title, it cannot go stale under a replace.
+    title_key: tuple[str, str] | tuple[()] = field(default=(), compare=False, repr=False)
 
     def plain(self, markup: str) -> str:
         """``text.plain_text(markup)`` of this article's summary or content: what parse

@@ -143,6 +143,15 @@ def test_a_merge_keeps_the_plain_text_parse_derived_for_the_text_it_keeps() -> N
     assert dedup.merge(long, short).plain(long.summary) == "A much longer one."
 
 
+def test_the_key_of_an_article_is_the_one_parse_derived_beside_its_title() -> None:
+    carried = article(title="Ferry strike ends", title_key=("Ferry strike ends", "as parsed"))
+    assert dedup.headline_key_of(carried) == "as parsed"
+    assert dedup.key_of(carried) == "asparsed"
+    retitled = replace(carried, title="Ferry strike goes on")  # the pair is another title's
+    assert dedup.key_of(retitled) == dedup.dedup_key("Ferry strike goes on") == "ferrystrikegoeson"
+    assert dedup.key_of(article(title="Ferry strike ends")) == "ferrystrikeends"
+
+
 TEXTS = st.tuples(st.text(max_size=30), st.text(max_size=30))
 MOMENTS = st.datetimes(
     min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from aggregator import dedup
 from aggregator.models import Article, FetchResult, ParsedFeed
 from aggregator.parse import parse_feed
 from aggregator.seeds import parse_seed
@@ -42,11 +43,12 @@ def plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        # an Article's ``texts`` are derived from its summary and content (the test below)
+        # an Article's ``texts`` and ``title_key`` are derived from its summary, content
+        # and title (the tests below)
         return {
             f.name: plain(getattr(value, f.name))
             for f in dataclasses.fields(value)
-            if f.name != "texts"
+            if f.name not in ("texts", "title_key")
         }
     if isinstance(value, tuple | list):
         return [plain(item) for item in value]
@@ -121,6 +123,14 @@ def test_each_article_carries_the_plain_text_of_its_html(name: str, fast_path: b
         html = [h for h in (article.summary, article.content) if h]
         assert article.texts == tuple((h, plain_text(h)) for h in html)
         assert [article.plain(h) for h in html] == [plain_text(h) for h in html]
+
+
+@pytest.mark.parametrize("name", FEEDS)
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_each_article_carries_the_dedup_key_of_its_title(name: str, fast_path: bool) -> None:
+    for article in parse(name, fast_path=fast_path).articles:
+        assert article.title_key == (article.title, dedup.headline_key(article.title))
+        assert dedup.key_of(article) == dedup.dedup_key(article.title)
 
 
 def test_a_seed_article_reads_to_exactly_its_golden_article() -> None:

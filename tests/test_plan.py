@@ -11,14 +11,17 @@ from __future__ import annotations
 import itertools
 import random as rnd
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregator import dedup
 from aggregator.dedup import fold
-from aggregator.models import Article, ArticleQuery, SourceState
+from aggregator.models import Article, ArticleQuery, FetchResult, SourceState
+from aggregator.parse import parse_feed
 from aggregator.store.keys import day_number
 from aggregator.store.passes import Candidates, IngestPlan, Stored, near_query
 from aggregator.store.plan import plan
@@ -253,6 +256,28 @@ def test_a_story_met_before_its_headline_is_kept_apart_stays_folded() -> None:
     x1, x2, y1 = ("x", "x:1"), ("x", "x:2"), ("y", "y:1")
     assert stored[0] == {frozenset({y1, x1}), frozenset({x2})}
     assert stored[1] == {frozenset({x1}), frozenset({x2}), frozenset({y1})}
+
+
+def test_the_keys_parse_derives_are_the_keys_the_planner_would_derive() -> None:
+    body = (Path(__file__).parent / "fixtures" / "feeds" / "rss20.xml").read_bytes()
+    fetched = FetchResult(url="https://courier.example/rss", status=200, content=body)
+    passes = [(s, parse_feed(s, fetched, now=NOW).articles) for s in ("a", "b", "a")]
+    for _, articles in passes:
+        for parsed in articles:
+            assert parsed.title_key == (parsed.title, dedup.headline_key(parsed.title))
+    planned = {}
+    for derived_here in (False, True):
+        memory = Memory(similarity=0.7)
+        planned[derived_here] = [
+            memory.ingest(s, [replace(a, title_key=()) if derived_here else a for a in articles])
+            for s, articles in passes
+        ]
+    assert planned[False] == planned[True]
+    assert [(len(p.result.new), len(p.result.merged)) for p in planned[False]] == [
+        (2, 0),
+        (0, 2),  # b's copies fold into a's stories by headline and day
+        (0, 0),
+    ]
 
 
 def test_planning_reads_nothing_but_its_arguments() -> None:

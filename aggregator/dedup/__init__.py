@@ -94,6 +94,18 @@ def dedup_key(headline: str) -> str:
     return headline_key(headline).replace(" ", "")
 
 
+def headline_key_of(article: Article) -> str:
+    """``headline_key`` of ``article``'s title: the one parse derived beside the title
+    (``Article.title_key``), or derived now (a seed's, or a story read from the store)."""
+    pair = article.title_key
+    return pair[1] if pair and pair[0] == article.title else headline_key(article.title)
+
+
+def key_of(article: Article) -> str:
+    """``dedup_key`` of ``article``'s title, by ``headline_key_of``."""
+    return headline_key_of(article).replace(" ", "")
+
+
 def fold_case(text: str) -> str:
     """``text`` in the form that compares Unicode case-insensitively: NFKC, case-folded,
     and Turkish "İ" folded like "I" ("TÜRKİYE", "Türkiye" and "ＴÜＲＫＩＹＥ" all give

@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 
+from aggregator.dedup import headline_key
 from aggregator.models import Article, Enclosure
 from aggregator.text import plain_text, strip_control
 
@@ -157,6 +158,7 @@ def article(source: str, entry: Entry, feed_url: str, now: datetime, warn: Warn)
         tags=tags,
         enclosures=_enclosures(entry.enclosures, feed_url, warn),
         texts=tuple((html, plain_text(html)) for html in (summary_html, content_html) if html),
+        title_key=(title, headline_key(title)),
     )
 
 

@@ -46,7 +46,7 @@ def near_query(article: Article, threshold: float) -> tuple[frozenset[str], int,
     """What a backend looks up for ``article``'s near-duplicates: its headline words, its
     day, and how many of the words a stored headline of day ± 1 must share."""
     item = fold.side_of(article)
-    words = dedup.headline_words(item.title)
+    words = frozenset(dedup.headline_key_of(article).split())
     return words, item.day, dedup.min_shared_words(len(words), threshold - fold.NEAR_MARGIN)
 
 
@@ -58,7 +58,7 @@ def identities(articles: Iterable[Article], *, similarity: float | None) -> list
     same story always share one."""
     found: set[str] = set()
     for article in articles:
-        if key := dedup.dedup_key(article.title):
+        if key := dedup.key_of(article):
             found.add(f"key {key}")
         if fold.is_global_guid(article.guid):
             found.add(f"guid {article.guid}")

@@ -68,7 +68,7 @@ class _Story:
             links=tuple(dict.fromkeys(link for _, _, link, _ in self.carriers if link)),
             **changes,
         )
-        self.key, self.day = dedup.dedup_key(article.title), day_number(article)
+        self.key, self.day = dedup.key_of(article), day_number(article)
 
 
 class _Planner:
@@ -139,7 +139,7 @@ class _Planner:
         if article.guid in self._by_guid:
             self._update(self._stories[self._by_guid[article.guid]], article)
             return
-        key, day = dedup.dedup_key(article.title), day_number(article)
+        key, day = dedup.key_of(article), day_number(article)
         found = self._same_story(article, key, day)
         if found is None and self._tombstoned(key, day):
             self._unchanged += 1

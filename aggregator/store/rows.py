@@ -56,7 +56,7 @@ def article_row(pk: int, article: Article) -> Row:
         article.guid,
         article.source,
         article.title,
-        dedup.dedup_key(article.title),
+        dedup.key_of(article),
         day_number(article),
         to_micros(article.published),
         maybe_micros(article.updated),

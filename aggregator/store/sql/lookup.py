@@ -52,7 +52,7 @@ def _matches(
     that can (PostgreSQL's pipeline mode) waits for their answers once."""
     listed, among = db.dialect.listed, db.dialect.among
     ids = listed([a.id for a in fresh])
-    keys = listed(list({k for a in fresh if (k := dedup.dedup_key(a.title))}))
+    keys = listed(list({k for a in fresh if (k := dedup.key_of(a))}))
     shared = listed([a.guid for a in fresh if fold.is_global_guid(a.guid)])
     by_guid = db.execute(
         f"SELECT guid, min(article_pk) FROM carriers WHERE source != ? AND guid {among}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -239,3 +241,36 @@ def test_fold_decisions_are_symmetric(
     assert fold.body_similarity(b1, b2) == fold.body_similarity(b2, b1)
     assert fold.story_similarity(a, b) == fold.story_similarity(b, a)
     assert fold.names_agreement(b1, b2) == fold.names_agreement(b2, b1)
+
+
+_SNIPPETS = st.sampled_from(
+    ["Erdogan", "erdogan", "said", "_", "4", "é", ",", ";", ".", " ", "\n", "\u2003", "-"]
+)
+
+
+@given(st.lists(_SNIPPETS, max_size=12).map("".join), st.sampled_from(["Erdogan", "said", "é4"]))
+def test_a_headline_word_follows_a_word_where_the_regular_expression_says(
+    text: str, word: str
+) -> None:
+    expected = re.search(rf"[\w,;]\s+{re.escape(word)}\b", text) is not None
+    assert fold.follows_a_word(word, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Tayyip,  Erdogan won", True),
+        ("rivals; Erdogan won", True),
+        ("é\u2003Erdogan-led", True),
+        ("_ Erdogan", True),
+        ("4\nErdogan.", True),
+        ("Erdogan won", False),
+        ("rivals;Erdogan", False),
+        ("won. Erdogan", False),
+        ("said Erdogans", False),
+        ("said Erdogan_", False),
+    ],
+)
+def test_a_name_the_body_capitalises_after_a_word_counts_as_a_name(text: str, found: bool) -> None:
+    assert fold.follows_a_word("Erdogan", text) == found
+    assert (re.search(r"[\w,;]\s+Erdogan\b", text) is not None) == found

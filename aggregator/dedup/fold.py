@@ -179,9 +179,33 @@ def names(side: Side) -> frozenset[str] | None:
     if not any(w[0].islower() for w in words[1:]) or not any(w[0].isupper() for w in words):
         return None
     capitals = {headline_key(w) for w in words[1:] if w[0].isupper()}
-    if words and re.search(rf"[\w,;]\s+{re.escape(words[0])}\b", _plain(side.body)):
+    if words and follows_a_word(words[0], _plain(side.body)):
         capitals.add(headline_key(words[0]))
     return frozenset(capitals & set(informative_words(side.title)))
+
+
+def follows_a_word(word: str, text: str) -> bool:
+    r"""Whether ``word`` (a run of word characters) stands whole in ``text`` after another
+    word, a comma or a semicolon and whitespace: where ``[\w,;]\s+word\b`` matches, found
+    by ``str.find`` (a regular expression tries every character of a body as a start)."""
+    start = text.find(word)
+    while start != -1:
+        end = start + len(word)
+        if end == len(text) or not _is_word_character(text[end]):
+            before = start
+            while before and text[before - 1].isspace():
+                before -= 1
+            if 0 < before < start and (
+                _is_word_character(text[before - 1]) or text[before - 1] in ",;"
+            ):
+                return True
+        start = text.find(word, start + 1)
+    return False
+
+
+def _is_word_character(character: str) -> bool:
+    r"""What ``\w`` matches in a str pattern."""
+    return character.isalnum() or character == "_"
 
 
 def specific(*sides: Side) -> bool:

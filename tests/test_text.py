@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.text import count, plain_text, strip_control, utf8_without_control
+from aggregator.text import collapse, count, plain_text, strip_control, utf8_without_control
 
 # XML 1.0's forbidden characters and the controls feed readers choke on (SPEC's pitfalls)
 _XML_FORBIDDEN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]"
@@ -75,3 +75,15 @@ def test_strip_control_drops_what_xml_cannot_carry_in_ascii_and_other_text(text:
 @given(st.text(st.one_of(_EDGES, st.characters()), max_size=60))
 def test_strip_control_keeps_every_character_xml_can_carry(text: str) -> None:
     assert strip_control(text) == re.sub(_XML_FORBIDDEN, "", text)
+
+
+@given(st.text(st.sampled_from("ab é\n\t\r\x0b\x0c\x1c\x1f\x85\u2003")))
+def test_collapse_leaves_single_spaces_between_the_words(text: str) -> None:
+    assert collapse(text) == " ".join(text.split())
+
+
+@pytest.mark.parametrize(
+    "text", ["  two\n\nlines  ", "a  b\nc", "a\n \nb\r\nc", "é\nb", "a\x1fb\nc"]
+)
+def test_collapse_of_lines_is_the_collapse_of_their_words(text: str) -> None:
+    assert collapse(text) == " ".join(text.split())

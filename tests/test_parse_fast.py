@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from feedparser.urls import _urljoin
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
@@ -17,6 +18,7 @@ from aggregator.config import FetchConfig, load_config
 from aggregator.fetch import Fetcher
 from aggregator.models import FetchResult
 from aggregator.parse import fast, parse_feed
+from aggregator.parse.fast import fields
 from aggregator.store import open_store
 from bench.parse_diff import compare
 from bench.workload import change_feeds, generate_feeds
@@ -322,3 +324,32 @@ def test_a_pass_reports_and_logs_why_a_feed_went_to_feedparser(
     assert f"old: parsed by feedparser: the fast path declined ({fast.Decline.FORMAT})" in (
         caplog.text
     )
+
+
+_URI_PARTS = st.sampled_from(
+    [
+        *("urn", "tag", "HTTP", "https", "svn+ssh", "a,b", "mailto", "1x", ":", "//", "/"),
+        *("x", ".", " ", "\t", "\n", "[", "?", "#", "é", "@", "%41"),
+    ]
+)
+
+
+@given(st.lists(_URI_PARTS, max_size=8).map("".join), st.sampled_from(["", URL, "urn:base"]))
+def test_an_iri_joins_to_what_feedparser_joins_it_to(uri: str, base: str) -> None:
+    assert fields.join(base, uri) == _urljoin(base, uri)
+
+
+@pytest.mark.parametrize(
+    "uri", ["urn:///x", "tag://x", "HTTP:x", "https:x", "svn+ssh:x", "file:x", " urn:x", "ur\tn:x"]
+)
+def test_a_scheme_urljoin_joins_on_or_a_uri_feedparser_rewrites_is_joined(uri: str) -> None:
+    for base in (URL, "http://news.example/a/", "svn+ssh://h/a/", "file:///a/"):
+        assert fields.join(base, uri) == _urljoin(base, uri)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["urn:wire:f0001-e00000", "tag:news.example,2024:1", "mailto:desk@news.example", "x.y-z+1:a"],
+)
+def test_an_id_with_a_scheme_urljoin_never_joins_is_kept_as_written(uri: str) -> None:
+    assert fields.join(URL, uri) == _urljoin(URL, uri) == uri

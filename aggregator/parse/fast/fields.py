@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import struct_time
 from typing import Any
+from urllib.parse import uses_relative
 
 from feedparser import mixin
 from feedparser.datetimes import _parse_date
@@ -30,6 +31,7 @@ _FP = mixin._FeedParserMixin
 _HTML_TYPES = _FP.html_types
 _TEXT_TYPES = ("text/plain", "text/html")
 _QUERY_FIX = re.compile("&([A-Za-z0-9_]+);")  # feedparser's repair of "?a=1&b;=2"
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")  # what urlsplit takes for a scheme
 # An entry's published and updated dates are often the same text.
 _parse_date_once = functools.lru_cache(maxsize=256)(_parse_date)
 
@@ -113,7 +115,18 @@ def step(base: str, attrs: dict[str, str]) -> str:
 def join(base: str, uri: str) -> str:
     """feedparser's join of ``uri`` to ``base`` (its ``_urljoin``), without the work for
     a URL it would give back unchanged."""
-    return uri if plainly_absolute(uri) else _urljoin(base, uri)
+    return uri if plainly_absolute(uri) or _opaque(uri) else _urljoin(base, uri)
+
+
+def _opaque(uri: str) -> bool:
+    """Whether ``uri`` has a scheme ``urljoin`` never joins on (an Atom id's ``urn:`` or
+    ``tag:``), with no ``//`` after it for feedparser to rewrite: it comes back as it is."""
+    scheme = _SCHEME.match(uri)
+    return (
+        scheme is not None
+        and scheme.group(1).lower() not in uses_relative
+        and not uri.startswith("//", scheme.end())
+    )
 
 
 def enforce_href(attrs: dict[str, str]) -> None:

@@ -9,7 +9,9 @@ feedparser would, and otherwise declines; feedparser, the parser of record, pars
 it declines, with its own sanitiser and URI resolver switched off (they are ~70% of its
 time), its SAX driver buffering text (``expat``) and its base-URI joins memoised;
 ``entries`` turns each entry into an Article, nh3 sanitising every HTML field and making
-its links absolute.
+its links absolute; beside them it derives what the store would otherwise work out in the
+collecting process, one story at a time: the plain texts it indexes (``Article.texts``)
+and the headline key it folds stories by (``Article.title_key``).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from aggregator import dedup
 from aggregator.errors import StoreError
 from aggregator.models import Article, IngestResult, Problem, PublishedFile
 from aggregator.store import open_store, sqlite
+from aggregator.store.sql import Db
 from aggregator.store.sql import store as sql_store
 from aggregator.store.sqlite import SQLiteStore
 from aggregator.store.sqlite.connection import INDEX_TEXT, Connection
@@ -143,6 +144,24 @@ def test_a_locked_database_is_a_store_error(
     assert opened.ingest("aa", [article("aa", 1, "Blocked")], state("aa")).new
     other.close()
     opened.close()
+
+
+def test_a_commit_that_fails_leaves_the_store_usable(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "commit.db"))
+
+    def orphan(db: Db) -> None:
+        # a foreign key checked at COMMIT: SQLite then keeps the transaction open
+        db.execute("PRAGMA defer_foreign_keys = ON")
+        db.execute(
+            "INSERT INTO carriers (article_pk, source, guid, link, seed)"
+            " VALUES (9, 'a', 'g', '', 0)"
+        )
+
+    with pytest.raises(StoreError, match=r"commit\.db: FOREIGN KEY constraint failed"):
+        store._write(orphan)
+    assert store.ingest("aa", [article("aa", 1, "After the failed commit")], state("aa")).new
+    assert [a.id for a in everything(store)] == ["aa-1"]
+    store.close()
 
 
 def test_a_writer_killed_mid_transaction_leaves_a_clean_store(tmp_path: Path) -> None:

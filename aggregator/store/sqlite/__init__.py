@@ -169,11 +169,13 @@ class SQLiteStore(SqlStore):
             raise
         try:
             yield conn
+            # inside: a COMMIT that fails (a deferred constraint, a full disk) may leave the
+            # transaction open, and every later BEGIN of this connection would fail
+            conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def _read(self, work: Callable[[Db], T], *, snapshot: bool = False) -> T:
         """``work`` under the lock (inside one read transaction when ``snapshot``).

@@ -4,6 +4,7 @@ feeds served on 127.0.0.1 and seed folders on disk."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -380,6 +381,108 @@ def test_feeds_parsed_before_with_few_new_entries_are_parsed_in_this_process(cap
         for _ in range(PARSE_INLINE_FIRST * 3):
             assert len(parser("wire", result, NOW, known).articles) == 2
     assert "worker processes" not in caplog.text
+
+
+def _no_parse_processes() -> bool:
+    import multiprocessing
+
+    starting = [t for t in threading.enumerate() if t.name == "parse-pool"]
+    return not multiprocessing.active_children() and not starting
+
+
+def test_parsing_goes_on_here_while_the_worker_processes_start(monkeypatch, caplog):
+    from aggregator import parse
+    from aggregator.collector import parsers
+
+    real, go = parsers._process_pool, threading.Event()
+
+    def slow_to_start(workers):
+        go.wait()
+        return real(workers)
+
+    monkeypatch.setattr(parsers, "_process_pool", slow_to_start)
+    body = rss(GRAIN, FERRY).encode()
+    result = FetchResult(url="https://news.example/rss", status=200, content=body)
+    expected = parse.parse_feed("wire", result, now=NOW, known=frozenset())
+    pool = parsers.Parsers(parsers.PARSE_POOL_MIN, parsers.PARSE_POOL_EARLY)
+    with caplog.at_level(logging.DEBUG, "aggregator.collector.parsers"), closing(pool) as parser:
+        for _ in range(parsers.PARSE_INLINE_FIRST * 3):
+            assert parser("wire", result, NOW, frozenset()) == expected
+        assert "worker processes" not in caplog.text
+        go.set()  # the pass ends while its processes start: closing waits for them, stops them
+    assert _no_parse_processes()
+
+
+def test_a_pass_of_many_feeds_never_parsed_starts_its_processes_before_any_body(monkeypatch):
+    from aggregator.collector import parsers
+
+    asked = threading.Event()
+
+    def record(workers):
+        asked.set()
+        raise OSError("not in this test")
+
+    monkeypatch.setattr(parsers, "_process_pool", record)
+    with closing(parsers.Parsers(parsers.PARSE_POOL_MIN, parsers.PARSE_POOL_EARLY - 1)):
+        pass
+    assert not asked.is_set()
+    with closing(parsers.Parsers(parsers.PARSE_POOL_MIN, parsers.PARSE_POOL_EARLY)):
+        assert asked.wait(30)
+
+
+def test_a_pass_counts_the_due_feeds_it_never_parsed(
+    tmp_path, store, fetcher, httpserver, monkeypatch
+):
+    from aggregator import collector
+
+    made: list[tuple[int, int]] = []
+
+    class Counted(collector.Parsers):
+        def __init__(self, feeds: int, fresh: int = 0) -> None:
+            made.append((feeds, fresh))
+            super().__init__(feeds, fresh)
+
+    monkeypatch.setattr(collector, "Parsers", Counted)
+    feed = "application/rss+xml"
+    httpserver.expect_request("/rss").respond_with_data(rss(GRAIN), content_type=feed)
+    httpserver.expect_request("/empty").respond_with_data(rss(), content_type=feed)
+    feeds = [
+        source("wire", httpserver.url_for("/rss")),
+        source("quiet", httpserver.url_for("/empty")),
+    ]
+    config = make_config(tmp_path, *feeds)
+    collect(config, store, fetcher, now=NOW)
+    collect(config, store, fetcher, now=NOW + 2 * HOUR)
+    assert made == [(2, 2), (2, 1)]
+
+
+def test_worker_processes_that_fail_to_start_leave_parsing_here(monkeypatch, caplog):
+    from aggregator.collector import parsers
+
+    def no_processes(workers):
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(parsers, "_process_pool", no_processes)
+    result = FetchResult(url="https://news.example/rss", status=200, content=rss(GRAIN).encode())
+    pool = parsers.Parsers(parsers.PARSE_POOL_MIN, parsers.PARSE_POOL_EARLY)
+    with caplog.at_level(logging.WARNING, "aggregator.collector.parsers"), closing(pool) as parser:
+        for _ in range(parsers.PARSE_INLINE_FIRST * 3):
+            assert len(parser("wire", result, NOW, frozenset()).articles) == 1
+    assert "worker processes did not start (Resource temporarily unavailable)" in caplog.text
+
+
+def test_ctrl_c_in_a_first_pass_leaves_no_parse_processes(tmp_path, store, fetcher, httpserver):
+    from aggregator.collector.parsers import PARSE_POOL_EARLY
+
+    def progress(report):
+        raise KeyboardInterrupt
+
+    for number in range(PARSE_POOL_EARLY):
+        httpserver.expect_request(f"/rss{number}").respond_with_data(rss(GRAIN))
+    feeds = [source(f"w{n}", httpserver.url_for(f"/rss{n}")) for n in range(PARSE_POOL_EARLY)]
+    with pytest.raises(KeyboardInterrupt):
+        collect(make_config(tmp_path, *feeds), store, fetcher, now=NOW, progress=progress)
+    assert _no_parse_processes()
 
 
 def test_the_websub_hub_is_pinged_with_the_changed_feeds(tmp_path, store, fetcher, httpserver):

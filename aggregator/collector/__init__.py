@@ -191,12 +191,13 @@ def _collect_leased(
     since the last look."""
     reports: list[SourceReport] = []
     changed: list[str] = []
-    feeds = sum(1 for s in due.values() if not s.is_seed_folder)
+    feeds = [name for name, s in due.items() if not s.is_seed_folder]
+    fresh = sum(1 for name in feeds if not (name in states and states[name].item_keys))
     halt = threading.Event()  # set when the pass ends early: running sources store nothing
     stops = Stops(stop, halt)
     workers = config.fetch.workers
     with (
-        closing(Parsers(feeds)) as parser,
+        closing(Parsers(len(feeds), fresh)) as parser,
         ThreadPoolExecutor(workers, thread_name_prefix="collect") as pool,
     ):
         running: dict[Future[_Collected], str] = {}

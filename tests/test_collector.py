@@ -544,6 +544,30 @@ def test_ctrl_c_starts_no_more_sources(tmp_path, store, fetcher, httpserver) -> 
     assert len(httpserver.log) <= 2  # the one reported, and at most one already running
 
 
+def test_sources_that_stored_articles_give_up_their_leases_together(
+    tmp_path, store, fetcher, httpserver, monkeypatch
+):
+    releases, reported = [], []
+    release = store.release
+
+    def counted(holder, names, *, states=()):
+        releases.append((list(names), len(states)))
+        release(holder, names, states=states)
+
+    def progress(report):
+        reported.append(report.source)
+
+    monkeypatch.setattr(store, "release", counted)
+    for number in range(6):
+        httpserver.expect_request(f"/rss{number}").respond_with_data(rss(GRAIN))
+    feeds = [source(f"w{n}", httpserver.url_for(f"/rss{n}")) for n in range(6)]
+    config = make_config(tmp_path, *feeds).model_copy(update={"fetch": FetchConfig(workers=1)})
+    collect(config, store, fetcher, now=NOW, progress=progress)
+    assert releases == [([f"w{n}" for n in range(6)], 0)]  # one for all, when the pass ends
+    assert reported == [f"w{n}" for n in range(6)]  # each as it finished
+    assert not store.leases(now=datetime.now(UTC))
+
+
 def test_a_changed_feed_parses_only_its_new_and_edited_entries(
     tmp_path, store, fetcher, httpserver
 ):

@@ -249,7 +249,6 @@ class Daemon:
             report, published = run_pass(
                 config, self.store, self.fetcher, now=now, stop=self.stopping
             )
-            self.store.catch_up_search()
             stored = self.store.story_count()
         except Exception as e:
             self.history.record(None, now=self.clock(), error=str(e))
@@ -279,6 +278,15 @@ class Daemon:
                 count(report.errors, "error"),
                 f", {count(len(published.written), 'file')} written" if published else "",
             )
+        self._catch_up_search()
+
+    def _catch_up_search(self) -> None:
+        """Bring the search index up to date after a pass; a store that cannot be written
+        just now leaves it to the next pass or search: the pass itself went well."""
+        try:
+            self.store.catch_up_search()
+        except StoreError as e:
+            log.warning("search index not brought up to date (a search will): %s", e)
 
     def _store_lost(self, error: StoreUnavailable) -> None:
         """Log an outage of the store once, when it begins."""

@@ -30,7 +30,7 @@ from aggregator.collector import run_pass
 from aggregator.collector.schedule import next_wake
 from aggregator.config import load_config
 from aggregator.daemon import TICK_MAX
-from aggregator.errors import LockError
+from aggregator.errors import LockError, StoreError
 from aggregator.fetch import Fetcher
 from aggregator.lockfile import single_instance
 from aggregator.store import open_store
@@ -283,6 +283,30 @@ def test_a_pass_leaves_the_search_index_up_to_date(tmp_path: Path) -> None:
         desk.collect_now()
         assert desk.store.story_count() == 1
         assert desk.store.catch_up_search() == 0, "the pass indexed its story"
+    finally:
+        desk.store.close()
+        desk.fetcher.close()
+
+
+def test_a_search_index_that_cannot_catch_up_fails_no_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "ferry.txt").write_text(SEED, encoding="utf-8")
+    path = tmp_path / "feeds.yaml"
+    path.write_text(config_text(free_port()), encoding="utf-8")
+    desk = daemon_module.Daemon(load_config(path))
+
+    def locked() -> int:
+        raise StoreError("feeds.db: database is locked: another process held it for 10s")
+
+    monkeypatch.setattr(desk.store, "catch_up_search", locked)
+    try:
+        desk.collect_now()
+        assert desk.history.failed_in_a_row == 0
+        assert desk.history.last is not None and len(desk.history.last.changed_ids) == 1
+        assert "search index not brought up to date (a search will)" in caplog.text
+        assert "database is locked" in caplog.text
     finally:
         desk.store.close()
         desk.fetcher.close()

@@ -1,6 +1,6 @@
-"""The values that cross module boundaries. All frozen; nothing here does I/O. Those no
-collection pass reads (health, discovery, OPML, seed scans) are defined in
-``models_extra`` and exported from here too, loaded when the first is asked for."""
+"""The values that cross module boundaries. All frozen; nothing here does I/O. Those a pass of
+feeds alone never reads (health, discovery, OPML, seed scans) are defined in
+``models_lazy`` and exported from here too, loaded when the first is asked for."""
 
 from __future__ import annotations
 
@@ -360,8 +360,8 @@ class Problem:
         return urn_uuid(name)
 
 
-# Made in models_extra, on first use (see there): a cron ``collect`` builds none of them.
-_EXTRA = frozenset(
+# Made in models_lazy, on first use (see there): a cron ``collect`` of feeds builds none.
+_LAZY = frozenset(
     {
         "PassSummary",
         "Passes",
@@ -375,20 +375,20 @@ _EXTRA = frozenset(
 )
 
 if TYPE_CHECKING:
-    from aggregator.models_extra import AddResult as AddResult
-    from aggregator.models_extra import FeedLink as FeedLink
-    from aggregator.models_extra import Health as Health
-    from aggregator.models_extra import ImportResult as ImportResult
-    from aggregator.models_extra import Passes as Passes
-    from aggregator.models_extra import PassSummary as PassSummary
-    from aggregator.models_extra import SeedScan as SeedScan
-    from aggregator.models_extra import Subscription as Subscription
+    from aggregator.models_lazy import AddResult as AddResult
+    from aggregator.models_lazy import FeedLink as FeedLink
+    from aggregator.models_lazy import Health as Health
+    from aggregator.models_lazy import ImportResult as ImportResult
+    from aggregator.models_lazy import Passes as Passes
+    from aggregator.models_lazy import PassSummary as PassSummary
+    from aggregator.models_lazy import SeedScan as SeedScan
+    from aggregator.models_lazy import Subscription as Subscription
 else:
 
     def __getattr__(name: str) -> type:
-        """The values of ``models_extra``, loaded when the first of them is asked for."""
-        if name in _EXTRA:
-            from aggregator import models_extra
+        """The values of ``models_lazy``, loaded when the first of them is asked for."""
+        if name in _LAZY:
+            from aggregator import models_lazy
 
-            return getattr(models_extra, name)
+            return getattr(models_lazy, name)
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

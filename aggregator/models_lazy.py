@@ -1,8 +1,9 @@
-"""The values that cross module boundaries but that no collection pass reads: the daemon's
-health, feed discovery, OPML import and the seed folder's scan. ``aggregator.models``
-exports them by name and loads this module the first time one is asked for: each frozen
-dataclass compiles its generated methods when it is made (~4M instructions), and a cron
-``collect`` needs none of these. All frozen; nothing here does I/O."""
+"""The values that cross module boundaries but that a pass of feeds alone never reads: the
+daemon's health, feed discovery, OPML import and the seed folder's scan (a pass with a seed
+folder due reads that). ``aggregator.models`` exports them by name and loads this module
+the first time one is asked for: each frozen dataclass compiles its generated methods
+when it is made (~4M instructions), and a cron ``collect`` of feeds needs none of these.
+All frozen; nothing here does I/O."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ file, URL, source, flag or address).
      │    ├── ParseError           the bytes are not a usable feed (bad XML, HTML page, attack)
      │    └── SeedError            a seed file is not in the seed-article shape
      ├── StoreError                the database cannot be opened, is locked or is full
+     │    ├── StoreLocked          another process held SQLite's write lock for the busy timeout
      │    └── StoreUnavailable     the database server cannot be reached (down, network)
      ├── PublishError              a feed file cannot be written
      ├── LockError                 a daemon's lock file cannot be created
@@ -160,6 +161,11 @@ class SeedError(SourceError):
 
 class StoreError(WiredeskError):
     """The store cannot be opened or written."""
+
+
+class StoreLocked(StoreError):
+    """Another process held the SQLite store's write lock for the whole busy timeout; the
+    message names the store."""
 
 
 class StoreUnavailable(StoreError):

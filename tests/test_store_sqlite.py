@@ -9,21 +9,25 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aggregator import dedup
-from aggregator.errors import StoreError
+from aggregator.errors import StoreError, StoreLocked
 from aggregator.models import Article, IngestResult, Problem, PublishedFile
 from aggregator.store import open_store, sqlite
 from aggregator.store.sql import Db
+from aggregator.store.sql import ingest as sql_ingest
 from aggregator.store.sql import store as sql_store
-from aggregator.store.sqlite import SQLiteStore
+from aggregator.store.sqlite import GROUP_ARTICLES, SQLiteStore
 from aggregator.store.sqlite.connection import INDEX_TEXT, Connection
+from aggregator.store.sqlite.group import Member, Queue
 from aggregator.store.sqlite.schema import MIGRATIONS, V1, V2, VERSION, migrate
 from aggregator.text import plain_text
 from tests.builders import T0, WHEN, article
@@ -414,6 +418,23 @@ GROUPED = "3 ingests in one transaction"
 AGAIN_ALONE = "each again alone"
 
 
+BOUND = 30  # seconds: a liveness bound on a wait that must end, not a benchmark
+
+
+def queued(store: SQLiteStore) -> int:
+    """How many ingests wait in ``store``'s queue, not taken by a leader yet."""
+    queue = store._ingests
+    with queue._changed:
+        return len(queue._waiting)
+
+
+def until(done: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + BOUND
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.001)
+
+
 def grouped(store: SQLiteStore, passes: dict[str, list[Article]]) -> dict[str, object]:
     """Each source's ``store.ingest`` of its pass in a thread of its own, all queued in
     order while the store's lock is held, so that they commit as one group; each one's
@@ -423,18 +444,32 @@ def grouped(store: SQLiteStore, passes: dict[str, list[Article]]) -> dict[str, o
     def ingest(source: str) -> None:
         try:
             outcomes[source] = store.ingest(source, passes[source], state(source), now=T0)
-        except Exception as e:
+        except BaseException as e:  # SystemExit too: a thread would end on it silently
             outcomes[source] = e
 
     threads = [threading.Thread(target=ingest, args=(source,)) for source in passes]
     with store._lock:
-        for queued, thread in enumerate(threads, start=1):
+        for count, thread in enumerate(threads, start=1):
             thread.start()
-            while store._ingests.waiting < queued:
-                time.sleep(0.001)
+            until(lambda n=count: queued(store) >= n, f"{count} ingests queued")
     for thread in threads:
-        thread.join()
+        thread.join(timeout=BOUND)
+    assert not any(thread.is_alive() for thread in threads), "an ingest was left waiting"
     return outcomes
+
+
+def failing(monkeypatch: pytest.MonkeyPatch, source: str, error: BaseException, *, times: int):
+    """Make the first ``times`` ingests of ``source`` raise ``error`` inside their work."""
+    ingest = sql_ingest.ingest
+    left = [times]
+
+    def patched(db: Db, name: str, *args: Any, **kwargs: Any) -> IngestResult:
+        if name == source and left[0] > 0:
+            left[0] -= 1
+            raise error
+        return ingest(db, name, *args, **kwargs)
+
+    monkeypatch.setattr(sql_ingest, "ingest", patched)
 
 
 def stored_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -443,17 +478,32 @@ def stored_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
         return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall() for t in tables}
 
 
+@pytest.mark.parametrize(
+    ("limit", "articles", "groups"),
+    [
+        (GROUP_ARTICLES, 2, [3]),
+        (2, 1, [2]),  # aa's and bb's article; then cc's alone
+    ],
+)
 def test_ingests_queued_together_store_what_they_would_one_by_one(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    limit: int,
+    articles: int,
+    groups: list[int],
 ) -> None:
+    monkeypatch.setattr(sqlite, "GROUP_ARTICLES", limit)
+    passes = {name: got[:articles] for name, got in PASSES.items()}
     one_by_one = SQLiteStore(str(tmp_path / "one.db"), similarity=0.5)
     alone = {
-        name: one_by_one.ingest(name, got, state(name), now=T0) for name, got in PASSES.items()
+        name: one_by_one.ingest(name, got, state(name), now=T0) for name, got in passes.items()
     }
     together = SQLiteStore(str(tmp_path / "group.db"), similarity=0.5)
     with caplog.at_level(logging.DEBUG, "aggregator.store.sqlite"):
-        assert grouped(together, PASSES) == alone
-    assert GROUPED in caplog.text
+        assert grouped(together, passes) == alone
+    made = [r.getMessage() for r in caplog.records if "in one transaction" in r.getMessage()]
+    assert made == [f"{tmp_path / 'group.db'}: {n} ingests in one transaction" for n in groups]
     assert alone["bb"].merged and alone["cc"].merged, "the later sources fold into aa's stories"
     one_by_one.close()
     together.close()
@@ -481,11 +531,86 @@ def test_a_source_failing_on_its_own_in_a_group_fails_alone(
     store.close()
 
 
+def test_a_source_whose_work_raises_a_store_error_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    failing(monkeypatch, "bb", StoreError("bb: odd"), times=2)  # together, then alone
+    store = SQLiteStore(str(tmp_path / "feeds.db"))
+    with caplog.at_level(logging.DEBUG, "aggregator.store.sqlite"):
+        outcomes = grouped(store, PASSES)
+    assert GROUPED in caplog.text and AGAIN_ALONE in caplog.text
+    failed = outcomes.pop("bb")
+    assert type(failed) is StoreError and str(failed) == "bb: odd"
+    assert all(isinstance(o, IngestResult) and o.new for o in outcomes.values()), outcomes
+    assert store.article_counts() == {"aa": 2, "cc": 2}
+    store.close()
+
+
+def test_a_leader_interrupted_after_taking_its_group_strands_no_follower(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    failing(monkeypatch, "bb", SystemExit(3), times=1)  # in aa's thread, which leads the group
+    store = SQLiteStore(str(tmp_path / "feeds.db"))
+    with caplog.at_level(logging.DEBUG, "aggregator.store.sqlite"):
+        outcomes = grouped(store, PASSES)
+    assert GROUPED in caplog.text
+    interrupted = outcomes.pop("aa")
+    assert isinstance(interrupted, SystemExit) and interrupted.code == 3
+    assert all(isinstance(o, IngestResult) and o.new for o in outcomes.values()), outcomes
+    assert store.article_counts() == {"bb": 2, "cc": 2}, "aa's group was rolled back"
+    assert queued(store) == 0
+    store.close()
+
+
+def test_a_follower_interrupted_while_it_waits_leaves_the_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SQLiteStore(str(tmp_path / "feeds.db"))
+    outcomes: dict[str, object] = {}
+
+    def ingest(source: str) -> None:
+        try:
+            outcomes[source] = store.ingest(source, PASSES[source], state(source), now=T0)
+        except BaseException as e:
+            outcomes[source] = e
+
+    def interrupted() -> bool:
+        raise KeyboardInterrupt
+
+    leader = threading.Thread(target=ingest, args=("aa",))
+    follower = threading.Thread(target=ingest, args=("bb",))
+    with store._lock, caplog.at_level(logging.DEBUG, "aggregator.store.sqlite"):
+        leader.start()
+        until(lambda: queued(store) == 1, "the leader queued")
+        monkeypatch.setattr(store._ingests._changed, "wait", interrupted)  # a leader never waits
+        follower.start()
+        follower.join(timeout=BOUND)
+        assert isinstance(outcomes["bb"], KeyboardInterrupt)
+        assert queued(store) == 1, "only the leader's ingest is left"
+    leader.join(timeout=BOUND)
+    assert not leader.is_alive()
+    assert isinstance(outcomes["aa"], IngestResult)
+    assert store.article_counts() == {"aa": 2}
+    assert "in one transaction" not in caplog.text
+    store.close()
+
+
+def test_a_leader_interrupted_before_it_takes_its_group_leaves_the_queue() -> None:
+    queue = Queue(limit=GROUP_ARTICLES)
+
+    def interrupted(take: Callable[[], list[Member]]) -> None:
+        raise KeyboardInterrupt  # waiting for the writer, say
+
+    with pytest.raises(KeyboardInterrupt):
+        queue.run(Member(lambda db: IngestResult(), size=1, asked=0.0), interrupted)
+    assert queue._waiting == [] and not queue._leading
+
+
 @pytest.mark.parametrize(
-    ("hold", "message"),
+    ("hold", "kind", "message"),
     [
-        ("other", "database is locked"),
-        ("full", "database or disk is full"),
+        ("other", StoreLocked, "database is locked"),
+        ("full", StoreError, "database or disk is full"),
     ],
 )
 def test_a_group_meeting_a_database_error_fails_every_source_with_it(
@@ -493,6 +618,7 @@ def test_a_group_meeting_a_database_error_fails_every_source_with_it(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     hold: str,
+    kind: type[StoreError],
     message: str,
 ) -> None:
     monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_MS", 50)
@@ -511,7 +637,7 @@ def test_a_group_meeting_a_database_error_fails_every_source_with_it(
     with caplog.at_level(logging.DEBUG, "aggregator.store.sqlite"):
         outcomes = grouped(store, passes)
     assert GROUPED in caplog.text and AGAIN_ALONE not in caplog.text
-    assert [type(o) for o in outcomes.values()] == [StoreError] * 3
+    assert [type(o) for o in outcomes.values()] == [kind] * 3
     assert all(str(o).startswith(f"{path}: {message}") for o in outcomes.values()), outcomes
     assert len({id(o) for o in outcomes.values()}) == 3, "each thread raises its own"
     other.close()

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from aggregator.errors import StoreError
+from aggregator.errors import StoreError, StoreLocked
 from aggregator.models import IngestResult
 from aggregator.store.sql import Db
 from aggregator.store.sql.store import SqlStore, T
@@ -154,18 +154,18 @@ class SQLiteStore(SqlStore):
     @contextmanager
     def _begun(self, asked: float) -> Iterator[Connection]:
         """One ``BEGIN IMMEDIATE`` transaction of a write that ``asked`` for the lock then,
-        which the caller holds; raises StoreError when the database is locked."""
+        which the caller holds; raises StoreLocked when the database is locked."""
         conn = self._conn
         if self._locked_at >= asked:
             # The lock was held for a whole busy timeout while this write queued behind
             # another thread's: the other process still has it.
-            raise StoreError(f"{self.location}: {_LOCKED}")
+            raise StoreLocked(f"{self.location}: {_LOCKED}")
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as e:
             if e.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
                 self._locked_at = time.monotonic()
-                raise StoreError(f"{self.location}: {_LOCKED}") from e
+                raise StoreLocked(f"{self.location}: {_LOCKED}") from e
             raise
         try:
             yield conn
@@ -228,13 +228,13 @@ class SQLiteStore(SqlStore):
         try:
             with self._begun(min(m.asked for m in group)) as conn:
                 results = [member.work(conn) for member in group]
-        except StoreError as e:  # locked
-            _fail(group, str(e), e.__cause__)
+        except StoreLocked as e:
+            _fail(group, StoreLocked, str(e), e.__cause__)
         except sqlite3.Error as e:
             if (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF not in _DATABASE_ERRORS:
                 return False  # one member's: each runs again, and only its own fails
-            _fail(group, f"{self.location}: {_why(self.location, e)}", e)
-        except Exception:  # a bug hit by one member's data: only its own ingest fails
+            _fail(group, StoreError, f"{self.location}: {_why(self.location, e)}", e)
+        except Exception:  # a bug or a StoreError hit by one member's data: only its own fails
             return False
         else:
             for member, result in zip(group, results, strict=True):
@@ -247,9 +247,12 @@ class SQLiteStore(SqlStore):
             self._conn.close()
 
 
-def _fail(group: list[Member], message: str, cause: BaseException | None) -> None:
-    """Fail each member of ``group`` with a StoreError of its own saying ``message``."""
+def _fail(
+    group: list[Member], kind: type[StoreError], message: str, cause: BaseException | None
+) -> None:
+    """Fail each member of ``group`` with an error of its own, of ``kind``, saying
+    ``message``."""
     for member in group:
-        error = StoreError(message)
+        error = kind(message)
         error.__cause__ = cause
         member.fail(error)

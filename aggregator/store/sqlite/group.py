@@ -69,21 +69,24 @@ class Queue:
         self._waiting: list[Member] = []
         self._leading = False
 
-    @property
-    def waiting(self) -> int:
-        """How many ingests are queued and not taken yet."""
-        with self._changed:
-            return len(self._waiting)
-
     def run(self, member: Member, lead: Lead) -> IngestResult:
         """``member``'s outcome, once the leader of the group it joins has settled it. When
         no thread leads, this one does: ``lead`` gets the function that takes the group
         (``member`` first), to call once it holds the writer, so that the ingests queued
-        while it waited for the writer join too."""
+        while it waited for the writer join too.
+
+        A leader that raises (a BaseException out of an ingest, say) once it took its group
+        leaves each member it did not settle to its own thread, which then leads in turn:
+        no thread is left waiting. A thread interrupted before its member was taken takes
+        it out of the queue, so that no leader runs an ingest whose outcome no one reads."""
         with self._changed:
             self._waiting.append(member)
-            while self._leading and not member.done:
-                self._changed.wait()
+            try:
+                while self._leading and not member.done:
+                    self._changed.wait()
+            except BaseException:
+                self._forget(member)
+                raise
             leader = not member.done
             if leader:
                 self._leading = True
@@ -92,9 +95,16 @@ class Queue:
                 lead(partial(self._take, member))
             finally:
                 with self._changed:
+                    self._forget(member)  # when ``lead`` raised before it took the group
                     self._leading = False
                     self._changed.notify_all()
         return member.outcome()
+
+    def _forget(self, member: Member) -> None:
+        """Take ``member`` out of the queue if it was not taken yet (the caller holds
+        ``_changed``)."""
+        if member in self._waiting:
+            self._waiting.remove(member)
 
     def _take(self, first: Member) -> list[Member]:
         """``first`` and the ingests queued after it within ``limit``, out of the queue."""

@@ -135,11 +135,11 @@ class SQLiteStore(SqlStore):
 
     @contextmanager
     def _guard(self) -> Iterator[Connection]:
-        with self._lock, self._errors():
+        with self._lock, self._as_store_errors():
             yield self._conn
 
     @contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _as_store_errors(self) -> Iterator[None]:
         try:
             yield
         except sqlite3.Error as e:
@@ -218,7 +218,7 @@ class SQLiteStore(SqlStore):
                 member.settle(partial(self._alone, member))
 
     def _alone(self, member: Member) -> IngestResult:
-        with self._errors(), self._begun(member.asked) as conn:
+        with self._as_store_errors(), self._begun(member.asked) as conn:
             return member.work(conn)
 
     def _together(self, group: list[Member]) -> bool:

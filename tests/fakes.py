@@ -90,8 +90,9 @@ class FakeStore:
         """At most ``limit`` story ids that start with ``prefix``, in order."""
         return sorted(i for i in self.stories if i.startswith(prefix))[:limit]
 
-    def articles(self, query: ArticleQuery) -> Iterator[Article]:
-        """Stories matching ``query``, newest published first, handed out one by one."""
+    def articles(self, query: ArticleQuery, *, caught_up: bool = False) -> Iterator[Article]:
+        """Stories matching ``query``, newest published first, handed out one by one (a
+        search finds every story: there is no index to catch up)."""
         self.queries.append(query)
         found = sorted(
             (a for a in self.stories.values() if _wanted(a, query)),
@@ -101,6 +102,10 @@ class FakeStore:
         for article in found[: query.limit]:
             self.handed_out += 1
             yield article
+
+    def catch_up_search(self) -> int:
+        """Nothing to index: a search reads every story."""
+        return 0
 
     def article_counts(self) -> dict[str, int]:
         """Stories per source."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.config import Config, load_config
-from aggregator.models import Article, Enclosure, SourceState
+from aggregator.models import Article, ArticleQuery, Enclosure, SourceState
 from aggregator.publish import publish
 from aggregator.publish.items import page_name
 from aggregator.server import FeedServer, make_app
@@ -210,6 +210,41 @@ def test_related_headlines_link_to_the_stored_story_they_name(desk: Desk) -> Non
     page = read(desk, page_name("story-2"))
     assert f'<li><a href="../{page_name("story-1")}">{NEWEST}</a></li>' in page
     assert "<li>A headline no story has</li>" in page
+
+
+def test_a_publish_catches_the_search_index_up_once_for_all_its_related_headlines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "seeds").mkdir()
+    config = desk_config(tmp_path)
+    store = open_store(config.store)
+    [seed] = STORIES["seeds"]
+    other = story(3, "Tbilisi metro extends", "seeds", link="", path="tbilisi.txt")
+    seeds = [seed, replace(other, related=(NEWEST, "Nor does this one"))]
+    for source, got in {**STORIES, "seeds": seeds}.items():
+        state = SourceState(name=source, last_fetch=NOW, last_status=200, next_due=NOW)
+        store.ingest(source, got, state)
+    catch_ups: list[int] = []
+    searches: list[str | None] = []
+    catch_up, articles = store.catch_up_search, store.articles
+
+    def counted_catch_up() -> int:
+        catch_ups.append(catch_up())
+        return catch_ups[-1]
+
+    def counted_read(query: ArticleQuery, **options: bool) -> Iterator[Article]:
+        searches.extend([query.search] if query.search else [])
+        return articles(query, **options)
+
+    monkeypatch.setattr(store, "catch_up_search", counted_catch_up)
+    monkeypatch.setattr(store, "articles", counted_read)
+    publish(config, store, now=NOW)
+    store.close()
+    assert searches == [NEWEST, "A headline no story has", NEWEST, "Nor does this one"]
+    assert len(catch_ups) == 1 and catch_ups[0] > 0, "before the first search"
+    linked = f'<li><a href="../{page_name("story-1")}">{NEWEST}</a></li>'
+    for page in ("story-2", "story-3"):
+        assert linked in read(Desk(config, config.publish.dir), page_name(page))
 
 
 def test_the_river_groups_stories_by_day_with_sources_and_categories(desk: Desk) -> None:

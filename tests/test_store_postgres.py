@@ -212,6 +212,25 @@ QUERIES = [
 ]
 
 
+def test_a_search_on_postgresql_looks_for_no_queue_to_catch_up(
+    pg_schema: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked: list[PgDb] = []
+    text_queued = PgDb.text_queued
+
+    def counted(db: PgDb) -> bool:
+        looked.append(db)
+        return text_queued(db)
+
+    monkeypatch.setattr(PgDb, "text_queued", counted)
+    store = open_store(pg_schema())
+    store.ingest("aa", [article("aa", 1, "Ferry timetable changes")], state("aa"))
+    assert [a.id for a in everything(store, search="ferry")] == ["aa-1"]
+    assert store.catch_up_search() == 0
+    assert looked == [], "each story's vector is written with it"
+    store.close()
+
+
 def test_search_finds_on_postgresql_what_sqlite_finds(
     tmp_path: Path, pg_schema: Callable[[], str]
 ) -> None:

@@ -41,7 +41,7 @@ from aggregator.models import Article, ArticleQuery, PublishedFile, PublishRepor
 from aggregator.publish import status
 from aggregator.publish.files import Folder
 from aggregator.publish.items import FORMATS, STYLESHEET, channel, item, page_name, page_of
-from aggregator.store import Store
+from aggregator.store import Store, catch_up_or_warn
 
 if TYPE_CHECKING:
     from aggregator.publish import pages
@@ -146,6 +146,7 @@ class _Run:
         self.todo = {c.name for c in self.all if everything or self._behind(c)}
         self.was_listed = self._listed()
         self.read: dict[str, Article] = {}  # the stories read by this publish, by id
+        self.searchable = False  # the full-text index was brought up to date (``_page``)
 
     @functools.cached_property
     def site(self) -> pages.Site:
@@ -249,6 +250,11 @@ class _Run:
         if not self.folder.done(name):
             from aggregator.publish import pages
 
+            if article.related and not self.searchable:
+                # once a publish, not at each search: a store another process holds locked
+                # is then waited for once, not for each related headline
+                catch_up_or_warn(self.store)
+                self.searchable = True
             related = pages.related_stories(self.store, article, has_page=self._has_page)
             data = self.site.story(article, related)
             lists = (article.id, *dict.fromkeys(related.values()))

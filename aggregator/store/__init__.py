@@ -12,6 +12,7 @@ publish manifest are each node's own, and a node can ``watch`` for the others' c
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from aggregator.errors import StoreError
 from aggregator.models import (
     Article,
     ArticleQuery,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from aggregator.store.records import Record, RecordCounts
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+log = logging.getLogger(__name__)
 _PASSWORD = re.compile(r"password", re.IGNORECASE)
 
 
@@ -113,9 +116,10 @@ class Store(Protocol):
     def ids_starting(self, prefix: str, *, limit: int) -> list[str]:
         """At most ``limit`` story ids that start with ``prefix``, in order."""
 
-    def articles(self, query: ArticleQuery) -> Iterator[Article]:
+    def articles(self, query: ArticleQuery, *, caught_up: bool = False) -> Iterator[Article]:
         """Stories matching ``query``, newest published first, read lazily in batches; a
-        search sees every story committed before it (``catch_up_search`` first)."""
+        search sees every story committed before it (``catch_up_search`` first), or, when
+        the caller ``caught_up`` the index already (``catch_up_or_warn``), what it holds."""
 
     def catch_up_search(self) -> int:
         """Bring the full-text index up to date with every story committed before the
@@ -204,6 +208,17 @@ def open_store(location: str, *, similarity: float | None = None, node: str | No
     from aggregator.store.sqlite import SQLiteStore
 
     return SQLiteStore(location, similarity=similarity, node=name)
+
+
+def catch_up_or_warn(store: Store) -> None:
+    """Bring ``store``'s full-text index up to date for the searches about to be made
+    (``Store.catch_up_search``); when the store cannot be written (read-only, or locked by
+    a stuck writer), warn that they search the stories indexed so far: a search that can
+    read the stories answers."""
+    try:
+        store.catch_up_search()
+    except StoreError as e:
+        log.warning("%s; searching the stories indexed so far", e)
 
 
 def this_node(configured: str | None) -> str:

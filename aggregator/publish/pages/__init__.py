@@ -145,13 +145,15 @@ def related_stories(
     store: Store, article: Article, *, has_page: Callable[[Article], bool]
 ) -> dict[str, str]:
     """The id of the stored story each related headline of ``article`` names, where one
-    matches it (same normalised headline) and ``has_page``, by headline."""
+    matches it (same normalised headline) and ``has_page``, by headline. It searches the
+    full-text index as it is: the caller brings it up to date (``store.catch_up_or_warn``)."""
     found = {}
     for headline in article.related:
         wanted = dedup.normalise_headline(headline)
         if not wanted:
             continue
-        candidates = store.articles(ArticleQuery(search=headline, limit=_RELATED_CANDIDATES))
+        query = ArticleQuery(search=headline, limit=_RELATED_CANDIDATES)
+        candidates = store.articles(query, caught_up=True)
         for candidate in candidates:
             if (
                 candidate.id != article.id

@@ -67,6 +67,7 @@ class PostgresStore(SqlStore):
     """A store in one PostgreSQL database (or schema), created and migrated on open."""
 
     dialect = POSTGRES
+    queues_text = False  # each story's vector is written with it
 
     def __init__(
         self, location: str, *, similarity: float | None = None, node: str | None = None

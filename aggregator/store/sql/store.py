@@ -3,14 +3,12 @@ only how a unit of work reaches its database (``_read``, ``_write``) and how to 
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from aggregator.errors import StoreError
 from aggregator.models import (
     Article,
     ArticleQuery,
@@ -23,7 +21,7 @@ from aggregator.models import (
     PublishedFile,
     SourceState,
 )
-from aggregator.store import Watch, this_node
+from aggregator.store import Watch, catch_up_or_warn, this_node
 from aggregator.store.rows import (
     ARTICLE_COLUMNS,
     SOURCE_COLUMNS,
@@ -37,8 +35,6 @@ from aggregator.store.sql.read import read_articles
 
 if TYPE_CHECKING:
     from aggregator.store.records import Record, RecordCounts
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 K = TypeVar("K")  # where a page of an export starts
@@ -61,6 +57,9 @@ class SqlStore(ABC):
     publish state (``sql.published``) the publishing methods read and write."""
 
     dialect: Dialect  # the backend's, as its ``Db`` has it
+    # whether the full-text index trails the stories' transactions (``Db.catch_up_text``):
+    # False for a backend that indexes each story as it writes it (PostgreSQL)
+    queues_text: ClassVar[bool] = True
 
     def __init__(self, location: str, *, similarity: float | None, node: str | None) -> None:
         """What every backend keeps of its store: ``location`` as the user gave it,
@@ -221,16 +220,16 @@ class SqlStore(ABC):
         )
         return [row[0] for row in rows]
 
-    def articles(self, query: ArticleQuery) -> Iterator[Article]:
+    def articles(self, query: ArticleQuery, *, caught_up: bool = False) -> Iterator[Article]:
         """Stories matching ``query``, newest published first, read lazily in batches
         (a connection is held only while a batch is read); a search first brings the
-        full-text index up to date (``catch_up_search``), and when the store cannot be
-        written (read-only, or locked by a stuck writer) searches what is indexed, with a
-        warning: a search that can read the stories answers.
+        full-text index up to date (``catch_up_or_warn``: when the store cannot be written
+        it searches what is indexed, with a warning), unless the caller ``caught_up`` the
+        index for it already.
 
         Raises StoreError when the database cannot be read."""
-        if query.search is not None:
-            self._catch_up_before_search()
+        if query.search is not None and not caught_up:
+            catch_up_or_warn(self)
         remaining = query.limit
         after: After | None = None
         while remaining is None or remaining > 0:
@@ -242,19 +241,16 @@ class SqlStore(ABC):
             after = (rows[-1][7], rows[-1][0])
             remaining = None if remaining is None else remaining - len(rows)
 
-    def _catch_up_before_search(self) -> None:
-        try:
-            self.catch_up_search()
-        except StoreError as e:
-            log.warning("%s; searching the stories indexed so far", e)
-
     def catch_up_search(self) -> int:
         """Move the stories queued for the full-text index (``Db.catch_up_text``) into it,
         ``CATCH_UP_BATCH`` to a write transaction, until none committed before the call is
-        left; returns how many. Only a store with a queue takes the write lock.
+        left; returns how many. Only a store with a queue takes the write lock, and one that
+        never queues (``queues_text``) looks at none.
 
         Raises StoreError when the database cannot be read, or written while stories wait."""
         caught = 0
+        if not self.queues_text:
+            return caught
         while self._read(lambda db: db.text_queued()):
             batch = self._write(lambda db: db.catch_up_text(CATCH_UP_BATCH))
             caught += batch

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -539,6 +540,42 @@ def test_a_response_that_sets_no_cookie_skips_requests_look_for_cookies(
     assert len(looks) == 1  # only for the response that set one
 
 
+# Each response gets a cookie jar of its own; every other attribute of the two must match
+# (``raw`` and ``connection`` too: both are built from one urllib3 response by one adapter).
+OWN_PER_RESPONSE = ("cookies",)
+
+
+@pytest.mark.parametrize("status", [200, 304])
+def test_a_response_without_cookies_is_built_as_requests_builds_it(
+    httpserver: HTTPServer, status: int
+) -> None:
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    from aggregator.fetch.deadline import DeadlineAdapter
+
+    built: list[tuple[dict[str, object], dict[str, object]]] = []
+
+    class Both(DeadlineAdapter):
+        def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
+            ours = super().build_response(req, resp)
+            built.append(
+                (dict(vars(ours)), dict(vars(HTTPAdapter.build_response(self, req, resp))))
+            )
+            return ours
+
+    httpserver.expect_request("/rss").respond_with_data(
+        RSS if status == 200 else b"", status=status, headers={"ETag": '"v1"'}
+    )
+    with requests.Session() as session:
+        session.mount("http://", Both())
+        assert session.get(httpserver.url_for("/rss"), stream=True).status_code == status
+    [(ours, theirs)] = built
+    for name in OWN_PER_RESPONSE:
+        assert list(ours.pop(name)) == list(theirs.pop(name)) == []
+    assert ours == theirs
+
+
 def test_request_headers_copy_whole_and_stay_apart() -> None:
     from aggregator.fetch.prepare import Headers
 
@@ -550,20 +587,13 @@ def test_request_headers_copy_whole_and_stay_apart() -> None:
     assert list(copied) == ["User-Agent", "accept"]
 
 
-def test_a_host_s_slots_are_made_on_its_first_fetch_only(
-    httpserver: HTTPServer, fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch
+def test_a_host_keeps_its_slots_across_its_fetches(
+    httpserver: HTTPServer, fetcher: Fetcher
 ) -> None:
-    import aggregator.fetch
-
-    made: list[int] = []
-    semaphore = threading.BoundedSemaphore
-
-    def counted(value: int) -> threading.BoundedSemaphore:
-        made.append(value)
-        return semaphore(value)
-
-    monkeypatch.setattr(aggregator.fetch.threading, "BoundedSemaphore", counted)
     url = serve_feed(httpserver)
-    for _ in range(3):
+    assert fetcher.fetch("desk", url, timeout=5).status == 200
+    [slots] = fetcher._hosts.values()
+    for _ in range(2):
         assert fetcher.fetch("desk", url, timeout=5).status == 200
-    assert made == [FetchConfig().per_host]
+    [kept] = fetcher._hosts.values()
+    assert kept is slots

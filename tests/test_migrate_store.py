@@ -44,7 +44,12 @@ def fill(store: Store) -> None:
     """Every kind of record: a merged story (two carriers, their own items kept), a
     near-duplicate fold with its score, a split (a veto), a pruned story (a tombstone),
     two stories of the same moment, a seed story, source states and a problem."""
-    due = SourceState(name="aa", etag='"v1"', next_due=NOW + timedelta(minutes=15))
+    due = SourceState(
+        name="aa",
+        etag='"v1"',
+        next_due=NOW + timedelta(minutes=15),
+        item_keys=frozenset({"0f" * 16, "a1" * 16}),
+    )
     store.ingest(
         "old", [story("old", 1, "Ferry strike in Izmir")], SourceState(name="old"), now=WHEN
     )

@@ -6,12 +6,20 @@ from __future__ import annotations
 import multiprocessing
 import random
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from aggregator.models import Article, ArticleQuery, PendingStories, Problem, PublishedFile
+from aggregator.models import (
+    Article,
+    ArticleQuery,
+    Holder,
+    PendingStories,
+    Problem,
+    PublishedFile,
+)
 from aggregator.store import Store, open_store
 from aggregator.store.sql import published
 from aggregator.store.sql import store as sql_store
@@ -357,6 +365,16 @@ def test_source_state_round_trips_and_is_saved_with_the_ingest(store: Store) -> 
     assert store.source_state("seeds") == saved
     store.save_source_state(state("aa", etag='"v1"', url="https://aa.example/rss"))
     assert sorted(store.source_states()) == ["aa", "seeds"]
+
+
+def test_a_saved_state_reads_back_its_entry_keys_kept_replaced_or_emptied(store: Store) -> None:
+    holder = Holder(node="desk", pid=1)
+    first = state("aa", last_status=200, item_keys=frozenset({"0f" * 16, "a1" * 16}))
+    not_modified = replace(first, last_status=304, etag='"v2"', last_fetch=WHEN)
+    edited = replace(not_modified, item_keys=frozenset({"a1" * 16, "b2" * 16}))
+    for saved in (first, not_modified, edited, replace(edited, item_keys=frozenset())):
+        store.release(holder, [], states=[saved])
+        assert store.source_state("aa") == store.source_states()["aa"] == saved
 
 
 def test_threads_ingesting_at_once_keep_every_story_once(store: Store) -> None:

@@ -63,6 +63,17 @@ def test_the_large_text_columns_are_compressed_with_lz4(
     ]
 
 
+def test_a_version_4_schema_keeps_its_sources_entry_keys(pg_schema: Callable[[], str]) -> None:
+    location = pg_schema()
+    with psycopg.connect(location, autocommit=True) as conn:
+        migrate(conn, target=4)
+        conn.execute("INSERT INTO sources (name, item_keys) VALUES ('aa', 'a1 0f'), ('bb', '')")
+    migrated = open_store(location)
+    kept = migrated.source_states()
+    assert (kept["aa"].item_keys, kept["bb"].item_keys) == (frozenset({"0f", "a1"}), frozenset())
+    migrated.close()
+
+
 def test_a_schema_from_a_newer_wiredesk_is_refused(
     pg_schema: Callable[[], str], pg_admin: psycopg.Connection[Any]
 ) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from aggregator import dedup
 from aggregator.errors import StoreError, StoreLocked
-from aggregator.models import Article, IngestResult, Problem, PublishedFile
+from aggregator.models import Article, Holder, IngestResult, Problem, PublishedFile
 from aggregator.store import open_store, sqlite
 from aggregator.store.sql import Db
 from aggregator.store.sql import ingest as sql_ingest
@@ -116,6 +116,44 @@ def test_a_version_3_database_keeps_its_source_states(tmp_path: Path) -> None:
     old = migrated.source_state("aa")
     assert old is not None and (old.etag, old.item_keys) == ('"v9"', frozenset())
     migrated.close()
+
+
+def test_a_version_12_database_keeps_its_sources_entry_keys(tmp_path: Path) -> None:
+    path = tmp_path / "v12.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, target=12)
+    conn.execute("INSERT INTO sources (name, item_keys) VALUES ('aa', 'a1 0f'), ('bb', '')")
+    conn.close()
+    migrated = SQLiteStore(str(path))
+    kept = migrated.source_states()
+    assert (kept["aa"].item_keys, kept["bb"].item_keys) == (frozenset({"0f", "a1"}), frozenset())
+    migrated.close()
+    with closing(sqlite3.connect(path)) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (VERSION,)
+
+
+def test_a_saved_state_rewrites_its_entry_keys_only_when_they_changed(tmp_path: Path) -> None:
+    """A 304's state has the keys it was read with: saving it again leaves them be."""
+    path = tmp_path / "feeds.db"
+    store = SQLiteStore(str(path))
+    holder = Holder(node="desk", pid=1)
+    first = state("aa", last_status=200, item_keys=frozenset({"0f" * 16, "a1" * 16}))
+    store.release(holder, [], states=[first])
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("CREATE TABLE rewrites (name TEXT)")
+        conn.execute(
+            "CREATE TRIGGER counted AFTER UPDATE ON source_items"
+            " BEGIN INSERT INTO rewrites VALUES (new.name); END"
+        )
+        not_modified = replace(first, last_status=304, last_fetch=WHEN)
+        store.release(holder, [], states=[not_modified])
+        assert store.source_state("aa") == not_modified
+        assert conn.execute("SELECT count(*) FROM rewrites").fetchone() == (0,)
+        edited = replace(not_modified, item_keys=frozenset({"b2" * 16}))
+        store.release(holder, [], states=[edited])
+        assert store.source_state("aa") == edited
+        assert conn.execute("SELECT count(*) FROM rewrites").fetchone() == (1,)
+    store.close()
 
 
 def test_a_database_from_a_newer_wiredesk_is_refused(tmp_path: Path) -> None:

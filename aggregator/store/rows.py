@@ -1,6 +1,7 @@
 """Articles and source states to database rows and back, the same for every backend (times
 as integer microseconds since the epoch, lists as JSON text). The only place that knows the
-column order of ``articles``, ``sources`` and ``leases``."""
+column order of ``articles``, ``sources`` and ``leases`` (a source's ``item_keys`` are kept
+beside its row, in ``source_items``: ``sql.states``)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ ARTICLE_COLUMNS = (
 )
 SOURCE_COLUMNS = (
     "name, url, etag, last_modified, content_hash, last_fetch, last_status, error_streak, "
-    "last_error, next_due, disabled, file_stamps, origin_url, item_keys, node"
+    "last_error, next_due, disabled, file_stamps, origin_url, node"
 )
 LEASE_COLUMNS = "source, node, pid, expires"
 Row = tuple[Any, ...]
@@ -113,7 +114,8 @@ def item_from_json(text: str, source: str, link: str) -> Article:
 
 
 def source_row(state: SourceState) -> Row:
-    """The ``sources`` row of a source's state, in ``SOURCE_COLUMNS`` order."""
+    """The ``sources`` row of a source's state, in ``SOURCE_COLUMNS`` order (all but its
+    ``item_keys``: ``item_keys_text``)."""
     return (
         state.name,
         state.url,
@@ -128,15 +130,19 @@ def source_row(state: SourceState) -> Row:
         int(state.disabled),
         json.dumps(dict(state.file_stamps), sort_keys=True),
         state.origin_url,
-        " ".join(sorted(state.item_keys)),
         state.node,
     )
 
 
-def source_from_row(row: Row) -> SourceState:
-    """The state of a ``sources`` row (``SOURCE_COLUMNS`` order)."""
+def item_keys_text(state: SourceState) -> str:
+    """A state's ``item_keys`` as stored: sorted, so that the same keys are the same text."""
+    return " ".join(sorted(state.item_keys))
+
+
+def source_from_row(row: Row, item_keys: str) -> SourceState:
+    """The state of a ``sources`` row (``SOURCE_COLUMNS`` order) and its ``item_keys_text``."""
     name, url, etag, last_modified, content_hash, last_fetch, status = row[:7]
-    error_streak, last_error, next_due, disabled, file_stamps, origin_url, item_keys, node = row[7:]
+    error_streak, last_error, next_due, disabled, file_stamps, origin_url, node = row[7:]
     return SourceState(
         name=name,
         url=url,

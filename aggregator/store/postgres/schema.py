@@ -11,7 +11,8 @@ state per node), with a ``publish_tokens`` sequence for the marks' tokens in pla
 ``publish_seq`` counter row every marking transaction updated; version 3 is SQLite's
 version 11 (``file_versions``). Version 4 has no SQLite counterpart: the large text
 columns are compressed with lz4 instead of pglz, where the server was built with it (pglz
-was the largest part of a backend's CPU in an ingest).
+was the largest part of a backend's CPU in an ingest). Version 5 is SQLite's version 13
+(``source_items``).
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -215,7 +216,16 @@ V4 = (
     END $$""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3, V4)
+V5 = (
+    """CREATE TABLE source_items (
+        name text COLLATE "C" PRIMARY KEY,
+        item_keys text NOT NULL
+    )""",
+    "INSERT INTO source_items (name, item_keys) SELECT name, item_keys FROM sources",
+    "ALTER TABLE sources DROP COLUMN item_keys",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3, V4, V5)
 VERSION = len(MIGRATIONS)
 
 

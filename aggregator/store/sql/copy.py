@@ -24,16 +24,14 @@ from aggregator.store.records import (
 )
 from aggregator.store.rows import (
     ARTICLE_COLUMNS,
-    SOURCE_COLUMNS,
     article_from_row,
     item_from_json,
     moment_of,
-    source_from_row,
-    source_row,
     to_micros,
 )
 from aggregator.store.sql import Db, published
 from aggregator.store.sql import words as word_index
+from aggregator.store.sql.states import insert_new_states, read_states
 from aggregator.store.sql.write import write_carriers, write_stories
 
 FIRST_TOMBSTONE = ("", -1)  # before every (key, day)
@@ -61,8 +59,7 @@ def counts(conn: Db) -> RecordCounts:
 
 def small_tables(conn: Db) -> list[Record]:
     """The records of the tables that stay small: every source's state, every problem."""
-    rows = conn.execute(f"SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name").fetchall()
-    found: list[Record] = [source_from_row(row) for row in rows]
+    found: list[Record] = list(read_states(conn))
     found.extend(published.problems(conn))
     return found
 
@@ -141,13 +138,7 @@ def write_records(conn: Db, records: Sequence[Record], *, by: str) -> RecordCoun
     """Write the ``records`` the store does not hold yet; returns how many of each kind
     were new. Raises the driver's error (a carrier of a new story that another story of the
     target already has, say)."""
-    new_sources = _insert_new(
-        conn,
-        f"INSERT INTO sources ({SOURCE_COLUMNS})"
-        f" VALUES ({', '.join('?' * len(SOURCE_COLUMNS.split(', ')))})"
-        " ON CONFLICT (name) DO NOTHING",
-        [source_row(s) for s in records if isinstance(s, SourceState)],
-    )
+    new_sources = insert_new_states(conn, [s for s in records if isinstance(s, SourceState)])
     stories = _write_stories(conn, [r for r in records if isinstance(r, StoryRecord)], by=by)
     tombstones = _insert_new(
         conn,

@@ -22,16 +22,11 @@ from aggregator.models import (
     SourceState,
 )
 from aggregator.store import Watch, catch_up_or_warn, this_node
-from aggregator.store.rows import (
-    ARTICLE_COLUMNS,
-    SOURCE_COLUMNS,
-    source_from_row,
-    source_row,
-    to_micros,
-)
+from aggregator.store.rows import ARTICLE_COLUMNS, to_micros
 from aggregator.store.sql import Db, Dialect, leasing, published
 from aggregator.store.sql.query import After, page_sql
 from aggregator.store.sql.read import read_articles
+from aggregator.store.sql.states import read_states, save_states
 
 if TYPE_CHECKING:
     from aggregator.store.records import Record, RecordCounts
@@ -40,12 +35,6 @@ T = TypeVar("T")
 K = TypeVar("K")  # where a page of an export starts
 BATCH = 500  # stories read per query by ``articles``
 CATCH_UP_BATCH = 2000  # stories a transaction of ``catch_up_search`` indexes
-_SAVE_STATE = (
-    f"INSERT INTO sources ({SOURCE_COLUMNS}) "
-    f"VALUES ({', '.join('?' * len(SOURCE_COLUMNS.split(', ')))})"
-    " ON CONFLICT (name) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in SOURCE_COLUMNS.split(", ")[1:])
-)
 
 
 REJOIN_AFTER = published.FORGET_AFTER / 7  # how often a joined node says it is still here
@@ -89,27 +78,20 @@ class SqlStore(ABC):
         """The remembered state of one source, or None before its first pass.
 
         Raises StoreError when the database cannot be read."""
-        row = self._read(
-            lambda db: db.execute(
-                f"SELECT {SOURCE_COLUMNS} FROM sources WHERE name = ?", (name,)
-            ).fetchone()
-        )
-        return None if row is None else source_from_row(row)
+        found = self._read(lambda db: read_states(db, name))
+        return found[0] if found else None
 
     def source_states(self) -> dict[str, SourceState]:
         """The state of every source the store has seen, by name.
 
         Raises StoreError when the database cannot be read."""
-        rows = self._read(
-            lambda db: db.execute(f"SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name").fetchall()
-        )
-        return {row[0]: source_from_row(row) for row in rows}
+        return {state.name: state for state in self._read(read_states)}
 
     def save_source_state(self, state: SourceState) -> None:
         """Remember a source's state (a failed or not-modified pass).
 
         Raises StoreError when the database is locked, full or read-only."""
-        self._write(lambda db: db.execute(_SAVE_STATE, source_row(state)))
+        self._write(lambda db: save_states(db, [state]))
 
     def lease_due(
         self,
@@ -145,7 +127,7 @@ class SqlStore(ABC):
 
         def work(db: Db) -> None:
             if states:
-                db.executemany(_SAVE_STATE, [source_row(state) for state in states])
+                save_states(db, states)
             if names:
                 leasing.release(db, holder, names)
 
@@ -184,7 +166,7 @@ class SqlStore(ABC):
                 db, source, articles, similarity=self.similarity, now=moment, texts=texts
             )
             published.mark(db, result.changed_ids, by=self.node)
-            db.execute(_SAVE_STATE, source_row(state))
+            save_states(db, [state])
             return result
 
         return self._write_ingest(work, size=len(articles))

@@ -46,6 +46,9 @@ Version 12 takes the full-text index off the write path: a changed story's searc
 goes into ``articles_fts_queue`` (a plain table: a cheap insert in the story's own
 transaction), and a deleted story's row key with no text; the store moves the queue into
 ``articles_fts`` in large batches before anything reads it (``Store.catch_up_search``).
+Version 13 moves each source's ``item_keys`` out of ``sources`` into ``source_items``,
+written only when they change (``sql.states``): every saved state rewrote its row, and
+with it some 1.6 KB of keys a 304 cannot have changed.
 
 Times are integers: microseconds since the Unix epoch (UTC); days are UTC day ordinals.
 """
@@ -293,6 +296,12 @@ V12 = (
     END""",
 )
 
+V13 = (
+    "CREATE TABLE source_items (name TEXT PRIMARY KEY, item_keys TEXT NOT NULL)",
+    "INSERT INTO source_items (name, item_keys) SELECT name, item_keys FROM sources",
+    "ALTER TABLE sources DROP COLUMN item_keys",
+)
+
 
 def _plain(statements: tuple[str, ...]) -> Callable[[Connection], None]:
     """The migration that runs ``statements`` and nothing else."""
@@ -371,6 +380,7 @@ MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _plain(V10),
     _plain(V11),
     _plain(V12),
+    _plain(V13),
 )
 VERSION = len(MIGRATIONS)
 

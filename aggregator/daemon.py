@@ -48,7 +48,7 @@ from aggregator.lockfile import single_instance
 from aggregator.metrics import Metrics
 from aggregator.models import Health
 from aggregator.server import FeedServer, make_app, max_age_for
-from aggregator.store import Store, Watch, open_store, shown
+from aggregator.store import Store, Watch, catch_up_or_warn, open_store, shown
 from aggregator.text import count
 
 log = logging.getLogger(__name__)
@@ -278,15 +278,8 @@ class Daemon:
                 count(report.errors, "error"),
                 f", {count(len(published.written), 'file')} written" if published else "",
             )
-        self._catch_up_search()
-
-    def _catch_up_search(self) -> None:
-        """Bring the search index up to date after a pass; a store that cannot be written
-        just now leaves it to the next pass or search: the pass itself went well."""
-        try:
-            self.store.catch_up_search()
-        except StoreError as e:
-            log.warning("search index not brought up to date (a search will): %s", e)
+        # a store that cannot be written just now leaves it to the next pass or search
+        catch_up_or_warn(self.store, meanwhile="the next search brings the index up to date")
 
     def _store_lost(self, error: StoreUnavailable) -> None:
         """Log an outage of the store once, when it begins."""

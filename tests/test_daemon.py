@@ -305,7 +305,7 @@ def test_a_search_index_that_cannot_catch_up_fails_no_pass(
         desk.collect_now()
         assert desk.history.failed_in_a_row == 0
         assert desk.history.last is not None and len(desk.history.last.changed_ids) == 1
-        assert "search index not brought up to date (a search will)" in caplog.text
+        assert "the next search brings the index up to date" in caplog.text
         assert "database is locked" in caplog.text
     finally:
         desk.store.close()

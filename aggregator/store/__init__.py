@@ -210,15 +210,17 @@ def open_store(location: str, *, similarity: float | None = None, node: str | No
     return SQLiteStore(location, similarity=similarity, node=name)
 
 
-def catch_up_or_warn(store: Store) -> None:
-    """Bring ``store``'s full-text index up to date for the searches about to be made
-    (``Store.catch_up_search``); when the store cannot be written (read-only, or locked by
-    a stuck writer), warn that they search the stories indexed so far: a search that can
-    read the stories answers."""
+def catch_up_or_warn(
+    store: Store, *, meanwhile: str = "searching the stories indexed so far"
+) -> None:
+    """Bring ``store``'s full-text index up to date (``Store.catch_up_search``) for the
+    searches about to be made; when the store cannot be written (read-only, or locked by a
+    stuck writer), warn, saying what happens ``meanwhile``: a search that can read the
+    stories answers, and a pass that went well stays one."""
     try:
         store.catch_up_search()
     except StoreError as e:
-        log.warning("%s; searching the stories indexed so far", e)
+        log.warning("%s; %s", e, meanwhile)
 
 
 def this_node(configured: str | None) -> str:

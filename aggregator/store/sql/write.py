@@ -16,10 +16,9 @@ from aggregator.store.rows import ARTICLE_COLUMNS, article_row, to_micros
 from aggregator.store.sql import Db, Dialect
 from aggregator.store.sql import words as word_index
 
-_UPSERT = (
-    f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES ({', '.join('?' * 19)})"
-    " ON CONFLICT (pk) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS.split(", ")[1:])
+_INSERT = f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES ({', '.join('?' * 19)})"
+_UPSERT = f"{_INSERT} ON CONFLICT (pk) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS.split(", ")[1:]
 )
 
 
@@ -40,7 +39,12 @@ def write_stories(
     """Upsert the ``dirty`` stories and their index rows; the headline word index too
     when ``words`` (near-duplicate matching is on). A story's indexed text is taken from
     ``texts`` (``indexed_texts``) when there. Raises the driver's error."""
-    db.executemany(_UPSERT, [article_row(s.pk, s.article) for s in dirty])
+    # A new story's row key (``Db.new_pks``) was never stored, so it needs no upsert; and
+    # SQLite journals each page an upsert touches (some 9 a row) in a statement journal,
+    # since its update could fire ``articles_published_copies`` and fail midway. The
+    # stored ones go first: one may give up an id that a new one takes.
+    db.executemany(_UPSERT, [article_row(s.pk, s.article) for s in dirty if s.loaded is not None])
+    db.executemany(_INSERT, [article_row(s.pk, s.article) for s in dirty if s.loaded is None])
     relabelled = [s for s in dirty if _differ(s, lambda a: labels(a.section, a.tags))]
     retexted = [s for s in dirty if _differ(s, _text)]
     db.executemany(

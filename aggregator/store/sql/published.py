@@ -45,12 +45,17 @@ def mark(db: Db, ids: Iterable[str], *, by: str) -> None:
     if not wanted:
         return
     token = db.publish_token(by)
-    db.execute(
-        "INSERT INTO publish_pending (node, id, token, seed)"
-        " SELECT n.name, a.id, ?, a.path != '' FROM nodes n CROSS JOIN articles a"
-        f" WHERE a.id {db.dialect.among}"
+    # A row a statement, not INSERT ... SELECT: SQLite keeps a statement journal of each
+    # page a statement that writes several rows changes, in case it fails midway.
+    marks = db.execute(
+        "SELECT n.name, a.id, a.path != '' FROM nodes n CROSS JOIN articles a"
+        f" WHERE a.id {db.dialect.among}",
+        (db.dialect.listed(wanted),),
+    ).fetchall()
+    db.executemany(
+        "INSERT INTO publish_pending (node, id, token, seed) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (node, id) DO UPDATE SET token = excluded.token, seed = excluded.seed",
-        (token, db.dialect.listed(wanted)),
+        [(node, id_, token, seed) for node, id_, seed in marks],
     )
 
 

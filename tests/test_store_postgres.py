@@ -318,8 +318,8 @@ def test_a_version_1_schema_keeps_its_publish_state_for_the_first_node(
     with psycopg.connect(location, autocommit=True) as conn:
         migrate(conn, target=1)
         conn.execute(
-            "INSERT INTO articles VALUES (1, 'old-1', 'g', 'aa', 'T', 'k', 1, 1, NULL, 1, '', '',"
-            " '', '', '', '[]', '[]', '[]', 'seeds/a.txt')"
+            "INSERT INTO articles VALUES (nextval('story_pks'), 'old-1', 'g', 'aa', 'T', 'k', 1, 1,"
+            " NULL, 1, '', '', '', '', '', '[]', '[]', '[]', 'seeds/a.txt')"
         )
         conn.execute("INSERT INTO publish_pending (id, seq, seed) VALUES ('old-1', 4, true)")
         conn.execute("UPDATE meta SET value = 4 WHERE name = 'publish_seq'")

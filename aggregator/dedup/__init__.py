@@ -61,8 +61,12 @@ def normalise_headline(headline: str) -> str:
 
 def folded_text(markup: str) -> str:
     """``normalise_headline`` of any HTML fragment (a body too), without the cache."""
-    text = fold_case(plain_text(markup))
-    return collapse(text.translate(_FOLD))
+    return folded_plain(plain_text(markup))
+
+
+def folded_plain(text: str) -> str:
+    """``folded_text`` of text that is plain already (``text.plain_text``'s)."""
+    return collapse(fold_case(text).translate(_FOLD))
 
 
 def without_marks(text: str) -> str:

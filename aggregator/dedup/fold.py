@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from aggregator.dedup import (
     dedup_key,
-    folded_text,
+    folded_plain,
     headline_key,
     similarity,
     story_day,
@@ -141,20 +141,32 @@ class Side:
     day: int  # UTC day ordinal
     body: str = ""  # HTML or text of the body (or the summary when there is no body)
     links: frozenset[str] = frozenset()
+    # ``text.plain_text(body)`` when its maker has it (parse derived an item's in its
+    # worker: ``Article.texts``); None for a story read from the store, whose text is
+    # derived only when a rule reads it, as most comparisons never do
+    plain: str | None = None
 
     @property
     def key(self) -> str:
         """The headline's ``dedup_key``; "" never folds."""
         return dedup_key(self.title)
 
+    @property
+    def text(self) -> str:
+        """The plain text of ``body``, which the rules read: ``plain``, or derived now."""
+        return _plain(self.body) if self.plain is None else self.plain
+
 
 def side_of(article: Article) -> Side:
-    """An article (an incoming item, or a stored story) as one side of a comparison."""
+    """An article (an incoming item, or a stored story) as one side of a comparison, with
+    the plain text of its body when parse derived it (``Article.texts``)."""
+    body = article.content or article.summary
     return Side(
         title=article.title,
         day=story_day(article.published).toordinal(),
-        body=article.content or article.summary,
+        body=body,
         links=frozenset(article.all_links),
+        plain=dict(article.texts).get(body),
     )
 
 
@@ -179,7 +191,7 @@ def names(side: Side) -> frozenset[str] | None:
     if not any(w[0].islower() for w in words[1:]) or not any(w[0].isupper() for w in words):
         return None
     capitals = {headline_key(w) for w in words[1:] if w[0].isupper()}
-    if words and follows_a_word(words[0], _plain(side.body)):
+    if words and follows_a_word(words[0], side.text):
         capitals.add(headline_key(words[0]))
     return frozenset(capitals & set(informative_words(side.title)))
 
@@ -241,12 +253,12 @@ def nameless(a: Side, b: Side) -> bool:
     words = [w for w in _WORD.findall(plain_text(a.title)) if w[0].isalpha()]
     if not words or specific(a, b):
         return False
-    return any(words[0].lower() in _body_words(s.body) for s in (a, b))
+    return any(words[0].lower() in _body_words(s.text) for s in (a, b))
 
 
 def body_shingles(text: str) -> Counter[tuple[str, ...]]:
-    """The word unigrams and ``SHINGLE_WORDS``-grams of a body's content words (folded
-    like a dedup key, function words dropped), with their counts."""
+    """The word unigrams and ``SHINGLE_WORDS``-grams of the content words of a body's
+    plain text (folded like a dedup key, function words dropped), with their counts."""
     words = [w for w in _folded(text).split() if w not in STOPWORDS]
     grams: Counter[tuple[str, ...]] = Counter((w,) for w in words)
     grams.update(tuple(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - 1))
@@ -254,8 +266,9 @@ def body_shingles(text: str) -> Counter[tuple[str, ...]]:
 
 
 def body_similarity(a: str, b: str) -> float:
-    """How alike two bodies are, 0 to 1: the weighted Jaccard similarity of their shingles
-    (shared counts over combined counts); 0 when either is too short to tell."""
+    """How alike two bodies' plain texts are, 0 to 1: the weighted Jaccard similarity of
+    their shingles (shared counts over combined counts); 0 when either is too short to
+    tell."""
     (first, words_a, total_a), (second, words_b, total_b) = _shingles(a), _shingles(b)
     if min(words_a, words_b) < MIN_BODY_WORDS:
         return 0.0
@@ -283,12 +296,12 @@ def _plain(text: str) -> str:
 
 @functools.lru_cache(maxsize=_BODIES)
 def _body_words(text: str) -> frozenset[str]:
-    return frozenset(_WORD.findall(_plain(text)))
+    return frozenset(_WORD.findall(text))
 
 
 @functools.lru_cache(maxsize=_BODIES)
 def _folded(text: str) -> str:
-    return without_marks(folded_text(text))
+    return without_marks(folded_plain(text))
 
 
 @functools.lru_cache(maxsize=_BODIES)
@@ -315,11 +328,11 @@ def bodies_disagree(a: Side, b: Side) -> bool:
     (by ``stem``), and sharing fewer than ``NAMES_AGREE`` of their names. Symmetric."""
     if not nameless(a, b):
         return False
-    if min(_shingles(a.body)[1], _shingles(b.body)[1]) < DISAGREE_BODY_WORDS:
+    if min(_shingles(a.text)[1], _shingles(b.text)[1]) < DISAGREE_BODY_WORDS:
         return False
-    only_a = {stem(n) for n in body_names(a.body)} - carried_stems(b)
-    only_b = {stem(n) for n in body_names(b.body)} - carried_stems(a)
-    return bool(only_a and only_b) and names_agreement(a.body, b.body) < NAMES_AGREE
+    only_a = {stem(n) for n in body_names(a.text)} - carried_stems(b)
+    only_b = {stem(n) for n in body_names(b.text)} - carried_stems(a)
+    return bool(only_a and only_b) and names_agreement(a.text, b.text) < NAMES_AGREE
 
 
 def near_fold(item: Side, story: Side, threshold: float, *, series: bool = False) -> Fold | None:
@@ -339,7 +352,7 @@ def near_fold(item: Side, story: Side, threshold: float, *, series: bool = False
     score = story_similarity(item, story)
     if score >= threshold and not _other_names(item, story):
         return Fold(NEAR, score)
-    body = body_similarity(item.body, story.body)
+    body = body_similarity(item.text, story.text)
     return Fold(NEAR_BODY, body) if body >= NEAR_BODY_SIMILARITY else None
 
 
@@ -365,7 +378,7 @@ def headline_stems(title: str) -> frozenset[str]:
 
 def carried_stems(side: Side) -> frozenset[str]:
     """The stems of every word an item carries, in its headline or its body."""
-    return frozenset(stem(w) for w in headline_key(side.title).split()) | _text_stems(side.body)
+    return frozenset(stem(w) for w in headline_key(side.title).split()) | _text_stems(side.text)
 
 
 @functools.lru_cache(maxsize=_BODIES)
@@ -404,19 +417,19 @@ def body_fold(item: Side, story: Side, generic: str) -> Fold | None:
     least ``GENERIC_BODY_SIMILARITY`` alike; None otherwise."""
     if item.links & story.links:
         return Fold(f"generic headline ({generic}) + same link")
-    score = body_similarity(item.body, story.body)
+    score = body_similarity(item.text, story.text)
     if score >= GENERIC_BODY_SIMILARITY:
         return Fold(f"generic headline ({generic}) + body similarity", score)
     if generic == UNNAMED:
-        agree = names_agreement(item.body, story.body)
+        agree = names_agreement(item.text, story.text)
         if agree >= NAMES_AGREE:
             return Fold(f"generic headline ({generic}) + same names", agree)
     return None
 
 
 def names_agreement(a: str, b: str) -> float:
-    """How far two bodies name the same places and people, 0 to 1: the Jaccard similarity
-    of their names (``body_names``); 0 when either names none."""
+    """How far two bodies' plain texts name the same places and people, 0 to 1: the
+    Jaccard similarity of their names (``body_names``); 0 when either names none."""
     first, second = body_names(a), body_names(b)
     if not first or not second:
         return 0.0
@@ -425,10 +438,10 @@ def names_agreement(a: str, b: str) -> float:
 
 @functools.lru_cache(maxsize=_BODIES)
 def body_names(text: str) -> frozenset[str]:
-    """The words a body capitalises where grammar does not (past the first word of a
-    sentence), folded like a dedup key; function and calendar words left out."""
+    """The words a body's plain text capitalises where grammar does not (past the first
+    word of a sentence), folded like a dedup key; function and calendar words left out."""
     found: set[str] = set()
-    for sentence in re.split(r"[.!?]\s+", _plain(text)):
+    for sentence in re.split(r"[.!?]\s+", text):
         for word in _WORD.findall(sentence)[1:]:
             folded = headline_key(word)
             if word[0].isupper() and folded not in STOPWORDS and folded not in CALENDAR:

@@ -68,7 +68,7 @@ class _Story:
             links=tuple(dict.fromkeys(link for _, _, link, _ in self.carriers if link)),
             **changes,
         )
-        self.key, self.day = dedup.key_of(article), day_number(article)
+        self.key, self.day = dedup.key_of(self.article), day_number(self.article)
 
 
 class _Planner:
@@ -219,22 +219,21 @@ class _Planner:
             if source == self._source and guid == article.guid and link != article.link:
                 story.carriers[i] = (source, guid, article.link, seed)
                 self._moved_links.append((article.link, source, guid))
+        before = story.article
         if len(story.carriers) == 1:
-            revised = replace(
+            story.set(
                 article,
-                id=story.article.id,
-                guid=story.article.guid,
-                source=story.article.source,
-                first_seen=story.article.first_seen,
+                id=before.id,
+                guid=before.guid,
+                source=before.source,
+                first_seen=before.first_seen,
                 # An undated entry is dated "now" on every fetch: keeping the earliest date
                 # stops it from looking updated (and jumping to the top) each pass.
-                published=min(story.article.published, article.published),
+                published=min(before.published, article.published),
             )
         else:
-            revised = dedup.merge(story.article, article)
+            story.set(dedup.merge(before, article))
             self._copies[article.guid] = article
-        before = story.article
-        story.set(revised)
         if story.article == before:
             self._unchanged += 1
             return

@@ -430,6 +430,24 @@ def test_a_pass_of_many_feeds_never_parsed_starts_its_processes_before_any_body(
         assert asked.wait(30)
 
 
+@pytest.mark.parametrize(("cores", "workers"), [(1, 1), (2, 1), (8, 7)])
+def test_a_pass_parses_in_a_process_per_core_but_the_collecting_one(monkeypatch, cores, workers):
+    from aggregator.collector import parsers
+
+    monkeypatch.setattr(parsers.os, "cpu_count", lambda: cores)
+    assert parsers.parse_workers() == workers
+    asked: list[int] = []
+
+    def record(count):
+        asked.append(count)
+        raise OSError("not in this test")
+
+    monkeypatch.setattr(parsers, "_process_pool", record)
+    with closing(parsers.Parsers(parsers.PARSE_POOL_MIN, parsers.PARSE_POOL_EARLY)):
+        pass
+    assert asked == ([] if cores == 1 else [workers])
+
+
 def test_a_pass_counts_the_due_feeds_it_never_parsed(
     tmp_path, store, fetcher, httpserver, monkeypatch
 ):

@@ -16,7 +16,7 @@ exception raised while collecting it (a bug, or input no one foresaw) is logged 
 traceback and recorded as that source's error (``guard``), so one feed can never stop the
 whole desk. Only a StoreError ends the pass. When each source is due again is decided
 by the pure functions of ``schedule``, from its state and the time it was fetched
-(``PassClock``); where a body is parsed (this process or one per core), by ``parsers``.
+(``PassClock``); where a body is parsed (this process or one per core but one), by ``parsers``.
 """
 
 from __future__ import annotations

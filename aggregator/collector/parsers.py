@@ -28,6 +28,13 @@ PARSE_INLINE_ENTRIES = 500
 PARSE_POOL_EARLY = 32
 
 
+def parse_workers() -> int:
+    """How many worker processes a pass parses in: one per core but one, which the
+    collecting process keeps for its own work (fetching, and every ingest, one at a time,
+    which is what a first pass waits on); at least one."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 class Parsers:
     """Where feeds are parsed. feedparser is pure Python and holds the GIL, so once a pass
     has parsed a few bodies of new entries, or a few hundred entries, and may have many
@@ -79,7 +86,7 @@ class Parsers:
         """Start the worker processes, then hand them the rest of the pass; on failure
         the pass goes on parsing here."""
         try:
-            pool = _started_pool(os.cpu_count() or 1)
+            pool = _started_pool(parse_workers())
         except Exception as e:  # no processes (a limit, a read-only /tmp): parse here
             log.warning("parsing in this process: worker processes did not start (%s)", e)
             return

@@ -56,6 +56,16 @@ def config_text(port: int, feed_url: str | None = None) -> str:
     )
 
 
+def _desk_with_a_seed(tmp_path: Path, seed: str = SEED) -> daemon_module.Daemon:
+    """A daemon, not started, whose config (in ``tmp_path``) has one seed folder holding
+    one seed article, ``seed``."""
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "ferry.txt").write_text(seed, encoding="utf-8")
+    path = tmp_path / "feeds.yaml"
+    path.write_text(config_text(free_port()), encoding="utf-8")
+    return daemon_module.Daemon(load_config(path))
+
+
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, Path, str]]:
     port = free_port()
@@ -247,11 +257,7 @@ def test_a_reload_keeps_the_node_name_the_store_was_opened_as(tmp_path: Path, ca
 def test_a_failed_pass_makes_the_next_one_publish_everything(tmp_path: Path, monkeypatch):
     from aggregator.errors import StoreError
 
-    (tmp_path / "seeds").mkdir()
-    (tmp_path / "seeds" / "ferry.txt").write_text(SEED, encoding="utf-8")
-    path = tmp_path / "feeds.yaml"
-    path.write_text(config_text(free_port()), encoding="utf-8")
-    desk = daemon_module.Daemon(load_config(path))
+    desk = _desk_with_a_seed(tmp_path)
     try:
         real_pass = daemon_module.run_pass
 
@@ -273,12 +279,8 @@ def test_a_failed_pass_makes_the_next_one_publish_everything(tmp_path: Path, mon
 
 
 def test_a_pass_leaves_the_search_index_up_to_date(tmp_path: Path) -> None:
-    (tmp_path / "seeds").mkdir()
     unrelated = SEED.replace("- Port reports record cruise arrivals\n", "")  # nothing to search
-    (tmp_path / "seeds" / "ferry.txt").write_text(unrelated, encoding="utf-8")
-    path = tmp_path / "feeds.yaml"
-    path.write_text(config_text(free_port()), encoding="utf-8")
-    desk = daemon_module.Daemon(load_config(path))
+    desk = _desk_with_a_seed(tmp_path, unrelated)
     try:
         desk.collect_now()
         assert desk.store.story_count() == 1
@@ -291,11 +293,7 @@ def test_a_pass_leaves_the_search_index_up_to_date(tmp_path: Path) -> None:
 def test_a_search_index_that_cannot_catch_up_fails_no_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (tmp_path / "seeds").mkdir()
-    (tmp_path / "seeds" / "ferry.txt").write_text(SEED, encoding="utf-8")
-    path = tmp_path / "feeds.yaml"
-    path.write_text(config_text(free_port()), encoding="utf-8")
-    desk = daemon_module.Daemon(load_config(path))
+    desk = _desk_with_a_seed(tmp_path)
 
     def locked() -> int:
         raise StoreError("feeds.db: database is locked: another process held it for 10s")
@@ -317,11 +315,7 @@ def test_a_stop_leaves_the_store_open_for_a_republish_still_running(
 ) -> None:
     # A republish past the stop's grace still publishes from the store: closing it under
     # the thread would fail that publish (or wait for it).
-    (tmp_path / "seeds").mkdir()
-    (tmp_path / "seeds" / "ferry.txt").write_text(SEED, encoding="utf-8")
-    path = tmp_path / "feeds.yaml"
-    path.write_text(config_text(free_port()), encoding="utf-8")
-    desk = daemon_module.Daemon(load_config(path))
+    desk = _desk_with_a_seed(tmp_path)
     real_publish, release, failures = daemon_module.publish.publish, threading.Event(), []
 
     def slow_publish(*args, **kwargs):
@@ -357,11 +351,7 @@ def test_a_store_outage_is_logged_once_reported_by_healthz_and_ends_once(
     from aggregator.errors import StoreUnavailable
 
     caplog.set_level(logging.INFO, logger="aggregator.daemon")
-    (tmp_path / "seeds").mkdir()
-    (tmp_path / "seeds" / "ferry.txt").write_text(SEED, encoding="utf-8")
-    path = tmp_path / "feeds.yaml"
-    path.write_text(config_text(free_port()), encoding="utf-8")
-    desk = daemon_module.Daemon(load_config(path))
+    desk = _desk_with_a_seed(tmp_path)
     real_pass = daemon_module.run_pass
 
     def unreachable(*args, **kwargs):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from feedparser.datetimes import _parse_date
 from feedparser.urls import _urljoin
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,7 @@ from aggregator.config import FetchConfig, load_config
 from aggregator.fetch import Fetcher
 from aggregator.models import FetchResult
 from aggregator.parse import fast, parse_feed
-from aggregator.parse.fast import fields
+from aggregator.parse.fast import dates, fields
 from aggregator.store import open_store
 from bench.parse_diff import compare
 from bench.workload import change_feeds, generate_feeds
@@ -353,3 +354,46 @@ def test_a_scheme_urljoin_joins_on_or_a_uri_feedparser_rewrites_is_joined(uri: s
 )
 def test_an_id_with_a_scheme_urljoin_never_joins_is_kept_as_written(uri: str) -> None:
     assert fields.join(URL, uri) == _urljoin(URL, uri) == uri
+
+
+_DATE_PARTS = st.sampled_from(
+    [
+        *("Mon, ", "sat, ", "THU, ", "Sun,", "Fri "),
+        *("Jan", "feb", "OCT", "Dez", "jun", "ſep"),
+        *("02", "31", "29", "00", "9", " 2026", " 1899", " 9999", " 0001", " 26", "-", "T", "t"),
+        *(":", "10:13:00", "23:59:60", "24:00:00", "25:61:00", "10:13"),
+        *(" +0000", " -0530", " +9999", " GMT", " gmt", " EST", " Z", "Z", "+05:30", "-00:00"),
+        *(" ", "  ", "\t", ".5", "2026-03-02", "2024-02-29", "2023-02-29", "0000-01-01"),
+    ]
+)
+_DATES = (
+    st.lists(_DATE_PARTS, max_size=9).map("".join)
+    | st.builds(
+        "{:%a, %d %b %Y %H:%M:%S} {}".format,
+        st.datetimes(),
+        st.sampled_from(["+0000", "-1200", "+1400", "GMT", "-0000", "+0530"]),
+    )
+    | st.builds(
+        "{:%Y-%m-%dT%H:%M:%S}{}".format,
+        st.datetimes(),
+        st.sampled_from(["Z", "+00:00", "-12:00", "+14:00", "z", "+05:30", "-09:30"]),
+    )
+)
+
+
+@settings(max_examples=500)
+@given(_DATES)
+def test_a_date_reads_as_feedparser_reads_it(value: str) -> None:
+    assert dates.parse_date(value) == _parse_date(value)
+
+
+def test_the_workload_dates_read_as_feedparser_reads_them() -> None:
+    read = 0
+    for feed in generate_feeds(6, 50, seed=5).feeds:
+        quick = fast.parse(feed.body.partition(b"?>")[2], URL, "application/xml")
+        assert isinstance(quick, fast.FastFeed)
+        for entry in quick.entries:
+            assert entry.published_parsed == _parse_date(entry.published) is not None
+            assert entry.updated_parsed == _parse_date(entry.updated)
+            read += 1
+    assert read == 300

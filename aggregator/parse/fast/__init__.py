@@ -25,7 +25,7 @@ from aggregator.parse.fast.names import (
     attributes,
     has_handler,
 )
-from aggregator.xml import XMLSyntaxError, parse_xml
+from aggregator.xml import XMLSyntaxError, children, parse_xml
 
 __all__ = ["Decline", "FastFeed", "parse"]
 
@@ -95,7 +95,7 @@ def _parse(data: bytes, url: str, media_type: str) -> FastFeed:
     if not clean or not url:
         raise Declined(Decline.NOT_WELL_FORMED)
     names = Names(data)
-    attrs = attributes(root.attrib)
+    attrs = attributes(root)
     key = names.key(root.tag)
     if key == "rss" and attrs.get("version", "").startswith("2."):
         channel = _only_channel(root, names)
@@ -117,19 +117,15 @@ def _is_xml(media_type: str) -> bool:
     return media_type.startswith(("application/", "text/")) and media_type.endswith("+xml")
 
 
-def _elements(parent: Any) -> list[Any]:
-    return [child for child in parent if isinstance(child.tag, str)]
-
-
 def _only_channel(root: Any, names: Names) -> Any:
-    children = _elements(root)
-    if len(children) != 1 or names.key(children[0].tag) != "channel":
+    elements = list(children(root))
+    if len(elements) != 1 or names.key(elements[0].tag) != "channel":
         raise Declined(Decline.PLACEMENT)
-    return children[0]
+    return elements[0]
 
 
 def _container_attributes(element: Any) -> dict[str, str]:
-    attrs = attributes(element.attrib)
+    attrs = attributes(element)
     if "lastmod" in attrs or "href" in attrs:
         raise Declined(Decline.ATTRIBUTE)  # feedparser reads these as a date and a link
     return attrs
@@ -138,21 +134,21 @@ def _container_attributes(element: Any) -> dict[str, str]:
 def _read(container: Any, names: Names, base: str, *, atom: bool, entry_key: str) -> FastFeed:
     feed = Fields(in_entry=False, atom=atom)
     entries = []
-    for child in _elements(container):
+    for child in children(container):
         key = names.key(child.tag)
         if key == entry_key:
             entries.append(_entry(child, names, base, atom))
         else:
-            _child(Node(child, key, attributes(child.attrib), base, names.key), feed, FEED)
+            _child(Node(child, key, attributes(child), base, names.key), feed, FEED)
     return FastFeed(feed.title, feed.link or "", tuple(entries))
 
 
 def _entry(element: Any, names: Names, outer_base: str, atom: bool) -> Entry:
     base = step(outer_base, _container_attributes(element))
     fields = Fields(in_entry=True, atom=atom)
-    for child in _elements(element):
+    for child in children(element):
         _child(
-            Node(child, names.key(child.tag), attributes(child.attrib), base, names.key),
+            Node(child, names.key(child.tag), attributes(child), base, names.key),
             fields,
             ENTRY,
         )
@@ -167,7 +163,7 @@ def _child(node: Node, fields: Fields, handlers: dict[str, Any]) -> None:
         text(node)  # a leaf: feedparser files it away, touching no field we read
     elif not fields.in_entry and node.key in _CHILDREN:
         allowed = _CHILDREN[node.key]
-        for child in _elements(node.element):
+        for child in children(node.element):
             if node.keys(child.tag) not in allowed or len(child):
                 raise Declined(Decline.ELEMENT)
     elif has_handler(node.key):
@@ -181,5 +177,5 @@ def _inert(element: Any, key: str, keys: Any) -> None:
     unless that key is one we read, or something inside it has code."""
     if has_handler(key) or key in READ_KEYS:
         raise Declined(Decline.ELEMENT)
-    for child in _elements(element):
+    for child in children(element):
         _inert(child, keys(child.tag), keys)

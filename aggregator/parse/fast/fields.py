@@ -26,6 +26,7 @@ from aggregator.errors import Declined
 from aggregator.parse.entries import Entry, Link, Text, plainly_absolute
 from aggregator.parse.fast.dates import parse_date
 from aggregator.parse.fast.names import Decline
+from aggregator.xml import children
 
 _FP = mixin._FeedParserMixin
 _HTML_TYPES = _FP.html_types
@@ -270,9 +271,7 @@ def on_author(node: Node, fields: Fields) -> None:
     if (element.text or "").strip() or any((c.tail or "").strip() for c in element):
         raise Declined(Decline.MIXED)
     found: dict[str, str] = {}
-    for child in element:
-        if not isinstance(child.tag, str):
-            continue
+    for child in children(element):
         key = node.keys(child.tag)
         if key not in ("name", "email", "uri") or key in found or len(child):
             raise Declined(Decline.ELEMENT)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from typing import Any
 
 from feedparser import mixin
 from feedparser.util import FeedParserDict
@@ -143,12 +144,12 @@ class Names:
         return lower
 
 
-def attributes(attrib: object) -> dict[str, str]:
-    """An element's attributes as feedparser keys them: names lowercased, ``xml:`` kept,
-    ``rel`` and ``type`` values lowercased. Declines any other namespaced attribute
+def attributes(element: Any) -> dict[str, str]:
+    """An lxml element's attributes as feedparser keys them: names lowercased, ``xml:``
+    kept, ``rel`` and ``type`` values lowercased. Declines any other namespaced attribute
     (feedparser files it under its local name) and names that differ only in case."""
     found: dict[str, str] = {}
-    for name, value in attrib.items():  # type: ignore[attr-defined]
+    for name, value in element.items():
         if name[0] == "{":
             uri, _, local = name[1:].partition("}")
             if uri != XML_NS:

@@ -14,6 +14,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\u
 _CONTROL_BYTES = bytes(c for c in range(0x20) if c not in b"\t\n\r") + b"\x7f"
 _CONTROL_UTF8 = (re.compile(b"\xc2[\x80-\x9f]"), re.compile(b"\xef\xbf[\xbe\xbf]"))
 _OTHER_ASCII_SPACE = "\t\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.split splits on besides " \n"
+_SPACED = bytes.maketrans(b"\t\r", b"  ")
 _TAG = re.compile(r"<[^>]*>")
 # Tags after which the text goes on on a new line: line and rule breaks, and the ends of
 # block elements (every other tag, <b> or <a> say, sits inside a word or beside a space).
@@ -64,23 +65,36 @@ def plain_text(markup: str, *, lines: bool = False) -> str:
         from html import unescape  # ~2 ms with its entity table: `--help` needs neither
 
         markup = unescape(markup)
-    text = strip_control(markup)
-    if not lines:
-        return collapse(text)
+    if markup.isascii():
+        # One pass drops the controls and makes tab and CR spaces (both whitespace to
+        # collapse, neither a line break), so space and newline are all the whitespace left.
+        data = markup.encode("ascii").translate(_SPACED, _CONTROL_BYTES)
+        text = data.decode("ascii")
+        if not lines:
+            return _collapse_spaced(text)
+    else:
+        text = strip_control(markup)
+        if not lines:
+            return collapse(text)
     stripped = (collapse(line) for line in text.split("\n"))
     return "\n".join(line for line in stripped if line)
 
 
 def collapse(text: str) -> str:
     """``text`` with each run of whitespace one space and none at either end."""
+    if "\n" in text and text.isascii() and not any(c in text for c in _OTHER_ASCII_SPACE):
+        return _collapse_spaced(text)
     # str.split's whitespace is re's \s, and it is 3x faster than re.sub(r"\s+", " ", ...)
     # on a body, where almost every run is a single space that the sub would replace.
-    # Faster still on a body's plain text, lines of single-spaced words: split it into its
-    # lines, not its hundreds of words, when space and newline are its only whitespace.
-    if "\n" in text and text.isascii() and not any(c in text for c in _OTHER_ASCII_SPACE):
-        lines = [line.strip(" ") for line in text.split("\n")]
-        if not any("  " in line for line in lines):
-            return " ".join(filter(None, lines))
+    return " ".join(text.split())
+
+
+def _collapse_spaced(text: str) -> str:
+    """``collapse(text)`` of text whose only whitespace is space and newline."""
+    # Faster on a body's plain text, lines of single-spaced words: split it into its
+    # lines, not its hundreds of words, when no two spaces run together.
+    if "\n" in text and "  " not in text:
+        return " ".join(filter(None, [line.strip(" ") for line in text.split("\n")]))
     return " ".join(text.split())
 
 

@@ -3,6 +3,7 @@ not hold."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -87,3 +88,28 @@ def test_collapse_leaves_single_spaces_between_the_words(text: str) -> None:
 )
 def test_collapse_of_lines_is_the_collapse_of_their_words(text: str) -> None:
     assert collapse(text) == " ".join(text.split())
+
+
+_MARKUP = st.lists(
+    st.one_of(
+        _EDGES,
+        st.sampled_from(["<p>", "</P >", "<br/>", "< /li>", "<b>", "</b>", "<a href=x>", "</td>"]),
+        st.sampled_from(["&amp;", "&lt;", "&#1;", "&#x85;", "&nbsp;", "&", " ", "  ", "\n", "x"]),
+    ),
+    max_size=40,
+).map("".join)
+
+
+def _plain_text_slowly(markup: str, *, lines: bool) -> str:
+    """What plain_text says it does, step by step: tags out (block ends as line breaks),
+    entities decoded, what XML cannot carry dropped, whitespace collapsed."""
+    broken = re.sub(r"<\s*(?:br|hr)\b[^>]*>|<\s*/\s*(?:p|li|td)\s*>", "\n", markup, flags=re.I)
+    text = re.sub(_XML_FORBIDDEN, "", html.unescape(re.sub(r"<[^>]*>", "", broken)))
+    if not lines:
+        return " ".join(text.split())
+    return "\n".join(line for line in (" ".join(t.split()) for t in text.split("\n")) if line)
+
+
+@given(_MARKUP, st.booleans())
+def test_plain_text_is_its_steps_one_at_a_time(markup: str, lines: bool) -> None:
+    assert plain_text(markup, lines=lines) == _plain_text_slowly(markup, lines=lines)

@@ -11,6 +11,7 @@ applied to ``Fields``: the entry (or feed) being filled. An element arrives as a
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ _HTML_TYPES = _FP.html_types
 _TEXT_TYPES = ("text/plain", "text/html")
 _QUERY_FIX = re.compile("&([A-Za-z0-9_]+);")  # feedparser's repair of "?a=1&b;=2"
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")  # what urlsplit takes for a scheme
+# A pure function of a string, called for every text construct and link; a feed has few types.
+_content_type = functools.lru_cache(maxsize=64)(_FP.map_content_type)
 
 
 @dataclass(slots=True)
@@ -164,7 +167,7 @@ def construct(node: Node, fields: Fields, default: str) -> Text:
     attrs = node.attrs
     if "mode" in attrs or "src" in attrs:
         raise Declined(Decline.TEXT_TYPE)
-    kind = _FP.map_content_type(attrs.get("type", default))
+    kind = _content_type(attrs.get("type", default))
     if kind not in _TEXT_TYPES:
         raise Declined(Decline.TEXT_TYPE)
     raw = text(node).strip()
@@ -199,7 +202,7 @@ def on_link(node: Node, fields: Fields) -> None:
     if "href" in attrs:
         text(node)  # its text, if any, is not read, but children would be
         attrs["href"] = join(node.base, attrs["href"])
-        if attrs["rel"] == "alternate" and _FP.map_content_type(attrs["type"]) in _HTML_TYPES:
+        if attrs["rel"] == "alternate" and _content_type(attrs["type"]) in _HTML_TYPES:
             fields.link = attrs["href"]
         return
     value = popped(text(node), node.base)

@@ -11,6 +11,8 @@ from typing import Any
 
 import psycopg
 
+from aggregator.models import Article
+from aggregator.store.passes import identities
 from aggregator.store.postgres import search
 from aggregator.store.sql import Cursor, Dialect
 
@@ -96,12 +98,13 @@ class PgDb:
         """Nothing: each story's vector is written with it."""
         return 0
 
-    def claim(self, identities: Iterable[str]) -> None:
-        """Upsert a ``dedup_claims`` row for each identity, in order, and so hold each row's
-        lock until the transaction ends: a pass of another node that claims one of them
-        (it could fold into the same story) waits here, then reads what this one wrote
-        (each statement of a READ COMMITTED transaction sees every earlier commit)."""
-        wanted = list(identities)
+    def claim(self, articles: Sequence[Article], *, similarity: float | None) -> None:
+        """Upsert a ``dedup_claims`` row for each identity of ``articles``
+        (``passes.identities``), in order, and so hold each row's lock until the
+        transaction ends: a pass of another node that claims one of them (it could fold
+        into the same story) waits here, then reads what this one wrote (each statement of
+        a READ COMMITTED transaction sees every earlier commit)."""
+        wanted = identities(articles, similarity=similarity)
         if wanted:
             self.execute(
                 "INSERT INTO dedup_claims (identity, claimed)"

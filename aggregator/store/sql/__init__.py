@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from aggregator.models import Article
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,11 +82,11 @@ class Db(Protocol):
         queued for it; returns how many. A backend that indexes each story as it is
         written has none."""
 
-    def claim(self, identities: Iterable[str]) -> None:
+    def claim(self, articles: Sequence[Article], *, similarity: float | None) -> None:
         """Hold, until the transaction ends, the dedup identities (``passes.identities``)
-        a pass may create stories under, so that another node's pass that could fold into
-        the same stories waits for this one and then reads what it wrote. A backend that
-        lets one writer at a time in does nothing."""
+        a pass of ``articles`` may create stories under, so that another node's pass that
+        could fold into the same stories waits for this one and then reads what it wrote.
+        A backend that lets one writer at a time in does nothing (and works none out)."""
 
     def alone(self, task: str) -> bool:
         """Whether this transaction may run ``task`` (``prune``) with no other node's

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from aggregator.models import Article, IngestResult
-from aggregator.store.passes import identities
 from aggregator.store.plan import plan
 from aggregator.store.sql import Db, lookup
 from aggregator.store.sql import words as word_index
@@ -28,7 +27,7 @@ def ingest(
     """Decide and write every article of ``source``'s pass, their ``texts`` indexed as made
     before the transaction (``write.indexed_texts``); returns what happened to each
     story. Raises the driver's error (the caller rolls back)."""
-    db.claim(identities(articles, similarity=similarity))
+    db.claim(articles, similarity=similarity)
     word_index.keep_fresh(db, matching=similarity is not None)
     found = lookup.candidates(db, source, articles, similarity)
     planned = plan(source, articles, found, similarity=similarity, now=now)

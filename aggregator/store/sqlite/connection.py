@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aggregator.store.sql import Dialect
 from aggregator.store.text import search_terms
+
+if TYPE_CHECKING:
+    from aggregator.models import Article
 
 
 def fts_query(text: str) -> str | None:
@@ -88,7 +91,7 @@ class Connection(sqlite3.Connection):
             self.execute("DELETE FROM articles_fts_queue WHERE pk <= ?", (last,))
         return int(count)
 
-    def claim(self, identities: Iterable[str]) -> None:
+    def claim(self, articles: Sequence[Article], *, similarity: float | None) -> None:
         """Nothing: ``BEGIN IMMEDIATE`` lets one writer at a time in."""
 
     def alone(self, task: str) -> bool:

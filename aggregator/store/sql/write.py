@@ -20,6 +20,16 @@ _INSERT = f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES ({', '.join('?' * 19
 _UPSERT = f"{_INSERT} ON CONFLICT (pk) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS.split(", ")[1:]
 )
+_PUBLISHED = ARTICLE_COLUMNS.split(", ").index("published")
+# every column but the row key and ``published``: an update that leaves the date as it is
+# cannot fire ``articles_published_copies``
+_REWRITE = (
+    "UPDATE articles SET "
+    + ", ".join(
+        f"{c} = ?" for n, c in enumerate(ARTICLE_COLUMNS.split(", ")) if n not in (0, _PUBLISHED)
+    )
+    + " WHERE pk = ?"
+)
 
 
 TextKey = tuple[str, str, str]  # a story's title, summary and content, as stored
@@ -41,10 +51,13 @@ def write_stories(
     ``texts`` (``indexed_texts``) when there. Raises the driver's error."""
     # A new story's row key (``Db.new_pks``) was never stored, so it needs no upsert; and
     # SQLite journals each page an upsert touches (some 9 a row) in a statement journal,
-    # since its update could fire ``articles_published_copies`` and fail midway. The
-    # stored ones go first: one may give up an id that a new one takes.
-    db.executemany(_UPSERT, [article_row(s.pk, s.article) for s in dirty if s.loaded is not None])
-    db.executemany(_INSERT, [article_row(s.pk, s.article) for s in dirty if s.loaded is None])
+    # since its update could fire ``articles_published_copies`` and fail midway: a stored
+    # story whose date stays is rewritten by an update that cannot fire it. The stored ones
+    # go first: one may give up an id that a new one takes.
+    stored = [s for s in dirty if s.loaded is not None]
+    db.executemany(_REWRITE, [_rewrite_row(s) for s in stored if not _redated(s)])
+    db.executemany(_UPSERT, [_row(s) for s in stored if _redated(s)])
+    db.executemany(_INSERT, [_row(s) for s in dirty if s.loaded is None])
     relabelled = [s for s in dirty if _differ(s, lambda a: labels(a.section, a.tags))]
     retexted = [s for s in dirty if _differ(s, _text)]
     db.executemany(
@@ -129,6 +142,23 @@ def _indexed(dialect: Dialect, article: Article) -> object:
     return dialect.indexed(
         article.title, article.plain(article.summary), article.plain(article.content)
     )
+
+
+def _redated(story: Changed) -> bool:
+    """True when a stored story's ``published`` differs from what was stored."""
+    assert story.loaded is not None
+    return story.loaded.published != story.article.published
+
+
+def _row(story: Changed) -> tuple[object, ...]:
+    """The ``articles`` row of a story to write."""
+    return article_row(story.pk, story.article, story.keyed)
+
+
+def _rewrite_row(story: Changed) -> tuple[object, ...]:
+    """The parameters of ``_REWRITE`` for a stored story whose date stays."""
+    row = _row(story)
+    return (*row[1:_PUBLISHED], *row[_PUBLISHED + 1 :], story.pk)
 
 
 def _differ(story: Changed, facet: Callable[[Article], object]) -> bool:

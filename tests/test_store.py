@@ -3,6 +3,7 @@ schema of its own), through the ``store`` fixtures of conftest.py."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import random
 import threading
@@ -11,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aggregator.models import (
     Article,
@@ -20,7 +23,7 @@ from aggregator.models import (
     Problem,
     PublishedFile,
 )
-from aggregator.store import Store, open_store
+from aggregator.store import Store, open_store, rows
 from aggregator.store.sql import published
 from aggregator.store.sql import store as sql_store
 from tests.builders import WHEN, article
@@ -585,3 +588,13 @@ def test_processes_ingesting_the_same_stories_at_once_store_each_once(
     assert sorted(s.title for s in stories) == sorted(f"Shared story {n}" for n in range(SHARED))
     assert all(set(s.sources) == sources for s in stories)
     assert store.article_counts() == dict.fromkeys(sources, SHARED)
+
+
+@given(
+    st.lists(st.text())
+    | st.lists(st.integers())
+    | st.lists(st.lists(st.one_of(st.text(), st.integers(), st.none())))
+)
+def test_a_list_is_stored_as_the_json_text_of_json_dumps(values: list[Any]) -> None:
+    assert rows._json_list(values) == json.dumps(values)
+    assert rows._json_list(tuple(values)) == json.dumps(values)

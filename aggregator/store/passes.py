@@ -69,11 +69,13 @@ def identities(articles: Iterable[Article], *, similarity: float | None) -> list
 
 @dataclass(frozen=True, slots=True)
 class Changed:
-    """A story to write: its row key, what it is now, and what was stored (None if new)."""
+    """A story to write: its row key, what it is now, what was stored (None if new), and
+    its dedup key and day when the planner worked them out."""
 
     pk: int
     article: Article
     loaded: Article | None
+    keyed: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

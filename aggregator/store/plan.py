@@ -59,8 +59,12 @@ class _Story:
     day: int = 0
     loaded: Article | None = None  # as it was stored before this pass; None when new
 
-    def set(self, article: Article, **changes: Any) -> None:
-        """Hold ``article`` (with ``changes``) as told by this story's carriers."""
+    def set(
+        self, article: Article, *, keyed: tuple[str, int] | None = None, **changes: Any
+    ) -> None:
+        """Hold ``article`` (with ``changes``) as told by this story's carriers; ``keyed``:
+        its dedup key and day when the caller has them (``changes`` keep its title and
+        date)."""
         self.article = replace(
             article,
             link=dedup.primary_link((link, seed) for _, _, link, seed in self.carriers),
@@ -68,7 +72,7 @@ class _Story:
             links=tuple(dict.fromkeys(link for _, _, link, _ in self.carriers if link)),
             **changes,
         )
-        self.key, self.day = dedup.key_of(self.article), day_number(self.article)
+        self.key, self.day = keyed or (dedup.key_of(self.article), day_number(self.article))
 
 
 class _Planner:
@@ -108,7 +112,7 @@ class _Planner:
         new = set(self._new)
         dirty = [s for s in self._stories.values() if s.changed]
         return IngestPlan(
-            stories=tuple(Changed(pk=s.pk, article=s.article, loaded=s.loaded) for s in dirty),
+            stories=tuple(Changed(s.pk, s.article, s.loaded, (s.key, s.day)) for s in dirty),
             carriers=tuple(self._dated(c) for c in self._new_carriers),
             copies=(*self._first_copies, *((self._source, g, a) for g, a in self._copies.items())),
             moved_links=tuple(self._moved_links),
@@ -144,7 +148,7 @@ class _Planner:
         if found is None and self._tombstoned(key, day):
             self._unchanged += 1
         elif found is None:
-            self._insert(article)
+            self._insert(article, key, day)
         else:
             self._merge(*found, article)
         if key:
@@ -265,11 +269,11 @@ class _Planner:
         self._by_key.setdefault(story.key, set()).add(story.pk)
         self._merged[story.article.id] = None
 
-    def _insert(self, article: Article) -> None:
+    def _insert(self, article: Article, key: str, day: int) -> None:
         pk = next(self._new_pks)
         carried = (self._source, article.guid, article.link, article.is_seed)
         story = _Story(pk=pk, article=article, carriers=[carried], changed=True)
-        story.set(article, first_seen=self._now)
+        story.set(article, keyed=(key, day), first_seen=self._now)
         self._register(story)
         self._new_carriers.append(
             NewCarrier(

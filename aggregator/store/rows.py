@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from aggregator import dedup
@@ -49,16 +50,18 @@ def from_micros(micros: int | None) -> datetime | None:
     return None if micros is None else moment_of(micros)
 
 
-def article_row(pk: int, article: Article) -> Row:
-    """The ``articles`` row of a story, in ``ARTICLE_COLUMNS`` order."""
+def article_row(pk: int, article: Article, keyed: tuple[str, int] | None = None) -> Row:
+    """The ``articles`` row of a story, in ``ARTICLE_COLUMNS`` order; ``keyed``: its
+    dedup key and day when the caller has them."""
+    key, day = keyed or (dedup.key_of(article), day_number(article))
     return (
         pk,
         article.id,
         article.guid,
         article.source,
         article.title,
-        dedup.key_of(article),
-        day_number(article),
+        key,
+        day,
         to_micros(article.published),
         maybe_micros(article.updated),
         to_micros(article.first_seen or article.published),
@@ -75,8 +78,12 @@ def article_row(pk: int, article: Article) -> Row:
 
 
 def _json_list(values: Sequence[Any]) -> str:
-    """``json.dumps(values)``, without the encoder for the empty list most stories have."""
-    return json.dumps(values) if values else "[]"
+    """``json.dumps(list(values))``, the same text made without the encoder that each
+    ``json.dumps`` sets up when every value is a string (a story's tags and related
+    headlines, or none)."""
+    if all(type(value) is str for value in values):
+        return "[" + ", ".join(map(encode_basestring_ascii, values)) + "]"
+    return json.dumps(list(values))
 
 
 def article_from_row(row: Row, carriers: Sequence[tuple[str, str]]) -> Article:

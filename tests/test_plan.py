@@ -8,6 +8,7 @@ superset of what a backend's bulk read returns, which must not change any decisi
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random as rnd
 import sys
@@ -24,9 +25,9 @@ from aggregator.models import Article, ArticleQuery, FetchResult, SourceState
 from aggregator.parse import parse_feed
 from aggregator.store.keys import day_number
 from aggregator.store.passes import Candidates, IngestPlan, Stored, near_query
-from aggregator.store.plan import plan
+from aggregator.store.plan import _replaced, plan
 from aggregator.store.sqlite import SQLiteStore
-from tests.builders import WHEN, article
+from tests.builders import T0, WHEN, article
 
 NOW = datetime(2024, 11, 10, 9, 0, tzinfo=UTC)
 HEADLINES = (
@@ -329,3 +330,19 @@ def test_the_sqlite_store_stores_what_the_planner_decides(
         assert stored == memory.partition()
     finally:
         store.close()
+
+
+def test_a_story_is_remade_as_dataclasses_replace_would_make_it() -> None:
+    item = article(
+        "aa",
+        1,
+        summary="<p>Talks</p>",
+        texts=(("<p>Talks</p>", "Talks"),),
+        title_key=("Grain corridor talks resume in Istanbul", "grain corridor talks"),
+        carried=(("aa", "https://aa.example/1"),),
+    )
+    changes = {"sources": ("aa", "bb"), "first_seen": T0}
+    made, expected = _replaced(item, **changes), replace(item, **changes)
+    assert [getattr(made, f.name) for f in dataclasses.fields(Article)] == [
+        getattr(expected, f.name) for f in dataclasses.fields(Article)
+    ]

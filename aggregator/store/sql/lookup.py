@@ -59,9 +59,9 @@ def _matches(
         " GROUP BY guid",
         (source, shared),
     )
-    by_id_or_key = db.execute(
+    by_id_or_key = db.execute(  # ALL: the set of pks takes a story found both ways once
         f"SELECT pk FROM articles WHERE id {among}"
-        f" UNION SELECT pk FROM articles WHERE dedup_key {among}",
+        f" UNION ALL SELECT pk FROM articles WHERE dedup_key {among}",
         (ids, keys),
     )
     uses = db.execute(

@@ -45,6 +45,11 @@ def utf8_without_control(text: str) -> bytes:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates, which only the regular expression removes
         return _CONTROL.sub("", text).encode("utf-8")
+    return utf8_cut_control(data)
+
+
+def utf8_cut_control(data: bytes) -> bytes:
+    """The UTF-8 ``data`` without the characters ``strip_control`` drops."""
     data = data.translate(None, _CONTROL_BYTES)
     for pattern in _CONTROL_UTF8:
         if pattern.search(data):

@@ -170,7 +170,7 @@ def changed(runs: int = 7) -> None:
         return len(parse_feed("b", result, now=now, known=known[name]).articles)
 
     def safe(name: str, result: FetchResult) -> bytes:
-        return document.without_doctype("b", document.decode(result.content, ""))
+        return document.without_doctype("b", *document.decode(result.content, ""))
 
     def cut(name: str, result: FetchResult) -> bytes:
         data = safe(name, result)

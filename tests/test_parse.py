@@ -708,3 +708,25 @@ def test_absolute_urls_are_not_joined_again_and_links_are_the_same(url: str, bas
     problems: list[str] = []
     link = web_link(url, base, problems.append)
     assert (link if not problems else "malformed") == reference
+
+
+_BODY_PARTS = st.sampled_from(
+    [
+        *('<?xml version="1.0" encoding="utf-8"?>', '<?xml version="1.0"?>', "\ufeff", " \n"),
+        *('<!DOCTYPE rss SYSTEM "x.dtd">', "<!-- c -->", "<rss>", "</rss>", "<t>", "</t>"),
+        *("é", "\u2019", "\x85", "\x01", "\x7f", "\ufffe", "\U0001f600", "text", "\xa0"),
+    ]
+)
+
+
+@given(st.lists(_BODY_PARTS, max_size=12).map("".join), st.sampled_from(["", "latin-1"]))
+def test_a_body_cut_from_its_own_utf8_is_the_body_encoded_again(body: str, charset: str) -> None:
+    for data in (body.encode("utf-8"), body.encode("utf-8", errors="ignore")[1:]):
+        decoded = parse.document.decode(data, charset)
+        try:
+            cut = parse.document.without_doctype("s", *decoded)
+        except ParseError:
+            continue
+        assert cut == parse.document.without_doctype("s", decoded.text)
+        if decoded.utf8:
+            assert decoded.utf8 == data and data.decode("utf-8") == decoded.text

@@ -68,7 +68,8 @@ def parse_feed(
     body (a JSON media type, or a body starting with ``{``) is read as JSON Feed 1.x.
     """
     media_type = result.headers.get("content-type", "").split(";")[0].strip()
-    text = document.decode(result.content, document.charset(result.headers.get("content-type", "")))
+    body = document.decode(result.content, document.charset(result.headers.get("content-type", "")))
+    text = body.text
     if not text.strip():
         raise ParseError(source, "not a feed: the response body is empty")
     if document.is_json(text, media_type):
@@ -80,7 +81,7 @@ def parse_feed(
             articles=_articles(source, entries, result.url, now, warnings),
             warnings=tuple(warnings),
         )
-    data = document.without_doctype(source, text)
+    data = document.without_doctype(source, text, body.utf8)
     items = known_entries.scan_items(data, result.url)
     cut = [i for i in items if i.key in known]
     skipped = len(cut)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import codecs
 import re
+from typing import NamedTuple
 
 from aggregator.errors import ParseError
-from aggregator.text import utf8_without_control
+from aggregator.text import utf8_cut_control, utf8_without_control
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -40,6 +41,13 @@ _ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
 _FIRST_TAG = re.compile(r"<\w", re.ASCII)
 
 
+class Body(NamedTuple):
+    """A fetched body as text, and its bytes when the text is their UTF-8 (else b"")."""
+
+    text: str
+    utf8: bytes = b""
+
+
 def is_json(text: str, media_type: str) -> bool:
     """True for a body to read as JSON Feed rather than XML: a JSON media type
     (``application/feed+json``, ``application/json``), or a body whose first character is
@@ -64,37 +72,41 @@ def _codec(name: str) -> str | None:
     return name
 
 
-def decode(data: bytes, http_charset: str) -> str:
+def decode(data: bytes, http_charset: str) -> Body:
     """The body as text. A byte-order mark or a UTF-16/32 pattern decides first; then
     bytes that are valid UTF-8 are UTF-8, whatever the server or the XML declaration
     claim (the commonest mislabelling); then the declared charsets; then Windows-1252."""
     for bom, name in _BOMS:
         if data.startswith(bom):
-            return data.decode(name, errors="replace")
+            return Body(data.decode(name, errors="replace"))
     if data[:4] in _SIGNATURES:
-        return data.decode(_SIGNATURES[data[:4]], errors="replace")
+        return Body(data.decode(_SIGNATURES[data[:4]], errors="replace"))
     head = data[:200].decode("ascii", errors="replace")
     declared = [_codec(http_charset), _codec(_group(_XML_DECL_ENCODING.match(head)))]
     known = [name for name in declared if name]
     if data.isascii():
         # Only stateful 7-bit encodings (ISO-2022-JP) read ASCII differently from UTF-8.
         compatible = [n for n in known if "<".encode(n, errors="replace") == b"<"]
-        return data.decode(compatible[0] if compatible else "ascii", errors="replace")
+        name = compatible[0] if compatible else "ascii"
+        text = data.decode(name, errors="replace")
+        return Body(text, data if name in ("ascii", "utf-8") else b"")
     for name in ["utf-8", *known]:
         try:
-            return data.decode(name)
+            return Body(data.decode(name), data if name == "utf-8" else b"")
         except UnicodeDecodeError:
             continue
-    return data.decode("windows-1252", errors="replace")
+    return Body(data.decode("windows-1252", errors="replace"))
 
 
 def _group(match: re.Match[str] | None) -> str:
     return match.group(1) if match else ""
 
 
-def without_doctype(source: str, text: str) -> bytes:
+def without_doctype(source: str, text: str, utf8: bytes = b"") -> bytes:
     """UTF-8 bytes for feedparser: no XML declaration (the encoding is now UTF-8), no
-    DOCTYPE, no control characters. Raises ParseError when the prolog declares entities."""
+    DOCTYPE, no control characters. ``utf8``, when given, is the UTF-8 that ``text`` was
+    decoded from (``Body.utf8``): the bytes are cut from it, not from ``text`` encoded
+    again. Raises ParseError when the prolog declares entities."""
     doctype, prolog_end = _prolog(source, text)
     first_tag = _FIRST_TAG.search(text)
     scan_end = max(prolog_end, first_tag.start() if first_tag else len(text))
@@ -103,9 +115,12 @@ def without_doctype(source: str, text: str) -> bytes:
             source, "refused: the document declares XML entities (an entity-expansion attack)"
         )
     if doctype:
-        text = text[: doctype[0]] + text[doctype[1] :]
+        text, utf8 = text[: doctype[0]] + text[doctype[1] :], b""
     declaration = _XML_DECL.match(text)  # not sub(): that tries \A at every position
-    return utf8_without_control(text[declaration.end() :] if declaration else text)
+    start = declaration.end() if declaration else 0
+    if utf8:
+        return utf8_cut_control(utf8[len(text[:start].encode("utf-8")) :])
+    return utf8_without_control(text[start:])
 
 
 def _prolog(source: str, text: str) -> tuple[tuple[int, int] | None, int]:

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from aggregator.cli import main
+from aggregator.cli.output import json_text
 from tests.builders import FERRY, GRAIN, ROOT, SEED, feeds_yaml, rss
 
 
@@ -335,3 +338,18 @@ def test_collect_json_reports_the_pass(config_file: Path, capsys) -> None:
     assert again["sources"][0]["not_modified"] is True
     # no story changed: at most sources.html, whose last fetch is shown to the second
     assert again["published"] <= 1
+
+
+_JSON_LEAVES = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
+_JSON_VALUES = st.recursive(
+    _JSON_LEAVES,
+    lambda inner: st.lists(inner) | st.tuples(inner, inner) | st.dictionaries(st.text(), inner),
+    max_leaves=30,
+)
+
+
+@given(_JSON_VALUES)
+def test_json_text_is_the_text_of_json_dumps_indented(value: object) -> None:
+    """``--json`` prints through json_text, which must write exactly what json.dumps with
+    indent=2 writes: nested, empty, non-ASCII, NaN, tuples."""
+    assert json_text(value) == json.dumps(value, indent=2, ensure_ascii=False)

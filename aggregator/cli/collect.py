@@ -8,7 +8,6 @@ nothing due loads neither requests nor a parser."""
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -88,7 +87,7 @@ def cmd_collect(args: argparse.Namespace, config: Config) -> int:
         finally:
             fetcher.close()
     if args.json:
-        print(json.dumps(output.pass_json(report, published), indent=2, ensure_ascii=False))
+        print(output.json_text(output.pass_json(report, published)))
         return EXIT_OK
     rows = [output.summary_row(r) for r in report.sources]
     output.table(

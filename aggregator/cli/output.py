@@ -46,6 +46,7 @@ def error_count(report: SourceReport) -> int:
 def pass_json(report: PassReport, published: PublishReport | None) -> dict[str, Any]:
     """What ``collect --json`` prints: the pass's times (``seconds``: the collection alone,
     without start-up and publishing), its totals and one object per source."""
+    names = [f.name for f in fields(report.sources[0])] if report.sources else []
     return {
         "started": iso(report.started),
         "finished": iso(report.finished),
@@ -54,10 +55,39 @@ def pass_json(report: PassReport, published: PublishReport | None) -> dict[str, 
         "errors": sum(error_count(source) for source in report.sources),
         "published": len(published.written) if published else 0,
         # its fields are flat: asdict's deep copy took 30 ms for 500 sources, each run
-        "sources": [
-            {f.name: getattr(source, f.name) for f in fields(source)} for source in report.sources
-        ],
+        "sources": [{name: getattr(source, name) for name in names} for source in report.sources],
     }
+
+
+def json_text(value: Any) -> str:
+    """``json.dumps(value, indent=2, ensure_ascii=False)``, the same text, for JSON values
+    whose objects have string keys. json indents in pure Python (~40 ms for the 500
+    sources of a pass); here the C encoder writes every object or array that holds no
+    non-empty one, its item separator carrying the newline and indent."""
+    return _indented(value, "\n")
+
+
+def _indented(value: Any, newline: str) -> str:
+    inner = newline + "  "
+    if isinstance(value, dict):
+        items = value.values()
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        return json.dumps(value, ensure_ascii=False)
+    if not value:
+        return "{}" if isinstance(value, dict) else "[]"
+    if not any(isinstance(item, dict | list | tuple) and item for item in items):
+        flat = json.dumps(value, ensure_ascii=False, separators=("," + inner, ": "))
+        return flat[0] + inner + flat[1:-1] + newline + flat[-1]
+    if isinstance(value, dict):
+        parts = [
+            f"{json.dumps(key, ensure_ascii=False)}: {_indented(item, inner)}"
+            for key, item in value.items()
+        ]
+        return "{" + inner + ("," + inner).join(parts) + newline + "}"
+    parts = [_indented(item, inner) for item in value]
+    return "[" + inner + ("," + inner).join(parts) + newline + "]"
 
 
 def iso(moment: datetime | None) -> str | None:

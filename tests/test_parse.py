@@ -730,3 +730,22 @@ def test_a_body_cut_from_its_own_utf8_is_the_body_encoded_again(body: str, chars
         assert cut == parse.document.without_doctype("s", decoded.text)
         if decoded.utf8:
             assert decoded.utf8 == data and data.decode("utf-8") == decoded.text
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        "<item><title>One</title></item><item><title>Two</title></item>",
+        "<item><item><title>Inner</title></item></item><item>2</item>",
+        "<item><description><![CDATA[<item>not a tag</item>]]></description></item><item/>",
+        "<item><!-- <item> --><title>Commented</title></item><item>2</item>",
+        "<item><x:item xmlns:x='urn:x'>prefixed</x:item><items>plural</items></item>",
+        "<item><itemx/><item/></item><item>2</item>",
+    ],
+)
+def test_finding_entries_by_their_end_tags_agrees_with_counting_every_tag(entries: str) -> None:
+    """scan_items looks only at end tags inside an entry, unless the entry's bytes hold a
+    start tag of its name (nested, in CDATA or a comment): then it counts every element."""
+    body = f'<rss version="2.0"><channel><title>T</title>{entries}</channel></rss>'.encode()
+    counted = known._scan(body, "https://news.example/", nested=True)
+    assert counted and known.scan_items(body, "https://news.example/") == counted

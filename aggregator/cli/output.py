@@ -3,6 +3,7 @@ piped), progress, and log lines on stderr (text or JSON)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -61,24 +62,24 @@ def pass_json(report: PassReport, published: PublishReport | None) -> dict[str, 
 
 def json_text(value: Any) -> str:
     """``json.dumps(value, indent=2, ensure_ascii=False)``, the same text, for JSON values
-    whose objects have string keys. json indents in pure Python (~40 ms for the 500
+    whose objects have string keys. json indents in pure Python (~20 ms for the 500
     sources of a pass); here the C encoder writes every object or array that holds no
     non-empty one, its item separator carrying the newline and indent."""
     return _indented(value, "\n")
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def _indented(value: Any, newline: str) -> str:
-    inner = newline + "  "
-    if isinstance(value, dict):
-        items = value.values()
-    elif isinstance(value, list | tuple):
-        items = value
-    else:
+    if not isinstance(value, _CONTAINERS):
         return json.dumps(value, ensure_ascii=False)
     if not value:
         return "{}" if isinstance(value, dict) else "[]"
-    if not any(isinstance(item, dict | list | tuple) and item for item in items):
-        flat = json.dumps(value, ensure_ascii=False, separators=("," + inner, ": "))
+    inner = newline + "  "
+    items = value.values() if isinstance(value, dict) else value
+    if not any(isinstance(item, _CONTAINERS) and item for item in items):
+        flat = _flat_encoder(inner)(value)
         return flat[0] + inner + flat[1:-1] + newline + flat[-1]
     if isinstance(value, dict):
         parts = [
@@ -88,6 +89,11 @@ def _indented(value: Any, newline: str) -> str:
         return "{" + inner + ("," + inner).join(parts) + newline + "}"
     parts = [_indented(item, inner) for item in value]
     return "[" + inner + ("," + inner).join(parts) + newline + "]"
+
+
+@functools.cache
+def _flat_encoder(inner: str) -> Callable[[Any], str]:
+    return json.JSONEncoder(ensure_ascii=False, separators=("," + inner, ": ")).encode
 
 
 def iso(moment: datetime | None) -> str | None:

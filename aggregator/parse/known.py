@@ -39,17 +39,34 @@ def scan_items(data: bytes, feed_url: str) -> list[Item]:
     same key parses to the same article. [] when the document is not well-formed: then
     nothing is skipped. expat with no Python handler for text is ~50× faster than
     feedparser on the same bytes."""
+    items = _scan(data, feed_url, nested=False)
+    if items is None:  # an entry holds a start tag of its name: count every element
+        items = _scan(data, feed_url, nested=True) or []
+    return items
+
+
+def _scan(data: bytes, feed_url: str, *, nested: bool) -> list[Item] | None:
+    """``scan_items``. Inside an entry, ``nested`` counts the depth of every element; else
+    only end tags are seen, the first of the entry's name taken for its end once no start
+    tag of that name is found in its bytes, and None is returned when one is (its first
+    end tag of that name may not be its own). The second way calls Python for one tag in
+    two inside entries, which are most tags."""
     items: list[Item] = []
+    same_name_inside = False
     ancestors: list[tuple[str, dict[str, str]]] = []
     begin = depth = 0  # where the entry being read starts, and how deep inside it we are
+    entry = ""  # the name of the entry being read
     context: Any = None  # the key's hash of what surrounds the entries, until that changes
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        nonlocal begin, depth, context
+        nonlocal begin, depth, entry, context
         if _is_entry(name, ancestors):
-            begin, depth = parser.CurrentByteIndex, 1
-            # Inside an entry only the depth counts: cheaper handlers until it closes.
-            parser.StartElementHandler, parser.EndElementHandler = inner_start, inner_end
+            begin, depth, entry = parser.CurrentByteIndex, 1, name
+            # Inside an entry only its end counts: cheaper handlers until it closes.
+            if nested:
+                parser.StartElementHandler, parser.EndElementHandler = inner_start, inner_end
+            else:
+                parser.StartElementHandler, parser.EndElementHandler = None, entry_end
         else:
             context = None
         ancestors.append((name, attrs))
@@ -64,10 +81,26 @@ def scan_items(data: bytes, feed_url: str) -> list[Item]:
         depth += 1
 
     def inner_end(name: str) -> None:
-        nonlocal depth, context
+        nonlocal depth
         depth -= 1
-        if depth:
+        if not depth:
+            close(name)
+
+    def entry_end(name: str) -> None:
+        nonlocal same_name_inside
+        if name != entry:
             return
+        tag = name.encode()
+        # up to the tag this event is at: for an empty <item/>, expat may report its end
+        # at the tag itself
+        if _has_start_tag(data, tag, begin + 1, parser.CurrentByteIndex + len(tag) + 2):
+            same_name_inside = True
+            parser.StartElementHandler = parser.EndElementHandler = None  # expat just checks
+            return
+        close(name)
+
+    def close(name: str) -> None:
+        nonlocal context
         parser.StartElementHandler, parser.EndElementHandler = start, end
         ancestors.pop()
         finish = parser.CurrentByteIndex
@@ -87,7 +120,19 @@ def scan_items(data: bytes, feed_url: str) -> list[Item]:
         parser.Parse(data, True)
     except ExpatError:
         return []
-    return items
+    return None if same_name_inside else items
+
+
+def _has_start_tag(data: bytes, name: bytes, start: int, end: int) -> bool:
+    """Whether ``data[start:end]`` holds ``<name`` as a start tag would (followed by white
+    space, ``/`` or ``>``), in markup or not (a CDATA section, a comment)."""
+    found = data.find(b"<" + name, start, end)
+    while found != -1:
+        after = found + 1 + len(name)
+        if data[after : after + 1] in (b" ", b"\t", b"\r", b"\n", b"/", b">"):
+            return True
+        found = data.find(b"<" + name, after, end)
+    return False
 
 
 def _is_entry(name: str, ancestors: list[tuple[str, dict[str, str]]]) -> bool:

@@ -453,6 +453,7 @@ PASSES = {
     "cc": [article("cc", 1, KARABAKH), article("cc", 3, "Ferry timetable changes")],
 }
 GROUPED = "3 ingests in one transaction"
+JOINED = "1 more joined the transaction"
 AGAIN_ALONE = "each again alone"
 
 
@@ -545,6 +546,53 @@ def test_ingests_queued_together_store_what_they_would_one_by_one(
     assert alone["bb"].merged and alone["cc"].merged, "the later sources fold into aa's stories"
     one_by_one.close()
     together.close()
+    assert stored_rows(tmp_path / "group.db") == stored_rows(tmp_path / "one.db")
+
+
+@pytest.mark.parametrize(
+    ("first", "limit", "made"),
+    [
+        (["aa", "bb"], GROUP_ARTICLES, ["2 ingests in one transaction", JOINED]),
+        (["aa"], GROUP_ARTICLES, [JOINED]),  # a lone ingest takes it in too
+        (["aa", "bb"], 4, ["2 ingests in one transaction"]),  # cc does not fit: its own
+    ],
+)
+def test_an_ingest_queued_while_a_group_runs_joins_it_within_the_limit(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    first: list[str],
+    limit: int,
+    made: list[str],
+) -> None:
+    monkeypatch.setattr(sqlite, "GROUP_ARTICLES", limit)
+    one_by_one = SQLiteStore(str(tmp_path / "one.db"), similarity=0.5)
+    alone = {
+        name: one_by_one.ingest(name, PASSES[name], state(name), now=T0) for name in [*first, "cc"]
+    }
+    store = SQLiteStore(str(tmp_path / "group.db"), similarity=0.5)
+    outcomes: dict[str, object] = {}
+    late = threading.Thread(target=lambda: outcomes.update(cc=ingest_cc()))
+    ingest = sql_ingest.ingest
+
+    def ingest_cc() -> IngestResult:
+        return store.ingest("cc", PASSES["cc"], state("cc"), now=T0)
+
+    def cc_queues_meanwhile(db: Db, name: str, *args: Any, **kwargs: Any) -> IngestResult:
+        if name == first[-1]:  # the group's last member: cc queues while it runs
+            late.start()
+            until(lambda: queued(store) == 1, "cc queued")
+        return ingest(db, name, *args, **kwargs)
+
+    monkeypatch.setattr(sql_ingest, "ingest", cc_queues_meanwhile)
+    with caplog.at_level(logging.DEBUG, "aggregator.store.sqlite"):
+        outcomes.update(grouped(store, {name: PASSES[name] for name in first}))
+        late.join(timeout=BOUND)
+    assert outcomes == alone
+    logged = [r.getMessage() for r in caplog.records if "transaction" in r.getMessage()]
+    assert logged == [f"{tmp_path / 'group.db'}: {line}" for line in made]
+    one_by_one.close()
+    store.close()
     assert stored_rows(tmp_path / "group.db") == stored_rows(tmp_path / "one.db")
 
 

@@ -206,14 +206,13 @@ class SQLiteStore(SqlStore):
         return self._ingests.run(Member(work, size=size, asked=time.monotonic()), self._lead)
 
     def _lead(self, take: Callable[[], list[Member]]) -> None:
-        """Settle the ingests ``take`` gives once the lock is held: in one transaction when
-        there are several, else (or when one of them failed on its own) each in its own."""
+        """Settle the ingests ``take`` gives once the lock is held, in one transaction; when
+        one of several failed on its own, each again in its own."""
         with self._lock:
             group = take()
-            if len(group) > 1:
-                if self._together(group):
-                    return
-                log.debug("%s: one of the group failed on its own: each again alone", self.location)
+            if self._together(group, take):
+                return
+            log.debug("%s: one of the group failed on its own: each again alone", self.location)
             for member in group:
                 member.settle(partial(self._alone, member))
 
@@ -221,21 +220,35 @@ class SQLiteStore(SqlStore):
         with self._as_store_errors(), self._begun(member.asked) as conn:
             return member.work(conn)
 
-    def _together(self, group: list[Member]) -> bool:
-        """Run ``group`` in one transaction and settle each member: True, unless a member
-        failed on its own (all was rolled back, nothing settled)."""
-        log.debug("%s: %d ingests in one transaction", self.location, len(group))
+    def _together(self, group: list[Member], take: Callable[[], list[Member]]) -> bool:
+        """Run ``group`` in one transaction, with the ingests that ``take`` gives as they
+        queue meanwhile (``group`` grows by them), and settle each member: True, unless
+        one of several members failed on its own (all was rolled back, nothing settled)."""
+        if len(group) > 1:
+            log.debug("%s: %d ingests in one transaction", self.location, len(group))
         try:
             with self._begun(min(m.asked for m in group)) as conn:
                 results = [member.work(conn) for member in group]
+                # Ingests that queued while the group ran join it before its commit: a
+                # first pass's threads queue a few at a time, and each commit writes the
+                # index pages its group dirtied (~2.6 MB of WAL) however few sources it has.
+                while later := take():
+                    log.debug("%s: %d more joined the transaction", self.location, len(later))
+                    group.extend(later)
+                    results.extend(member.work(conn) for member in later)
         except StoreLocked as e:
             _fail(group, StoreLocked, str(e), e.__cause__)
         except sqlite3.Error as e:
-            if (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF not in _DATABASE_ERRORS:
+            if (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF in _DATABASE_ERRORS:
+                _fail(group, StoreError, f"{self.location}: {_why(self.location, e)}", e)
+            elif len(group) > 1:
                 return False  # one member's: each runs again, and only its own fails
-            _fail(group, StoreError, f"{self.location}: {_why(self.location, e)}", e)
-        except Exception:  # a bug or a StoreError hit by one member's data: only its own fails
-            return False
+            else:
+                _fail(group, StoreError, f"{self.location}: {_why(self.location, e)}", e)
+        except Exception as e:  # a bug or a StoreError hit by one member's data: only its own fails
+            if len(group) > 1:
+                return False
+            group[0].fail(e)
         else:
             for member, result in zip(group, results, strict=True):
                 member.succeed(result)

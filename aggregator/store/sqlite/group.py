@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from functools import partial
 
 from aggregator.models import IngestResult
 from aggregator.store.sql import Db
@@ -55,7 +54,9 @@ class Member:
         return self.result
 
 
-Lead = Callable[[Callable[[], list[Member]]], None]  # runs (settles) the group it takes
+# runs (settles) the group it takes: the function it gets gives the group first, then, on
+# each later call, the ingests queued since that still fit the group's limit
+Lead = Callable[[Callable[[], list[Member]]], None]
 
 
 class Queue:
@@ -92,7 +93,7 @@ class Queue:
                 self._leading = True
         if leader:
             try:
-                lead(partial(self._take, member))
+                lead(_Taker(self, member))
             finally:
                 with self._changed:
                     self._forget(member)  # when ``lead`` raised before it took the group
@@ -106,15 +107,35 @@ class Queue:
         if member in self._waiting:
             self._waiting.remove(member)
 
-    def _take(self, first: Member) -> list[Member]:
-        """``first`` and the ingests queued after it within ``limit``, out of the queue."""
+    def take(self, first: Member | None, size: int) -> list[Member]:
+        """``first`` (when given) and the ingests queued after it, out of the queue, while
+        the group's articles, ``size`` taken already, stay within ``limit``."""
         with self._changed:
-            group, size = [first], first.size
+            group = [] if first is None else [first]
+            size += 0 if first is None else first.size
             rest = [m for m in self._waiting if m is not first]
             for member in rest:
                 if size + member.size > self.limit:
                     break
                 group.append(member)
                 size += member.size
-            self._waiting = rest[len(group) - 1 :]
+            self._waiting = rest[len(group) - (first is not None) :]
         return group
+
+
+class _Taker:
+    """What a leader takes from ``queue``: its group (``first`` and those queued after it)
+    at the first call, then at each later one the ingests queued since that still fit."""
+
+    __slots__ = ("_first", "_queue", "_size")
+
+    def __init__(self, queue: Queue, first: Member) -> None:
+        self._queue = queue
+        self._first: Member | None = first
+        self._size = 0
+
+    def __call__(self) -> list[Member]:
+        taken = self._queue.take(self._first, self._size)
+        self._first = None
+        self._size += sum(member.size for member in taken)
+        return taken

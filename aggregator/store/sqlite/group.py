@@ -1,7 +1,8 @@
 """Group commit of the SQLite store's ingests: the threads whose ingests wait for the one
 writer queue here; the one that gets it (the leader) takes the queue and runs the ingests
-together, and each of the others (followers) waits for its own outcome. A lone ingest
-leads a group of one at once, so it waits for nothing more than before."""
+together, taking those that queue meanwhile too, and each of the others (followers) waits
+for its own outcome. A lone ingest leads a group of one at once, so it waits for the writer
+no longer than before (for its commit, as long as those that joined it take)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from aggregator.models import (
     PublishedFile,
 )
 from aggregator.store import Store, open_store, rows
-from aggregator.store.sql import published
+from aggregator.store.sql import Db, ingest, published
 from aggregator.store.sql import store as sql_store
 from tests.builders import WHEN, article
 from tests.stores import (
@@ -109,6 +109,26 @@ def test_an_edited_entry_updates_its_story(store: Store) -> None:
     assert store.ingest(
         "bb", [article("bb", 1, "Ferry to Izmir opens in spring")], state("bb")
     ).merged
+
+
+def test_a_story_pruned_by_another_node_after_the_lookup_is_stored_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.ingest("aa", [article("aa", 1, "Ferry to Izmir opens", tags=("Travel",))], state("aa"))
+    found = ingest.lookup.candidates
+
+    def pruned_meanwhile(db: Db, *args: Any) -> Any:
+        got = found(db, *args)
+        # what another node's prune commits between this pass's lookup and its write
+        db.execute("DELETE FROM articles")
+        return got
+
+    monkeypatch.setattr(ingest.lookup, "candidates", pruned_meanwhile)
+    edited = article("aa", 1, "Ferry to Izmir opens", summary="In spring.", tags=("Sea",))
+    assert store.ingest("aa", [edited], state("aa")).updated == ("aa-1",)
+    [story] = everything(store)
+    assert (story.summary, story.tags) == ("In spring.", ("Sea",))
+    assert [s.id for s in everything(store, sections=("Sea",))] == ["aa-1"]
 
 
 def test_an_entry_edited_after_a_merge_keeps_the_richest_text(store: Store) -> None:

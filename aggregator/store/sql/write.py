@@ -55,7 +55,11 @@ def write_stories(
     # story whose date stays is rewritten by an update that cannot fire it. The stored ones
     # go first: one may give up an id that a new one takes.
     stored = [s for s in dirty if s.loaded is not None]
-    db.executemany(_REWRITE, [_rewrite_row(s) for s in stored if not _redated(s)])
+    kept = [s for s in stored if not _redated(s)]
+    if db.changes(_REWRITE, [_rewrite_row(s) for s in kept]) < len(kept):
+        # another node's prune (PostgreSQL) deleted one since the lookup: the upsert puts
+        # it back, as the index rows and carriers written next need it there
+        db.executemany(_UPSERT, [_row(s) for s in kept])
     db.executemany(_UPSERT, [_row(s) for s in stored if _redated(s)])
     db.executemany(_INSERT, [_row(s) for s in dirty if s.loaded is None])
     relabelled = [s for s in dirty if _differ(s, lambda a: labels(a.section, a.tags))]

@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,9 +25,9 @@ from aggregator.models import (
     PublishedFile,
 )
 from aggregator.store import Store, open_store, rows
-from aggregator.store.sql import Db, ingest, published
+from aggregator.store.sql import Db, ingest, published, write
 from aggregator.store.sql import store as sql_store
-from tests.builders import WHEN, article
+from tests.builders import T0, WHEN, article
 from tests.stores import (
     ISTANBUL,
     KARABAKH,
@@ -129,6 +130,56 @@ def test_a_story_pruned_by_another_node_after_the_lookup_is_stored_again(
     [story] = everything(store)
     assert (story.summary, story.tags) == ("In spring.", ("Sea",))
     assert [s.id for s in everything(store, sections=("Sea",))] == ["aa-1"]
+
+
+RATES = "Central bank holds its rate at 50 percent"
+REWRITTEN = ("articles", "labels", "carriers")  # what writing a stored story touches
+
+
+def test_stored_stories_are_rewritten_as_the_upsert_of_every_column_would(
+    new_location: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stored story whose date stays is rewritten by an UPDATE that leaves ``published``
+    # (and so cannot fire the trigger that copies it): the rows must be the upsert's.
+    def collect() -> dict[str, list[tuple[Any, ...]]]:
+        opened = open_store(new_location())
+        opened.ingest(
+            "aa",
+            [article("aa", 1, tags=("World",)), article("aa", 2, title=RATES)],
+            state("aa"),
+            now=T0,
+        )
+        opened.ingest(
+            "bb",
+            [
+                article("bb", 1, published=WHEN - timedelta(hours=1), content="<p>Longer</p>"),
+                article(
+                    "bb",
+                    2,
+                    title=RATES,
+                    tags=("Economy", "World"),
+                    published=WHEN + timedelta(hours=1),
+                ),
+            ],
+            state("bb"),
+            now=T0,
+        )
+        edited = article("aa", 2, title=RATES, summary="<p>Edited</p>", section="Markets")
+        opened.ingest("aa", [edited], state("aa"), now=T0 + timedelta(hours=1))
+        assert isinstance(opened, sql_store.SqlStore)
+        tables = opened._read(
+            lambda db: {t: db.execute(f"SELECT * FROM {t}").fetchall() for t in REWRITTEN}
+        )
+        opened.close()
+        return {t: sorted(map(tuple, got), key=repr) for t, got in tables.items()}
+
+    seen: list[bool] = []
+    redated = write._redated
+    monkeypatch.setattr(write, "_redated", lambda s: seen.append(redated(s)) or seen[-1])
+    rewritten = collect()
+    assert set(seen) == {True, False}, "both ways of writing a stored story were taken"
+    monkeypatch.setattr(write, "_redated", lambda s: True)
+    assert rewritten == collect()
 
 
 def test_an_entry_edited_after_a_merge_keeps_the_richest_text(store: Store) -> None:

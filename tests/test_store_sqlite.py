@@ -22,7 +22,7 @@ from aggregator import dedup
 from aggregator.errors import StoreError, StoreLocked
 from aggregator.models import Article, Holder, IngestResult, Problem, PublishedFile
 from aggregator.store import open_store, sqlite
-from aggregator.store.sql import Db, write
+from aggregator.store.sql import Db
 from aggregator.store.sql import ingest as sql_ingest
 from aggregator.store.sql import store as sql_store
 from aggregator.store.sqlite import GROUP_ARTICLES, SQLiteStore
@@ -742,49 +742,3 @@ def test_a_lone_ingest_commits_before_it_returns(
         assert other.execute("SELECT count(*) FROM articles").fetchone() == (2,)
     assert "in one transaction" not in caplog.text
     store.close()
-
-
-RATES = "Central bank holds its rate at 50 percent"
-
-
-def test_stored_stories_are_rewritten_as_the_upsert_of_every_column_would(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A stored story whose date stays is rewritten by an UPDATE that leaves ``published``
-    # (and so cannot fire the trigger that copies it): the rows must be the upsert's.
-    def collect(location: Path) -> list[str]:
-        store = SQLiteStore(str(location))
-        store.ingest(
-            "aa",
-            [article("aa", 1, tags=("World",)), article("aa", 2, title=RATES)],
-            state("aa"),
-            now=T0,
-        )
-        store.ingest(
-            "bb",
-            [
-                article("bb", 1, published=WHEN - timedelta(hours=1), content="<p>Longer</p>"),
-                article(
-                    "bb",
-                    2,
-                    title=RATES,
-                    tags=("Economy", "World"),
-                    published=WHEN + timedelta(hours=1),
-                ),
-            ],
-            state("bb"),
-            now=T0,
-        )
-        edited = article("aa", 2, title=RATES, summary="<p>Edited</p>", section="Markets")
-        store.ingest("aa", [edited], state("aa"), now=T0 + timedelta(hours=1))
-        store.close()
-        with closing(sqlite3.connect(location)) as db:
-            return list(db.iterdump())
-
-    seen: list[bool] = []
-    redated = write._redated
-    monkeypatch.setattr(write, "_redated", lambda s: seen.append(redated(s)) or seen[-1])
-    rewritten = collect(tmp_path / "rewritten.db")
-    assert set(seen) == {True, False}, "both ways of writing a stored story were taken"
-    monkeypatch.setattr(write, "_redated", lambda s: True)
-    assert rewritten == collect(tmp_path / "upserted.db")

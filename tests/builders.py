@@ -15,7 +15,7 @@ import textwrap
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -25,7 +25,7 @@ import pytest
 from aggregator.cli import main
 from aggregator.config import load_config
 from aggregator.daemon import Daemon
-from aggregator.models import Article
+from aggregator.models import Article, Enclosure
 from aggregator.server import FeedServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +56,28 @@ def article(
         "published": WHEN,
     }
     return Article(**{**values, **fields})
+
+
+def every_field_set() -> Article:
+    """An article with no field left at its default, the derived ones included."""
+    enclosure = Enclosure(url="https://wire.example/a.mp3", type="audio/mpeg", length=9)
+    return article(
+        updated=WHEN + timedelta(hours=1),
+        summary="<p>Talks <b>resume</b></p>",
+        content="<p>Full text</p>",
+        author="Wire desk",
+        section="World",
+        tags=("World", "Trade"),
+        related=("Ships wait at the strait",),
+        enclosures=(enclosure,),
+        path="2026/03/grain.txt",
+        sources=("wire", "aa"),
+        links=("https://wire.example/1", "https://aa.example/1"),
+        carried=(("wire", "https://wire.example/1"), ("aa", "")),
+        first_seen=WHEN + timedelta(minutes=5),
+        texts=(("<p>Talks <b>resume</b></p>", "Talks resume"), ("<p>Full text</p>", "Full text")),
+        title_key=("Grain corridor talks resume in Istanbul", "grain corridor talks resume"),
+    )
 
 
 # --- feeds ---------------------------------------------------------------------------------

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-from datetime import timedelta
 
 import pytest
-from builders import WHEN, article
+from builders import article, every_field_set
 
 from aggregator import models, models_lazy
 
@@ -35,35 +34,13 @@ def test_every_lazily_loaded_model_is_exported_by_models() -> None:
         assert getattr(models, name) is getattr(models_lazy, name)
 
 
-def _every_field_set() -> models.Article:
-    """An article with no field left at its default, the derived ones included."""
-    enclosure = models.Enclosure(url="https://wire.example/a.mp3", type="audio/mpeg", length=9)
-    return article(
-        updated=WHEN + timedelta(hours=1),
-        summary="<p>Talks <b>resume</b></p>",
-        content="<p>Full text</p>",
-        author="Wire desk",
-        section="World",
-        tags=("World", "Trade"),
-        related=("Ships wait at the strait",),
-        enclosures=(enclosure,),
-        path="2026/03/grain.txt",
-        sources=("wire", "aa"),
-        links=("https://wire.example/1", "https://aa.example/1"),
-        carried=(("wire", "https://wire.example/1"), ("aa", "")),
-        first_seen=WHEN + timedelta(minutes=5),
-        texts=(("<p>Talks <b>resume</b></p>", "Talks resume"), ("<p>Full text</p>", "Full text")),
-        title_key=("Grain corridor talks resume in Istanbul", "grain corridor talks resume"),
-    )
-
-
 def _field_values(value: object) -> tuple[object, ...]:
     """Every field of a dataclass, those left out of ``==`` too."""
     return tuple(getattr(value, f.name) for f in dataclasses.fields(value))  # type: ignore[arg-type]
 
 
 def test_an_article_survives_a_trip_between_processes_with_every_field() -> None:
-    original = _every_field_set()
+    original = every_field_set()
     assert all(getattr(original, f.name) != f.default for f in dataclasses.fields(original)), (
         "a field left at its default proves nothing about its pickling"
     )
@@ -77,7 +54,7 @@ def test_an_article_survives_a_trip_between_processes_with_every_field() -> None
 
 
 def test_the_values_that_carry_articles_survive_a_trip_between_processes() -> None:
-    story = _every_field_set()
+    story = every_field_set()
     carriers = [
         models.ParsedFeed(title="Wire", articles=(story, article(n=2)), item_keys=frozenset("ab")),
         models_lazy.SeedScan(articles=(story,), stamps={"a.txt": "1"}, unchanged=3),

@@ -27,7 +27,7 @@ from aggregator.store.keys import day_number
 from aggregator.store.passes import Candidates, IngestPlan, Stored, near_query
 from aggregator.store.plan import _replaced, plan
 from aggregator.store.sqlite import SQLiteStore
-from tests.builders import T0, WHEN, article
+from tests.builders import T0, WHEN, article, every_field_set
 
 NOW = datetime(2024, 11, 10, 9, 0, tzinfo=UTC)
 HEADLINES = (
@@ -333,14 +333,7 @@ def test_the_sqlite_store_stores_what_the_planner_decides(
 
 
 def test_a_story_is_remade_as_dataclasses_replace_would_make_it() -> None:
-    item = article(
-        "aa",
-        1,
-        summary="<p>Talks</p>",
-        texts=(("<p>Talks</p>", "Talks"),),
-        title_key=("Grain corridor talks resume in Istanbul", "grain corridor talks"),
-        carried=(("aa", "https://aa.example/1"),),
-    )
+    item = every_field_set()
     changes = {"sources": ("aa", "bb"), "first_seen": T0}
     made, expected = _replaced(item, **changes), replace(item, **changes)
     assert [getattr(made, f.name) for f in dataclasses.fields(Article)] == [

@@ -14,14 +14,13 @@ itself says they differ (issue 20, item 4).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
 from aggregator import dedup
 from aggregator.dedup import fold
-from aggregator.models import Article, IngestResult
+from aggregator.models import Article, IngestResult, field_getter
 from aggregator.store.keys import day_number
 from aggregator.store.passes import (
     Candidates,
@@ -32,8 +31,7 @@ from aggregator.store.passes import (
 )
 
 _FIRST = fold.Fold(fold.FIRST)
-_FIELDS = tuple(f.name for f in fields(Article))
-_VALUES = attrgetter(*_FIELDS)
+_FIELDS, _VALUES = field_getter(Article)
 
 
 def plan(
@@ -66,8 +64,8 @@ class _Story:
         self, article: Article, *, keyed: tuple[str, int] | None = None, **changes: Any
     ) -> None:
         """Hold ``article`` (with ``changes``) as told by this story's carriers; ``keyed``:
-        its dedup key and day when the caller has them (``changes`` keep its title and
-        date)."""
+        its dedup key and day when the caller has them, valid only when ``changes`` leave
+        title, title_key and published as they are."""
         self.article = _replaced(
             article,
             link=dedup.primary_link((link, seed) for _, _, link, seed in self.carriers),

@@ -170,7 +170,8 @@ def changed(runs: int = 7) -> None:
         return len(parse_feed("b", result, now=now, known=known[name]).articles)
 
     def safe(name: str, result: FetchResult) -> bytes:
-        return document.without_doctype("b", *document.decode(result.content, ""))
+        body = document.decode(result.content, "")
+        return document.without_doctype("b", body.text, utf8=body.utf8)
 
     def cut(name: str, result: FetchResult) -> bytes:
         data = safe(name, result)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aggregator import text
 from aggregator.text import collapse, count, plain_text, strip_control, utf8_without_control
 
 # XML 1.0's forbidden characters and the controls feed readers choke on (SPEC's pitfalls)
@@ -113,3 +114,11 @@ def _plain_text_slowly(markup: str, *, lines: bool) -> str:
 @given(_MARKUP, st.booleans())
 def test_plain_text_is_its_steps_one_at_a_time(markup: str, lines: bool) -> None:
     assert plain_text(markup, lines=lines) == _plain_text_slowly(markup, lines=lines)
+
+
+def test_the_ascii_plain_text_leaves_no_whitespace_but_spaces_and_newlines() -> None:
+    # its translate drops _CONTROL_BYTES and makes tab and CR spaces, then collapses only
+    # spaces: right while those cover every other character str.split splits ASCII on
+    split_on = {chr(c) for c in range(128) if len(f"a{chr(c)}b".split()) == 2}
+    assert set(text._OTHER_ASCII_SPACE) == split_on - {" ", "\n"}
+    assert set(text._OTHER_ASCII_SPACE) <= set(text._CONTROL_BYTES.decode()) | {"\t", "\r"}

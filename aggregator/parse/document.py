@@ -73,7 +73,8 @@ def _codec(name: str) -> str | None:
 
 
 def decode(data: bytes, http_charset: str) -> Body:
-    """The body as text. A byte-order mark or a UTF-16/32 pattern decides first; then
+    """The body as text, with its bytes when they are that text's UTF-8 (``Body``). A
+    byte-order mark or a UTF-16/32 pattern decides first; then
     bytes that are valid UTF-8 are UTF-8, whatever the server or the XML declaration
     claim (the commonest mislabelling); then the declared charsets; then Windows-1252."""
     for bom, name in _BOMS:

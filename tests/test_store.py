@@ -3,7 +3,6 @@ schema of its own), through the ``store`` fixtures of conftest.py."""
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import random
 import threading
@@ -13,8 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from aggregator.models import (
     Article,
@@ -24,7 +21,7 @@ from aggregator.models import (
     Problem,
     PublishedFile,
 )
-from aggregator.store import Store, open_store, rows
+from aggregator.store import Store, open_store
 from aggregator.store.sql import Db, ingest, published, write
 from aggregator.store.sql import store as sql_store
 from tests.builders import T0, WHEN, article
@@ -659,13 +656,3 @@ def test_processes_ingesting_the_same_stories_at_once_store_each_once(
     assert sorted(s.title for s in stories) == sorted(f"Shared story {n}" for n in range(SHARED))
     assert all(set(s.sources) == sources for s in stories)
     assert store.article_counts() == dict.fromkeys(sources, SHARED)
-
-
-@given(
-    st.lists(st.text())
-    | st.lists(st.integers())
-    | st.lists(st.lists(st.one_of(st.text(), st.integers(), st.none())))
-)
-def test_a_list_is_stored_as_the_json_text_of_json_dumps(values: list[Any]) -> None:
-    assert rows._json_list(values) == json.dumps(values)
-    assert rows._json_list(tuple(values)) == json.dumps(values)

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aggregator import dedup
 from aggregator.errors import StoreError, StoreLocked
 from aggregator.models import Article, Holder, IngestResult, Problem, PublishedFile
-from aggregator.store import open_store, sqlite
+from aggregator.store import open_store, rows, sqlite
 from aggregator.store.sql import Db
 from aggregator.store.sql import ingest as sql_ingest
 from aggregator.store.sql import store as sql_store
@@ -742,3 +744,13 @@ def test_a_lone_ingest_commits_before_it_returns(
         assert other.execute("SELECT count(*) FROM articles").fetchone() == (2,)
     assert "in one transaction" not in caplog.text
     store.close()
+
+
+@given(
+    st.lists(st.text())
+    | st.lists(st.integers())
+    | st.lists(st.lists(st.one_of(st.text(), st.integers(), st.none())))
+)
+def test_a_list_is_stored_as_the_json_text_of_json_dumps(values: list[Any]) -> None:
+    assert rows._json_list(values) == json.dumps(values)
+    assert rows._json_list(tuple(values)) == json.dumps(values)

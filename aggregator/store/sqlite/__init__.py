@@ -13,10 +13,11 @@ minutes to say so. A store that cannot be written says "read-only".
 
 Ingests that queue for the lock commit as a group (``group``): the thread that gets it runs
 the queued sources' ingests, and those that queue while they run, in order, in one
-transaction (each sees the stories of those before it, as one by one) and commits once. When one of them fails on its own (a bug, or
-odd data hitting a constraint) the group is rolled back and each runs again in its own
-transaction, so that only that source fails; when the database fails (locked, full,
-read-only), every source of the group fails with its error.
+transaction (each sees the stories of those before it, as one by one) and commits once.
+When one of them fails on its own (a bug, or odd data hitting a constraint) the group is
+rolled back and each runs again in its own transaction, so that only that source fails;
+when the database fails (locked, full, read-only), every source of the group fails with
+its error.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from aggregator.models import Enclosure, FetchResult
 from aggregator.parse import entries, known, parse_feed
 from aggregator.parse.entries import feed_text, web_link
 from aggregator.text import strip_control
+from bench.workload import generate_feeds
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"
@@ -733,19 +734,42 @@ def test_a_body_cut_from_its_own_utf8_is_the_body_encoded_again(body: str, chars
 
 
 @pytest.mark.parametrize(
-    "entries",
+    ("entries", "by_end_tags"),
     [
-        "<item><title>One</title></item><item><title>Two</title></item>",
-        "<item><item><title>Inner</title></item></item><item>2</item>",
-        "<item><description><![CDATA[<item>not a tag</item>]]></description></item><item/>",
-        "<item><!-- <item> --><title>Commented</title></item><item>2</item>",
-        "<item><x:item xmlns:x='urn:x'>prefixed</x:item><items>plural</items></item>",
-        "<item><itemx/><item/></item><item>2</item>",
+        ("<item><title>One</title></item><item><title>Two</title></item>", True),
+        ("<item><item><title>Inner</title></item></item><item>2</item>", False),
+        (
+            "<item><description><![CDATA[<item>not a tag</item>]]></description></item><item/>",
+            False,
+        ),
+        ("<item><!-- <item> --><title>Commented</title></item><item>2</item>", False),
+        ("<item><x:item xmlns:x='urn:x'>prefixed</x:item><items>plural</items></item>", True),
+        ("<item><itemx/><item/></item><item>2</item>", False),
+        ("<item>1</item><item/><item>3</item>", True),
     ],
 )
-def test_finding_entries_by_their_end_tags_agrees_with_counting_every_tag(entries: str) -> None:
+def test_finding_entries_by_their_end_tags_agrees_with_counting_every_tag(
+    entries: str, by_end_tags: bool
+) -> None:
     """scan_items looks only at end tags inside an entry, unless the entry's bytes hold a
     start tag of its name (nested, in CDATA or a comment): then it counts every element."""
     body = f'<rss version="2.0"><channel><title>T</title>{entries}</channel></rss>'.encode()
+    assert (known._scan(body, "https://news.example/", nested=False) is not None) == by_end_tags
     counted = known._scan(body, "https://news.example/", nested=True)
     assert counted and known.scan_items(body, "https://news.example/") == counted
+
+
+def _scannable(data: bytes) -> bytes:
+    """A body as scan_items is given it."""
+    body = parse.document.decode(data, "")
+    return parse.document.without_doctype("s", body.text, utf8=body.utf8)
+
+
+def test_the_end_tag_scan_finds_what_counting_finds_in_real_shaped_and_workload_feeds() -> None:
+    golden = Path(__file__).parent / "fixtures" / "golden"
+    bodies = [_scannable(p.read_bytes()) for p in golden.iterdir() if p.suffix in (".xml", ".rdf")]
+    bodies += [_scannable(feed.body) for feed in generate_feeds(4, 20).feeds]
+    for body in bodies:
+        by_end_tags = known._scan(body, "https://news.example/", nested=False)
+        assert by_end_tags, "every one of these bodies has entries and is read by end tags"
+        assert by_end_tags == known._scan(body, "https://news.example/", nested=True)

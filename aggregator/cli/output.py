@@ -47,7 +47,9 @@ def error_count(report: SourceReport) -> int:
 def pass_json(report: PassReport, published: PublishReport | None) -> dict[str, Any]:
     """What ``collect --json`` prints: the pass's times (``seconds``: the collection alone,
     without start-up and publishing), its totals and one object per source."""
-    names = [f.name for f in fields(report.sources[0])] if report.sources else []
+    from aggregator.models import SourceReport  # loaded by now: ``report`` is from there
+
+    names = [f.name for f in fields(SourceReport)]
     return {
         "started": iso(report.started),
         "finished": iso(report.finished),
@@ -82,6 +84,7 @@ def _indented(value: Any, newline: str) -> str:
         flat = _flat_encoder(inner)(value)
         return flat[0] + inner + flat[1:-1] + newline + flat[-1]
     if isinstance(value, dict):
+        assert all(isinstance(key, str) for key in value), "an object key that is not a string"
         parts = [
             f"{json.dumps(key, ensure_ascii=False)}: {_indented(item, inner)}"
             for key, item in value.items()

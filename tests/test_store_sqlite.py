@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -731,6 +732,25 @@ def test_a_group_meeting_a_database_error_fails_every_source_with_it(
     other.close()
     store.close()
     assert stored_rows(path)["articles"] == []
+
+
+def test_a_lone_ingest_failing_on_its_own_fails_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing(monkeypatch, "aa", StoreError("aa: odd"), times=1)  # run again, it would pass
+    store = SQLiteStore(str(tmp_path / "feeds.db"))
+    with pytest.raises(StoreError, match=r"^aa: odd$"):
+        store.ingest("aa", PASSES["aa"], state("aa"), now=T0)
+    store._read(
+        lambda db: db.execute(
+            "CREATE TEMP TRIGGER odd BEFORE INSERT ON carriers"
+            " BEGIN SELECT RAISE(ABORT, 'odd data'); END"
+        )
+    )
+    with pytest.raises(StoreError, match=f"^{re.escape(str(tmp_path / 'feeds.db'))}: .*odd data"):
+        store.ingest("bb", PASSES["bb"], state("bb"), now=T0)
+    assert store.article_counts() == {}
+    store.close()
 
 
 def test_a_lone_ingest_commits_before_it_returns(

@@ -54,13 +54,16 @@ def write_stories(
     # since its update could fire ``articles_published_copies`` and fail midway: a stored
     # story whose date stays is rewritten by an update that cannot fire it. The stored ones
     # go first: one may give up an id that a new one takes.
-    stored = [s for s in dirty if s.loaded is not None]
-    kept = [s for s in stored if not _redated(s)]
+    kept: list[Changed] = []
+    redated: list[Changed] = []
+    for story in dirty:
+        if story.loaded is not None:
+            (redated if _redated(story) else kept).append(story)
     if db.changes(_REWRITE, [_rewrite_row(s) for s in kept]) < len(kept):
         # another node's prune (PostgreSQL) deleted one since the lookup: the upsert puts
         # it back, as the index rows and carriers written next need it there
-        db.executemany(_UPSERT, [_row(s) for s in kept])
-    db.executemany(_UPSERT, [_row(s) for s in stored if _redated(s)])
+        redated = kept + redated
+    db.executemany(_UPSERT, [_row(s) for s in redated])
     db.executemany(_INSERT, [_row(s) for s in dirty if s.loaded is None])
     relabelled = [s for s in dirty if _differ(s, lambda a: labels(a.section, a.tags))]
     retexted = [s for s in dirty if _differ(s, _text)]

@@ -240,12 +240,10 @@ class SQLiteStore(SqlStore):
         except StoreLocked as e:
             _fail(group, StoreLocked, str(e), e.__cause__)
         except sqlite3.Error as e:
-            if (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF in _DATABASE_ERRORS:
-                _fail(group, StoreError, f"{self.location}: {_why(self.location, e)}", e)
-            elif len(group) > 1:
+            database = (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF in _DATABASE_ERRORS
+            if not database and len(group) > 1:
                 return False  # one member's: each runs again, and only its own fails
-            else:
-                _fail(group, StoreError, f"{self.location}: {_why(self.location, e)}", e)
+            _fail(group, StoreError, f"{self.location}: {_why(self.location, e)}", e)
         except Exception as e:  # a bug or a StoreError hit by one member's data: only its own fails
             if len(group) > 1:
                 return False

@@ -3,6 +3,7 @@ and the stores of the store contract tests: each test on SQLite and on PostgreSQ
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import uuid
@@ -21,6 +22,14 @@ from tests.stores import PG_SERVER, START_PG, pg_url
 # store round trip can outlast it and fail a property that holds.
 settings.register_profile("wiredesk", deadline=None)
 settings.load_profile("wiredesk")
+
+
+@pytest.fixture(autouse=True)
+def unfrozen_gc() -> Iterator[None]:
+    """``collect`` freezes the heap for the rest of its process (``gc.freeze``); a test
+    that runs it in this one hands the next test a heap the collector scans again."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)

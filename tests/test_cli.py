@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -119,6 +120,29 @@ def test_the_fetcher_is_made_before_the_pass_s_clock_starts_and_only_for_a_feed(
     collected = json.loads(capsys.readouterr().out)
     assert [s["status"] for s in collected["sources"]] == [200]
     assert len(made) == 1 and made[0] < datetime.fromisoformat(collected["started"])
+
+
+def test_collect_freezes_what_start_up_made_before_the_pass(
+    config_file: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The config, the states and the imported modules live until the process exits: the
+    pass's collections, and the interpreter's last one, do not scan them."""
+    import gc
+
+    import aggregator.collector
+
+    frozen: list[int] = []
+    run_pass = aggregator.collector.run_pass
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        frozen.append(gc.get_freeze_count())
+        return run_pass(*args, **kwargs)
+
+    monkeypatch.setattr(aggregator.collector, "run_pass", recorded)
+    gc.unfreeze()
+    assert main(["collect", "--json", "--config", str(config_file)]) == 0
+    assert json.loads(capsys.readouterr().out)["sources"]
+    assert len(frozen) == 1 and frozen[0] > 0
 
 
 def test_a_collect_with_nothing_due_reads_the_source_states_once(

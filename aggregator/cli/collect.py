@@ -8,6 +8,7 @@ nothing due loads neither requests nor a parser."""
 from __future__ import annotations
 
 import argparse
+import gc
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -74,6 +75,10 @@ def cmd_collect(args: argparse.Namespace, config: Config) -> int:
                 # made before the pass's clock starts, as the daemon's is: the pass's
                 # ``seconds`` is the collection, not the HTTP client's import
                 fetcher.made()
+            # what start-up made (modules, config, states, the HTTP client) lives until the
+            # process exits: frozen, neither the pass's collections nor the interpreter's
+            # last one at exit scan it (~45M instructions of a 500-feed all-304 pass's 1.94G)
+            gc.freeze()
             report, published = run_pass(
                 config,
                 store,

@@ -576,6 +576,73 @@ def test_a_response_without_cookies_is_built_as_requests_builds_it(
     assert ours == theirs
 
 
+POOL_URLS = (
+    "http://example.org/a.xml",
+    "http://EXAMPLE.org:8080/b.xml?x=1",
+    "https://example.org/a.xml",
+    "https://user:pw@example.net:8443/c",
+    "http://[::1]:9000/d",
+)
+
+
+def test_pool_keys_are_requests_own_for_every_origin_and_tls_option(tmp_path: Path) -> None:
+    from requests.adapters import HTTPAdapter
+
+    from aggregator.fetch.deadline import DeadlineAdapter
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    verifies: list[bool | str] = [True, False, str(bundle), str(folder)]
+    certs: list[str | tuple[str, str] | None] = [None, "client.pem", ("client.crt", "client.key")]
+    ours, theirs = DeadlineAdapter(), HTTPAdapter()
+    for _round in range(2):  # the second round is answered from the cache
+        for url in POOL_URLS:
+            request = requests_get(url)
+            for verify in verifies:
+                for cert in certs:
+                    expected = theirs.build_connection_pool_key_attributes(request, verify, cert)
+                    got = ours.build_connection_pool_key_attributes(request, verify, cert)
+                    assert got == expected
+                    got[0]["host"] = "elsewhere"  # urllib3's to change: the cache keeps its own
+                    got[1].clear()
+    [(host, pool)] = [
+        ours.build_connection_pool_key_attributes(requests_get(POOL_URLS[3]), str(folder))
+    ]
+    assert host == {"scheme": "https", "host": "example.net", "port": 8443}
+    assert pool == {"cert_reqs": "CERT_REQUIRED", "ca_cert_dir": str(folder)}
+
+
+def test_a_ca_bundle_s_kind_is_looked_up_once_per_origin(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import os.path
+
+    from aggregator.fetch.deadline import DeadlineAdapter
+
+    looked: list[str] = []
+    isdir = os.path.isdir
+
+    def counted(path: str) -> bool:
+        looked.append(path)
+        return isdir(path)
+
+    monkeypatch.setattr(os.path, "isdir", counted)
+    adapter = DeadlineAdapter()
+    for url in ("http://example.org/a", "http://example.org/b", "http://example.net/a"):
+        for _fetch in range(3):
+            adapter.build_connection_pool_key_attributes(requests_get(url), str(tmp_path))
+    assert looked == [str(tmp_path)] * 2  # once for example.org, once for example.net
+
+
+def requests_get(url: str) -> Any:
+    """``url``'s GET, prepared as requests prepares it."""
+    import requests
+
+    return requests.Request("GET", url).prepare()
+
+
 def test_request_headers_copy_whole_and_stay_apart() -> None:
     from aggregator.fetch.prepare import Headers
 

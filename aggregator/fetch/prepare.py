@@ -48,8 +48,7 @@ class Preparer:
     def route(self, url: str) -> Route:
         """The proxies, CA bundle and netrc credentials requests would use for ``url``,
         looked up on the first request to its origin."""
-        origin = url.split("/", 3)[:3]
-        key = "/".join(origin)
+        key = origin(url)
         route = self._routes.get(key)
         if route is None:
             session = self._session
@@ -102,6 +101,12 @@ class Headers(CaseInsensitiveDict[str]):
         # attribute: checked with requests 2.34.2; pyproject allows >=2.32,<3)
         copied._store = self._store.copy()  # type: ignore[attr-defined]
         return copied
+
+
+def origin(url: str) -> str:
+    """The scheme and host (with port and any credentials) of ``url``, as written:
+    ``https://example.org:8443``."""
+    return "/".join(url.split("/", 3)[:3])
 
 
 @functools.lru_cache(maxsize=URLS_KEPT)

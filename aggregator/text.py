@@ -12,7 +12,12 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\u
 # The same characters in UTF-8, which holds no surrogates: C0 and DEL are single bytes,
 # the C1 controls \xc2\x80-\xc2\x9f, the non-characters \xef\xbf\xbe and \xef\xbf\xbf.
 _CONTROL_BYTES = bytes(c for c in range(0x20) if c not in b"\t\n\r") + b"\x7f"
-_CONTROL_UTF8 = (re.compile(b"\xc2[\x80-\x9f]"), re.compile(b"\xef\xbf[\xbe\xbf]"))
+# Each pattern with its first byte: a body holds neither byte often, and looking for one
+# byte (memchr) is ~8x faster than the pattern's own search through the whole body.
+_CONTROL_UTF8 = (
+    (b"\xc2", re.compile(b"\xc2[\x80-\x9f]")),
+    (b"\xef", re.compile(b"\xef\xbf[\xbe\xbf]")),
+)
 _OTHER_ASCII_SPACE = "\t\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.split splits on besides " \n"
 _SPACED = bytes.maketrans(b"\t\r", b"  ")
 _TAG = re.compile(r"<[^>]*>")
@@ -51,8 +56,8 @@ def utf8_without_control(text: str) -> bytes:
 def utf8_cut_control(data: bytes) -> bytes:
     """The UTF-8 ``data`` without the characters ``strip_control`` drops."""
     data = data.translate(None, _CONTROL_BYTES)
-    for pattern in _CONTROL_UTF8:
-        if pattern.search(data):
+    for first, pattern in _CONTROL_UTF8:
+        if first in data and pattern.search(data):
             data = pattern.sub(b"", data)
     return data
 

@@ -278,8 +278,9 @@ def test_html_page_is_not_a_feed() -> None:
 
 
 def test_empty_and_broken_bodies_are_errors() -> None:
-    with pytest.raises(ParseError, match="empty"):
-        parse_feed("desk", result(b"  \n"), now=NOW)
+    for blank in (b"", b"  \n", "\u3000\xa0\t".encode()):  # Unicode spaces are blank too
+        with pytest.raises(ParseError, match="empty"):
+            parse_feed("desk", result(blank), now=NOW)
     with pytest.raises(ParseError, match=r"^desk: not a (usable )?feed"):
         parse_feed("desk", result('<rss version="2.0"><channel><title>x'), now=NOW)
 

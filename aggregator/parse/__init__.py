@@ -70,7 +70,7 @@ def parse_feed(
     media_type = result.headers.get("content-type", "").split(";")[0].strip()
     body = document.decode(result.content, document.charset(result.headers.get("content-type", "")))
     text = body.text
-    if not text or text.isspace():  # strip() would copy the whole body
+    if not text or text.isspace():  # strip() would copy any body ending in a newline
         raise ParseError(source, "not a feed: the response body is empty")
     if document.is_json(text, media_type):
         title, link, entries = jsonfeed.read(source, text)

@@ -26,10 +26,13 @@ settings.load_profile("wiredesk")
 
 @pytest.fixture(autouse=True)
 def unfrozen_gc() -> Iterator[None]:
-    """``collect`` freezes the heap for the rest of its process (``gc.freeze``); a test
-    that runs it in this one hands the next test a heap the collector scans again."""
+    """``collect`` freezes the heap for the rest of its process (``gc.freeze``); after a
+    test that ran it in this one, the fixture unfreezes the heap and collects it, so that
+    what the test left (a connection, a file) is finalised now, in its own test."""
     yield
-    gc.unfreeze()
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -125,24 +125,33 @@ def test_the_fetcher_is_made_before_the_pass_s_clock_starts_and_only_for_a_feed(
 def test_collect_freezes_what_start_up_made_before_the_pass(
     config_file: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The config, the states and the imported modules live until the process exits: the
-    pass's collections, and the interpreter's last one, do not scan them."""
+    """The config, the states, the imported modules and the HTTP client live until the
+    process exits: they are made, then frozen, before the pass, so that the pass's
+    collections, and the interpreter's last one, do not scan them."""
     import gc
 
     import aggregator.collector
+    from aggregator.cli import collect
 
-    frozen: list[int] = []
+    events: list[tuple[str, int]] = []  # (what, objects frozen by then)
     run_pass = aggregator.collector.run_pass
+    made = collect._FetcherOnDemand.made
 
-    def recorded(*args: Any, **kwargs: Any) -> Any:
-        frozen.append(gc.get_freeze_count())
+    def pass_recorded(*args: Any, **kwargs: Any) -> Any:
+        events.append(("pass", gc.get_freeze_count()))
         return run_pass(*args, **kwargs)
 
-    monkeypatch.setattr(aggregator.collector, "run_pass", recorded)
+    def made_recorded(self: Any) -> Any:
+        fetcher = made(self)
+        events.append(("made", gc.get_freeze_count()))
+        return fetcher
+
+    monkeypatch.setattr(aggregator.collector, "run_pass", pass_recorded)
+    monkeypatch.setattr(collect._FetcherOnDemand, "made", made_recorded)
     gc.unfreeze()
     assert main(["collect", "--json", "--config", str(config_file)]) == 0
     assert json.loads(capsys.readouterr().out)["sources"]
-    assert len(frozen) == 1 and frozen[0] > 0
+    assert events[:2] == [("made", 0), ("pass", events[1][1])] and events[1][1] > 0
 
 
 def test_a_collect_with_nothing_due_reads_the_source_states_once(

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -26,6 +26,9 @@ from aggregator.config import FetchConfig
 from aggregator.errors import FetchAbandoned, FetchError, ParseError
 from aggregator.fetch import Fetcher
 from aggregator.parse import parse_feed
+
+if TYPE_CHECKING:
+    from requests import PreparedRequest
 
 FEEDS = Path(__file__).resolve().parent / "fixtures" / "feeds"
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -607,9 +610,7 @@ def test_pool_keys_are_requests_own_for_every_origin_and_tls_option(tmp_path: Pa
                     assert got == expected
                     got[0]["host"] = "elsewhere"  # urllib3's to change: the cache keeps its own
                     got[1].clear()
-    [(host, pool)] = [
-        ours.build_connection_pool_key_attributes(requests_get(POOL_URLS[3]), str(folder))
-    ]
+    host, pool = ours.build_connection_pool_key_attributes(requests_get(POOL_URLS[3]), str(folder))
     assert host == {"scheme": "https", "host": "example.net", "port": 8443}
     assert pool == {"cert_reqs": "CERT_REQUIRED", "ca_cert_dir": str(folder)}
 
@@ -636,7 +637,7 @@ def test_a_ca_bundle_s_kind_is_looked_up_once_per_origin(
     assert looked == [str(tmp_path)] * 2  # once for example.org, once for example.net
 
 
-def requests_get(url: str) -> Any:
+def requests_get(url: str) -> PreparedRequest:
     """``url``'s GET, prepared as requests prepares it."""
     import requests
 

@@ -98,7 +98,7 @@ class Headers(CaseInsensitiveDict[str]):
         """A copy, made from the whole of the stored keys and values at once."""
         copied = Headers()
         # requests keeps each (key, value) under its lower-case key in ``_store`` (a private
-        # attribute: checked with requests 2.34.2; pyproject allows >=2.32.2,<3)
+        # attribute: checked with requests 2.34.2; pyproject allows >=2.32.3,<3)
         copied._store = self._store.copy()  # type: ignore[attr-defined]
         return copied
 

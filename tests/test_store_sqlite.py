@@ -772,5 +772,5 @@ def test_a_lone_ingest_commits_before_it_returns(
     | st.lists(st.lists(st.one_of(st.text(), st.integers(), st.none())))
 )
 def test_a_list_is_stored_as_the_json_text_of_json_dumps(values: list[Any]) -> None:
-    assert rows._json_list(values) == json.dumps(values)
-    assert rows._json_list(tuple(values)) == json.dumps(values)
+    assert rows.json_list(values) == json.dumps(values)
+    assert rows.json_list(tuple(values)) == json.dumps(values)

@@ -70,17 +70,19 @@ def article_row(pk: int, article: Article, keyed: tuple[str, int] | None = None)
         article.content,
         article.author,
         article.section,
-        _json_list(article.tags),
-        _json_list(article.related),
-        _json_list([[e.url, e.type, e.length] for e in article.enclosures]),
+        json_list(article.tags),
+        json_list(article.related),
+        json_list([[e.url, e.type, e.length] for e in article.enclosures]),
         article.path,
     )
 
 
-def _json_list(values: Sequence[Any]) -> str:
+def json_list(values: Sequence[Any]) -> str:
     """``json.dumps(list(values))``, the same text made without the encoder that each
     ``json.dumps`` sets up when every value is a string (a story's tags and related
-    headlines, or none)."""
+    headlines, or none; the guids, ids and keys a lookup lists)."""
+    if not values:  # most stories' related headlines and enclosures, many's tags
+        return "[]"
     if all(type(value) is str for value in values):
         return "[" + ", ".join(map(encode_basestring_ascii, values)) + "]"
     return json.dumps(list(values))

@@ -59,18 +59,17 @@ def write_stories(
     for story in dirty:
         if story.loaded is not None:
             (redated if _redated(story) else kept).append(story)
-    if db.changes(_REWRITE, [_rewrite_row(s) for s in kept]) < len(kept):
+    if kept and db.changes(_REWRITE, [_rewrite_row(s) for s in kept]) < len(kept):
         # another node's prune (PostgreSQL) deleted one since the lookup: the upsert puts
         # it back, as the index rows and carriers written next need it there
         redated = kept + redated
-    db.executemany(_UPSERT, [_row(s) for s in redated])
-    db.executemany(_INSERT, [_row(s) for s in dirty if s.loaded is None])
+    _many(db, _UPSERT, [_row(s) for s in redated])
+    _many(db, _INSERT, [_row(s) for s in dirty if s.loaded is None])
     relabelled = [s for s in dirty if _differ(s, lambda a: labels(a.section, a.tags))]
     retexted = [s for s in dirty if _differ(s, _text)]
-    db.executemany(
-        "DELETE FROM labels WHERE article_pk = ?", [(s.pk,) for s in relabelled if s.loaded]
-    )
-    db.executemany(
+    _many(db, "DELETE FROM labels WHERE article_pk = ?", [(s.pk,) for s in relabelled if s.loaded])
+    _many(
+        db,
         "INSERT INTO labels (label, published, article_pk) VALUES (?, ?, ?)",
         [
             (label, to_micros(s.article.published), s.pk)
@@ -78,8 +77,10 @@ def write_stories(
             for label in labels(s.article.section, s.article.tags)
         ],
     )
-    db.unindex_text([s.pk for s in retexted if s.loaded])
-    db.index_text([(s.pk, _index_value(db.dialect, texts, s.article)) for s in retexted])
+    if unindexed := [s.pk for s in retexted if s.loaded]:
+        db.unindex_text(unindexed)
+    if retexted:
+        db.index_text([(s.pk, _index_value(db.dialect, texts, s.article)) for s in retexted])
     if words:
         reworded = [s for s in dirty if _differ(s, lambda a: (a.title, day_number(a)))]
         word_index.rewrite(
@@ -103,7 +104,8 @@ def write_carriers(
     """Insert ``carriers``; keep the ``(source, guid, item)`` copies a split needs; move the
     ``(link, source, guid)`` links; record the ``(dedup key, day)`` headlines ``source``
     used. Raises the driver's error."""
-    db.executemany(
+    _many(
+        db,
         "INSERT INTO carriers (article_pk, source, guid, link, seed, published, reason, score)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -120,16 +122,26 @@ def write_carriers(
             for c in carriers
         ],
     )
-    db.executemany(
+    _many(
+        db,
         "UPDATE carriers SET item = ? WHERE source = ? AND guid = ?",
         [(json.dumps(article_row(0, item)), src, guid) for src, guid, item in copies],
     )
-    db.executemany("UPDATE carriers SET link = ? WHERE source = ? AND guid = ?", moved_links)
-    db.executemany(
+    _many(db, "UPDATE carriers SET link = ? WHERE source = ? AND guid = ?", moved_links)
+    _many(
+        db,
         "INSERT INTO headline_uses (dedup_key, source, day) VALUES (?, ?, ?)"
         " ON CONFLICT DO NOTHING",
         [(key, source, day) for key, day in used],
     )
+
+
+def _many(db: Db, sql: str, rows: Sequence[Sequence[object]]) -> None:
+    """``executemany`` of ``rows``, when there are any: most of a pass's ingests have
+    nothing for several statements (no stored story, copy or moved link), and each empty
+    one still cost a statement's lookup and reset."""
+    if rows:
+        db.executemany(sql, rows)
 
 
 def _text(article: Article) -> TextKey:

@@ -8,11 +8,11 @@ FTS5, whose cost is mostly per transaction (merging and flushing its pending ter
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from aggregator.store.rows import json_list
 from aggregator.store.sql import Dialect
 from aggregator.store.text import search_terms
 
@@ -29,7 +29,7 @@ def fts_query(text: str) -> str | None:
 
 SQLITE = Dialect(
     among="IN (SELECT value FROM json_each(?))",
-    listed=lambda values: json.dumps(list(values)),
+    listed=json_list,
     greatest="max",
     matching="IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)",
     search=fts_query,

@@ -466,7 +466,7 @@ BOUND = 30  # seconds: a liveness bound on a wait that must end, not a benchmark
 def queued(store: SQLiteStore) -> int:
     """How many ingests wait in ``store``'s queue, not taken by a leader yet."""
     queue = store._ingests
-    with queue._changed:
+    with queue._lock:
         return len(queue._waiting)
 
 
@@ -663,7 +663,7 @@ def test_a_follower_interrupted_while_it_waits_leaves_the_queue(
         except BaseException as e:
             outcomes[source] = e
 
-    def interrupted() -> bool:
+    def interrupted(member: Member) -> None:
         raise KeyboardInterrupt
 
     leader = threading.Thread(target=ingest, args=("aa",))
@@ -671,7 +671,7 @@ def test_a_follower_interrupted_while_it_waits_leaves_the_queue(
     with store._lock, caplog.at_level(logging.DEBUG, "aggregator.store.sqlite"):
         leader.start()
         until(lambda: queued(store) == 1, "the leader queued")
-        monkeypatch.setattr(store._ingests._changed, "wait", interrupted)  # a leader never waits
+        monkeypatch.setattr(Member, "wait", interrupted)  # a leader never waits
         follower.start()
         follower.join(timeout=BOUND)
         assert isinstance(outcomes["bb"], KeyboardInterrupt)
@@ -692,6 +692,36 @@ def test_a_leader_interrupted_before_it_takes_its_group_leaves_the_queue() -> No
 
     with pytest.raises(KeyboardInterrupt):
         queue.run(Member(lambda db: IngestResult(), size=1, asked=0.0), interrupted)
+    assert queue._waiting == [] and not queue._leading
+
+
+def test_each_of_many_threads_gets_its_own_outcome_and_one_leads_at_a_time() -> None:
+    queue = Queue(limit=5)
+    leading: list[int] = []  # how many threads lead at each moment one starts
+    active = 0
+    outcomes: dict[int, object] = {}
+
+    def lead(take: Callable[[], list[Member]]) -> None:
+        nonlocal active
+        active += 1
+        leading.append(active)
+        time.sleep(0.001)  # others queue meanwhile
+        while group := take():
+            for member in group:
+                member.succeed(member.work(None))  # type: ignore[arg-type]  # no database
+        active -= 1
+
+    def one(n: int) -> None:
+        member = Member(lambda db: IngestResult(unchanged=n), size=1, asked=0.0)
+        outcomes[n] = queue.run(member, lead)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=BOUND)
+    assert outcomes == {n: IngestResult(unchanged=n) for n in range(40)}
+    assert set(leading) == {1}
     assert queue._waiting == [] and not queue._leading
 
 

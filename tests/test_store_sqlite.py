@@ -29,7 +29,7 @@ from aggregator.store.sql import Db
 from aggregator.store.sql import ingest as sql_ingest
 from aggregator.store.sql import store as sql_store
 from aggregator.store.sqlite import GROUP_ARTICLES, SQLiteStore
-from aggregator.store.sqlite.connection import INDEX_TEXT, Connection
+from aggregator.store.sqlite.connection import BATCH_ROWS, INDEX_TEXT, Connection
 from aggregator.store.sqlite.group import Member, Queue
 from aggregator.store.sqlite.schema import MIGRATIONS, V1, V2, VERSION, migrate
 from aggregator.text import plain_text
@@ -693,6 +693,58 @@ def test_a_leader_interrupted_before_it_takes_its_group_leaves_the_queue() -> No
     with pytest.raises(KeyboardInterrupt):
         queue.run(Member(lambda db: IngestResult(), size=1, asked=0.0), interrupted)
     assert queue._waiting == [] and not queue._leading
+
+
+USES = "INSERT INTO headline_uses (dedup_key, source, day) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+
+
+@pytest.mark.parametrize("count", [1, BATCH_ROWS, 2 * BATCH_ROWS + 5])
+def test_rows_inserted_in_batches_are_those_inserted_one_a_statement(
+    tmp_path: Path, count: int
+) -> None:
+    rows = [(f"key{n % (count // 2 + 1)}", "aa", n % 3) for n in range(count)]  # repeats
+    stores = [SQLiteStore(str(tmp_path / name)) for name in ("batched.db", "one.db")]
+    batched, one = (store._conn for store in stores)
+    with closing(stores[0]), closing(stores[1]):
+        batched.executemany(USES, rows)
+        for row in rows:
+            one.execute(USES, row)
+        listed = "SELECT * FROM headline_uses ORDER BY dedup_key, day"
+        assert batched.execute(listed).fetchall() == one.execute(listed).fetchall()
+        assert batched._batches[USES] is not None, "headline_uses has no foreign key"
+
+
+def test_a_table_with_a_foreign_key_or_a_virtual_one_keeps_its_rows_a_statement(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(str(tmp_path / "feeds.db"))
+    with closing(store):
+        assert store._conn._batched(INDEX_TEXT) is None
+        assert (
+            store._conn._batched("INSERT INTO fold_vetoes (article_pk, source) VALUES (?, ?)")
+            is None
+        )
+
+
+def test_a_batch_that_fails_rolls_its_transaction_back_and_the_store_writes_on(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(str(tmp_path / "feeds.db"))
+    rows = [(f"key{n}", "aa", 1) for n in range(BATCH_ROWS)]
+    rows[-1] = ("key0", "aa", None)  # NOT NULL: the last row of the batch fails
+
+    def work(db: Db) -> None:
+        db.execute(USES, ("before", "aa", 1))
+        db.executemany(USES, rows)
+
+    with closing(store):
+        with pytest.raises(StoreError, match="NOT NULL"):
+            store._write(work)
+        assert not store._conn.in_transaction
+        store._write(lambda db: db.executemany(USES, rows[:-1]))
+        assert store._read(
+            lambda db: db.execute("SELECT count(*) FROM headline_uses").fetchone()
+        ) == (BATCH_ROWS - 1,)
 
 
 def test_each_of_many_threads_gets_its_own_outcome_and_one_leads_at_a_time() -> None:

@@ -4,12 +4,24 @@ with SQLite's way of binding lists (a JSON array), its FTS5 index and its row ke
 The write transactions put each changed story's text in ``articles_fts_queue``, not into
 FTS5, whose cost is mostly per transaction (merging and flushing its pending terms);
 ``catch_up_text`` moves the queue into FTS5 in large batches (``SqlStore.catch_up_search``).
+
+A one-row ``INSERT`` run for many rows (``executemany``) into a table that refers to no
+other runs as ``INSERT``s of ``BATCH_ROWS`` rows each (``_batched``): each statement
+SQLite steps lets go of the interpreter's lock and waits to get it back from the
+collecting threads, and a first pass stepped one for every story's row, text and headline.
+They run ``OR ROLLBACK``, since SQLite keeps a statement journal (a copy of each page it
+changes) of a statement that writes several rows and may abort midway; a failing one
+rolls the whole transaction back, as every write of the store then does. A table with a
+foreign key keeps its rows a statement: checking the key makes SQLite journal the
+statement all the same.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from aggregator.store.rows import json_list
@@ -39,6 +51,17 @@ SQLITE = Dialect(
 )
 INDEX_TEXT = "INSERT INTO articles_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)"
 _QUEUE_TEXT = "INSERT OR REPLACE INTO articles_fts_queue (pk, title, summary, content) VALUES"
+BATCH_ROWS = 16  # rows of one batched INSERT (``_batched``)
+_PLAIN_TABLE = (
+    "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?"
+    " AND sql NOT LIKE 'CREATE VIRTUAL%'"
+    " AND NOT EXISTS (SELECT 1 FROM pragma_foreign_key_list(name))"
+)
+# a one-row INSERT that ``_batched`` may run as a statement of many rows
+_ONE_ROW = re.compile(
+    r"INSERT (?P<conflict>OR REPLACE )?INTO (?P<table>\w+) (?P<columns>\([\w, ]+\)) VALUES"
+    r" (?P<row>\((?:\?, )*\?\))(?P<upsert> ON CONFLICT DO NOTHING)?"
+)
 
 
 class Connection(sqlite3.Connection):
@@ -46,14 +69,47 @@ class Connection(sqlite3.Connection):
 
     dialect = SQLITE
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """``sqlite3.Connection``'s, and no INSERT looked at yet (``_batched``)."""
+        super().__init__(*args, **kwargs)
+        self._batches: dict[str, str | None] = {}
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        """Run ``sql`` once for each parameter row: ``BATCH_ROWS`` rows a statement when it
+        is an INSERT ``_batched`` takes, then the rest one a statement."""
+        batched = self._batches[sql] if sql in self._batches else self._batched(sql)
+        if batched is None:
+            return super().executemany(sql, parameters)
+        rows = parameters if isinstance(parameters, list) else list(parameters)
+        whole = len(rows) - len(rows) % BATCH_ROWS
+        for start in range(0, whole, BATCH_ROWS):
+            self.execute(batched, tuple(chain.from_iterable(rows[start : start + BATCH_ROWS])))
+        return super().executemany(sql, rows[whole:])
+
+    def _batched(self, sql: str) -> str | None:
+        """The statement of ``BATCH_ROWS`` rows that ``sql`` runs as, remembered: None but
+        for a one-row INSERT into a table (not a virtual one) with no foreign key (see the
+        module's note)."""
+        found = _ONE_ROW.fullmatch(sql)
+        batched = None
+        if found and self.execute(_PLAIN_TABLE, (found["table"],)).fetchone():
+            batched = (
+                f"INSERT {found['conflict'] or 'OR ROLLBACK '}INTO {found['table']}"
+                f" {found['columns']} VALUES {', '.join([found['row']] * BATCH_ROWS)}"
+                f"{found['upsert'] or ''}"
+            )
+        self._batches[sql] = batched
+        return batched
+
     def new_pks(self, count: int) -> Sequence[int]:
         """The ``count`` row keys after the largest stored one (one writer at a time)."""
         (last,) = self.execute("SELECT coalesce(max(pk), 0) FROM articles").fetchone()
         return range(last + 1, last + 1 + count)
 
     def changes(self, sql: str, parameters: Iterable[Sequence[Any]]) -> int:
-        """Run ``sql`` once for each parameter row; how many rows it changed."""
-        return self.executemany(sql, parameters).rowcount
+        """Run ``sql`` once for each parameter row, a statement each; how many rows it
+        changed."""
+        return super().executemany(sql, parameters).rowcount
 
     def index_text(self, rows: Sequence[tuple[int, tuple[str, str, str]]]) -> None:
         """Queue ``(pk, (title, summary, content))`` rows for the FTS5 table

@@ -6,7 +6,7 @@ FTS5, whose cost is mostly per transaction (merging and flushing its pending ter
 ``catch_up_text`` moves the queue into FTS5 in large batches (``SqlStore.catch_up_search``).
 
 A one-row ``INSERT`` run for many rows (``executemany``) into a table that refers to no
-other runs as ``INSERT``s of ``BATCH_ROWS`` rows each (``_batched``): each statement
+other runs as ``INSERT``s of several rows each (``_batched``): each statement
 SQLite steps lets go of the interpreter's lock and waits to get it back from the
 collecting threads, and a first pass stepped one for every story's row, text and headline.
 They run ``OR ROLLBACK``, since SQLite keeps a statement journal (a copy of each page it
@@ -51,7 +51,9 @@ SQLITE = Dialect(
 )
 INDEX_TEXT = "INSERT INTO articles_fts (rowid, title, summary, content) VALUES (?, ?, ?, ?)"
 _QUEUE_TEXT = "INSERT OR REPLACE INTO articles_fts_queue (pk, title, summary, content) VALUES"
-BATCH_ROWS = 16  # rows of one batched INSERT (``_batched``)
+# the rows of the statements a batched INSERT runs as (``_batched``), largest first: a
+# pass's 50 rows take three statements (32 + 16 + 2), not 50
+BATCH_ROWS = (32, 16, 8, 4, 2)
 _PLAIN_TABLE = (
     "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?"
     " AND sql NOT LIKE 'CREATE VIRTUAL%'"
@@ -72,32 +74,35 @@ class Connection(sqlite3.Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """``sqlite3.Connection``'s, and no INSERT looked at yet (``_batched``)."""
         super().__init__(*args, **kwargs)
-        self._batches: dict[str, str | None] = {}
+        self._batches: dict[str, dict[int, str] | None] = {}
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
-        """Run ``sql`` once for each parameter row: ``BATCH_ROWS`` rows a statement when it
-        is an INSERT ``_batched`` takes, then the rest one a statement."""
+        """Run ``sql`` once for each parameter row: as statements of ``BATCH_ROWS`` rows
+        when it is an INSERT ``_batched`` takes, and the last row, if left, alone."""
         batched = self._batches[sql] if sql in self._batches else self._batched(sql)
         if batched is None:
             return super().executemany(sql, parameters)
         rows = parameters if isinstance(parameters, list) else list(parameters)
-        whole = len(rows) - len(rows) % BATCH_ROWS
-        for start in range(0, whole, BATCH_ROWS):
-            self.execute(batched, tuple(chain.from_iterable(rows[start : start + BATCH_ROWS])))
-        return super().executemany(sql, rows[whole:])
+        start = 0
+        for size, statement in batched.items():
+            while len(rows) - start >= size:
+                self.execute(statement, tuple(chain.from_iterable(rows[start : start + size])))
+                start += size
+        return super().executemany(sql, rows[start:])
 
-    def _batched(self, sql: str) -> str | None:
-        """The statement of ``BATCH_ROWS`` rows that ``sql`` runs as, remembered: None but
-        for a one-row INSERT into a table (not a virtual one) with no foreign key (see the
-        module's note)."""
+    def _batched(self, sql: str) -> dict[int, str] | None:
+        """The statements that ``sql`` runs as, by their rows (``BATCH_ROWS``),
+        remembered: None but for a one-row INSERT into a table (not a virtual one) with no
+        foreign key (see the module's note)."""
         found = _ONE_ROW.fullmatch(sql)
         batched = None
         if found and self.execute(_PLAIN_TABLE, (found["table"],)).fetchone():
-            batched = (
-                f"INSERT {found['conflict'] or 'OR ROLLBACK '}INTO {found['table']}"
-                f" {found['columns']} VALUES {', '.join([found['row']] * BATCH_ROWS)}"
-                f"{found['upsert'] or ''}"
-            )
+            into = f"INSERT {found['conflict'] or 'OR ROLLBACK '}INTO {found['table']}"
+            batched = {
+                size: f"{into} {found['columns']} VALUES"
+                f" {', '.join([found['row']] * size)}{found['upsert'] or ''}"
+                for size in BATCH_ROWS
+            }
         self._batches[sql] = batched
         return batched
 

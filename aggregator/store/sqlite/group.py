@@ -5,10 +5,9 @@ for its own outcome. A lone ingest leads a group of one at once, so it waits for
 no longer than before (for its commit, as long as those that joined it take).
 
 Each follower waits on a lock of its own, which the leader releases once the group is
-settled, and the leader hands the lead to the first ingest still queued: a first pass has
-a dozen threads waiting, and waking them all at each group's end (a condition's
-``notify_all``), for all but one to wait again, cost the writer's thread more of the
-interpreter than the rest of the queue."""
+settled, and the leader hands the lead to the first ingest still queued: a condition's
+``notify_all`` at each group's end woke every waiting thread, those that queued too late
+for the group only to wait again, while the leader held the interpreter's lock."""
 
 from __future__ import annotations
 

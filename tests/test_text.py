@@ -122,3 +122,9 @@ def test_the_ascii_plain_text_leaves_no_whitespace_but_spaces_and_newlines() -> 
     split_on = {chr(c) for c in range(128) if len(f"a{chr(c)}b".split()) == 2}
     assert set(text._OTHER_ASCII_SPACE) == split_on - {" ", "\n"}
     assert set(text._OTHER_ASCII_SPACE) <= set(text._CONTROL_BYTES.decode()) | {"\t", "\r"}
+
+
+@given(st.text(st.one_of(_EDGES, st.characters(), st.just(" ")), max_size=40), st.booleans())
+def test_text_that_is_plain_already_comes_back_as_its_steps_give_it(text: str, lines: bool) -> None:
+    # short plain text skips the steps; whatever it holds, the answer is theirs
+    assert plain_text(text, lines=lines) == _plain_text_slowly(text, lines=lines)

@@ -171,9 +171,16 @@ def construct(node: Node, fields: Fields, default: str) -> Text:
     if kind not in _TEXT_TYPES:
         raise Declined(Decline.TEXT_TYPE)
     raw = text(node).strip()
-    if not fields.atom and kind == "text/plain" and _FP.looks_like_html(raw):
+    # looks_like_html wants a close tag or an entity: without "<" or "&", its two searches
+    # through re's pattern cache are sure to fail
+    if not fields.atom and kind == "text/plain" and _may_be_html(raw):
         kind = "text/html"
     return Text(popped(raw), kind, node.base)
+
+
+def _may_be_html(raw: str) -> bool:
+    """feedparser's ``looks_like_html``, asked only of text holding a "<" or a "&"."""
+    return ("<" in raw or "&" in raw) and bool(_FP.looks_like_html(raw))
 
 
 def on_title(node: Node, fields: Fields) -> None:
@@ -207,12 +214,17 @@ def on_link(node: Node, fields: Fields) -> None:
         return
     value = popped(text(node), node.base)
     if fields.in_entry:
-        value = _QUERY_FIX.sub(r"&\g<1>", value.replace("&amp;", "&"))
+        value = _query_fixed(value.replace("&amp;", "&"))
         if value:
             attrs["href"] = value
     else:
-        value = attrs["href"] = _QUERY_FIX.sub(r"&\g<1>", value)
+        value = attrs["href"] = _query_fixed(value)
     fields.link = value
+
+
+def _query_fixed(value: str) -> str:
+    """feedparser's repair of ``?a=1&b;=2``; a link without "&" (most) has nothing to repair."""
+    return _QUERY_FIX.sub(r"&\g<1>", value) if "&" in value else value
 
 
 def on_guid(node: Node, fields: Fields) -> None:

@@ -10,6 +10,7 @@ unknown one the first prefix declared for it, and the handler is found by that n
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
 
@@ -94,7 +95,7 @@ class Names:
         self._by_lower: dict[str, set[str]] = {}  # lowercased prefix -> URIs
         self.declares_version = False
         self._known: dict[str, set[str]] = {}  # prefix -> canonical prefixes it stood for
-        for raw_prefix, double, single in _DECLARATION.findall(data):
+        for raw_prefix, double, single in _declarations(data):
             uri = (double or single).decode("utf-8")
             prefix = raw_prefix.decode("utf-8") or None
             if "&" in uri:
@@ -142,6 +143,21 @@ class Names:
         if self._by_lower.get(lower) != {uri} or lower in _CANONICAL:
             raise Declined(Decline.NAMESPACE)
         return lower
+
+
+def _declarations(data: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
+    """``_DECLARATION.findall(data)``: the regular expression is tried only where
+    ``xmlns`` is, which ``bytes.find`` reaches several times faster than its own search
+    through a whole body."""
+    at = data.find(b"xmlns")
+    while at != -1:
+        match = _DECLARATION.match(data, at)
+        if match:
+            yield match.groups(default=b"")  # type: ignore[misc]
+            at = match.end()
+        else:
+            at += 5
+        at = data.find(b"xmlns", at)
 
 
 def attributes(element: Any) -> dict[str, str]:

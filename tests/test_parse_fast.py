@@ -113,12 +113,27 @@ AWKWARD = [
         "<content:encoded>&lt;p&gt;body&lt;/p&gt;</content:encoded><dc:date>2024-01-01</dc:date>"
         "</item>"
     ),
+    # DEL and C1 controls by reference, the only controls a strict XML parse lets through
+    rss(
+        "<item><guid>g/3</guid><description>a&#127;b&#x81;c&#x85;</description>"
+        "<content:encoded>&lt;p&gt;x&#x7f;y &#x9f;&lt;/p&gt;&#127;</content:encoded></item>"
+        "<item><guid>g/4</guid><description><![CDATA[<p>plain</p>]]>&#127;</description>"
+        '</item><item><guid>g/5</guid><description type="text">t&#127;&#9;u</description></item>'
+    ),
 ]
 
 
 @pytest.mark.parametrize("body", AWKWARD)
 def test_awkward_documents_are_accepted_and_agree(body: str) -> None:
     assert agrees(body) == ""
+
+
+def test_controls_a_strict_parse_lets_through_are_dropped_from_its_html() -> None:
+    parsed = parse_feed("desk", fetched(AWKWARD[-1]), now=NOW)
+    assert parsed.declined == ""
+    html = [part for a in parsed.articles for part in (a.summary, a.content)]
+    # (&#x9f; is read as cp1252's "Ÿ", &#x85; as a space)
+    assert html == ["abc", "<p>xy \u0178</p>", "<p>plain</p>", "", "t\tu", ""]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aggregator import text
-from aggregator.text import collapse, count, plain_text, strip_control, utf8_without_control
+from aggregator.text import (
+    collapse,
+    count,
+    plain_text,
+    strip_control,
+    strip_xml_control,
+    utf8_without_control,
+)
 
 # XML 1.0's forbidden characters and the controls feed readers choke on (SPEC's pitfalls)
 _XML_FORBIDDEN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]"
@@ -128,3 +135,13 @@ def test_the_ascii_plain_text_leaves_no_whitespace_but_spaces_and_newlines() -> 
 def test_text_that_is_plain_already_comes_back_as_its_steps_give_it(text: str, lines: bool) -> None:
     # short plain text skips the steps; whatever it holds, the answer is theirs
     assert plain_text(text, lines=lines) == _plain_text_slowly(text, lines=lines)
+
+
+# What a strict XML 1.0 parse can hand over: any character but the C0 controls (tab, LF and
+# CR aside), which XML forbids even as character references.
+_XML_READ = st.characters(blacklist_characters=[chr(c) for c in range(32) if c not in (9, 10, 13)])
+
+
+@given(st.text(st.one_of(_EDGES.filter(lambda c: c in "\t\n\r" or c >= " "), _XML_READ)))
+def test_strip_xml_control_is_strip_control_of_what_xml_can_hold(text: str) -> None:
+    assert strip_xml_control(text) == strip_control(text)

@@ -22,7 +22,7 @@ import nh3
 
 from aggregator.dedup import headline_key
 from aggregator.models import Article, Enclosure
-from aggregator.text import plain_text, strip_control
+from aggregator.text import plain_text, strip_control, strip_xml_control
 
 _SCHEMES = {"http", "https", "mailto"}
 _DROP_WITH_CONTENT = {"script", "style"}
@@ -40,11 +40,13 @@ Warn = Callable[[str], None]
 
 
 class Text(NamedTuple):
-    """A text construct: its value, media type and the base its relative links resolve on."""
+    """A text construct: its value, media type and the base its relative links resolve on;
+    ``strict`` when a strict XML parse read it (the fast path's), so it holds no C0 control."""
 
     value: str
     type: str = ""
     base: str = ""
+    strict: bool = False
 
 
 class Link(NamedTuple):
@@ -183,7 +185,7 @@ def _html(detail: Text | None, feed_url: str, warn: Warn) -> str:
     """Sanitised HTML of a text construct, its URLs absolute against its base."""
     if not detail or not detail.value:
         return ""
-    value = strip_control(detail.value)
+    value = (strip_xml_control if detail.strict else strip_control)(detail.value)
     if detail.type == "text/plain":
         return html.escape(value, quote=False)
     if _MARKUP_FREE.fullmatch(value):

@@ -175,7 +175,7 @@ def construct(node: Node, fields: Fields, default: str) -> Text:
     # through re's pattern cache are sure to fail
     if not fields.atom and kind == "text/plain" and _may_be_html(raw):
         kind = "text/html"
-    return Text(popped(raw), kind, node.base)
+    return Text(popped(raw), kind, node.base, strict=True)
 
 
 def _may_be_html(raw: str) -> bool:

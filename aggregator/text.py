@@ -54,24 +54,40 @@ def strip_xml_control(text: str) -> str:
     return strip_control(text)
 
 
-def utf8_without_control(text: str) -> bytes:
+def utf8_without_control(text: str, *, c0: bool = True) -> bytes:
     """``strip_control(text)`` encoded as UTF-8, with the characters cut from the bytes: a
     translate and two searches with fixed first bytes cost a third of the regular
-    expression over a str that is not ASCII (a whole feed body, say)."""
+    expression over a str that is not ASCII (a whole feed body, say). ``c0=False`` may
+    leave the C0 controls in, as ``utf8_cut_control`` does."""
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates, which only the regular expression removes
         return _CONTROL.sub("", text).encode("utf-8")
-    return utf8_cut_control(data)
+    return utf8_cut_control(data, c0=c0)
 
 
-def utf8_cut_control(data: bytes) -> bytes:
-    """The UTF-8 ``data`` without the characters ``strip_control`` drops."""
-    data = data.translate(None, _CONTROL_BYTES)
+def utf8_cut_control(data: bytes, *, c0: bool = True) -> bytes:
+    """The UTF-8 ``data`` without the characters ``strip_control`` drops; with
+    ``c0=False`` but the C0 controls, which a strict XML parser refuses (so its caller
+    can cut them, by ``utf8_cut_c0``, only from a body the parser refused): the translate
+    that finds them reads every byte, the search for DEL is a memchr."""
+    if c0:
+        data = data.translate(None, _CONTROL_BYTES)
+    elif b"\x7f" in data:
+        data = data.replace(b"\x7f", b"")
     for first, pattern in _CONTROL_UTF8:
         if first in data and pattern.search(data):
             data = pattern.sub(b"", data)
     return data
+
+
+def utf8_cut_c0(data: bytes) -> bytes:
+    """``utf8_cut_control(data)`` of what ``utf8_cut_control(data, c0=False)`` gave:
+    ``data`` without its C0 controls (tab, LF and CR kept); ``data`` itself when it holds
+    none. In UTF-8 no C0 byte is part of another character, so the cuts can come in
+    either order."""
+    kept = data.translate(None, _CONTROL_BYTES)
+    return data if len(kept) == len(data) else kept
 
 
 def plain_text(markup: str, *, lines: bool = False) -> str:

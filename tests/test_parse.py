@@ -226,6 +226,15 @@ def test_control_characters_are_stripped() -> None:
     assert article.summary == "bell and escape"
 
 
+def test_a_body_with_c0_controls_is_cut_of_them_and_keyed_and_read_by_the_fast_path() -> None:
+    # the known-scan refuses the body as it came, so the controls are cut and it scans again
+    feed = rss(item("<description>bell\x07 and\x1b escape</description>", title="Tab\x00 a\x7f"))
+    parsed = parse_feed("desk", result(feed), now=NOW)
+    clean = parse_feed("desk", result(re.sub("[\x00\x07\x1b\x7f]", "", feed)), now=NOW)
+    assert parsed.declined == "" and len(parsed.item_keys) == 1
+    assert (parsed.articles, parsed.item_keys) == (clean.articles, clean.item_keys)
+
+
 def test_missing_and_future_dates() -> None:
     future = rss(item("<pubDate>Tue, 01 Jan 2030 00:00:00 GMT</pubDate>"))
     assert only(future).published == NOW

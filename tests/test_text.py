@@ -17,6 +17,8 @@ from aggregator.text import (
     plain_text,
     strip_control,
     strip_xml_control,
+    utf8_cut_c0,
+    utf8_cut_control,
     utf8_without_control,
 )
 
@@ -65,6 +67,11 @@ _EDGES = st.sampled_from(
 @given(st.text(st.one_of(_EDGES, st.characters()), max_size=60))
 def test_utf8_without_control_is_strip_control_encoded(text: str) -> None:
     assert utf8_without_control(text) == strip_control(text).encode("utf-8")
+    # the C0 controls may be left for later, and cut then: the same bytes in the end
+    assert utf8_cut_c0(utf8_without_control(text, c0=False)) == utf8_without_control(text)
+    if not any("\ud800" <= c <= "\udfff" for c in text):  # UTF-8 holds no surrogate
+        data = text.encode("utf-8")
+        assert utf8_cut_c0(utf8_cut_control(data, c0=False)) == utf8_cut_control(data)
 
 
 @pytest.mark.parametrize(

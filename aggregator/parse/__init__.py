@@ -30,7 +30,7 @@ from aggregator.models import Article, FetchResult, ParsedFeed
 from aggregator.parse import document, fast, jsonfeed
 from aggregator.parse import known as known_entries
 from aggregator.parse.entries import Entry, article, feed_text, from_feedparser, web_link
-from aggregator.text import collapse
+from aggregator.text import collapse, utf8_cut_c0
 
 _EXPAT_PLACE = re.compile(r"^<unknown>:\d+:\d+: ")
 _HTML_START = re.compile(r"\A(?:\s|<!--.*?-->)*<(?:!doctype\s+html|html)\b", re.I | re.DOTALL)
@@ -81,8 +81,13 @@ def parse_feed(
             articles=_articles(source, entries, result.url, now, warnings),
             warnings=tuple(warnings),
         )
-    data = document.without_doctype(source, text, body.utf8)
+    # The C0 controls are left in for the known-scan's expat, which refuses any: only from
+    # a body it finds no entries in are they cut (a translate of every byte), and it is
+    # scanned again. A body it reads has none, so both ways give the same bytes.
+    data = document.without_doctype(source, text, body.utf8, c0=False)
     items = known_entries.scan_items(data, result.url)
+    if not items and (cut_data := utf8_cut_c0(data)) is not data:
+        data, items = cut_data, known_entries.scan_items(cut_data, result.url)
     cut = [i for i in items if i.key in known]
     skipped = len(cut)
     quick = (

@@ -103,9 +103,10 @@ def _group(match: re.Match[str] | None) -> str:
     return match.group(1) if match else ""
 
 
-def without_doctype(source: str, text: str, utf8: bytes = b"") -> bytes:
+def without_doctype(source: str, text: str, utf8: bytes = b"", *, c0: bool = True) -> bytes:
     """UTF-8 bytes for feedparser: no XML declaration (the encoding is now UTF-8), no
-    DOCTYPE, no control characters. ``utf8``, when given, is the UTF-8 that ``text`` was
+    DOCTYPE, no control characters (``c0=False``: but perhaps the C0 controls, which
+    ``text.utf8_cut_c0`` cuts). ``utf8``, when given, is the UTF-8 that ``text`` was
     decoded from (``Body.utf8``): the bytes are cut from it, not from ``text`` encoded
     again. Raises ParseError when the prolog declares entities."""
     doctype, prolog_end = _prolog(source, text)
@@ -120,8 +121,8 @@ def without_doctype(source: str, text: str, utf8: bytes = b"") -> bytes:
     declaration = _XML_DECL.match(text)  # not sub(): that tries \A at every position
     start = declaration.end() if declaration else 0
     if utf8:
-        return utf8_cut_control(utf8[len(text[:start].encode("utf-8")) :])
-    return utf8_without_control(text[start:])
+        return utf8_cut_control(utf8[len(text[:start].encode("utf-8")) :], c0=c0)
+    return utf8_without_control(text[start:], c0=c0)
 
 
 def _prolog(source: str, text: str) -> tuple[tuple[int, int] | None, int]:

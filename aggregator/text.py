@@ -90,10 +90,13 @@ def utf8_cut_c0(data: bytes) -> bytes:
     return data if len(kept) == len(data) else kept
 
 
-def plain_text(markup: str, *, lines: bool = False) -> str:
+def plain_text(markup: str, *, lines: bool = False, controls: bool = True) -> str:
     """The text of sanitised HTML, or of plain text: tags removed, entities decoded,
     characters XML cannot carry dropped, each run of whitespace one space; with ``lines``,
     one line per block (paragraph, list item, cell, ``<br>``...) and no empty lines.
+    ``controls=False`` says ``markup`` holds no control character, tab or CR, nor an entity
+    that stands for one (nh3's HTML of text that held none, nor any "&"): they are not
+    looked for, which in ASCII text is a translate of every character.
 
     For markup a sanitiser wrote (parse's nh3 output, all the store holds), where every
     "<" opens a tag: a title straight from a feed goes through nh3 first. Raises nothing."""
@@ -108,8 +111,9 @@ def plain_text(markup: str, *, lines: bool = False) -> str:
     if markup.isascii():
         # One pass drops the controls and makes tab and CR spaces (both whitespace to
         # collapse, neither a line break), so space and newline are all the whitespace left.
-        data = markup.encode("ascii").translate(_SPACED, _CONTROL_BYTES)
-        text = data.decode("ascii")
+        text = markup
+        if controls:
+            text = markup.encode("ascii").translate(_SPACED, _CONTROL_BYTES).decode("ascii")
         if not lines:
             return _collapse_spaced(text)
     else:

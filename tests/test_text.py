@@ -128,6 +128,9 @@ def _plain_text_slowly(markup: str, *, lines: bool) -> str:
 @given(_MARKUP, st.booleans())
 def test_plain_text_is_its_steps_one_at_a_time(markup: str, lines: bool) -> None:
     assert plain_text(markup, lines=lines) == _plain_text_slowly(markup, lines=lines)
+    # told that it holds no control, tab or CR (nor an entity of one), the same text
+    if not re.search(r"[\x00-\x1f\x7f]|&#", markup.replace("\n", " ")):
+        assert plain_text(markup, lines=lines, controls=False) == plain_text(markup, lines=lines)
 
 
 def test_the_ascii_plain_text_leaves_no_whitespace_but_spaces_and_newlines() -> None:

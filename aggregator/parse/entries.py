@@ -159,9 +159,23 @@ def article(source: str, entry: Entry, feed_url: str, now: datetime, warn: Warn)
         section=tags[0] if tags else "",
         tags=tags,
         enclosures=_enclosures(entry.enclosures, feed_url, warn),
-        texts=tuple((html, plain_text(html)) for html in (summary_html, content_html) if html),
+        texts=tuple(
+            (html, plain_text(html, controls=not _quiet(detail)))
+            for html, detail in ((summary_html, summary), (content_html, content))
+            if html
+        ),
         title_key=(title, headline_key(title)),
     )
+
+
+def _quiet(detail: Text | None) -> bool:
+    """Whether the HTML made of ``detail`` can hold no control character, tab or CR: a
+    strict XML parse read it (so no C0 control) and it is ASCII without DEL, tab, CR or any
+    "&" (so no reference that nh3 would decode into one; nh3 writes none of its own)."""
+    if detail is None or not detail.strict or not detail.value.isascii():
+        return False
+    value = detail.value
+    return "&" not in value and "\t" not in value and "\r" not in value and "\x7f" not in value
 
 
 def _length(text: Text) -> int:

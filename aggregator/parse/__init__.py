@@ -91,7 +91,9 @@ def parse_feed(
     cut = [i for i in items if i.key in known]
     skipped = len(cut)
     quick = (
-        fast.parse(known_entries.without(data, cut), result.url, media_type)
+        fast.parse(
+            known_entries.without(data, cut), result.url, media_type, well_formed=bool(items)
+        )
         if fast_path
         else fast.Decline.OFF
     )

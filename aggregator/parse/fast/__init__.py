@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from aggregator.errors import Declined
 from aggregator.parse.entries import Entry
+from aggregator.parse.fast import cdata
 from aggregator.parse.fast.fields import ENTRY, FEED, Fields, Node, step, text
 from aggregator.parse.fast.names import (
     ATOM_NS,
@@ -76,20 +77,24 @@ class FastFeed(NamedTuple):
     entries: tuple[Entry, ...]
 
 
-def parse(data: bytes, url: str, media_type: str) -> FastFeed | Decline:
+def parse(
+    data: bytes, url: str, media_type: str, *, well_formed: bool = False
+) -> FastFeed | Decline:
     """Read ``data`` (UTF-8, as feedparser gets it: no XML declaration, no DOCTYPE)
-    served as ``media_type`` from ``url``; the Decline when feedparser must."""
+    served as ``media_type`` from ``url``; the Decline when feedparser must.
+    ``well_formed``: an XML parser has read all of ``data`` without an error (the
+    known-scan found its entries), so its CDATA sections can be read as text (``cdata``)."""
     try:
-        return _parse(data, url, media_type or "application/xml")
+        return _parse(data, url, media_type or "application/xml", well_formed)
     except Declined as declined:
         return declined.reason
 
 
-def _parse(data: bytes, url: str, media_type: str) -> FastFeed:
+def _parse(data: bytes, url: str, media_type: str, well_formed: bool) -> FastFeed:
     if not _is_xml(media_type):
         raise Declined(Decline.MEDIA_TYPE)  # feedparser calls the feed bozo
     try:
-        root, clean, _ = parse_xml(data)
+        root, clean, _ = parse_xml(cdata.as_text(data) if well_formed else data)
     except XMLSyntaxError:
         raise Declined(Decline.NOT_WELL_FORMED) from None
     if not clean or not url:

@@ -151,7 +151,7 @@ def _read(container: Any, names: Names, base: str, *, atom: bool, entry_key: str
 def _entry(element: Any, names: Names, outer_base: str, atom: bool) -> Entry:
     base = step(outer_base, _container_attributes(element))
     fields = Fields(in_entry=True, atom=atom)
-    keys = names.key
+    keys = names.__getitem__  # names.key without its call
     for child in children(element):
         # most children have no attributes: no call to read none
         attrs = attributes(child) if child.keys() else {}

@@ -83,14 +83,16 @@ def _canonical(uri: str) -> str | None:
     return KNOWN.get(lower)
 
 
-class Names:
+class Names(dict[str, str]):
     """feedparser's key for each element of one document (``content_encoded``, ``title``,
     ``foo_bar`` for an unknown ``foo:bar``), from the namespace declarations in its bytes.
     A declaration inside a CDATA section is counted too: it can only make the fast path
-    decline more, never name an element wrongly."""
+    decline more, never name an element wrongly. A dict of lxml tags to their keys,
+    worked out as they are first looked up: the lookup of one seen before is the dict's
+    own, no Python call."""
 
     def __init__(self, data: bytes) -> None:
-        self._keys: dict[str, str] = {}
+        super().__init__()
         self._prefixes: dict[str, set[str | None]] = {}  # unknown URI -> its prefixes
         self._by_lower: dict[str, set[str]] = {}  # lowercased prefix -> URIs
         self.declares_version = False
@@ -113,10 +115,11 @@ class Names:
             self._known.setdefault(prefix, set()).add(canonical)
 
     def key(self, tag: str) -> str:
-        """feedparser's key of an element with the lxml tag ``tag``."""
-        key = self._keys.get(tag)
-        if key is None:
-            key = self._keys[tag] = self._key(tag)
+        """feedparser's key of an element with the lxml tag ``tag`` (``names[tag]``)."""
+        return self[tag]
+
+    def __missing__(self, tag: str) -> str:
+        key = self[tag] = self._key(tag)
         return key
 
     def _key(self, tag: str) -> str:

@@ -100,7 +100,7 @@ def plain_text(markup: str, *, lines: bool = False, controls: bool = True) -> st
 
     For markup a sanitiser wrote (parse's nh3 output, all the store holds), where every
     "<" opens a tag: a title straight from a feed goes through nh3 first. Raises nothing."""
-    if _is_plain(markup):
+    if is_plain(markup):
         return markup  # a title, a tag, a one-sentence summary: nothing to take out
     if "<" in markup:
         markup = _TAG.sub("", _BREAK.sub("\n", markup))
@@ -124,7 +124,7 @@ def plain_text(markup: str, *, lines: bool = False, controls: bool = True) -> st
     return "\n".join(line for line in stripped if line)
 
 
-def _is_plain(text: str) -> bool:
+def is_plain(text: str) -> bool:
     """Whether ``plain_text(text)`` is ``text``: no tag or entity, no character but
     printable ones (no control, no whitespace but the space), no space at either end or
     beside another. Cheaper than the steps for short text, which is most calls."""

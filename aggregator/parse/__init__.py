@@ -137,13 +137,18 @@ def _articles(
 ) -> tuple[Article, ...]:
     """Each entry's Article; a problem with one (a malformed URL) is a warning naming it."""
     return tuple(
-        article(source, entry, url, now, _warner(warnings, _entry_subject(source, n, entry)))
+        article(source, entry, url, now, _entry_warner(warnings, source, n, entry))
         for n, entry in enumerate(entries, 1)
     )
 
 
-def _entry_subject(source: str, number: int, entry: Entry) -> str:
-    return f"{source}: entry {number} ({entry.id.strip() or entry.title.strip()[:60]})"
+def _entry_warner(
+    warnings: list[str], source: str, number: int, entry: Entry
+) -> Callable[[str], None]:
+    """A warner naming the entry, its name made only for a warning (most entries have none)."""
+    return lambda problem: warnings.append(
+        f"{source}: entry {number} ({entry.id.strip() or entry.title.strip()[:60]}): {problem}"
+    )
 
 
 def _warner(warnings: list[str], subject: str) -> Callable[[str], None]:

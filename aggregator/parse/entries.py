@@ -22,7 +22,7 @@ import nh3
 
 from aggregator.dedup import headline_key
 from aggregator.models import Article, Enclosure
-from aggregator.text import plain_text, strip_control, strip_xml_control
+from aggregator.text import is_plain, plain_text, strip_control, strip_xml_control
 
 _SCHEMES = {"http", "https", "mailto"}
 _DROP_WITH_CONTENT = {"script", "style"}
@@ -189,6 +189,8 @@ def _sha256(text: str) -> str:
 def feed_text(value: str) -> str:
     """A feed's text (a title, a tag, an author) as ``text.plain_text`` gives it, once nh3
     has dropped any markup in it (script and style with their content)."""
+    if ">" not in value and is_plain(value):
+        return value  # no markup, and plain already: both steps would give it back
     if not _MARKUP_FREE.fullmatch(value):
         value = _TEXT_ONLY.clean(value)
     # Without markup, nh3 gives the text back as it was: skip the HTML parse.

@@ -83,9 +83,11 @@ class Fields:
     def entry(self) -> Entry:
         """The Entry of what was stored."""
         enclosures = tuple(
-            Link(x.get("href", ""), x.get("type") or "", x.get("length") or "")
-            for x in self.links
-            if x.get("rel") == "enclosure"
+            [
+                Link(x.get("href", ""), x.get("type") or "", x.get("length") or "")
+                for x in self.links
+                if x.get("rel") == "enclosure"
+            ]
         )
         return Entry(
             title=self.title,
@@ -97,7 +99,7 @@ class Fields:
             updated_parsed=self.updated_parsed,
             summary=self.summary,
             contents=tuple(self.contents),
-            tags=tuple(t["term"] or "" for t in self.tags),
+            tags=tuple([t["term"] or "" for t in self.tags]),  # a list: no generator to run
             author=self.author,
             enclosures=enclosures,
         )

@@ -136,14 +136,16 @@ def article(source: str, entry: Entry, feed_url: str, now: datetime, warn: Warn)
     with a line to ``warn`` (the entry is kept)."""
     title = feed_text(entry.title)
     link = web_link(entry.link, feed_url, warn)
-    published = _date(entry.published_parsed, now)
-    updated = _date(entry.updated_parsed, now)
+    utc_now = now.astimezone(UTC)
+    published = _date(entry.published_parsed, utc_now)
+    updated = _date(entry.updated_parsed, utc_now)
     guid = entry.id.strip() or link or _sha256(title + (entry.published or entry.updated))
-    content = max((c for c in entry.contents if c.value), key=_length, default=None)
+    contents = [c for c in entry.contents if c.value]  # lists, not generators: fewer calls
+    content = contents[0] if len(contents) == 1 else max(contents, key=_length, default=None)
     summary = entry.summary
     if content and summary and summary.value == content.value:
         summary = None  # feedparser copies the content into an absent summary
-    tags = tuple(dict.fromkeys(term for t in entry.tags if (term := feed_text(t))))
+    tags = tuple(dict.fromkeys([term for t in entry.tags if (term := feed_text(t))]))
     summary_html, content_html = _html(summary, feed_url, warn), _html(content, feed_url, warn)
     return Article(
         id=_sha256(f"{source}\n{guid}")[:32],
@@ -160,9 +162,11 @@ def article(source: str, entry: Entry, feed_url: str, now: datetime, warn: Warn)
         tags=tags,
         enclosures=_enclosures(entry.enclosures, feed_url, warn),
         texts=tuple(
-            (html, plain_text(html, controls=not _quiet(detail)))
-            for html, detail in ((summary_html, summary), (content_html, content))
-            if html
+            [
+                (html, plain_text(html, controls=not _quiet(detail)))
+                for html, detail in ((summary_html, summary), (content_html, content))
+                if html
+            ]
         ),
         title_key=(title, headline_key(title)),
     )
@@ -270,15 +274,15 @@ def plainly_absolute(url: str) -> bool:
     return bool(_ABSOLUTE.fullmatch(url)) and url.isascii() and "[" not in url and "]" not in url
 
 
-def _date(parsed: struct_time | None, now: datetime) -> datetime | None:
-    """A UTC time tuple as an aware datetime, never later than ``now``."""
+def _date(parsed: struct_time | None, utc_now: datetime) -> datetime | None:
+    """A UTC time tuple as an aware datetime, never later than ``utc_now`` (UTC)."""
     if not parsed:
         return None
     try:
         value = datetime(*parsed[:6], tzinfo=UTC)
     except (TypeError, ValueError):
         return None
-    return min(value, now.astimezone(UTC))
+    return min(value, utc_now)
 
 
 def _enclosures(items: tuple[Link, ...], feed_url: str, warn: Warn) -> tuple[Enclosure, ...]:

@@ -130,7 +130,7 @@ def _only_channel(root: Any, names: Names) -> Any:
 
 
 def _container_attributes(element: Any) -> dict[str, str]:
-    attrs = attributes(element)
+    attrs = attributes(element) if element.keys() else {}  # an item has none, mostly
     if "lastmod" in attrs or "href" in attrs:
         raise Declined(Decline.ATTRIBUTE)  # feedparser reads these as a date and a link
     return attrs
@@ -140,7 +140,7 @@ def _read(container: Any, names: Names, base: str, *, atom: bool, entry_key: str
     feed = Fields(in_entry=False, atom=atom)
     entries = []
     for child in children(container):
-        key = names.key(child.tag)
+        key = names[child.tag]
         if key == entry_key:
             entries.append(_entry(child, names, base, atom))
         else:

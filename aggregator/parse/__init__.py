@@ -2,8 +2,9 @@
 feedparser), normalised into Articles. The only package that imports feedparser.
 
 The steps, one module each: ``document`` decodes the body and refuses or strips what is
-unsafe in its prolog, so the parsers get UTF-8 without a DOCTYPE or control characters;
-``known`` cuts out the entries already parsed from the source's last body; ``fast`` reads
+unsafe in its prolog, so the parsers get UTF-8 without a DOCTYPE or control characters
+(its C0 controls are cut only once the known-scan's expat refuses a body, as it refuses
+any); ``known`` cuts out the entries already parsed from the source's last body; ``fast`` reads
 the rest with lxml when it is well-formed RSS 2.0 or Atom 1.0 it can read exactly as
 feedparser would, and otherwise declines; feedparser, the parser of record, parses what
 it declines, with its own sanitiser and URI resolver switched off (they are ~70% of its

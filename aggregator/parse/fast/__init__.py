@@ -7,7 +7,8 @@ two to the same Articles. What is modelled is what makes an Article (``fields``)
 element is named the way feedparser names it (``names``), and one feedparser would treat
 in a way not modelled here (its own handler, a name that shadows a field we read,
 children inside a text element, a field twice) makes the fast path decline. The document
-is parsed by ``aggregator.xml`` (the one home of lxml); its elements are lxml's own.
+is parsed by ``aggregator.xml`` (the one home of lxml), its CDATA sections read as text
+once the known-scan's expat has read it whole (``cdata``); its elements are lxml's own.
 """
 
 from __future__ import annotations

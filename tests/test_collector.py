@@ -586,6 +586,90 @@ def test_sources_that_stored_articles_give_up_their_leases_together(
     assert not store.leases(now=datetime.now(UTC))
 
 
+def _validated(request):
+    """A feed that answers 304 to its ETag."""
+    if request.headers.get("If-None-Match") == '"v1"':
+        return Response(status=304)
+    return Response(rss(GRAIN), headers={"ETag": '"v1"'}, content_type="application/rss+xml")
+
+
+def _counted_releases(store, monkeypatch) -> list[tuple[list[str], int]]:
+    """Every ``store.release`` from now on, as (names, how many states), in order."""
+    releases = []
+    release = store.release
+
+    def counted(holder, names, *, states=(), **given):
+        releases.append((list(names), len(states)))
+        release(holder, names, states=states, **given)
+
+    monkeypatch.setattr(store, "release", counted)
+    return releases
+
+
+def test_not_modified_sources_save_their_states_together_when_the_pass_ends(
+    tmp_path, store, fetcher, httpserver, monkeypatch
+):
+    for number in range(6):
+        httpserver.expect_request(f"/rss{number}").respond_with_handler(_validated)
+    feeds = [source(f"w{n}", httpserver.url_for(f"/rss{n}")) for n in range(6)]
+    config = make_config(tmp_path, *feeds).model_copy(update={"fetch": FetchConfig(workers=1)})
+    collect(config, store, fetcher, now=NOW)
+    releases = _counted_releases(store, monkeypatch)
+
+    second = collect(config, store, fetcher, now=NOW + 2 * HOUR)
+
+    assert all(report.not_modified for report in second.sources)
+    assert releases == [([f"w{n}" for n in range(6)], 6)]  # one transaction for all
+    states = store.source_states()
+    assert all(states[f"w{n}"].last_fetch >= NOW + 2 * HOUR for n in range(6))
+    assert not store.leases(now=datetime.now(UTC))
+
+
+def test_finished_sources_are_released_with_their_states_a_batch_at_a_time(
+    tmp_path, store, fetcher, httpserver, monkeypatch
+):
+    monkeypatch.setattr("aggregator.collector.leases.RELEASE_BATCH", 2)
+    for number in range(5):
+        httpserver.expect_request(f"/rss{number}").respond_with_handler(_validated)
+    feeds = [source(f"w{n}", httpserver.url_for(f"/rss{n}")) for n in range(5)]
+    config = make_config(tmp_path, *feeds).model_copy(update={"fetch": FetchConfig(workers=1)})
+    collect(config, store, fetcher, now=NOW)
+    releases = _counted_releases(store, monkeypatch)
+
+    collect(config, store, fetcher, now=NOW + 2 * HOUR)
+
+    # leased earliest due first, which after the first pass is not in name order
+    assert [(len(names), saved) for names, saved in releases] == [(2, 2), (2, 2), (1, 1)]
+    assert sorted(name for names, _ in releases for name in names) == [f"w{n}" for n in range(5)]
+
+
+def test_a_pass_that_raises_saves_the_states_of_the_sources_it_finished(
+    tmp_path, store, fetcher, httpserver
+):
+    reported = []
+
+    def progress(report):
+        reported.append(report.source)
+        if len(reported) == 3:
+            raise KeyboardInterrupt
+
+    for number in range(6):
+        httpserver.expect_request(f"/rss{number}").respond_with_handler(_validated)
+    feeds = [source(f"w{n}", httpserver.url_for(f"/rss{n}")) for n in range(6)]
+    config = make_config(tmp_path, *feeds).model_copy(update={"fetch": FetchConfig(workers=1)})
+    collect(config, store, fetcher, now=NOW)
+
+    with pytest.raises(KeyboardInterrupt):
+        collect(config, store, fetcher, now=NOW + 2 * HOUR, progress=progress)
+
+    states = store.source_states()
+    assert len(reported) == 3
+    assert all(states[name].last_fetch >= NOW + 2 * HOUR for name in reported)
+    unreported = [name for name in states if name not in reported]
+    assert all(states[name].last_fetch < NOW + 2 * HOUR for name in unreported)
+    assert not store.leases(now=datetime.now(UTC))
+
+
 def test_a_changed_feed_parses_only_its_new_and_edited_entries(
     tmp_path, store, fetcher, httpserver
 ):

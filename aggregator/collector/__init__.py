@@ -58,7 +58,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Progress = Callable[[SourceReport], None]
-RELEASE_BATCH = 64  # leases of finished sources with their states saved, released together
 Parser = Callable[[str, FetchResult, datetime, frozenset[str]], ParsedFeed]
 
 
@@ -187,10 +186,10 @@ def _collect_leased(
     stop: threading.Event | None,
 ) -> tuple[list[SourceReport], list[str]]:
     """Collect the sources of ``queue`` as they are leased, one worker each, renewing the
-    leases while they run and releasing them once their states are saved (``_finish``);
-    the leases still held when the pass ends, ``queue.close`` releases."""
+    leases while they run and handing them back with the states left to save once they
+    are done (``_finish``); the leases still held and the states still unsaved when the
+    pass ends, ``queue.close`` releases and saves."""
     reports: list[SourceReport] = []
-    settled: list[str] = []  # finished sources whose states are saved, leases still held
     changed: list[str] = []
     feeds = [name for name, s in due.items() if not s.is_seed_folder]
     fresh = sum(1 for name in feeds if not (name in states and states[name].item_keys))
@@ -216,7 +215,7 @@ def _collect_leased(
                 done, _ = wait(
                     running, timeout=queue.renew_every.total_seconds(), return_when=FIRST_COMPLETED
                 )
-                for collected in _finish(queue, [(running.pop(f), f) for f in done], settled):
+                for collected in _finish(queue, [(running.pop(f), f) for f in done]):
                     reports.append(collected.report)
                     changed.extend(collected.ingested.changed_ids)
                     if progress:
@@ -233,30 +232,20 @@ def _collect_leased(
     return reports, changed
 
 
-def _finish(
-    queue: LeaseQueue, done: list[tuple[str, Future[_Collected]]], settled: list[str]
-) -> list[_Collected]:
-    """Save the states the finished sources ``done`` left to save and release their leases,
-    with those of the ``settled`` sources before them, in one transaction; returns what
-    each gave. A source whose state is saved already (it stored articles) only joins
-    ``settled`` while fewer than RELEASE_BATCH are: a transaction to release its lease
-    alone costs about as much as one saving states, and no other process leases a source
-    whose next due time moved on (a source skipped, the pass stopping, is released when
-    the pass ends, a moment later). A source that raised (a StoreError) has its
-    lease released with the others, and then its exception raised, so the states of the
-    others are not lost with it."""
+def _finish(queue: LeaseQueue, done: list[tuple[str, Future[_Collected]]]) -> list[_Collected]:
+    """Hand the finished sources ``done`` back to ``queue`` with the states they left to
+    save (``LeaseQueue.finished``); returns what each gave. A source that raised (a
+    StoreError) is handed back with the others, and then its exception raised: the pass
+    ends, and ``queue.close`` saves the others' states on its way out."""
     collected: list[_Collected] = []
     failure: BaseException | None = None
     for _name, future in done:
         try:
             collected.append(future.result())
-        except BaseException as e:  # raised again below, once the rest is saved
+        except BaseException as e:  # raised again below, once the rest is handed back
             failure = failure or e
     states = [c.state for c in collected if c.state is not None]
-    settled.extend(name for name, _future in done)
-    if states or failure is not None or len(settled) >= RELEASE_BATCH:
-        queue.release(settled, states=states)
-        settled.clear()
+    queue.finished([name for name, _future in done], states=states)
     if failure is not None:
         raise failure
     return collected

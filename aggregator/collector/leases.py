@@ -11,10 +11,13 @@ interval.
 A lease runs for the longest whole-fetch deadline (``timeout``) of the pass's sources plus
 LEASE_GRACE, and is renewed every third of that while its source is being collected (a
 fetch may first wait for a host slot, a big body take a while to parse); it is released
-once the source's new state, with its next due time, is saved. A node killed mid-pass
-renews nothing more: its leases lapse within one term, and the next pass of any node
-takes those sources; the next pass on the same machine (a restarted daemon, the next
-``collect``) takes them back at once, seeing that no process has the holder's pid.
+once the source's new state, with its next due time, is saved: RELEASE_BATCH finished
+sources at a time, their states still to save saved in the same transaction, and the rest
+when the pass ends (``finished``, ``close``). A node killed mid-pass renews nothing more:
+its leases lapse within one term, and the next pass of any node takes those sources (a
+state it never saved, a 304's or a failure's, only means that source is fetched again);
+the next pass on the same machine (a restarted daemon, the next ``collect``) takes them
+back at once, seeing that no process has the holder's pid.
 
 A node is named by the config's ``node`` or else the host name, which stays the same
 across restarts, so ``sources`` tells which machine collected what; the process id beside
@@ -35,6 +38,7 @@ from aggregator.store import Store, this_node
 
 log = logging.getLogger("aggregator.collector")
 
+RELEASE_BATCH = 64  # finished sources whose leases end (and states are saved) together
 LEASE_GRACE = timedelta(seconds=5)  # past the fetch deadline: parsing and storing
 RENEWALS = 3  # renewals per term, so one late renewal never lets a lease lapse
 OFFERED_BATCHES = 4  # batches of the earliest due sources a lease asks the store about
@@ -114,6 +118,8 @@ class LeaseQueue:
         self._passed: list[str] = []  # held by others, or collected since the pass read them
         self._ready: list[str] = []  # leased, not started yet
         self._held: set[str] = set()
+        self._finished: list[str] = []  # collected or given up, leases still held
+        self._unsaved: list[SourceState] = []  # their states still to save
         self._renewed = clock()
         self._reclaim: list[int] | None = None  # dead holders of this node, read once
 
@@ -176,22 +182,38 @@ class LeaseQueue:
         self._held &= kept
         self._renewed = now
 
-    def release(self, names: Sequence[str], *, states: Sequence[SourceState] = ()) -> None:
-        """Give up the leases of ``names`` (collected, or given up), saving ``states`` (of
-        sources collected) in the same transaction.
+    def finished(self, names: Sequence[str], *, states: Sequence[SourceState] = ()) -> None:
+        """The sources ``names`` are done with (collected, or given up), and ``states``
+        the new states of those that left theirs to save (a 304, the same bytes, a
+        failure: an ingest saves its own). Their leases end, and the states are saved in
+        the same transaction, once RELEASE_BATCH sources are finished, or when the pass
+        ends (``close``): a transaction per source cost the pass more than its fetch did,
+        and no other process leases a source while its lease holds, nor once its next
+        due time moved on.
 
         Raises StoreError when the store cannot be written."""
-        mine = [name for name in names if name in self._held]
-        if mine or states:
-            self.store.release(self.holder, mine, states=states)
-            self._held.difference_update(mine)
+        self._finished += names
+        self._unsaved += states
+        if len(self._finished) >= RELEASE_BATCH:
+            self._release(self._finished)
 
     def close(self) -> None:
-        """Release every lease still held (the sources a pass that stopped skipped or
-        never started).
+        """Save the states still unsaved and release every lease still held (those of the
+        sources finished since the last batch, and of the sources a pass that stopped
+        skipped or never started).
 
         Raises StoreError when the store cannot be written."""
-        self.release(sorted(self._held))
+        self._release(sorted(self._held))
+
+    def _release(self, names: Sequence[str]) -> None:
+        """Give up the leases of ``names``, saving the unsaved states in the same
+        transaction. Raises StoreError when the store cannot be written (the states stay
+        unsaved)."""
+        mine = [name for name in names if name in self._held]
+        if mine or self._unsaved:
+            self.store.release(self.holder, mine, states=self._unsaved)
+            self._held.difference_update(mine)
+        self._finished, self._unsaved = [], []
 
     def unleased(self) -> list[str]:
         """The queued sources that were never leased: held by another process, or

@@ -448,6 +448,23 @@ def test_a_saved_state_reads_back_its_entry_keys_kept_replaced_or_emptied(store:
         assert store.source_state("aa") == store.source_states()["aa"] == saved
 
 
+def test_a_release_sends_no_keys_that_are_those_read_and_writes_changed_ones(store: Store) -> None:
+    holder = Holder(node="desk", pid=1)
+    read = state("aa", last_status=200, item_keys=frozenset({"0f" * 16, "a1" * 16}))
+    stored = replace(read, item_keys=frozenset({"c3" * 16}))  # stands for keys not re-sent
+    store.release(holder, [], states=[stored])
+    not_modified = replace(read, last_status=304, last_fetch=WHEN)
+
+    store.release(holder, [], states=[not_modified], read={"aa": read})
+    assert store.source_state("aa") == replace(not_modified, item_keys=stored.item_keys)
+
+    edited = replace(not_modified, item_keys=frozenset({"b2" * 16}))
+    store.release(holder, [], states=[edited], read={"aa": read})
+    assert store.source_state("aa") == edited
+    store.release(holder, [], states=[replace(edited, name="bb")], read={"aa": read})
+    assert store.source_state("bb") == replace(edited, name="bb")  # never read: its keys sent
+
+
 def test_threads_ingesting_at_once_keep_every_story_once(store: Store) -> None:
     sources = [f"src{i}" for i in range(6)]
     errors: list[BaseException] = []

@@ -112,6 +112,7 @@ class LeaseQueue:
         was collected since."""
         self.store, self.holder, self.term, self.clock = store, holder, term, clock
         self.batch = batch
+        self._read = states  # what each lease is granted against, and the store told of
         self.renew_every = term / RENEWALS
         queued = sorted(((name, _next_due(states.get(name))) for name in due), key=_earliest)
         self._queue = dict(queued)  # not leased yet, earliest due first, as the store leases
@@ -210,9 +211,11 @@ class LeaseQueue:
         transaction. Raises StoreError when the store cannot be written (the states stay
         unsaved)."""
         mine = [name for name in names if name in self._held]
-        if mine or self._unsaved:
-            self.store.release(self.holder, mine, states=self._unsaved)
-            self._held.difference_update(mine)
+        if self._unsaved:
+            self.store.release(self.holder, mine, states=self._unsaved, read=self._read)
+        elif mine:
+            self.store.release(self.holder, mine)
+        self._held.difference_update(mine)
         self._finished, self._unsaved = [], []
 
     def unleased(self) -> list[str]:

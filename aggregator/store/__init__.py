@@ -87,11 +87,19 @@ class Store(Protocol):
         held (a lease that lapsed and was taken by another holder is not renewed)."""
 
     def release(
-        self, holder: Holder, names: Sequence[str], *, states: Sequence[SourceState] = ()
+        self,
+        holder: Holder,
+        names: Sequence[str],
+        *,
+        states: Sequence[SourceState] = (),
+        read: Mapping[str, SourceState] | None = None,
     ) -> None:
         """End ``holder``'s leases of ``names`` (a lease another holder took stays), and
         save ``states`` in the same transaction (``save_source_state`` for each), so a
-        pass ends the leases of the sources it collected together with their new states."""
+        pass ends the leases of the sources it collected together with their new states.
+        ``read``: the states the caller read of this store, by name, that its leases were
+        granted against (``lease_due``'s ``seen``): a state with the ``item_keys`` read
+        leaves the stored keys as they are, since nobody wrote them while the lease held."""
 
     def leases(self, *, now: datetime) -> dict[str, Lease]:
         """The leases live at ``now``, by source name."""

@@ -5,11 +5,12 @@ A state lives in two tables: ``sources``, a small row of what each fetch changes
 source's last parsed body (``SourceState.item_keys``, some 1.6 KB for 50 entries), which
 only a changed body changes. Saving a state rewrites its ``sources`` row and its keys only
 when they differ from the stored ones, so the states an all-304 pass saves write a few
-small rows, not every source's keys again."""
+small rows, not every source's keys again; and when the caller says what it read of a
+source it has held leased since, keys that are still those read are not even sent."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aggregator.models import SourceState
 from aggregator.store.rows import SOURCE_COLUMNS, item_keys_text, source_from_row, source_row
@@ -40,10 +41,23 @@ def read_states(db: Db, name: str | None = None) -> list[SourceState]:
     return [source_from_row(row[:-1], row[-1]) for row in rows]
 
 
-def save_states(db: Db, states: Sequence[SourceState]) -> None:
-    """Store ``states``, each in place of its source's stored one."""
+def save_states(
+    db: Db, states: Sequence[SourceState], *, read: Mapping[str, SourceState] | None = None
+) -> None:
+    """Store ``states``, each in place of its source's stored one. ``read``: what the
+    caller read of the store, of sources nobody wrote since (it held their leases): the
+    keys of a state with the ``item_keys`` read are the stored ones already, and are
+    neither sorted, joined nor compared again."""
     db.executemany(_SAVE, [source_row(state) for state in states])
-    db.executemany(_SAVE_KEYS, [(state.name, item_keys_text(state)) for state in states])
+    keyed = [state for state in states if not (read and _as_read(state, read))]
+    if keyed:
+        db.executemany(_SAVE_KEYS, [(state.name, item_keys_text(state)) for state in keyed])
+
+
+def _as_read(state: SourceState, read: Mapping[str, SourceState]) -> bool:
+    """Whether ``state`` has the ``item_keys`` read of its source."""
+    before = read.get(state.name)
+    return before is not None and before.item_keys == state.item_keys
 
 
 def insert_new_states(db: Db, states: Sequence[SourceState]) -> int:

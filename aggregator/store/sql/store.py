@@ -119,7 +119,12 @@ class SqlStore(ABC):
         return self._write(lambda db: leasing.renew(db, holder, names, until=until))
 
     def release(
-        self, holder: Holder, names: Sequence[str], *, states: Sequence[SourceState] = ()
+        self,
+        holder: Holder,
+        names: Sequence[str],
+        *,
+        states: Sequence[SourceState] = (),
+        read: Mapping[str, SourceState] | None = None,
     ) -> None:
         """``Store.release``, in one write transaction.
 
@@ -127,7 +132,7 @@ class SqlStore(ABC):
 
         def work(db: Db) -> None:
             if states:
-                save_states(db, states)
+                save_states(db, states, read=read)
             if names:
                 leasing.release(db, holder, names)
 

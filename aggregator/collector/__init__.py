@@ -302,19 +302,19 @@ def _collect_source(
 ) -> _Collected:
     if stops.stopping() or stops.halt.is_set():
         return _Collected(*skipped(source.name))
-    started = time.perf_counter()
+    watch = Stopwatch()
     try:
         if source.is_seed_folder:
-            collected = _Collected(*_collect_folder(config, store, source, state, clock))
+            collected = _Collected(*_collect_folder(config, store, source, state, clock, watch))
         else:
             collected = _collect_feed(
-                config, store, fetcher, parser, source, state, clock, stops.halt
+                config, store, fetcher, parser, source, state, clock, stops.halt, watch
             )
     except StoreError:
         raise
     except Exception as e:
         collected = _Collected(*contain(config, store, source, state, clock.read(), e))
-    report = replace(collected.report, seconds=time.perf_counter() - started)
+    report = watch.report(collected.report)
     log_outcome(report)
     return _Collected(report, collected.ingested, collected.state)
 
@@ -328,11 +328,11 @@ def _collect_feed(
     state: SourceState,
     clock: PassClock,
     halt: threading.Event,
+    watch: Stopwatch,
 ) -> _Collected:
     now = clock.now
     url = effective_url(source, state)
     interval = config.interval(source)
-    watch = Stopwatch()
     answered: int | None = None  # the status of a response that then fails to parse
     try:
         with watch.stage("fetch"):
@@ -356,11 +356,11 @@ def _collect_feed(
         )
         unchanged = SourceReport(source=source.name, not_modified=True, status=result.status)
         if result.not_modified:
-            return _Collected(watch.report(unchanged), IngestResult(), succeeded)
+            return _Collected(unchanged, IngestResult(), succeeded)
         body_hash = hashlib.sha256(result.content).hexdigest()
         if body_hash == state.content_hash:
             # The server ignores validators but sent the same bytes: nothing to parse.
-            return _Collected(watch.report(unchanged), IngestResult(), succeeded)
+            return _Collected(unchanged, IngestResult(), succeeded)
         with watch.stage("parse"):
             parsed = parser(source.name, result, now, state.item_keys)
     except FetchAbandoned:
@@ -372,7 +372,7 @@ def _collect_feed(
         failed = after_failure(state, e, now=clock.read(), interval=interval)
         status = failed.last_status or answered
         failed = replace(failed, origin_url=source.url or "", url=url, last_status=status)
-        return _Collected(watch.report(failed_report(source.name, e)), IngestResult(), failed)
+        return _Collected(failed_report(source.name, e), IngestResult(), failed)
     succeeded = replace(succeeded, content_hash=body_hash, item_keys=parsed.item_keys)
     with watch.stage("store"):
         ingested = store.ingest(source.name, parsed.articles, succeeded, now=now)
@@ -385,7 +385,7 @@ def _collect_feed(
     report = outcome(source.name, ingested, parsed.warnings)
     unchanged_total = report.unchanged + parsed.skipped_entries
     report = replace(report, unchanged=unchanged_total, declined=parsed.declined)
-    return _Collected(watch.report(replace(report, status=result.status)), ingested)
+    return _Collected(replace(report, status=result.status), ingested)
 
 
 def _collect_folder(
@@ -394,17 +394,17 @@ def _collect_folder(
     source: Source,
     state: SourceState,
     clock: PassClock,
+    watch: Stopwatch,
 ) -> tuple[SourceReport, IngestResult]:
     from aggregator import seeds  # loads only when a folder is due: a cron pass may have none
 
     interval = config.interval(source)
-    watch = Stopwatch()
     try:
         with watch.stage("parse"):
             scan = seeds.scan_folder(source, state.file_stamps)
     except SourceError as e:
         store.save_source_state(after_failure(state, e, now=clock.read(), interval=interval))
-        return watch.report(failed_report(source.name, e)), IngestResult()
+        return failed_report(source.name, e), IngestResult()
     problems = tuple(str(e) for e in scan.errors)
     for problem in problems:
         log.warning("%s", problem)
@@ -421,4 +421,4 @@ def _collect_folder(
         ingested = store.ingest(source.name, scan.articles, succeeded, now=clock.now)
     report = outcome(source.name, ingested, ())
     report = replace(report, unchanged=report.unchanged + scan.unchanged, file_errors=problems)
-    return watch.report(report), ingested
+    return report, ingested

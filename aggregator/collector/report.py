@@ -16,17 +16,9 @@ log = logging.getLogger("aggregator.collector")
 
 def log_outcome(report: SourceReport) -> None:
     """One line per source: a warning when it failed, info when it brought stories, debug
-    otherwise (a pass of 500 unchanged feeds logs nothing at info)."""
-    fields = {
-        "source": report.source,
-        "new": report.new,
-        "merged": report.merged,
-        "updated": report.updated,
-        "status": report.status,
-        "duration_s": round(report.seconds, 3),
-    }
+    otherwise (a pass of 500 unchanged feeds logs nothing at info, and makes no line)."""
     if report.error:
-        log.warning("%s", report.error, extra={**fields, "error": report.error_kind})
+        log.warning("%s", report.error, extra={**_fields(report), "error": report.error_kind})
     elif report.brought:
         log.info(
             "%s: %d new, %d merged, %d updated in %.2f s",
@@ -35,17 +27,31 @@ def log_outcome(report: SourceReport) -> None:
             report.merged,
             report.updated,
             report.seconds,
-            extra=fields,
+            extra=_fields(report),
         )
-    else:
+    elif log.isEnabledFor(logging.DEBUG):
         outcome = "not modified" if report.not_modified else f"{report.unchanged} unchanged"
-        log.debug("%s: %s in %.2f s", report.source, outcome, report.seconds, extra=fields)
+        log.debug("%s: %s in %.2f s", report.source, outcome, report.seconds, extra=_fields(report))
+
+
+def _fields(report: SourceReport) -> dict[str, object]:
+    """The structured fields of a source's log line (the JSON log's keys)."""
+    return {
+        "source": report.source,
+        "new": report.new,
+        "merged": report.merged,
+        "updated": report.updated,
+        "status": report.status,
+        "duration_s": round(report.seconds, 3),
+    }
 
 
 class Stopwatch:
-    """Seconds spent in each stage of one source (fetch, parse, store)."""
+    """Seconds spent on one source since the watch was made, and in each of its stages
+    (fetch, parse, store)."""
 
     def __init__(self) -> None:
+        self.started = time.perf_counter()
         self.seconds: dict[str, float] = {"fetch": 0.0, "parse": 0.0, "store": 0.0}
 
     @contextmanager
@@ -58,9 +64,10 @@ class Stopwatch:
             self.seconds[name] += time.perf_counter() - started
 
     def report(self, report: SourceReport) -> SourceReport:
-        """``report`` with the stage times filled in."""
+        """``report`` with the whole time and the stage times filled in."""
         return replace(
             report,
+            seconds=time.perf_counter() - self.started,
             fetch_seconds=self.seconds["fetch"],
             parse_seconds=self.seconds["parse"],
             store_seconds=self.seconds["store"],

@@ -224,7 +224,7 @@ class Fetcher:
     def _result(
         self, response: requests.Response, deadline: Deadline, permanent_url: str
     ) -> FetchResult:
-        headers = {key.lower(): value for key, value in response.headers.items()}
+        headers = dict(response.headers.lower_items())
         status = response.status_code
         if status != 304 and not 200 <= status < 300:
             retry = retry_after(headers) if status in _RETRY_AFTER_STATUSES else None

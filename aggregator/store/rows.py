@@ -137,10 +137,15 @@ def source_row(state: SourceState) -> Row:
         state.last_error,
         maybe_micros(state.next_due),
         int(state.disabled),
-        json.dumps(dict(state.file_stamps), sort_keys=True),
+        _json_object(dict(state.file_stamps)),
         state.origin_url,
         state.node,
     )
+
+
+def _json_object(values: dict[str, str]) -> str:
+    """``json.dumps(values, sort_keys=True)``, without the encoder for a feed's empty one."""
+    return json.dumps(values, sort_keys=True) if values else "{}"
 
 
 def item_keys_text(state: SourceState) -> str:

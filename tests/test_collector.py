@@ -593,6 +593,17 @@ def _validated(request):
     return Response(rss(GRAIN), headers={"ETag": '"v1"'}, content_type="application/rss+xml")
 
 
+def _collected_once(tmp_path, store, fetcher, httpserver, *, feeds: int) -> Config:
+    """The config of ``feeds`` sources w0, w1... that answer 304 to their ETag, one worker,
+    collected once at NOW."""
+    for number in range(feeds):
+        httpserver.expect_request(f"/rss{number}").respond_with_handler(_validated)
+    sources = [source(f"w{n}", httpserver.url_for(f"/rss{n}")) for n in range(feeds)]
+    config = make_config(tmp_path, *sources).model_copy(update={"fetch": FetchConfig(workers=1)})
+    collect(config, store, fetcher, now=NOW)
+    return config
+
+
 def _counted_releases(store, monkeypatch) -> list[tuple[list[str], int]]:
     """Every ``store.release`` from now on, as (names, how many states), in order."""
     releases = []
@@ -609,11 +620,7 @@ def _counted_releases(store, monkeypatch) -> list[tuple[list[str], int]]:
 def test_not_modified_sources_save_their_states_together_when_the_pass_ends(
     tmp_path, store, fetcher, httpserver, monkeypatch
 ):
-    for number in range(6):
-        httpserver.expect_request(f"/rss{number}").respond_with_handler(_validated)
-    feeds = [source(f"w{n}", httpserver.url_for(f"/rss{n}")) for n in range(6)]
-    config = make_config(tmp_path, *feeds).model_copy(update={"fetch": FetchConfig(workers=1)})
-    collect(config, store, fetcher, now=NOW)
+    config = _collected_once(tmp_path, store, fetcher, httpserver, feeds=6)
     releases = _counted_releases(store, monkeypatch)
 
     second = collect(config, store, fetcher, now=NOW + 2 * HOUR)
@@ -629,11 +636,7 @@ def test_finished_sources_are_released_with_their_states_a_batch_at_a_time(
     tmp_path, store, fetcher, httpserver, monkeypatch
 ):
     monkeypatch.setattr("aggregator.collector.leases.RELEASE_BATCH", 2)
-    for number in range(5):
-        httpserver.expect_request(f"/rss{number}").respond_with_handler(_validated)
-    feeds = [source(f"w{n}", httpserver.url_for(f"/rss{n}")) for n in range(5)]
-    config = make_config(tmp_path, *feeds).model_copy(update={"fetch": FetchConfig(workers=1)})
-    collect(config, store, fetcher, now=NOW)
+    config = _collected_once(tmp_path, store, fetcher, httpserver, feeds=5)
     releases = _counted_releases(store, monkeypatch)
 
     collect(config, store, fetcher, now=NOW + 2 * HOUR)
@@ -653,11 +656,7 @@ def test_a_pass_that_raises_saves_the_states_of_the_sources_it_finished(
         if len(reported) == 3:
             raise KeyboardInterrupt
 
-    for number in range(6):
-        httpserver.expect_request(f"/rss{number}").respond_with_handler(_validated)
-    feeds = [source(f"w{n}", httpserver.url_for(f"/rss{n}")) for n in range(6)]
-    config = make_config(tmp_path, *feeds).model_copy(update={"fetch": FetchConfig(workers=1)})
-    collect(config, store, fetcher, now=NOW)
+    config = _collected_once(tmp_path, store, fetcher, httpserver, feeds=6)
 
     with pytest.raises(KeyboardInterrupt):
         collect(config, store, fetcher, now=NOW + 2 * HOUR, progress=progress)

@@ -188,9 +188,9 @@ class LeaseQueue:
         the new states of those that left theirs to save (a 304, the same bytes, a
         failure: an ingest saves its own). Their leases end, and the states are saved in
         the same transaction, once RELEASE_BATCH sources are finished, or when the pass
-        ends (``close``): a transaction per source cost the pass more than its fetch did,
-        and no other process leases a source while its lease holds, nor once its next
-        due time moved on.
+        ends (``close``): a transaction for each cost about the CPU of its 304 fetch, and
+        no other process leases a source while its lease holds, nor once its next due
+        time moved on.
 
         Raises StoreError when the store cannot be written."""
         self._finished += names

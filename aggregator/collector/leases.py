@@ -112,7 +112,7 @@ class LeaseQueue:
         was collected since."""
         self.store, self.holder, self.term, self.clock = store, holder, term, clock
         self.batch = batch
-        self._read = states  # what each lease is granted against, and the store told of
+        self._read = states  # what leases are granted against; keys a release need not send
         self.renew_every = term / RENEWALS
         queued = sorted(((name, _next_due(states.get(name))) for name in due), key=_earliest)
         self._queue = dict(queued)  # not leased yet, earliest due first, as the store leases

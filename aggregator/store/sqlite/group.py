@@ -23,7 +23,7 @@ class Member:
     ``size`` (articles), when it ``asked`` for the writer (``time.monotonic``), and,
     once run, its outcome."""
 
-    __slots__ = ("_turn", "asked", "done", "error", "leads", "result", "size", "work")
+    __slots__ = ("_turn", "asked", "done", "error", "gone", "leads", "result", "size", "work")
 
     def __init__(self, work: Callable[[Db], IngestResult], *, size: int, asked: float) -> None:
         """A member not run yet."""
@@ -34,6 +34,7 @@ class Member:
         self.error: Exception | None = None
         self.done = False
         self.leads = False  # handed the lead by the last leader
+        self.gone = False  # its thread was interrupted and left: nobody waits for it
         self._turn = threading.Lock()  # released when settled or handed the lead
         self._turn.acquire()
 
@@ -123,7 +124,9 @@ class Queue:
         with self._lock:
             self._forget(leader)  # when ``lead`` raised before it took the group
             others = [m for m in taken if m is not leader]
-            self._waiting[:0] = [m for m in others if not m.done]
+            # a member whose thread left is dropped: queued again, it could be handed a
+            # lead that no thread takes, and every later ingest would wait for it
+            self._waiting[:0] = [m for m in others if not (m.done or m.gone)]
             woken = [m for m in others if m.done]
             if self._waiting:
                 self._waiting[0].leads = True
@@ -135,8 +138,9 @@ class Queue:
 
     def _leave(self, member: Member) -> None:
         """Take the interrupted ``member`` out of the queue, and pass the lead on if it was
-        handed it."""
+        handed it; a leader that took it and then fails does not queue it again."""
         with self._lock:
+            member.gone = True
             if not member.leads:
                 self._forget(member)
                 return

@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 import pytest
 from feedparser.datetimes import _parse_date
 from feedparser.urls import _urljoin
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, example, find, given, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
@@ -309,6 +309,8 @@ _SECTIONS = st.sampled_from(
 
 
 @given(st.lists(_SECTIONS, max_size=12).map("".join))
+@example("]]<![CDATA[]]>>")  # an empty section between "]]" and ">"
+@example("<![CDATA[]]>")  # lxml: '' for the empty section, None for no text at all
 def test_cdata_read_as_text_gives_the_same_text_or_the_same_refusal(inner: str) -> None:
     data = f"<r><!-- c --><a>{inner}</a><?p <![CDATA[ ?><b>t<![CDATA[x]]></b></r>".encode()
     try:
@@ -318,10 +320,17 @@ def test_cdata_read_as_text_gives_the_same_text_or_the_same_refusal(inner: str) 
     texts = []
     for body in (data, cdata.as_text(data)):
         try:
-            texts.append([(e.text, e.tail) for e in parse_xml(body).root.iter()])
+            texts.append([(e.text or "", e.tail or "") for e in parse_xml(body).root.iter()])
         except XMLSyntaxError:
             texts.append(None)
     assert texts[0] == texts[1]
+
+
+def test_cdata_sections_are_written_as_character_data_unless_a_bracket_could_close_one() -> None:
+    data = b"<r><a><![CDATA[x < y & z]]></a><b>]]<![CDATA[]]>></b><c><![CDATA[a]b]]></c></r>"
+    assert cdata.as_text(data) == (
+        b"<r><a>x &lt; y &amp; z</a><b>]]<![CDATA[]]>></b><c><![CDATA[a]b]]></c></r>"
+    )
 
 
 def test_the_generator_makes_documents_the_fast_path_accepts_and_declines() -> None:

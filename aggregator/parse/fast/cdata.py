@@ -16,9 +16,9 @@ _ENDS = {b"<!--": b"-->", b"<?": b"?>", _OPEN: b"]]>"}
 
 def as_text(data: bytes) -> bytes:
     """``data``, a well-formed document, with each CDATA section written as character
-    data ("&" and "<" escaped): the same text to an XML parser. A section holding a "]"
-    or starting with ">" stays as it is, so no ``]]>``, which character data may not
-    hold, can form from it and what is around it."""
+    data ("&" and "<" escaped): the same text to an XML parser. A section that is empty,
+    holds a "]" or starts with ">" stays as it is, so no ``]]>``, which character data may
+    not hold, can form from it and what is around it (``]]<![CDATA[]]>>``)."""
     if data.find(_OPEN) == -1:
         return data
     pieces: list[bytes] = []
@@ -35,7 +35,7 @@ def as_text(data: bytes) -> bytes:
             break  # cannot be in a document that was read whole
         if opener == _OPEN:
             section = data[inside:end]
-            if b"]" not in section and not section.startswith(b">"):
+            if section and b"]" not in section and not section.startswith(b">"):
                 pieces += (data[kept:at], section.replace(b"&", b"&amp;").replace(b"<", b"&lt;"))
                 kept = end + 3
         after = end + len(_ENDS[opener])

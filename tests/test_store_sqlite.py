@@ -695,6 +695,63 @@ def test_a_leader_interrupted_before_it_takes_its_group_leaves_the_queue() -> No
     assert queue._waiting == [] and not queue._leading
 
 
+class _Failed(BaseException):
+    """A leader's failure no ingest catches (SystemExit, say)."""
+
+
+def test_a_follower_that_left_after_being_taken_is_not_handed_a_failed_leaders_lead() -> None:
+    queue = Queue(limit=GROUP_ARTICLES)
+    follower_queued, follower_taken, follower_left = (threading.Event() for _ in range(3))
+    outcomes: dict[str, object] = {}
+
+    class Interrupted(Member):
+        __slots__ = ()
+
+        def wait(self) -> None:  # the thread is interrupted once the leader took it
+            follower_queued.set()
+            follower_taken.wait(BOUND)
+            raise KeyboardInterrupt
+
+    def lead_then_fail(take: Callable[[], list[Member]]) -> None:
+        follower_queued.wait(BOUND)
+        assert len(take()) == 2
+        follower_taken.set()
+        follower_left.wait(BOUND)
+        raise _Failed
+
+    def settle(take: Callable[[], list[Member]]) -> None:
+        for member in take():
+            member.succeed(member.work(None))  # type: ignore[arg-type]
+
+    def run(name: str, member: Member, lead: Callable[[Callable[[], list[Member]]], None]) -> None:
+        try:
+            outcomes[name] = queue.run(member, lead)
+        except BaseException as e:
+            outcomes[name] = e
+        if name == "follower":
+            follower_left.set()
+
+    def member(cls: type[Member] = Member) -> Member:
+        return cls(lambda db: IngestResult(new=1), size=1, asked=0.0)
+
+    threads = [
+        threading.Thread(target=run, args=("leader", member(), lead_then_fail)),
+        threading.Thread(target=run, args=("follower", member(Interrupted), settle)),
+    ]
+    threads[0].start()
+    until(lambda: queue._leading, "the leader leads")
+    threads[1].start()
+    for thread in threads:
+        thread.join(BOUND)
+    assert isinstance(outcomes["leader"], _Failed)
+    assert isinstance(outcomes["follower"], KeyboardInterrupt)
+    assert queue._waiting == [] and not queue._leading
+    later = threading.Thread(target=run, args=("later", member(), settle), daemon=True)
+    later.start()
+    later.join(BOUND)
+    assert outcomes.get("later") == IngestResult(new=1), "a later ingest was stranded"
+
+
 USES = "INSERT INTO headline_uses (dedup_key, source, day) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 
 
@@ -724,6 +781,36 @@ def test_a_table_with_a_foreign_key_or_a_virtual_one_keeps_its_rows_a_statement(
             store._conn._batched("INSERT INTO fold_vetoes (article_pk, source) VALUES (?, ?)")
             is None
         )
+
+
+def test_a_batch_binds_no_more_variables_than_sqlite_allows(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "feeds.db"))
+    with closing(store):
+        conn = store._conn
+        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 50)  # 16 rows of USES' three
+        rows = [(f"key{n}", "aa", 1) for n in range(2 * BATCH_ROWS[0] + 1)]
+        conn.executemany(USES, rows)
+        assert conn.execute("SELECT count(*) FROM headline_uses").fetchone() == (len(rows),)
+        batches = conn._batches[USES]
+        assert batches is not None and max(batches) == 16
+
+
+def test_a_table_with_an_insert_trigger_keeps_its_rows_a_statement(tmp_path: Path) -> None:
+    """A batch's OR ROLLBACK would override the conflict clauses of the trigger's body."""
+    store = SQLiteStore(str(tmp_path / "feeds.db"))
+    with closing(store):
+        conn = store._conn
+        conn.execute("CREATE TABLE seen (word TEXT PRIMARY KEY)")
+        conn.execute("CREATE TABLE heard (word TEXT)")
+        conn.execute(
+            "CREATE TRIGGER heard_once AFTER\n  INSERT ON heard BEGIN"
+            " INSERT OR IGNORE INTO seen (word) VALUES (new.word); END"
+        )
+        rows = [("echo",)] * 3
+        conn.executemany("INSERT INTO heard (word) VALUES (?)", rows)
+        assert conn._batched("INSERT INTO heard (word) VALUES (?)") is None
+        assert conn.execute("SELECT count(*) FROM heard").fetchone() == (3,)
+        assert conn.execute("SELECT count(*) FROM seen").fetchone() == (1,)
 
 
 def test_a_batch_that_fails_rolls_its_transaction_back_and_the_store_writes_on(
@@ -856,3 +943,4 @@ def test_a_lone_ingest_commits_before_it_returns(
 def test_a_list_is_stored_as_the_json_text_of_json_dumps(values: list[Any]) -> None:
     assert rows.json_list(values) == json.dumps(values)
     assert rows.json_list(tuple(values)) == json.dumps(values)
+    assert rows.json_list(iter(values)) == json.dumps(values), "an iterator is read once"

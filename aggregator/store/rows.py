@@ -6,7 +6,7 @@ beside its row, in ``source_items``: ``sql.states``)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii
 from typing import Any
@@ -77,10 +77,12 @@ def article_row(pk: int, article: Article, keyed: tuple[str, int] | None = None)
     )
 
 
-def json_list(values: Sequence[Any]) -> str:
+def json_list(values: Iterable[Any]) -> str:
     """``json.dumps(list(values))``, the same text made without the encoder that each
     ``json.dumps`` sets up when every value is a string (a story's tags and related
     headlines, or none; the guids, ids and keys a lookup lists)."""
+    if not isinstance(values, (list, tuple)):
+        values = list(values)  # read twice below: a generator would be empty the second time
     if not values:  # most stories' related headlines and enclosures, many's tags
         return "[]"
     if all(type(value) is str for value in values):

@@ -59,7 +59,8 @@ class Db(Protocol):
         """Run one statement."""
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> object:
-        """Run one statement once for each parameter row."""
+        """Run one statement for each parameter row (SQLite may run an INSERT's rows
+        several to a statement: ``sqlite.connection``)."""
 
     def changes(self, sql: str, parameters: Iterable[Sequence[Any]]) -> int:
         """Run one statement once for each parameter row; how many rows it changed."""

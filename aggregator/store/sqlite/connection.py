@@ -13,7 +13,8 @@ They run ``OR ROLLBACK``, since SQLite keeps a statement journal (a copy of each
 changes) of a statement that writes several rows and may abort midway; a failing one
 rolls the whole transaction back, as every write of the store then does. A table with a
 foreign key keeps its rows a statement: checking the key makes SQLite journal the
-statement all the same.
+statement all the same; a table with an INSERT trigger keeps them too, since the
+``OR ROLLBACK`` would hold for the statements the trigger runs.
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ _PLAIN_TABLE = (
     " AND sql NOT LIKE 'CREATE VIRTUAL%'"
     " AND NOT EXISTS (SELECT 1 FROM pragma_foreign_key_list(name))"
 )
+# the triggers on a table: an INSERT's ``OR ROLLBACK`` would override the conflict clauses
+# of the statements inside one that the INSERT fires
+_TRIGGERS = "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ?"
+_ON_INSERT = re.compile(
+    r"CREATE\s+(?:TEMP\w*\s+)?TRIGGER\b.*?\bINSERT\s+ON\s", re.IGNORECASE | re.DOTALL
+)
 # a one-row INSERT that ``_batched`` may run as a statement of many rows
 _ONE_ROW = re.compile(
     r"INSERT (?P<conflict>OR REPLACE )?INTO (?P<table>\w+) (?P<columns>\([\w, ]+\)) VALUES"
@@ -93,18 +100,29 @@ class Connection(sqlite3.Connection):
     def _batched(self, sql: str) -> dict[int, str] | None:
         """The statements that ``sql`` runs as, by their rows (``BATCH_ROWS``),
         remembered: None but for a one-row INSERT into a table (not a virtual one) with no
-        foreign key (see the module's note)."""
+        foreign key and no INSERT trigger (see the module's note)."""
         found = _ONE_ROW.fullmatch(sql)
         batched = None
-        if found and self.execute(_PLAIN_TABLE, (found["table"],)).fetchone():
+        if found and self._plain(found["table"]):
             into = f"INSERT {found['conflict'] or 'OR ROLLBACK '}INTO {found['table']}"
+            # within the variables a statement may bind (999 in SQLite before 3.32)
+            most = self.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // found["row"].count("?")
             batched = {
                 size: f"{into} {found['columns']} VALUES"
                 f" {', '.join([found['row']] * size)}{found['upsert'] or ''}"
                 for size in BATCH_ROWS
-            }
+                if size <= most
+            } or None
         self._batches[sql] = batched
         return batched
+
+    def _plain(self, table: str) -> bool:
+        """Whether ``table`` is an ordinary table with no foreign key and no INSERT
+        trigger, whose one-row INSERTs may run batched."""
+        if not self.execute(_PLAIN_TABLE, (table,)).fetchone():
+            return False
+        triggers = self.execute(_TRIGGERS, (table,)).fetchall()
+        return not any(_ON_INSERT.match(sql.split(" BEGIN", 1)[0]) for (sql,) in triggers)
 
     def new_pks(self, count: int) -> Sequence[int]:
         """The ``count`` row keys after the largest stored one (one writer at a time)."""

@@ -401,7 +401,8 @@ def migrate(conn: Connection, *, target: int = VERSION) -> int:
             MIGRATIONS[version](conn)
             conn.execute(f"PRAGMA user_version = {version + 1}")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # a batched INSERT's OR ROLLBACK may have ended it
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
     return start

@@ -6,7 +6,7 @@ import dataclasses
 import pickle
 
 import pytest
-from builders import article, every_field_set
+from builders import T0, article, every_field_set
 
 from aggregator import models, models_lazy
 
@@ -65,3 +65,12 @@ def test_the_values_that_carry_articles_survive_a_trip_between_processes() -> No
         assert [_field_values(a) for a in copy.articles] == [
             _field_values(a) for a in carrier.articles
         ]
+
+
+def test_a_model_remade_with_changes_is_what_dataclasses_replace_makes() -> None:
+    item = every_field_set()
+    changes = {"sources": ("aa", "bb"), "first_seen": T0, "title": "Another headline"}
+    made, expected = models.remade(item, **changes), dataclasses.replace(item, **changes)
+    fields = dataclasses.fields(models.Article)  # each, as equality leaves some out
+    assert [getattr(made, f.name) for f in fields] == [getattr(expected, f.name) for f in fields]
+    assert models.remade(item) is not item

@@ -8,7 +8,6 @@ superset of what a backend's bulk read returns, which must not change any decisi
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import random as rnd
 import sys
@@ -25,9 +24,9 @@ from aggregator.models import Article, ArticleQuery, FetchResult, SourceState
 from aggregator.parse import parse_feed
 from aggregator.store.keys import day_number
 from aggregator.store.passes import Candidates, IngestPlan, Stored, near_query
-from aggregator.store.plan import _replaced, plan
+from aggregator.store.plan import plan
 from aggregator.store.sqlite import SQLiteStore
-from tests.builders import T0, WHEN, article, every_field_set
+from tests.builders import WHEN, article
 
 NOW = datetime(2024, 11, 10, 9, 0, tzinfo=UTC)
 HEADLINES = (
@@ -330,12 +329,3 @@ def test_the_sqlite_store_stores_what_the_planner_decides(
         assert stored == memory.partition()
     finally:
         store.close()
-
-
-def test_a_story_is_remade_as_dataclasses_replace_would_make_it() -> None:
-    item = every_field_set()
-    changes = {"sources": ("aa", "bb"), "first_seen": T0}
-    made, expected = _replaced(item, **changes), replace(item, **changes)
-    assert [getattr(made, f.name) for f in dataclasses.fields(Article)] == [
-        getattr(expected, f.name) for f in dataclasses.fields(Article)
-    ]

@@ -20,7 +20,7 @@ from typing import Any
 
 from aggregator import dedup
 from aggregator.dedup import fold
-from aggregator.models import Article, IngestResult, field_getter
+from aggregator.models import Article, IngestResult, remade
 from aggregator.store.keys import day_number
 from aggregator.store.passes import (
     Candidates,
@@ -31,10 +31,6 @@ from aggregator.store.passes import (
 )
 
 _FIRST = fold.Fold(fold.FIRST)
-_FIELDS, _VALUES = field_getter(Article)
-# each field's slot descriptor: a story is remade by setting its slots (``_replaced``)
-_SETTERS = {name: getattr(Article, name).__set__ for name in _FIELDS}
-_SET_IN_ORDER = tuple(_SETTERS.values())
 
 
 def plan(
@@ -69,7 +65,7 @@ class _Story:
         """Hold ``article`` (with ``changes``) as told by this story's carriers; ``keyed``:
         its dedup key and day when the caller has them, valid only when ``changes`` leave
         title, title_key and published as they are."""
-        self.article = _replaced(
+        self.article = remade(
             article,
             link=dedup.primary_link((link, seed) for _, _, link, seed in self.carriers),
             sources=tuple(dict.fromkeys(source for source, _, _, _ in self.carriers)),
@@ -83,7 +79,7 @@ class _Story:
         carrier's link is the article's, so only the sources, links and first sighting
         (``now``) change, and its dedup ``key`` and ``day`` are the article's."""
         link = self.article.link
-        self.article = _replaced(
+        self.article = remade(
             self.article, sources=(source,), links=(link,) if link else (), first_seen=now
         )
         self.key, self.day = key, day
@@ -303,20 +299,6 @@ class _Planner:
             )
         )
         self._new.append(story.article.id)
-
-
-def _replaced(article: Article, **changes: Any) -> Article:
-    """``dataclasses.replace(article, **changes)`` at some 40% of its cost (every story of
-    a pass is made once more this way): a copy with its slots set, as unpickling makes one
-    (``models._pickled_as_values``), then the changed ones. Each field of ``Article`` is an
-    ``__init__`` argument that its ``__init__`` only stores, so the copy is what
-    ``replace`` would make."""
-    made: Article = object.__new__(Article)
-    for set_field, value in zip(_SET_IN_ORDER, _VALUES(article), strict=True):
-        set_field(made, value)
-    for name, value in changes.items():
-        _SETTERS[name](made, value)
-    return made
 
 
 def _best(folds: Iterable[tuple[_Story, fold.Fold | None]]) -> tuple[_Story, fold.Fold] | None:

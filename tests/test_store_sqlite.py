@@ -752,6 +752,49 @@ def test_a_follower_that_left_after_being_taken_is_not_handed_a_failed_leaders_l
     assert outcomes.get("later") == IngestResult(new=1), "a later ingest was stranded"
 
 
+def test_a_follower_handed_the_lead_and_interrupted_passes_it_to_the_next_queued() -> None:
+    queue = Queue(limit=1)  # a group of one: the leader hands the lead on, in queue order
+    order: list[str] = []
+    outcomes: dict[str, object] = {}
+
+    class Interrupted(Member):
+        __slots__ = ()
+
+        def wait(self) -> None:  # woken with the lead, then interrupted before leading
+            super().wait()
+            raise KeyboardInterrupt
+
+    def settle(take: Callable[[], list[Member]]) -> None:
+        if not order:  # the first leader: once the other two queued behind it
+            until(lambda: len(queue._waiting) == 3, "three queued")
+        for member in take():
+            member.succeed(member.work(None))  # type: ignore[arg-type]
+
+    def run(name: str, member: Member) -> None:
+        try:
+            outcomes[name] = queue.run(member, settle)
+        except BaseException as e:
+            outcomes[name] = e
+
+    def member(name: str, cls: type[Member] = Member) -> Member:
+        return cls(lambda db: (order.append(name), IngestResult(new=1))[1], size=1, asked=0.0)
+
+    first = threading.Thread(target=run, args=("first", member("first")))
+    first.start()
+    until(lambda: queue._leading, "the first leads")
+    second = threading.Thread(target=run, args=("second", member("second", Interrupted)))
+    second.start()
+    until(lambda: len(queue._waiting) == 2, "the second queued")
+    third = threading.Thread(target=run, args=("third", member("third")))
+    third.start()
+    for thread in (first, second, third):
+        thread.join(BOUND)
+    assert isinstance(outcomes["second"], KeyboardInterrupt)
+    assert outcomes["first"] == outcomes["third"] == IngestResult(new=1)
+    assert order == ["first", "third"], "the interrupted member's ingest never ran"
+    assert queue._waiting == [] and not queue._leading
+
+
 USES = "INSERT INTO headline_uses (dedup_key, source, day) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # for typing only: dedup.fold imports this module
     from aggregator.dedup.fold import Fold
 
 _Model = TypeVar("_Model")
-_FIELD_SETTERS: dict[type, tuple[Callable[[Any, Any], None], ...]] = {}
+_FIELD_SETTERS: dict[type, dict[str, Callable[[Any, Any], None]]] = {}  # in field order
 _FIELD_VALUES: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
 
 
@@ -38,7 +38,7 @@ def _pickled_as_values(cls: type[_Model]) -> type[_Model]:
     ends (callgrind, the benchmark's 25,000 Articles: loads 1,721M -> 1,047M, dumps
     1,419M -> 831M instructions)."""
     names, values = field_getter(cls)
-    _FIELD_SETTERS[cls] = tuple(getattr(cls, name).__set__ for name in names)
+    _FIELD_SETTERS[cls] = {name: getattr(cls, name).__set__ for name in names}
     _FIELD_VALUES[cls] = values
 
     def __reduce__(self: _Model) -> tuple[Callable[..., _Model], tuple[type, tuple[Any, ...]]]:
@@ -56,15 +56,16 @@ def remade(instance: _Model, **changes: Any) -> _Model:
     ``replace`` would make (the ingest planner remakes every story of a pass once)."""
     cls = type(instance)
     made = _from_values(cls, _FIELD_VALUES[cls](instance))
+    setters = _FIELD_SETTERS[cls]
     for name, value in changes.items():
-        getattr(cls, name).__set__(made, value)
+        setters[name](made, value)
     return made
 
 
 def _from_values(cls: type[_Model], values: tuple[Any, ...]) -> _Model:
     """An instance of ``cls`` (see ``_pickled_as_values``) with these field values."""
     made = object.__new__(cls)
-    for set_field, value in zip(_FIELD_SETTERS[cls], values, strict=True):
+    for set_field, value in zip(_FIELD_SETTERS[cls].values(), values, strict=True):
         set_field(made, value)
     return made
 

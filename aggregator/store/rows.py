@@ -87,7 +87,7 @@ def json_list(values: Iterable[Any]) -> str:
         return "[]"
     if all(type(value) is str for value in values):
         return "[" + ", ".join(map(encode_basestring_ascii, values)) + "]"
-    return json.dumps(list(values))
+    return json.dumps(values)
 
 
 def article_from_row(row: Row, carriers: Sequence[tuple[str, str]]) -> Article:

@@ -102,7 +102,7 @@ def _parse(data: bytes, url: str, media_type: str, well_formed: bool) -> FastFee
         raise Declined(Decline.NOT_WELL_FORMED)
     names = Names(data)
     attrs = attributes(root)
-    key = names.key(root.tag)
+    key = names[root.tag]
     if key == "rss" and attrs.get("version", "").startswith("2."):
         channel = _only_channel(root, names)
         channel_attrs = _container_attributes(channel)
@@ -125,7 +125,7 @@ def _is_xml(media_type: str) -> bool:
 
 def _only_channel(root: Any, names: Names) -> Any:
     elements = list(children(root))
-    if len(elements) != 1 or names.key(elements[0].tag) != "channel":
+    if len(elements) != 1 or names[elements[0].tag] != "channel":
         raise Declined(Decline.PLACEMENT)
     return elements[0]
 
@@ -145,14 +145,14 @@ def _read(container: Any, names: Names, base: str, *, atom: bool, entry_key: str
         if key == entry_key:
             entries.append(_entry(child, names, base, atom))
         else:
-            _child(Node(child, key, attributes(child), base, names.key), feed, FEED)
+            _child(Node(child, key, attributes(child), base, names.__getitem__), feed, FEED)
     return FastFeed(feed.title, feed.link or "", tuple(entries))
 
 
 def _entry(element: Any, names: Names, outer_base: str, atom: bool) -> Entry:
     base = step(outer_base, _container_attributes(element))
     fields = Fields(in_entry=True, atom=atom)
-    keys = names.__getitem__  # names.key without its call
+    keys = names.__getitem__  # the key function each Node carries
     for child in children(element):
         # most children have no attributes: no call to read none
         attrs = attributes(child) if child.keys() else {}

@@ -114,10 +114,6 @@ class Names(dict[str, str]):
         elif prefix is not None:
             self._known.setdefault(prefix, set()).add(canonical)
 
-    def key(self, tag: str) -> str:
-        """feedparser's key of an element with the lxml tag ``tag`` (``names[tag]``)."""
-        return self[tag]
-
     def __missing__(self, tag: str) -> str:
         key = self[tag] = self._key(tag)
         return key

@@ -226,6 +226,17 @@ def test_control_characters_are_stripped() -> None:
     assert article.summary == "bell and escape"
 
 
+def test_controls_written_as_character_references_in_html_are_stripped() -> None:
+    # the sanitiser turns each reference into the character it names, which XML cannot carry
+    html = "<p>bell&#7; del&#127; non&#xFFFE;char &#38; amp</p>"
+    escaped = html.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for description in (escaped, f"<![CDATA[{html}]]>"):
+        body = rss(item(f"<description>{description}</description>"))
+        for fast_path in (True, False):
+            parsed = parse_feed("desk", result(body), now=NOW, fast_path=fast_path)
+            assert [a.summary for a in parsed.articles] == ["<p>bell del nonchar &amp; amp</p>"]
+
+
 def test_a_body_with_c0_controls_is_cut_of_them_and_keyed_and_read_by_the_fast_path() -> None:
     # the known-scan refuses the body as it came, so the controls are cut and it scans again
     feed = rss(item("<description>bell\x07 and\x1b escape</description>", title="Tab\x00 a\x7f"))

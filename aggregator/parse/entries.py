@@ -218,7 +218,10 @@ def _html(detail: Text | None, feed_url: str, warn: Warn) -> str:
             break
         if problem:
             warn(f"dropped the malformed base URL {candidate!r} ({problem})")
-    return _cleaner(base).clean(value)
+    cleaned = _cleaner(base).clean(value)
+    # nh3 serialises what a numeric character reference names (``&#127;``, ``&#1;``,
+    # ``&#xFFFE;``) as the character itself: the controls go again, after it
+    return strip_control(cleaned) if "&#" in value else cleaned
 
 
 @functools.lru_cache(maxsize=256)

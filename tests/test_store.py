@@ -6,17 +6,20 @@ from __future__ import annotations
 import multiprocessing
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from aggregator.dedup import fold
+from aggregator.errors import StoreError
 from aggregator.models import (
     Article,
     ArticleQuery,
     Holder,
+    IngestResult,
     PendingStories,
     Problem,
     PublishedFile,
@@ -109,24 +112,172 @@ def test_an_edited_entry_updates_its_story(store: Store) -> None:
     ).merged
 
 
-def test_a_story_pruned_by_another_node_after_the_lookup_is_stored_again(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store.ingest("aa", [article("aa", 1, "Ferry to Izmir opens", tags=("Travel",))], state("aa"))
+Prune = Callable[[Db], object]
+
+
+def _pruned_after_the_first_lookup(monkeypatch: pytest.MonkeyPatch, prune: Prune) -> None:
+    """Run ``prune`` in the ingest's transaction right after its first lookup: what another
+    node's prune commits between a pass's lookup and its write (on PostgreSQL)."""
     found = ingest.lookup.candidates
+    looked: list[None] = []
 
     def pruned_meanwhile(db: Db, *args: Any) -> Any:
         got = found(db, *args)
-        # what another node's prune commits between this pass's lookup and its write
-        db.execute("DELETE FROM articles")
+        if not looked:
+            looked.append(None)
+            prune(db)
         return got
 
     monkeypatch.setattr(ingest.lookup, "candidates", pruned_meanwhile)
+
+
+def _as_stored(store: Store, labels: Sequence[str], words: Sequence[str]) -> tuple[Any, ...]:
+    """Every story, its carriers' fold reasons, the stories under each of ``labels`` and
+    those the search of each of ``words`` finds."""
+    stories = everything(store)
+    return (
+        stories,
+        [store.fold_reasons(s.id) for s in stories],
+        [[s.id for s in everything(store, sections=(label,))] for label in labels],
+        [[s.id for s in everything(store, search=word)] for word in words],
+    )
+
+
+def _raced_and_after(
+    store: Store,
+    other: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    stored: Sequence[Article],
+    prune: Prune,
+    edits: Sequence[Article],
+) -> tuple[tuple[IngestResult, Any], tuple[IngestResult, Any]]:
+    """The result of the ``edits`` pass of "aa" and the store after it, where ``prune``
+    deleted stories of ``stored`` between its lookup and its write (``store``), and where it
+    did before the pass (``other``): the same is wanted."""
+    if_after: list[tuple[IngestResult, Any]] = []
+    for each, raced in ((store, True), (other, False)):
+        each.ingest("aa", stored, state("aa"), now=T0)
+        assert isinstance(each, sql_store.SqlStore)
+        if raced:
+            _pruned_after_the_first_lookup(monkeypatch, prune)
+        else:
+            monkeypatch.undo()
+            each._write(prune)
+        result = each.ingest("aa", edits, state("aa"), now=T0 + timedelta(hours=1))
+        if_after.append((result, _as_stored(each, ("Travel", "Sea"), ("ferry", "spring"))))
+    return if_after[0], if_after[1]
+
+
+@pytest.fixture
+def other_store(new_location: Callable[[], str]) -> Iterator[Store]:
+    """Another empty store of the same backend as ``store``."""
+    opened = open_store(new_location())
+    yield opened
+    opened.close()
+
+
+def test_a_story_pruned_by_another_node_after_the_lookup_is_stored_again(
+    store: Store, other_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its row was put back by the upsert, without its carriers (no fold reason), and its
+    # labels and text were written only where the edit changed them.
     edited = article("aa", 1, "Ferry to Izmir opens", summary="In spring.", tags=("Sea",))
-    assert store.ingest("aa", [edited], state("aa")).updated == ("aa-1",)
-    [story] = everything(store)
-    assert (story.summary, story.tags) == ("In spring.", ("Sea",))
-    assert [s.id for s in everything(store, sections=("Sea",))] == ["aa-1"]
+    raced, after = _raced_and_after(
+        store,
+        other_store,
+        monkeypatch,
+        stored=[article("aa", 1, "Ferry to Izmir opens", tags=("Travel",))],
+        prune=lambda db: db.execute("DELETE FROM articles"),
+        edits=[edited],
+    )
+    assert raced == after
+    result, (stories, reasons, by_label, by_word) = raced
+    assert result.new == ("aa-1",)
+    [story] = stories
+    assert (story.summary, story.tags, story.first_seen) == (
+        "In spring.",
+        ("Sea",),
+        T0 + timedelta(hours=1),
+    )
+    assert [[(c.source, c.guid, c.fold.rule) for c in r or ()] for r in reasons] == [
+        [("aa", edited.guid, fold.FIRST)]
+    ]
+    assert (by_label, by_word) == ([[], ["aa-1"]], [["aa-1"], ["aa-1"]])
+
+
+@pytest.mark.parametrize("gone", ["aa-1", "aa-2", "aa-3"])
+def test_a_pass_whose_stories_are_pruned_in_part_after_the_lookup_is_planned_again(
+    store: Store, other_store: Store, monkeypatch: pytest.MonkeyPatch, gone: str
+) -> None:
+    # aa-1's edit moves its date (its row rewritten with it), aa-2's and aa-3's keep it: the
+    # rows rewritten, in row order, before the gone one was noticed are planned again as
+    # they were stored
+    stored = [article("aa", n, f"Ferry {n} to Izmir opens", tags=("Travel",)) for n in (1, 2, 3)]
+    edits = [
+        replace(a, summary="In spring.", tags=("Sea",), published=WHEN - timedelta(hours=1))
+        if a.id == "aa-1"
+        else replace(a, summary="In spring.", tags=("Sea",))
+        for a in stored
+    ]
+    raced, after = _raced_and_after(
+        store,
+        other_store,
+        monkeypatch,
+        stored=stored,
+        prune=lambda db: db.execute("DELETE FROM articles WHERE id = ?", (gone,)),
+        edits=edits,
+    )
+    assert raced == after
+    result, (stories, _, by_label, _) = raced
+    assert (result.new, set(result.updated)) == ((gone,), {"aa-1", "aa-2", "aa-3"} - {gone})
+    assert [sorted(ids) for ids in by_label] == [[], ["aa-1", "aa-2", "aa-3"]]
+    assert {s.id: s.published for s in stories} == {e.id: e.published for e in edits}
+
+
+def test_a_story_pruned_for_its_age_after_the_lookup_keeps_its_tombstone(
+    store: Store, other_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def prune(db: Db) -> None:
+        sql_store._prune(db, "other-node", now=T0 + timedelta(days=4), retention=timedelta(3))
+
+    raced, after = _raced_and_after(
+        store,
+        other_store,
+        monkeypatch,
+        stored=[article("aa", 1, "Ferry to Izmir opens", tags=("Travel",))],
+        prune=prune,
+        edits=[article("aa", 1, "Ferry to Izmir opens", summary="In spring.", tags=("Sea",))],
+    )
+    assert raced == after
+    result, (stories, _, _, _) = raced
+    assert (result.new, result.updated, result.unchanged, stories) == ((), (), 1, [])
+
+
+def test_a_pass_whose_stories_keep_being_deleted_fails_after_a_few_plans(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.ingest("aa", [article("aa", 1, "Ferry to Izmir opens")], state("aa"))
+    before = everything(store)
+    found = ingest.lookup.candidates
+    first: list[Any] = []
+    lookups: list[None] = []
+
+    def deleted_each_time(db: Db, *args: Any) -> Any:
+        # a lookup that finds the story again each time, deleted before each write
+        if not first:
+            first.append(found(db, *args))
+        lookups.append(None)
+        db.execute("DELETE FROM articles")
+        return first[0]
+
+    monkeypatch.setattr(ingest.lookup, "candidates", deleted_each_time)
+    edited = article("aa", 1, "Ferry to Izmir opens", summary="In spring.")
+    with pytest.raises(StoreError, match=r"^aa: a story this pass matched was deleted"):
+        store.ingest("aa", [edited], state("aa"))
+    assert len(lookups) == ingest.PLANS
+    monkeypatch.undo()
+    assert everything(store) == before  # nothing of the pass was written
 
 
 RATES = "Central bank holds its rate at 50 percent"

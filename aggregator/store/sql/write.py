@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from aggregator.models import Article
 from aggregator.store.keys import day_number, labels
-from aggregator.store.passes import Changed, NewCarrier
+from aggregator.store.passes import Changed, NewCarrier, Stored
 from aggregator.store.rows import ARTICLE_COLUMNS, article_row, to_micros
 from aggregator.store.sql import Db, Dialect
 from aggregator.store.sql import words as word_index
@@ -21,15 +21,19 @@ _UPSERT = f"{_INSERT} ON CONFLICT (pk) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS.split(", ")[1:]
 )
 _PUBLISHED = ARTICLE_COLUMNS.split(", ").index("published")
+
+
+def _update(skipped: tuple[int, ...]) -> str:
+    """The UPDATE of a stored story's row, by its key, of every column but those
+    ``skipped`` (by position in ``ARTICLE_COLUMNS``)."""
+    columns = (c for n, c in enumerate(ARTICLE_COLUMNS.split(", ")) if n not in skipped)
+    return "UPDATE articles SET " + ", ".join(f"{c} = ?" for c in columns) + " WHERE pk = ?"
+
+
+_REDATE = _update((0,))
 # every column but the row key and ``published``: an update that leaves the date as it is
 # cannot fire ``articles_published_copies``
-_REWRITE = (
-    "UPDATE articles SET "
-    + ", ".join(
-        f"{c} = ?" for n, c in enumerate(ARTICLE_COLUMNS.split(", ")) if n not in (0, _PUBLISHED)
-    )
-    + " WHERE pk = ?"
-)
+_REWRITE = _update((0, _PUBLISHED))
 
 
 TextKey = tuple[str, str, str]  # a story's title, summary and content, as stored
@@ -46,24 +50,57 @@ def indexed_texts(dialect: Dialect, articles: Iterable[Article]) -> dict[TextKey
 def write_stories(
     db: Db, dirty: Sequence[Changed], *, words: bool, texts: Texts = MappingProxyType({})
 ) -> None:
-    """Upsert the ``dirty`` stories and their index rows; the headline word index too
+    """Write the ``dirty`` stories and their index rows; the headline word index too
     when ``words`` (near-duplicate matching is on). A story's indexed text is taken from
-    ``texts`` (``indexed_texts``) when there. Raises the driver's error."""
-    # A new story's row key (``Db.new_pks``) was never stored, so it needs no upsert; and
+    ``texts`` (``indexed_texts``) when there. A stored story that another node's prune
+    deleted since it was read is put back. Raises the driver's error."""
+    if not rewrite_stored(db, dirty):
+        # another node's prune deleted one since it was read (a split's, say): the upsert
+        # puts it back, as the index rows written next need it there
+        _many(db, _UPSERT, [_row(s) for s in dirty if s.loaded is not None])
+    write_new_and_indexes(db, dirty, words=words, texts=texts)
+
+
+def rewrite_stored(db: Db, dirty: Sequence[Changed]) -> bool:
+    """Rewrite the rows of the ``dirty`` stories that were stored (``loaded``): True when
+    every one of them still was; False when one was gone (another node's prune, on
+    PostgreSQL, deleted it after it was read), those still there rewritten all the same.
+    The first write of a story, so that undoing it (``put_back``) undoes all. Raises the
+    driver's error."""
     # SQLite journals each page an upsert touches (some 9 a row) in a statement journal,
     # since its update could fire ``articles_published_copies`` and fail midway: a stored
-    # story whose date stays is rewritten by an update that cannot fire it. The stored ones
-    # go first: one may give up an id that a new one takes.
-    kept: list[Changed] = []
-    redated: list[Changed] = []
-    for story in dirty:
-        if story.loaded is not None:
-            (redated if _redated(story) else kept).append(story)
-    if kept and db.changes(_REWRITE, [_rewrite_row(s) for s in kept]) < len(kept):
-        # another node's prune (PostgreSQL) deleted one since the lookup: the upsert puts
-        # it back, as the index rows and carriers written next need it there
-        redated = kept + redated
-    _many(db, _UPSERT, [_row(s) for s in redated])
+    # story whose date stays is rewritten by an update that cannot fire it.
+    statements = [
+        (_REDATE, _redate_row(s)) if _redated(s) else (_REWRITE, _rewrite_row(s))
+        for s in dirty
+        if s.loaded is not None
+    ]
+    if not statements:
+        return True
+    # A statement a row, as a pipelined backend (PostgreSQL's) knows the rows an
+    # ``executemany`` changed only once it read their answers: the last returns its row
+    # key, and reading it waits once for every earlier answer, and so their ``rowcount``.
+    *first, (sql, row) = statements
+    cursors = [db.execute(*statement) for statement in first]
+    there = len(db.execute(f"{sql} RETURNING pk", row).fetchall())
+    return there + sum(cursor.rowcount for cursor in cursors) == len(statements)
+
+
+def put_back(db: Db, dirty: Sequence[Changed], stored: Iterable[Stored]) -> None:
+    """Undo ``rewrite_stored`` of ``dirty``: rewrite their rows as ``stored`` (the lookup
+    that ``dirty`` was planned on) read them, dates too (which puts back the carriers' and
+    labels' copies); the gone ones stay gone. Raises the driver's error."""
+    rewritten = {s.pk for s in dirty if s.loaded is not None}
+    rows = (article_row(s.pk, s.article, (s.key, s.day)) for s in stored if s.pk in rewritten)
+    _many(db, _REDATE, [(*row[1:], row[0]) for row in rows])
+
+
+def write_new_and_indexes(
+    db: Db, dirty: Sequence[Changed], *, words: bool, texts: Texts = MappingProxyType({})
+) -> None:
+    """Insert the rows of the ``dirty`` stories that are new, once ``rewrite_stored``
+    rewrote the stored ones, and write their index rows as ``write_stories`` does."""
+    # The stored ones went first: one may give up an id that a new one takes.
     _many(db, _INSERT, [_row(s) for s in dirty if s.loaded is None])
     relabelled = [s for s in dirty if _differ(s, lambda a: labels(a.section, a.tags))]
     retexted = [s for s in dirty if _differ(s, _text)]
@@ -172,6 +209,12 @@ def _redated(story: Changed) -> bool:
 def _row(story: Changed) -> tuple[object, ...]:
     """The ``articles`` row of a story to write."""
     return article_row(story.pk, story.article, story.keyed)
+
+
+def _redate_row(story: Changed) -> tuple[object, ...]:
+    """The parameters of ``_REDATE`` for a stored story."""
+    row = _row(story)
+    return (*row[1:], story.pk)
 
 
 def _rewrite_row(story: Changed) -> tuple[object, ...]:

@@ -369,21 +369,21 @@ def _path_url(url: str) -> str:
     return request.path_url
 
 
-def _timeout(timeout: Timeouts) -> urllib3.Timeout:
+def _timeout(timeout: Timeouts) -> urllib3.Timeout | float | None:
     """urllib3's timeout for requests' ``timeout=`` (a number, a (connect, read) pair or
-    urllib3's own), as ``HTTPAdapter.send`` makes it."""
-    if isinstance(timeout, urllib3.Timeout):
+    urllib3's own), as ``HTTPAdapter.send`` makes it, or the number urllib3 makes that
+    same timeout of (``Timeout.from_float``) when both halves are one: urlopen copies the
+    Timeout it is given, so one made here would be made twice."""
+    if not isinstance(timeout, tuple):
         return timeout
-    if isinstance(timeout, tuple):
-        try:
-            connect, read = timeout
-        except ValueError:
-            raise ValueError(  # noqa: B904 (requests' words)
-                f"Invalid timeout {timeout}. Pass a (connect, read) timeout tuple, "
-                f"or a single float to set both timeouts to the same value."
-            )
-        return urllib3.Timeout(connect=connect, read=read)
-    return urllib3.Timeout(connect=timeout, read=timeout)
+    try:
+        connect, read = timeout
+    except ValueError:
+        raise ValueError(  # noqa: B904 (requests' words)
+            f"Invalid timeout {timeout}. Pass a (connect, read) timeout tuple, "
+            f"or a single float to set both timeouts to the same value."
+        )
+    return connect if connect == read else urllib3.Timeout(connect=connect, read=read)
 
 
 def _requests_error(error: Exception, request: PreparedRequest) -> Exception:

@@ -615,6 +615,26 @@ def test_pool_keys_are_requests_own_for_every_origin_and_tls_option(tmp_path: Pa
     assert pool == {"cert_reqs": "CERT_REQUIRED", "ca_cert_dir": str(folder)}
 
 
+def test_a_direct_get_s_pool_is_the_one_requests_picks_for_every_origin_and_tls_option(
+    tmp_path: Path,
+) -> None:
+    from aggregator.fetch.deadline import DeadlineAdapter
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    verifies: list[bool | str] = [True, False, str(bundle), str(tmp_path)]
+    certs: list[str | tuple[str, str] | None] = [None, "client.pem", ("client.crt", "client.key")]
+    adapter = DeadlineAdapter()
+    for _round in range(2):  # the second round from the keys kept, after the pools went
+        for url in POOL_URLS:
+            request = requests_get(url)
+            for verify in verifies:
+                for cert in certs:
+                    theirs = adapter.get_connection_with_tls_context(request, verify, None, cert)
+                    assert adapter._direct_pool(request, verify, cert) is theirs
+        adapter.poolmanager.clear()
+
+
 def test_a_ca_bundle_s_kind_is_looked_up_once_per_origin(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

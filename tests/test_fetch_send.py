@@ -9,7 +9,6 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,15 +65,12 @@ def recording_server() -> Iterator[tuple[str, Wire]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", wire
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}", wire
+        finally:
+            server.shutdown()  # returns once serve_forever has
 
 
 @pytest.fixture
@@ -138,42 +134,6 @@ def test_both_ways_share_one_pool_and_its_kept_connection(adapter: DeadlineAdapt
             ports.append(response.raw.connection.sock.getsockname()[1])
             assert response.content == b""  # read to the end: the connection goes back
     assert len(set(ports)) == 1
-
-
-POOL_URLS = (
-    "http://example.org/a.xml",
-    "http://EXAMPLE.org:8080/b.xml?x=1",
-    "https://example.org/a.xml",
-    "https://user:pw@example.net:8443/c",
-    "http://[::1]:9000/d",
-)
-
-
-def test_the_pool_and_its_tls_settings_are_those_requests_picks(
-    adapter: DeadlineAdapter, tmp_path: Path
-) -> None:
-    bundle = tmp_path / "ca.pem"
-    bundle.write_text("")
-    folder = tmp_path / "certs"
-    folder.mkdir()
-    cert, key = tmp_path / "client.crt", tmp_path / "client.key"
-    cert.write_text("")
-    key.write_text("")
-    verifies: list[bool | str] = [True, False, str(bundle), str(folder)]
-    certs: list[str | tuple[str, str] | None] = [None, str(cert), (str(cert), str(key))]
-    for _round in range(2):  # the second round from the keys kept, after the pools went
-        for url in POOL_URLS:
-            request = prepared(url)
-            for verify in verifies:
-                for client in certs:
-                    theirs = adapter.get_connection_with_tls_context(request, verify, None, client)
-                    adapter.cert_verify(theirs, url, verify, client)  # type: ignore[no-untyped-call]
-                    settings = dict(vars(theirs))
-                    ours = adapter._direct_pool(request, verify, client)
-                    assert ours is theirs
-                    adapter.cert_verify(ours, url, verify, client)  # type: ignore[no-untyped-call]
-                    assert dict(vars(ours)) == settings
-        adapter.poolmanager.clear()
 
 
 def refused_port() -> int:

@@ -41,6 +41,7 @@ from requests.exceptions import (
     InvalidURL,
     ProxyError,
     ReadTimeout,
+    RequestException,
     RetryError,
     SSLError,
 )
@@ -386,30 +387,36 @@ def _timeout(timeout: Timeouts) -> urllib3.Timeout | float | None:
     return connect if connect == read else urllib3.Timeout(connect=connect, read=read)
 
 
+# HTTPAdapter.send's mapping of urllib3's errors, in its order: by a MaxRetryError's reason,
+# then by the error itself (a MaxRetryError of any other reason, a ProtocolError or an
+# OSError is a ConnectionError; an error in neither list goes up as it is).
+_BY_REASON: tuple[tuple[type[Exception], type[RequestException]], ...] = (
+    (ResponseError, RetryError),
+    (_ProxyError, ProxyError),
+    (_SSLError, SSLError),
+)
+_BY_ERROR: tuple[tuple[type[Exception], type[RequestException]], ...] = (
+    (ClosedPoolError, ConnectionError),
+    (_SSLError, SSLError),
+    (ReadTimeoutError, ReadTimeout),
+    (_InvalidHeader, InvalidHeader),
+)
+
+
 def _requests_error(error: Exception, request: PreparedRequest) -> Exception:
-    """The requests exception ``HTTPAdapter.send`` raises for urllib3's ``error`` (its
-    mapping, branch for branch), or ``error`` itself where requests lets it through."""
+    """The requests exception ``HTTPAdapter.send`` raises for urllib3's ``error``, or
+    ``error`` itself where requests lets it through."""
     if isinstance(error, (ProtocolError, OSError)):
         return ConnectionError(error, request=request)
     if isinstance(error, MaxRetryError):
         reason = error.reason
         if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
             return ConnectTimeout(error, request=request)
-        if isinstance(reason, ResponseError):
-            return RetryError(error, request=request)
-        if isinstance(reason, _ProxyError):
-            return ProxyError(error, request=request)
-        if isinstance(reason, _SSLError):
-            return SSLError(error, request=request)
-        return ConnectionError(error, request=request)
-    if isinstance(error, ClosedPoolError):
-        return ConnectionError(error, request=request)
-    if isinstance(error, _ProxyError):
+        kind = next((kind for cause, kind in _BY_REASON if isinstance(reason, cause)), None)
+        return (kind or ConnectionError)(error, request=request)
+    if isinstance(error, _ProxyError):  # checked before SSL errors, and without the request
         return ProxyError(error)
-    if isinstance(error, _SSLError):
-        return SSLError(error, request=request)
-    if isinstance(error, ReadTimeoutError):
-        return ReadTimeout(error, request=request)
-    if isinstance(error, _InvalidHeader):
-        return InvalidHeader(error, request=request)
+    for cause, kind in _BY_ERROR:
+        if isinstance(error, cause):
+            return kind(error, request=request)
     return error

@@ -278,8 +278,9 @@ class DeadlineAdapter(HTTPAdapter):
     ) -> HTTPConnectionPool:
         """The pool manager's pool for ``request`` as ``get_connection_with_tls_context``
         finds it on a direct route, from a pool key worked out once per origin, TLS verify
-        option and client certificate (urllib3 normalises a fresh key for every request).
-        The manager is still asked each time: it may have dropped the pool for others."""
+        option and client certificate (urllib3 normalises a fresh key for every request:
+        a twentieth of a 304's CPU). The manager is still asked for the pool each time:
+        it may have closed it to make room for others."""
         key = (origin(str(request.url)), verify, cert)
         found = self._direct_keys.get(key)
         if found is None:
@@ -351,7 +352,10 @@ class DeadlineAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         """The usual pool manager, building deadline-aware connection pools."""
         super().init_poolmanager(*args, **kwargs)
-        self._direct_keys: dict[tuple[str, bool | str, Cert], tuple[Any, dict[str, Any]]] = {}
+        # made from this manager's settings: a new manager (unpickling) starts afresh
+        self._direct_keys: dict[
+            tuple[str, bool | str, Cert], tuple[PoolKeyTuple, dict[str, Any]]
+        ] = {}
         self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:

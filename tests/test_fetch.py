@@ -555,7 +555,7 @@ def test_a_response_without_cookies_is_built_as_requests_builds_it(
     import requests
     from requests.adapters import HTTPAdapter
 
-    from aggregator.fetch.deadline import DeadlineAdapter
+    from aggregator.fetch.adapter import DeadlineAdapter
 
     built: list[tuple[dict[str, object], dict[str, object]]] = []
 
@@ -591,7 +591,7 @@ POOL_URLS = (
 def test_pool_keys_are_requests_own_for_every_origin_and_tls_option(tmp_path: Path) -> None:
     from requests.adapters import HTTPAdapter
 
-    from aggregator.fetch.deadline import DeadlineAdapter
+    from aggregator.fetch.adapter import DeadlineAdapter
 
     bundle = tmp_path / "ca.pem"
     bundle.write_text("")
@@ -618,7 +618,7 @@ def test_pool_keys_are_requests_own_for_every_origin_and_tls_option(tmp_path: Pa
 def test_a_direct_get_s_pool_is_the_one_requests_picks_for_every_origin_and_tls_option(
     tmp_path: Path,
 ) -> None:
-    from aggregator.fetch.deadline import DeadlineAdapter
+    from aggregator.fetch.adapter import DeadlineAdapter
 
     bundle = tmp_path / "ca.pem"
     bundle.write_text("")
@@ -640,7 +640,7 @@ def test_a_ca_bundle_s_kind_is_looked_up_once_per_origin(
 ) -> None:
     import os.path
 
-    from aggregator.fetch.deadline import DeadlineAdapter
+    from aggregator.fetch.adapter import DeadlineAdapter
 
     looked: list[str] = []
     isdir = os.path.isdir

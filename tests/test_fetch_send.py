@@ -16,7 +16,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from aggregator.fetch.deadline import DeadlineAdapter
+from aggregator.fetch.adapter import DeadlineAdapter
 
 Wire = list[tuple[str, list[tuple[str, str]]]]  # request line, header lines in order
 Send = Callable[..., requests.Response]

@@ -27,7 +27,8 @@ import urllib3
 from aggregator import __version__
 from aggregator.config import FetchConfig
 from aggregator.errors import FetchAbandoned, FetchError
-from aggregator.fetch.deadline import Cutoff, Deadline, DeadlineAdapter, bounded_by
+from aggregator.fetch.adapter import DeadlineAdapter
+from aggregator.fetch.deadline import Cutoff, Deadline, bounded_by
 from aggregator.fetch.messages import (
     network_message,
     read_message,

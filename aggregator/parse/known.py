@@ -5,7 +5,7 @@ runs and a feed that gained 5 entries costs 5 entries of feedparser, not 50."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from typing import Any, NamedTuple
 from xml.parsers.expat import ExpatError, ParserCreate
@@ -53,23 +53,25 @@ def _scan(data: bytes, feed_url: str, *, nested: bool) -> list[Item] | None:
     only end tags are seen, the first of the entry's name taken for its end once no start
     tag of that name is found in its bytes, and None is returned when one is (its first
     end tag of that name may not be its own). The second way calls Python for one tag in
-    two inside entries, which are most tags."""
+    two inside entries, which are most tags, and then only for a name not seen before in
+    the document (``_OtherEndTags``)."""
     items: list[Item] = []
     same_name_inside = False
     ancestors: list[tuple[str, dict[str, str]]] = []
     begin = depth = 0  # where the entry being read starts, and how deep inside it we are
-    entry = ""  # the name of the entry being read
+    entry, tag = "", b""  # the name of the entry being read, and that name as bytes
     context: Any = None  # the key's hash of what surrounds the entries, until that changes
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        nonlocal begin, depth, entry, context
+        nonlocal begin, depth, entry, tag, context
         if _is_entry(name, ancestors):
-            begin, depth, entry = parser.CurrentByteIndex, 1, name
+            begin, depth, entry, tag = parser.CurrentByteIndex, 1, name, name.encode()
             # Inside an entry only its end counts: cheaper handlers until it closes.
             if nested:
                 parser.StartElementHandler, parser.EndElementHandler = inner_start, inner_end
             else:
-                parser.StartElementHandler, parser.EndElementHandler = None, entry_end
+                others.pop(name, None)  # an element of this name inside an earlier entry
+                parser.StartElementHandler, parser.EndElementHandler = None, other_end_tag
         else:
             context = None
         ancestors.append((name, attrs))
@@ -87,13 +89,13 @@ def _scan(data: bytes, feed_url: str, *, nested: bool) -> list[Item] | None:
         nonlocal depth
         depth -= 1
         if not depth:
-            close(name)
+            close()
 
     def entry_end(name: str) -> None:
         nonlocal same_name_inside
         if name != entry:
+            others[name] = None  # looked up in C from now on
             return
-        tag = name.encode()
         # the entry's bytes up to this event's tag, that tag included: expat reports an end
         # tag at its "<", and an empty <item/>'s end at its own "<" too while no start
         # handler is set, as here
@@ -101,30 +103,52 @@ def _scan(data: bytes, feed_url: str, *, nested: bool) -> list[Item] | None:
             same_name_inside = True
             parser.StartElementHandler = parser.EndElementHandler = None  # expat just checks
             return
-        close(name)
+        close()
 
-    def close(name: str) -> None:
+    def close() -> None:
         nonlocal context
         parser.StartElementHandler, parser.EndElementHandler = start, end
         ancestors.pop()
         finish = parser.CurrentByteIndex
         # where expat reports an empty <item/>'s end (its own "<" while no start handler is
         # set, else where the next token starts) there is no end tag: nothing worth skipping
-        if data.startswith(b"</" + name.encode(), finish):
+        if data.startswith(b"</" + tag, finish):
             finish = data.index(b">", finish) + 1
             if context is None:
                 context = _context_hash(feed_url, ancestors)
             digest = context.copy()
-            digest.update(data[begin:finish])
+            digest.update(view[begin:finish])
             items.append(Item(begin, finish, digest.hexdigest()))
 
-    parser = ParserCreate()
+    others = _OtherEndTags(entry_end)
+    other_end_tag = others.__getitem__
+    view = memoryview(data)  # hashed in place, not sliced into copies
+    # intern=None: names are not looked up in expat's own dict at every event (None is
+    # not the default, which is a new dict)
+    parser = ParserCreate(intern=None)
     parser.StartElementHandler, parser.EndElementHandler = start, end
     try:
         parser.Parse(data, True)
     except ExpatError:
         return []
     return None if same_name_inside else items
+
+
+class _OtherEndTags(dict[str, None]):
+    """The names of the end tags read inside entries that were not the entry's own, as
+    keys: expat's end handler inside an entry is this dict's ``__getitem__``, so an end
+    tag of a name seen before costs a lookup in C, not a call of Python (most end tags are
+    inside entries, and a feed's entries repeat a few names); a name not in it, which the
+    entry's own always is, calls ``on_new``."""
+
+    __slots__ = ("on_new",)
+
+    def __init__(self, on_new: Callable[[str], None]) -> None:
+        super().__init__()
+        self.on_new = on_new
+
+    def __missing__(self, name: str) -> None:
+        self.on_new(name)
 
 
 def _has_start_tag(data: bytes, name: bytes, start: int, end: int) -> bool:

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from aggregator.parse import document, known
 from bench.workload import change_feeds, generate_feeds
-from tests.test_parse_fast import document as fast_path_document
 
 FIXTURES = Path(__file__).parent / "fixtures"
 URL = "https://news.example/feed"
@@ -140,11 +139,5 @@ def awkward_document(draw: st.DrawFn) -> str:
 @given(awkward_document())
 @settings(max_examples=400)
 def test_awkward_documents_scan_as_the_reference_does(text: str) -> None:
-    body = text.encode()
-    assert known.scan_items(body, URL) == reference(body)
-
-
-@given(fast_path_document())
-def test_the_fast_path_test_documents_scan_as_the_reference_does(text: str) -> None:
     body = text.encode()
     assert known.scan_items(body, URL) == reference(body)

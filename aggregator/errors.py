@@ -159,6 +159,12 @@ class SeedError(SourceError):
         return (self.__class__, (self.source, self.path, self.reason), self.__dict__)
 
 
+class StoriesDeleted(SourceError):
+    """Another node deleted (pruned) a stored story this source's pass matched, after each
+    of a few lookups: the pass of this source alone is given up, and the next one tries
+    again."""
+
+
 class StoreError(WiredeskError):
     """The store cannot be opened or written."""
 

@@ -28,7 +28,7 @@ from aggregator.collector.schedule import (
     later,
 )
 from aggregator.config import Config, FetchConfig, load_config
-from aggregator.errors import FetchError, ParseError
+from aggregator.errors import FetchError, ParseError, StoriesDeleted
 from aggregator.fetch import Fetcher
 from aggregator.models import ArticleQuery, FetchResult, SourceState
 from aggregator.store import open_store
@@ -269,6 +269,37 @@ def test_one_broken_source_never_stops_the_others(tmp_path, store, fetcher, http
     assert [s.source for s in report.sources] == ["refused", "page", "good"]
     assert report.errors == 2
     assert report.sources[2].new == 1
+    assert store.article_counts() == {"good": 1}
+
+
+def test_a_source_whose_stories_another_node_keeps_deleting_fails_alone(
+    tmp_path, store, httpserver, monkeypatch
+):
+    # The store gives one source's pass up (StoriesDeleted): that source fails, backs off
+    # and keeps the validators it had, so it is fetched again in full; the others go on.
+    httpserver.expect_request("/ferry").respond_with_data(rss(FERRY), headers={"ETag": '"v2"'})
+    httpserver.expect_request("/grain").respond_with_data(rss(GRAIN))
+    config = make_config(
+        tmp_path,
+        source("raced", httpserver.url_for("/ferry")),
+        source("good", httpserver.url_for("/grain")),
+    )
+    store.save_source_state(SourceState(name="raced", etag='"v1"'))
+    ingest = store.ingest
+
+    def raced(name, articles, state, **kwargs):
+        if name == "raced":
+            raise StoriesDeleted(name, "a story this pass matched was deleted (test)")
+        return ingest(name, articles, state, **kwargs)
+
+    monkeypatch.setattr(store, "ingest", raced)
+    with Fetcher(config.fetch) as fetcher:
+        report, _ = run_pass(config, store, fetcher, now=NOW)
+    failed, good = report.sources
+    assert failed.error == "raced: a story this pass matched was deleted (test)"
+    assert failed.error_kind == "StoriesDeleted" and good.new == 1
+    state = store.source_state("raced")
+    assert (state.error_streak, state.etag, state.last_error) == (1, '"v1"', failed.error)
     assert store.article_counts() == {"good": 1}
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from aggregator.dedup import fold
-from aggregator.errors import StoreError
+from aggregator.errors import StoreError, StoriesDeleted
 from aggregator.models import (
     Article,
     ArticleQuery,
@@ -25,7 +25,7 @@ from aggregator.models import (
     PublishedFile,
 )
 from aggregator.store import Store, open_store
-from aggregator.store.sql import Db, ingest, published, write
+from aggregator.store.sql import Db, folds, ingest, published, write
 from aggregator.store.sql import store as sql_store
 from tests.builders import T0, WHEN, article
 from tests.stores import (
@@ -159,12 +159,12 @@ def _raced_and_after(
     for each, raced in ((store, True), (other, False)):
         each.ingest("aa", stored, state("aa"), now=T0)
         assert isinstance(each, sql_store.SqlStore)
-        if raced:
-            _pruned_after_the_first_lookup(monkeypatch, prune)
-        else:
-            monkeypatch.undo()
-            each._write(prune)
-        result = each.ingest("aa", edits, state("aa"), now=T0 + timedelta(hours=1))
+        with monkeypatch.context() as patched:
+            if raced:
+                _pruned_after_the_first_lookup(patched, prune)
+            else:
+                each._write(prune)
+            result = each.ingest("aa", edits, state("aa"), now=T0 + timedelta(hours=1))
         if_after.append((result, _as_stored(each, ("Travel", "Sea"), ("ferry", "spring"))))
     return if_after[0], if_after[1]
 
@@ -271,13 +271,35 @@ def test_a_pass_whose_stories_keep_being_deleted_fails_after_a_few_plans(
         db.execute("DELETE FROM articles")
         return first[0]
 
-    monkeypatch.setattr(ingest.lookup, "candidates", deleted_each_time)
     edited = article("aa", 1, "Ferry to Izmir opens", summary="In spring.")
-    with pytest.raises(StoreError, match=r"^aa: a story this pass matched was deleted"):
-        store.ingest("aa", [edited], state("aa"))
+    with monkeypatch.context() as patched:
+        patched.setattr(ingest.lookup, "candidates", deleted_each_time)
+        with pytest.raises(StoriesDeleted, match=r"^aa: a story this pass matched was deleted"):
+            store.ingest("aa", [edited], state("aa"))
     assert len(lookups) == ingest.PLANS
-    monkeypatch.undo()
     assert everything(store) == before  # nothing of the pass was written
+
+
+def test_a_split_of_a_story_another_node_pruned_meanwhile_changes_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ferry = "Ferry to Izmir opens"
+    store.ingest("aa", [article("aa", 1, ferry)], state("aa"))
+    store.ingest("bb", [article("bb", 1, ferry)], state("bb"))
+    [story] = everything(store)
+    before = _as_stored(store, (), ("ferry",))
+    rewrite = folds.rewrite_stored
+
+    def pruned_meanwhile(db: Db, *args: Any) -> bool:
+        # what another node's prune commits between the split's read and its write
+        db.execute("DELETE FROM articles")
+        return rewrite(db, *args)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(folds, "rewrite_stored", pruned_meanwhile)
+        with pytest.raises(StoreError, match="another node deleted this story"):
+            store.split(story.id, "bb", now=T0)
+    assert _as_stored(store, (), ("ferry",)) == before  # the delete rolled back with it
 
 
 RATES = "Central bank holds its rate at 50 percent"

@@ -38,7 +38,7 @@ from aggregator.collector.parsers import Parsers
 from aggregator.collector.report import Stopwatch, failed_report, log_outcome, outcome
 from aggregator.collector.schedule import after_failure, after_success, due_sources, effective_url
 from aggregator.config import Config, Source
-from aggregator.errors import FetchAbandoned, FetchError, SourceError, StoreError
+from aggregator.errors import FetchAbandoned, FetchError, SourceError, StoreError, StoriesDeleted
 from aggregator.models import (
     FILE_ERRORS_SEPARATOR,
     FetchResult,
@@ -312,6 +312,9 @@ def _collect_source(
             )
     except StoreError:
         raise
+    except StoriesDeleted as e:  # the store gave this source's pass up: it alone failed
+        failed = after_failure(state, e, now=clock.read(), interval=config.interval(source))
+        collected = _Collected(failed_report(source.name, e), IngestResult(), failed)
     except Exception as e:
         collected = _Collected(*contain(config, store, source, state, clock.read(), e))
     report = watch.report(collected.report)

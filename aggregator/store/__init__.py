@@ -116,7 +116,11 @@ class Store(Protocol):
         folding each article into an existing story when dedup says it is the same one
         (``store.plan`` decides; new stories are first seen at ``now``, the current time
         when not given);
-        the changed stories are marked pending publication in that same transaction."""
+        the changed stories are marked pending publication in that same transaction.
+
+        Raises StoriesDeleted, having stored nothing, when another node deleted a story
+        this pass matched after each of a few lookups; StoreError when the store cannot
+        be written."""
 
     def article(self, article_id: str) -> Article | None:
         """One story by id, with all its sources and links."""

@@ -32,7 +32,7 @@ from aggregator.store.rows import (
 from aggregator.store.sql import Db, published
 from aggregator.store.sql import words as word_index
 from aggregator.store.sql.states import insert_new_states, read_states
-from aggregator.store.sql.write import write_carriers, write_stories
+from aggregator.store.sql.write import write_carriers, write_new_and_indexes
 
 FIRST_TOMBSTONE = ("", -1)  # before every (key, day)
 FIRST_USE = ("", "", -1)  # before every (key, source, day)
@@ -188,7 +188,7 @@ def _write_stories(conn: Db, records: list[StoryRecord], *, by: str) -> list[Sto
     numbered = list(zip(conn.new_pks(len(new)), new, strict=True))
     # the word index is left stale: the next pass with near-duplicate matching rebuilds it
     word_index.keep_fresh(conn, matching=False)
-    write_stories(
+    write_new_and_indexes(
         conn, [Changed(pk=pk, article=r.article, loaded=None) for pk, r in numbered], words=False
     )
     write_carriers(

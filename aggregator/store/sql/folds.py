@@ -22,7 +22,7 @@ from aggregator.models import Article, CarrierFold
 from aggregator.store.passes import Changed
 from aggregator.store.rows import ARTICLE_COLUMNS, article_from_row, item_from_json, to_micros
 from aggregator.store.sql import Db
-from aggregator.store.sql.write import write_stories
+from aggregator.store.sql.write import rewrite_stored, write_new_and_indexes
 
 
 def reasons(db: Db, article_id: str) -> tuple[CarrierFold, ...] | None:
@@ -74,14 +74,13 @@ def split(db: Db, article_id: str, source: str, *, now: datetime, words: bool) -
     kept = replace(_folded(story, staying), id=story.id, first_seen=story.first_seen)
     apart = _folded(story, moving)
     apart = replace(apart, id=_free_id(db, apart.id, story.id, source), first_seen=now)
-    write_stories(
-        db,
-        [
-            Changed(pk=row[0], article=kept, loaded=story),
-            Changed(pk=new_pk, article=apart, loaded=None),
-        ],
-        words=words,
-    )
+    stories = [
+        Changed(pk=row[0], article=kept, loaded=story),
+        Changed(pk=new_pk, article=apart, loaded=None),
+    ]
+    if not rewrite_stored(db, stories):
+        raise StoreError(f"{article_id}: another node deleted this story (its prune) meanwhile")
+    write_new_and_indexes(db, stories, words=words)
     db.executemany(
         "UPDATE carriers SET article_pk = ?, reason = ?, score = NULL, published = ? WHERE pk = ?",
         [(new_pk, fold.SPLIT, to_micros(apart.published), c[0]) for c in moving],

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from aggregator.errors import StoreError
+from aggregator.errors import StoriesDeleted
 from aggregator.models import Article, IngestResult
 from aggregator.store.passes import IngestPlan
 from aggregator.store.plan import plan
@@ -58,7 +58,7 @@ def _planned(
 ) -> IngestPlan:
     """The plan of ``source``'s pass, its stored stories rewritten (``write.rewrite_stored``)
     as the plan of a lookup none of whose stories was deleted before they were. Raises
-    StoreError when another node deleted one after each of ``PLANS`` lookups, and the
+    StoriesDeleted when another node deleted one after each of ``PLANS`` lookups, and the
     driver's error."""
     for _ in range(PLANS):
         found = lookup.candidates(db, source, articles, similarity)
@@ -66,7 +66,8 @@ def _planned(
         if write.rewrite_stored(db, planned.stories):
             return planned
         write.put_back(db, planned.stories, found.stories)
-    raise StoreError(
-        f"{source}: a story this pass matched was deleted by another node before it was"
-        f" written, after each of {PLANS} lookups"
+    raise StoriesDeleted(
+        source,
+        f"a story this pass matched was deleted by another node before it was written,"
+        f" after each of {PLANS} lookups; the next pass tries again",
     )

@@ -17,9 +17,6 @@ from aggregator.store.sql import Db, Dialect
 from aggregator.store.sql import words as word_index
 
 _INSERT = f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES ({', '.join('?' * 19)})"
-_UPSERT = f"{_INSERT} ON CONFLICT (pk) DO UPDATE SET " + ", ".join(
-    f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS.split(", ")[1:]
-)
 _PUBLISHED = ARTICLE_COLUMNS.split(", ").index("published")
 
 
@@ -43,22 +40,8 @@ Texts = Mapping[TextKey, object]  # each text as the full-text index takes it
 def indexed_texts(dialect: Dialect, articles: Iterable[Article]) -> dict[TextKey, object]:
     """What the full-text index takes for each of ``articles``' texts (``Dialect.indexed``
     of their plain texts), by ``(title, summary, content)``: worked out before the write
-    transaction, so that its locks are not held meanwhile (``write_stories(texts=)``)."""
+    transaction, so that its locks are not held meanwhile (``write_new_and_indexes``)."""
     return {_text(a): _indexed(dialect, a) for a in articles}
-
-
-def write_stories(
-    db: Db, dirty: Sequence[Changed], *, words: bool, texts: Texts = MappingProxyType({})
-) -> None:
-    """Write the ``dirty`` stories and their index rows; the headline word index too
-    when ``words`` (near-duplicate matching is on). A story's indexed text is taken from
-    ``texts`` (``indexed_texts``) when there. A stored story that another node's prune
-    deleted since it was read is put back. Raises the driver's error."""
-    if not rewrite_stored(db, dirty):
-        # another node's prune deleted one since it was read (a split's, say): the upsert
-        # puts it back, as the index rows written next need it there
-        _many(db, _UPSERT, [_row(s) for s in dirty if s.loaded is not None])
-    write_new_and_indexes(db, dirty, words=words, texts=texts)
 
 
 def rewrite_stored(db: Db, dirty: Sequence[Changed]) -> bool:
@@ -99,7 +82,10 @@ def write_new_and_indexes(
     db: Db, dirty: Sequence[Changed], *, words: bool, texts: Texts = MappingProxyType({})
 ) -> None:
     """Insert the rows of the ``dirty`` stories that are new, once ``rewrite_stored``
-    rewrote the stored ones, and write their index rows as ``write_stories`` does."""
+    rewrote the stored ones, and write the index rows an edit changed: labels, the
+    full-text index (a story's text taken from ``texts``, ``indexed_texts``, when there)
+    and, when ``words`` (near-duplicate matching is on), the headline word index. Raises
+    the driver's error."""
     # The stored ones went first: one may give up an id that a new one takes.
     _many(db, _INSERT, [_row(s) for s in dirty if s.loaded is None])
     relabelled = [s for s in dirty if _differ(s, lambda a: labels(a.section, a.tags))]

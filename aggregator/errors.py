@@ -13,7 +13,8 @@ file, URL, source, flag or address).
      │    ├── FetchError           network failure, timeout, HTTP error status, body too large
      │    │    └── FetchAbandoned  cut short because Wiredesk is stopping (not the source's fault)
      │    ├── ParseError           the bytes are not a usable feed (bad XML, HTML page, attack)
-     │    └── SeedError            a seed file is not in the seed-article shape
+     │    ├── SeedError            a seed file is not in the seed-article shape
+     │    └── StoriesDeleted       another node kept deleting the stories its pass matched
      ├── StoreError                the database cannot be opened, is locked or is full
      │    ├── StoreLocked          another process held SQLite's write lock for the busy timeout
      │    └── StoreUnavailable     the database server cannot be reached (down, network)

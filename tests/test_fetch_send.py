@@ -5,6 +5,7 @@ server; anything else (a proxy, a body, another method) goes requests' own way."
 from __future__ import annotations
 
 import http.server
+import pickle
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -201,3 +202,15 @@ def test_a_proxied_route_or_another_request_goes_requests_own_way(
         adapter.send(prepared(base + "/feed"), stream=True, timeout=5, proxies={}).close()
     assert sent == [base + "/feed"]  # the direct GET after it went the short way
     assert wire[0][0].startswith(f"{method} {base}/feed " if proxied else f"{method} /feed ")
+
+
+def test_an_unpickled_adapter_sends_both_ways(adapter: DeadlineAdapter) -> None:
+    # requests' __setstate__ calls init_poolmanager, never __init__: the caches start there
+    revived = pickle.loads(pickle.dumps(adapter))
+    with recording_server() as (base, wire):
+        for send in both_ways(revived).values():
+            response = send(prepared(base + "/feed"), stream=True, timeout=5, proxies={})
+            assert response.status_code == 200
+            response.close()
+    assert len(wire) == 2
+    revived.close()

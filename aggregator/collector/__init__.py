@@ -314,6 +314,7 @@ def _collect_source(
         raise
     except StoriesDeleted as e:  # the store gave this source's pass up: it alone failed
         failed = after_failure(state, e, now=clock.read(), interval=config.interval(source))
+        failed = replace(failed, origin_url=source.url or failed.origin_url)
         collected = _Collected(failed_report(source.name, e), IngestResult(), failed)
     except Exception as e:
         collected = _Collected(*contain(config, store, source, state, clock.read(), e))

@@ -80,11 +80,6 @@ Timeouts = float | tuple[float, float] | tuple[float, None] | None
 class DeadlineAdapter(HTTPAdapter):
     """requests' adapter whose connections honour the deadline of ``bounded_by``."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """``HTTPAdapter(*args, **kwargs)``, with no pool key worked out yet."""
-        super().__init__(*args, **kwargs)
-        self._pool_keys: dict[tuple[str, bool | str, Cert], PoolKey] = {}
-
     def send(
         self,
         request: PreparedRequest,
@@ -98,6 +93,10 @@ class DeadlineAdapter(HTTPAdapter):
         short way ``_send_direct`` takes."""
         if proxies or request.method != "GET" or request.body is not None:
             return super().send(request, stream, timeout, verify, cert, proxies)
+        # a no-op, as in requests, unless a subclass adds headers there
+        self.add_headers(
+            request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+        )
         # requests hands ``cert`` on as it is given; its pool key wants it as text
         return self._send_direct(request, timeout, verify, cast(Cert, cert))
 
@@ -211,7 +210,9 @@ class DeadlineAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         """The usual pool manager, building deadline-aware connection pools."""
         super().init_poolmanager(*args, **kwargs)
-        # made from this manager's settings: a new manager (unpickling) starts afresh
+        # made from this manager's settings: a new manager (unpickling, which calls no
+        # __init__) starts afresh
+        self._pool_keys: dict[tuple[str, bool | str, Cert], PoolKey] = {}
         self._direct_keys: dict[
             tuple[str, bool | str, Cert], tuple[PoolKeyTuple, dict[str, Any]]
         ] = {}

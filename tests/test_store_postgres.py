@@ -385,3 +385,21 @@ def test_a_watch_hears_the_other_nodes_and_says_when_it_may_have_missed_some(
     assert heard.empty()
     here.close()
     there.close()
+
+
+def test_changes_counts_the_rows_found_inside_a_pipeline_too(pg_schema: Callable[[], str]) -> None:
+    # an ingest runs pipelined: a count read before the answers came was always 0
+    location = pg_schema()
+    open_store(location).close()  # migrated
+    with psycopg.connect(location) as conn, conn.transaction():
+        conn.execute("CREATE TEMPORARY TABLE counted (pk int PRIMARY KEY, seen int)")
+        conn.execute("INSERT INTO counted SELECT g, 0 FROM generate_series(1, 5) g")
+        db = PgDb(conn)
+        update = "UPDATE counted SET seen = 1 WHERE pk = ?"
+        with conn.pipeline():
+            assert db.changes(update, [(1,), (2,), (99,)]) == 2
+            assert db.changes(update, [(3,)]) == 1  # one row is counted another way
+            db.executemany(update, [(3,), (98,)])
+            assert db.changes(update, []) == 0
+        assert db.changes(update, [(4,), (5,)]) == 2
+        assert conn.execute("SELECT count(*) FROM counted WHERE seen = 1").fetchone() == (5,)

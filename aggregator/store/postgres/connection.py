@@ -59,17 +59,24 @@ class PgDb:
         return self._conn.execute(_placeholders(sql), parameters)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> None:
-        """Run one statement for each parameter row, pipelined; raises psycopg.Error."""
-        self.changes(sql, parameters)
+        """Run one statement for each parameter row, pipelined (in a pipeline, nothing waits
+        for their answers); raises psycopg.Error."""
+        rows = list(parameters)
+        if rows:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(_placeholders(sql), rows)
 
     def changes(self, sql: str, parameters: Iterable[Sequence[Any]]) -> int:
         """Run one statement for each parameter row, pipelined; how many rows it changed.
+        In a pipeline (an ingest's) that waits for their answers: a pipeline's cursor
+        counts the rows only once they came, which leaving a nested one makes sure of.
         Raises psycopg.Error."""
         rows = list(parameters)
         if not rows:
             return 0
         with self._conn.cursor() as cursor:
-            cursor.executemany(_placeholders(sql), rows)
+            with self._conn.pipeline():
+                cursor.executemany(_placeholders(sql), rows)
             return cursor.rowcount
 
     def new_pks(self, count: int) -> Sequence[int]:

@@ -63,7 +63,8 @@ class Db(Protocol):
         several to a statement: ``sqlite.connection``)."""
 
     def changes(self, sql: str, parameters: Iterable[Sequence[Any]]) -> int:
-        """Run one statement once for each parameter row; how many rows it changed."""
+        """Run one statement once for each parameter row; how many rows it changed, counted
+        from their answers (a pipelined backend waits for them)."""
 
     def new_pks(self, count: int) -> Sequence[int]:
         """``count`` unused story row keys, ascending, for the stories a pass creates."""

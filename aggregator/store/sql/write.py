@@ -53,20 +53,10 @@ def rewrite_stored(db: Db, dirty: Sequence[Changed]) -> bool:
     # SQLite journals each page an upsert touches (some 9 a row) in a statement journal,
     # since its update could fire ``articles_published_copies`` and fail midway: a stored
     # story whose date stays is rewritten by an update that cannot fire it.
-    statements = [
-        (_REDATE, _redate_row(s)) if _redated(s) else (_REWRITE, _rewrite_row(s))
-        for s in dirty
-        if s.loaded is not None
-    ]
-    if not statements:
-        return True
-    # A statement a row, as a pipelined backend (PostgreSQL's) knows the rows an
-    # ``executemany`` changed only once it read their answers: the last returns its row
-    # key, and reading it waits once for every earlier answer, and so their ``rowcount``.
-    *first, (sql, row) = statements
-    cursors = [db.execute(*statement) for statement in first]
-    there = len(db.execute(f"{sql} RETURNING pk", row).fetchall())
-    return there + sum(cursor.rowcount for cursor in cursors) == len(statements)
+    stored = [s for s in dirty if s.loaded is not None]
+    redated = [_by_key(_row(s)) for s in stored if _redated(s)]
+    kept = [_rewrite_row(s) for s in stored if not _redated(s)]
+    return db.changes(_REDATE, redated) + db.changes(_REWRITE, kept) == len(stored)
 
 
 def put_back(db: Db, dirty: Sequence[Changed], stored: Iterable[Stored]) -> None:
@@ -75,7 +65,7 @@ def put_back(db: Db, dirty: Sequence[Changed], stored: Iterable[Stored]) -> None
     labels' copies); the gone ones stay gone. Raises the driver's error."""
     rewritten = {s.pk for s in dirty if s.loaded is not None}
     rows = (article_row(s.pk, s.article, (s.key, s.day)) for s in stored if s.pk in rewritten)
-    _many(db, _REDATE, [(*row[1:], row[0]) for row in rows])
+    _many(db, _REDATE, [_by_key(row) for row in rows])
 
 
 def write_new_and_indexes(
@@ -197,10 +187,9 @@ def _row(story: Changed) -> tuple[object, ...]:
     return article_row(story.pk, story.article, story.keyed)
 
 
-def _redate_row(story: Changed) -> tuple[object, ...]:
-    """The parameters of ``_REDATE`` for a stored story."""
-    row = _row(story)
-    return (*row[1:], story.pk)
+def _by_key(row: tuple[object, ...]) -> tuple[object, ...]:
+    """The parameters of ``_REDATE`` for a story's ``row``: its columns, then its key."""
+    return (*row[1:], row[0])
 
 
 def _rewrite_row(story: Changed) -> tuple[object, ...]:

@@ -131,8 +131,9 @@ class Connection(sqlite3.Connection):
 
     def changes(self, sql: str, parameters: Iterable[Sequence[Any]]) -> int:
         """Run ``sql`` once for each parameter row, a statement each; how many rows it
-        changed."""
-        return super().executemany(sql, parameters).rowcount
+        changed (0 for no rows, with no statement looked up)."""
+        rows = parameters if isinstance(parameters, list) else list(parameters)
+        return super().executemany(sql, rows).rowcount if rows else 0
 
     def index_text(self, rows: Sequence[tuple[int, tuple[str, str, str]]]) -> None:
         """Queue ``(pk, (title, summary, content))`` rows for the FTS5 table
